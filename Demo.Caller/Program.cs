@@ -1,0 +1,8 @@
+using Demo.Caller;
+
+var builder = Host.CreateApplicationBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddCaller();
+
+builder.Build().Run();

@@ -1,0 +1,54 @@
+using System.ComponentModel.DataAnnotations;
+using Demo.EgressGateway.Istio;
+
+namespace Demo.EgressGateway;
+
+public sealed class EgressGatewayOptions
+{
+    public const string SectionName = "EgressGateway";
+
+    /// <summary>The Istio configuration to apply: deploy/istio, the same files that go to the cluster.</summary>
+    [Required]
+    public string ConfigDirectory { get; set; } = "";
+
+    /// <summary>
+    /// Comma-separated file names (without .yaml) from <c>scenarios/</c>; each replaces the resources of the same
+    /// kind and name. Empty: the default configuration.
+    /// </summary>
+    public string Scenario { get; set; } = "";
+
+    /// <summary>
+    /// External host → local endpoint (<c>https://localhost:7443</c> or <c>127.0.0.1:7443</c>), like a hosts file:
+    /// the connection goes there while Host and SNI stay the external name. Hosts not listed resolve through DNS.
+    /// </summary>
+    public Dictionary<string, string> Upstreams { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>PEM bundle of the CAs trusted for TLS origination (the local development CA). Empty: the system store.</summary>
+    public string? TrustedCaPath { get; set; }
+
+    /// <summary>The Kubernetes service name of Istio's egress gateway, as VirtualServices route to it.</summary>
+    [Required]
+    public string EgressGatewayService { get; set; } = MeshEnvironment.DefaultEgressGatewayService;
+
+    /// <summary>Labels of the egress gateway's pods: Gateways whose selector matches are played by this process.</summary>
+    public Dictionary<string, string> GatewayLabels { get; set; } = new() { ["istio"] = "egressgateway" };
+
+    /// <summary>Port of the mesh listener (what the sidecar intercepts). Unset: the first ASPNETCORE_URLS address.</summary>
+    [Range(1, 65535)]
+    public int? MeshPort { get; set; }
+
+    /// <summary>Port of health endpoints, like Envoy's admin/readiness port. Unset: served on every port.</summary>
+    [Range(1, 65535)]
+    public int? AdminPort { get; set; }
+
+    /// <summary>Reload the configuration when a file changes (like kubectl apply).</summary>
+    public bool WatchConfiguration { get; set; } = true;
+
+    /// <summary>One Envoy-style access-log line per request and proxy stage.</summary>
+    public bool AccessLog { get; set; } = true;
+
+    public IReadOnlyList<string> Scenarios =>
+        Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public MeshEnvironment ToMeshEnvironment() => new(EgressGatewayService, GatewayLabels);
+}

@@ -1,0 +1,77 @@
+using Demo.EgressGateway.Mesh;
+using Microsoft.Extensions.Options;
+
+namespace Demo.EgressGateway;
+
+public static class Extensions
+{
+    public static void AddEgressGateway(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<EgressGatewayOptions>()
+            .BindConfiguration(EgressGatewayOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => Directory.Exists(o.ConfigDirectory),
+                "EgressGateway:ConfigDirectory must name an existing folder of Istio YAML (deploy/istio).")
+            .Validate(o => string.IsNullOrEmpty(o.TrustedCaPath) || File.Exists(o.TrustedCaPath),
+                "EgressGateway:TrustedCaPath must name an existing PEM file.")
+            .Validate(o => o.Upstreams.Values.All(IsEndpoint),
+                "EgressGateway:Upstreams values must be endpoints such as https://localhost:7443 or 127.0.0.1:7443.")
+            .ValidateOnStart();
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ClusterStateRegistry>();
+        builder.Services.AddSingleton<MeshConfigProvider>();
+        builder.Services.AddSingleton<UpstreamClientFactory>();
+        builder.Services.AddSingleton<GatewayTelemetry>();
+        builder.Services.AddSingleton<MeshRequestHandler>();
+        builder.Services.AddHttpForwarder();
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName))
+            .WithTracing(t => t.AddSource(GatewayTelemetry.ActivitySource.Name));
+
+        builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<IOptions<EgressGatewayOptions>>((kestrel, gateway) =>
+            {
+                if (gateway.Value.MeshPort is { } mesh)
+                {
+                    kestrel.ListenLocalhost(mesh);
+                }
+                if (gateway.Value.AdminPort is { } admin)
+                {
+                    kestrel.ListenLocalhost(admin);
+                }
+            });
+    }
+
+    /// <summary>
+    /// Requests on the mesh port go through the mesh; the admin port (if any) keeps the ordinary pipeline
+    /// (health endpoints). Resolving the provider here loads deploy/istio, so bad YAML stops the start.
+    /// </summary>
+    public static void UseMeshListener(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<EgressGatewayOptions>>().Value;
+        app.Services.GetRequiredService<MeshConfigProvider>();
+        var handler = app.Services.GetRequiredService<MeshRequestHandler>();
+        var adminPort = options.AdminPort;
+        app.Use((context, next) => IsAdminRequest(context, adminPort) ? next(context) : handler.HandleAsync(context));
+    }
+
+    private static bool IsAdminRequest(HttpContext context, int? adminPort) => adminPort is { } port
+        ? context.Connection.LocalPort == port
+        : context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
+            || context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath);
+
+    private static bool IsEndpoint(string value)
+    {
+        try
+        {
+            UpstreamClientFactory.ParseEndpoint(value);
+            return true;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,375 @@
+namespace Demo.EgressGateway.Istio;
+
+/// <summary>Where the analyzed configuration is going to run: the names Kubernetes, not the YAML, provides.</summary>
+public sealed record MeshEnvironment(
+    string EgressGatewayService = MeshEnvironment.DefaultEgressGatewayService,
+    IReadOnlyDictionary<string, string>? EgressGatewayLabels = null)
+{
+    public const string DefaultEgressGatewayService = "istio-egressgateway.istio-system.svc.cluster.local";
+    public const string MeshGateway = "mesh";
+
+    public IReadOnlyDictionary<string, string> GatewayLabels { get; } =
+        EgressGatewayLabels ?? new Dictionary<string, string> { ["istio"] = "egressgateway" };
+}
+
+/// <summary>
+/// Cross-resource checks, like <c>istioctl analyze</c>, with the mistakes that break egress traffic shifting
+/// named in plain words. Usable without starting the gateway: <c>dotnet run --project Demo.EgressGateway -- analyze deploy/istio</c>.
+/// </summary>
+public static class IstioAnalyzer
+{
+    public static IReadOnlyList<ConfigDiagnostic> Analyze(IstioConfigSet config, MeshEnvironment? environment = null)
+    {
+        environment ??= new MeshEnvironment();
+        var diagnostics = new List<ConfigDiagnostic>();
+        var serviceEntries = config.OfKind<ServiceEntry>().ToList();
+        var gateways = config.OfKind<Gateway>().ToList();
+        var destinationRules = config.OfKind<DestinationRule>().ToList();
+        var virtualServices = config.OfKind<VirtualService>().ToList();
+
+        void Error(IstioResource r, string? field, string message) =>
+            diagnostics.Add(new(DiagnosticSeverity.Error, r.Id.File, r.Id.ToString(), field, message));
+        void Warn(IstioResource r, string? field, string message) =>
+            diagnostics.Add(new(DiagnosticSeverity.Warning, r.Id.File, r.Id.ToString(), field, message));
+
+        foreach (var duplicate in config.Resources.GroupBy(r => (r.Id.Kind, r.Id.Name, r.Id.Namespace)).Where(g => g.Count() > 1))
+        {
+            var first = duplicate.First();
+            foreach (var other in duplicate.Skip(1))
+            {
+                Error(other, "metadata.name", $"is defined twice (also in {Path.GetFileName(first.Id.File)})");
+            }
+        }
+
+        bool IsRegistered(string host) =>
+            HostMatches(environment.EgressGatewayService, host)
+            || serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(h, host)));
+
+        // DestinationRules: one per host, subsets unique, TLS origination complete.
+        foreach (var group in destinationRules.GroupBy(dr => dr.Host, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        {
+            foreach (var dr in group.Skip(1))
+            {
+                Error(dr, "spec.host", $"'{dr.Host}' already has DestinationRule '{group.First().Id.Name}'; Istio would merge or ignore one of them — keep one per host");
+            }
+        }
+        foreach (var dr in destinationRules)
+        {
+            if (!IsRegistered(dr.Host))
+            {
+                Warn(dr, "spec.host", $"'{dr.Host}' is not registered by any ServiceEntry, so this rule applies to nothing");
+            }
+            foreach (var name in dr.Subsets.GroupBy(s => s.Name).Where(g => g.Count() > 1).Select(g => g.Key))
+            {
+                Error(dr, "spec.subsets", $"subset '{name}' is defined twice");
+            }
+            foreach (var (tls, field) in AllTls(dr))
+            {
+                CheckClientTls(dr, tls, field, Error);
+            }
+        }
+
+        // Gateways played by the egress gateway.
+        var egressGateways = gateways.Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value)).ToList();
+        foreach (var gateway in gateways.Except(egressGateways))
+        {
+            Warn(gateway, "spec.selector", $"does not select the egress gateway ({string.Join(",", environment.GatewayLabels.Select(l => $"{l.Key}={l.Value}"))}); the local gateway ignores it");
+        }
+
+        foreach (var vs in virtualServices)
+        {
+            var vsGateways = vs.Gateways.Count == 0 ? [MeshEnvironment.MeshGateway] : vs.Gateways;
+            var boundToMesh = vsGateways.Contains(MeshEnvironment.MeshGateway);
+            for (var g = 0; g < vs.Gateways.Count; g++)
+            {
+                var gatewayName = vs.Gateways[g];
+                if (gatewayName == MeshEnvironment.MeshGateway)
+                {
+                    continue;
+                }
+                var gateway = FindGateway(gateways, gatewayName);
+                if (gateway is null)
+                {
+                    Error(vs, $"spec.gateways[{g}]", $"Gateway '{gatewayName}' does not exist");
+                    continue;
+                }
+                foreach (var host in vs.Hosts)
+                {
+                    if (!gateway.Servers.Any(s => s.Hosts.Any(h => HostMatches(StripNamespace(h), host))))
+                    {
+                        Error(vs, "spec.hosts", $"'{host}' is not among the hosts of Gateway '{gateway.Id.Name}', so the gateway never routes it here");
+                    }
+                }
+            }
+
+            if (boundToMesh)
+            {
+                foreach (var host in vs.Hosts.Where(h => !IsRegistered(h)))
+                {
+                    Error(vs, "spec.hosts", $"'{host}' is not registered by any ServiceEntry; with REGISTRY_ONLY the sidecar sends it to the BlackHoleCluster (502)");
+                }
+            }
+
+            foreach (var route in vs.Http)
+            {
+                CheckRoute(vs, route, boundToMesh);
+            }
+        }
+
+        void CheckRoute(VirtualService vs, HttpRoute route, bool boundToMesh)
+        {
+            if (route.Route.Count == 0)
+            {
+                Error(vs, $"{route.Field}.route", "has no destination");
+                return;
+            }
+
+            for (var m = 0; m < route.Match.Count; m++)
+            {
+                foreach (var gatewayName in route.Match[m].Gateways)
+                {
+                    var bound = vs.Gateways.Count == 0 ? [MeshEnvironment.MeshGateway] : vs.Gateways;
+                    if (!bound.Contains(gatewayName))
+                    {
+                        Error(vs, $"{route.Field}.match[{m}].gateways", $"'{gatewayName}' is not in spec.gateways, so this match never applies");
+                    }
+                }
+            }
+
+            if (route.Route.Count > 1)
+            {
+                var missing = route.Route.Where(d => d.Weight is null).ToList();
+                foreach (var d in missing)
+                {
+                    Error(vs, $"{d.Field}.weight", "is required when a route has more than one destination");
+                }
+                var sum = route.Route.Sum(d => d.Weight ?? 0);
+                if (missing.Count == 0 && sum != 100)
+                {
+                    Error(vs, $"{route.Field}.route", $"weights must add up to 100, they add up to {sum} ({string.Join(" + ", route.Route.Select(d => d.Weight))})");
+                }
+            }
+            else if (route.Route[0].Weight is { } single and not 100 and not 0)
+            {
+                Warn(vs, $"{route.Route[0].Field}.weight", $"is {single} on the only destination; Istio sends it 100% of the requests anyway");
+            }
+
+            foreach (var d in route.Route)
+            {
+                var destination = d.Destination;
+                if (!IsRegistered(destination.Host))
+                {
+                    Error(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service); the request would go to the BlackHoleCluster");
+                }
+                if (destination.Subset is { } subset)
+                {
+                    var dr = destinationRules.FirstOrDefault(r => HostMatches(r.Host, destination.Host));
+                    if (dr is null)
+                    {
+                        Error(vs, $"{d.Field}.destination.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none");
+                    }
+                    else if (dr.Subsets.All(s => s.Name != subset))
+                    {
+                        Error(vs, $"{d.Field}.destination.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))})");
+                    }
+                }
+            }
+
+            // The original demo's bug: one Host for every weighted destination.
+            var distinctDestinations = route.Route.Select(d => (d.Destination.Host, d.Destination.Subset)).Distinct().Count();
+            if (distinctDestinations > 1 && route.RewriteAuthority is { } authority)
+            {
+                Error(vs, $"{route.Field}.rewrite.authority",
+                    $"sets Host '{authority}' for every weighted destination, so all versions reach the same external app (Cloud Foundry routes by Host); set headers.request.set.host on each destination instead");
+            }
+
+            var toEgress = route.Route.Where(d => HostMatches(environment.EgressGatewayService, d.Destination.Host)).ToList();
+            if (toEgress.Count > 0)
+            {
+                var hosts = toEgress.Select(d => HostHeader(d, route)).ToList();
+                for (var i = 0; i < toEgress.Count; i++)
+                {
+                    var d = toEgress[i];
+                    if (hosts[i] is null)
+                    {
+                        Error(vs, $"{d.Field}.headers.request.set.host",
+                            "is missing: a destination that goes through the egress gateway must set the external Host it is for; otherwise the request keeps the in-mesh name and the external app answers 404 unknown_route");
+                        continue;
+                    }
+                    var sni = SubsetSni(destinationRules, d.Destination, environment);
+                    if (sni is not null && !string.Equals(sni, hosts[i], StringComparison.OrdinalIgnoreCase))
+                    {
+                        Error(vs, $"{d.Field}.headers.request.set.host",
+                            $"is '{hosts[i]}' but subset '{d.Destination.Subset}' of the egress gateway sends SNI '{sni}'; the gateway would pick the server and route for '{sni}' — make them the same host");
+                    }
+                }
+                if (toEgress.Count > 1 && hosts.Where(h => h is not null).Distinct(StringComparer.OrdinalIgnoreCase).Count() < hosts.Count(h => h is not null)
+                    && toEgress.Select(d => d.Destination.Subset).Distinct().Count() > 1)
+                {
+                    Error(vs, $"{route.Field}.route",
+                        "sends the same Host to different weighted egress subsets; each version needs its own external host");
+                }
+            }
+
+            if (boundToMesh && route.Fault is { Abort: not null } && (route.Retries is not null || route.Timeout is not null))
+            {
+                Error(vs, $"{route.Field}.fault",
+                    "is on the sidecar-side route, where Envoy's fault filter answers before the router: this route's retries and timeout never see the fault. Put the fault on the egress gateway's VirtualService");
+            }
+
+            if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && perTry > timeout)
+            {
+                Warn(vs, $"{route.Field}.retries.perTryTimeout", $"({YamlFields.Format(perTry)}) is longer than the route timeout ({YamlFields.Format(timeout)}), so no retry can ever happen after a per-try timeout");
+            }
+        }
+
+        // Every external HTTPS host a gateway route sends to needs exactly one TLS-origination rule.
+        foreach (var vs in virtualServices.Where(v => v.Gateways.Any(g => g != MeshEnvironment.MeshGateway)))
+        {
+            foreach (var d in vs.Http.SelectMany(r => r.Route))
+            {
+                var host = d.Destination.Host;
+                var port = d.Destination.Port ?? 80;
+                var entry = serviceEntries.FirstOrDefault(se => se.Hosts.Any(h => HostMatches(h, host)));
+                var servicePort = entry?.Ports.FirstOrDefault(p => p.Number == port);
+                if (servicePort is { Protocol: "HTTPS" or "TLS" })
+                {
+                    var rule = destinationRules.FirstOrDefault(r => HostMatches(r.Host, host));
+                    var tls = rule is null ? null : EffectiveTls(rule.TrafficPolicy, port);
+                    if (tls is null || tls.Mode is "DISABLE" or "ISTIO_MUTUAL")
+                    {
+                        Error(vs, $"{d.Field}.destination",
+                            $"sends plain HTTP to {host}:{port}, an HTTPS port: add a DestinationRule for '{host}' with tls.mode SIMPLE (TLS origination) for port {port}");
+                    }
+                    else if (tls.Sni is { } sni && !string.Equals(sni, host, StringComparison.OrdinalIgnoreCase))
+                    {
+                        Error(rule!, $"{tls.Field}.sni", $"is '{sni}' but the rule is for '{host}': the external server would see the wrong name");
+                    }
+                }
+            }
+        }
+
+        // Gateway subsets whose SNI no egress gateway server accepts.
+        foreach (var dr in destinationRules.Where(r => HostMatches(environment.EgressGatewayService, r.Host)))
+        {
+            foreach (var subset in dr.Subsets)
+            {
+                foreach (var (tls, field) in SubsetTls(subset, $"spec.subsets[{dr.Subsets.ToList().IndexOf(subset)}].trafficPolicy"))
+                {
+                    if (tls.Sni is { } sni && egressGateways.Count > 0
+                        && !egressGateways.Any(g => g.Servers.Any(s => s.Hosts.Any(h => HostMatches(StripNamespace(h), sni)))))
+                    {
+                        Error(dr, $"{field}.sni", $"'{sni}' is not a host of any egress Gateway server, so the gateway cannot match this subset's connections");
+                    }
+                }
+            }
+        }
+
+        return diagnostics;
+    }
+
+    private static void CheckClientTls(DestinationRule dr, ClientTls tls, string field, Action<IstioResource, string?, string> error)
+    {
+        if (tls.Mode is not ("SIMPLE" or "MUTUAL"))
+        {
+            return;
+        }
+        if (tls.Sni is { } sni && !HostMatches(dr.Host, sni) && !dr.Host.StartsWith("*.", StringComparison.Ordinal))
+        {
+            error(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
+        }
+        if (tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
+        {
+            error(dr, $"{field}.subjectAltNames",
+                "is empty: with sni alone Envoy checks the certificate chain but not that the certificate is for this host; list the host name here");
+        }
+    }
+
+    private static IEnumerable<(ClientTls Tls, string Field)> AllTls(DestinationRule dr)
+    {
+        foreach (var item in PolicyTls(dr.TrafficPolicy, "spec.trafficPolicy"))
+        {
+            yield return item;
+        }
+        for (var i = 0; i < dr.Subsets.Count; i++)
+        {
+            foreach (var item in SubsetTls(dr.Subsets[i], $"spec.subsets[{i}].trafficPolicy"))
+            {
+                yield return item;
+            }
+        }
+    }
+
+    private static IEnumerable<(ClientTls, string)> SubsetTls(Subset subset, string field) => PolicyTls(subset.TrafficPolicy, field);
+
+    private static IEnumerable<(ClientTls, string)> PolicyTls(TrafficPolicy? policy, string field)
+    {
+        if (policy is null)
+        {
+            yield break;
+        }
+        if (policy.Tls is { } tls)
+        {
+            yield return (tls, $"{field}.tls");
+        }
+        for (var i = 0; i < policy.PortLevelSettings.Count; i++)
+        {
+            if (policy.PortLevelSettings[i].Tls is { } portTls)
+            {
+                yield return (portTls, $"{field}.portLevelSettings[{i}].tls");
+            }
+        }
+    }
+
+    /// <summary>The TLS settings Istio applies for <paramref name="port"/>: port-level settings win over the top level.</summary>
+    public static ClientTls? EffectiveTls(TrafficPolicy? policy, int port) =>
+        policy?.PortLevelSettings.FirstOrDefault(p => p.Port == port)?.Tls ?? policy?.Tls;
+
+    public static string? SubsetSni(IEnumerable<DestinationRule> rules, Destination destination, MeshEnvironment environment)
+    {
+        var rule = rules.FirstOrDefault(r => HostMatches(r.Host, destination.Host));
+        if (rule is null)
+        {
+            return null;
+        }
+        var port = destination.Port ?? 80;
+        var subset = rule.Subsets.FirstOrDefault(s => s.Name == destination.Subset);
+        return (EffectiveTls(subset?.TrafficPolicy, port) ?? EffectiveTls(rule.TrafficPolicy, port))?.Sni;
+    }
+
+    /// <summary>The Host a destination's request carries: destination-level set.host, else the route's.</summary>
+    public static string? HostHeader(RouteDestination destination, HttpRoute route) =>
+        SetHost(destination.Headers) ?? SetHost(route.Headers) ?? route.RewriteAuthority;
+
+    private static string? SetHost(Headers? headers) =>
+        headers?.Request?.Set.Where(kv => kv.Key.Equals("host", StringComparison.OrdinalIgnoreCase) || kv.Key == ":authority")
+            .Select(kv => kv.Value).LastOrDefault();
+
+    public static Gateway? FindGateway(IEnumerable<Gateway> gateways, string reference)
+    {
+        var slash = reference.IndexOf('/', StringComparison.Ordinal);
+        var ns = slash < 0 ? null : reference[..slash];
+        var name = slash < 0 ? reference : reference[(slash + 1)..];
+        return gateways.FirstOrDefault(g => g.Id.Name == name && (ns is null || g.Id.Namespace is null || g.Id.Namespace == ns));
+    }
+
+    public static string StripNamespace(string gatewayHost)
+    {
+        var slash = gatewayHost.IndexOf('/', StringComparison.Ordinal);
+        return slash < 0 ? gatewayHost : gatewayHost[(slash + 1)..];
+    }
+
+    /// <summary>Istio host matching: exact, <c>*.suffix</c> wildcards, or <c>*</c>.</summary>
+    public static bool HostMatches(string pattern, string host)
+    {
+        if (pattern == "*")
+        {
+            return true;
+        }
+        if (pattern.StartsWith("*.", StringComparison.Ordinal))
+        {
+            return host.EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase);
+        }
+        return string.Equals(pattern, host, StringComparison.OrdinalIgnoreCase);
+    }
+}

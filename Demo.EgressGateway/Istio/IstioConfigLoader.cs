@@ -1,0 +1,646 @@
+using System.Text.RegularExpressions;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+using YamlDotNet.RepresentationModel;
+
+namespace Demo.EgressGateway.Istio;
+
+/// <summary>The resources read from one folder, plus everything found wrong with them.</summary>
+public sealed record IstioConfigSet(IReadOnlyList<IstioResource> Resources, IReadOnlyList<ConfigDiagnostic> Diagnostics)
+{
+    public bool HasErrors => Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+
+    public IEnumerable<T> OfKind<T>() where T : IstioResource => Resources.OfType<T>();
+}
+
+/// <summary>
+/// Reads Istio networking YAML (every <c>*.yaml</c> of a folder, like <c>kubectl apply -f</c>), strictly:
+/// an unknown kind or field, a wrong type or a value out of range is a diagnostic naming file, resource and field.
+/// </summary>
+public static partial class IstioConfigLoader
+{
+    public const string ApiGroup = "networking.istio.io";
+    public const string ScenariosFolder = "scenarios";
+    private const long MaxFileBytes = 1024 * 1024;
+    private const int MaxDepth = 32;
+    private static readonly string[] ApiVersions = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"];
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", RegexOptions.CultureInvariant)]
+    private static partial Regex ResourceName();
+
+    /// <summary>
+    /// Loads <paramref name="directory"/>/*.yaml, then each scenario file of <c>scenarios/</c> named in
+    /// <paramref name="scenarios"/>, whose resources replace the resources of the same kind and name.
+    /// </summary>
+    public static IstioConfigSet LoadDirectory(string directory, IReadOnlyList<string>? scenarios = null)
+    {
+        var diagnostics = new List<ConfigDiagnostic>();
+        if (!Directory.Exists(directory))
+        {
+            diagnostics.Add(new(DiagnosticSeverity.Error, directory, null, null, "the Istio configuration folder does not exist"));
+            return new([], diagnostics);
+        }
+
+        var files = Directory.EnumerateFiles(directory)
+            .Where(IsConfigFile)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (files.Count == 0)
+        {
+            diagnostics.Add(new(DiagnosticSeverity.Error, directory, null, null, "holds no *.yaml file"));
+        }
+
+        var resources = new List<IstioResource>();
+        foreach (var file in files)
+        {
+            var loaded = LoadFile(file);
+            resources.AddRange(loaded.Resources);
+            diagnostics.AddRange(loaded.Diagnostics);
+        }
+
+        foreach (var scenario in scenarios ?? [])
+        {
+            var name = scenario.EndsWith(".yaml", StringComparison.Ordinal) ? scenario : scenario + ".yaml";
+            var path = Path.Combine(directory, ScenariosFolder, name);
+            if (name.Contains('/') || name.Contains('\\') || !File.Exists(path))
+            {
+                var known = Directory.Exists(Path.Combine(directory, ScenariosFolder))
+                    ? string.Join(", ", Directory.EnumerateFiles(Path.Combine(directory, ScenariosFolder), "*.yaml")
+                        .Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal))
+                    : "none";
+                diagnostics.Add(new(DiagnosticSeverity.Error, path, null, "scenario",
+                    $"scenario '{scenario}' does not exist; known scenarios: {known}"));
+                continue;
+            }
+            var loaded = LoadFile(path);
+            diagnostics.AddRange(loaded.Diagnostics);
+            foreach (var replacement in loaded.Resources)
+            {
+                resources.RemoveAll(r => r.Id.Kind == replacement.Id.Kind && r.Id.Name == replacement.Id.Name);
+                resources.Add(replacement);
+            }
+        }
+
+        return new(resources, diagnostics);
+    }
+
+    public static bool IsConfigFile(string path)
+    {
+        var name = Path.GetFileName(path);
+        return (name.EndsWith(".yaml", StringComparison.Ordinal) || name.EndsWith(".yml", StringComparison.Ordinal))
+            && !name.StartsWith('.')
+            && !name.Equals("kustomization.yaml", StringComparison.Ordinal)
+            && !name.Equals("kustomization.yml", StringComparison.Ordinal);
+    }
+
+    public static IstioConfigSet LoadFile(string path)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            if (info.Length > MaxFileBytes)
+            {
+                return new([], [new(DiagnosticSeverity.Error, path, null, null,
+                    $"is {info.Length} bytes; files over {MaxFileBytes} bytes are refused")]);
+            }
+            return Parse(path, File.ReadAllText(path));
+        }
+        catch (IOException ex)
+        {
+            return new([], [new(DiagnosticSeverity.Error, path, null, null, $"cannot be read: {ex.Message}")]);
+        }
+    }
+
+    /// <summary>Parses YAML text (one or more documents) as if it were the file <paramref name="file"/>.</summary>
+    public static IstioConfigSet Parse(string file, string yaml)
+    {
+        var context = new YamlReadContext(file);
+        var resources = new List<IstioResource>();
+        if (yaml.Length > MaxFileBytes)
+        {
+            context.Error("", $"is {yaml.Length} characters; files over {MaxFileBytes} are refused", null);
+            return new(resources, context.Diagnostics);
+        }
+
+        if (!PassesStructureCheck(yaml, context))
+        {
+            return new(resources, context.Diagnostics);
+        }
+
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(yaml));
+        }
+        catch (YamlException ex)
+        {
+            context.Diagnostics.Add(new(DiagnosticSeverity.Error, file, null, null, $"is not valid YAML: {ex.Message}", (int)ex.Start.Line));
+            return new(resources, context.Diagnostics);
+        }
+
+        foreach (var document in stream.Documents)
+        {
+            context.Resource = null;
+            if (document.RootNode is YamlScalarNode { Value: null or "" or "~" or "null" })
+            {
+                continue;
+            }
+            if (document.RootNode is not YamlMappingNode root)
+            {
+                context.Error("", "a YAML document must be an object with apiVersion, kind, metadata and spec", document.RootNode);
+                continue;
+            }
+            var resource = ParseResource(new YamlFields(root, "", context));
+            if (resource is not null)
+            {
+                resources.Add(resource);
+            }
+        }
+
+        return new(resources, context.Diagnostics);
+    }
+
+    // Aliases could multiply a small file into a huge tree, and deep nesting could exhaust the stack of the
+    // recursive node builder: both are refused before the document is built.
+    private static bool PassesStructureCheck(string yaml, YamlReadContext context)
+    {
+        try
+        {
+            var parser = new Parser(new StringReader(yaml));
+            var depth = 0;
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case MappingStart or SequenceStart:
+                        if (++depth > MaxDepth)
+                        {
+                            context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null,
+                                $"nests deeper than {MaxDepth} levels", (int)parser.Current.Start.Line));
+                            return false;
+                        }
+                        break;
+                    case MappingEnd or SequenceEnd:
+                        depth--;
+                        break;
+                    case AnchorAlias alias:
+                        context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null,
+                            $"uses the YAML alias '*{alias.Value}'; anchors and aliases are not accepted", (int)alias.Start.Line));
+                        return false;
+                }
+            }
+            return true;
+        }
+        catch (YamlException ex)
+        {
+            context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null, $"is not valid YAML: {ex.Message}", (int)ex.Start.Line));
+            return false;
+        }
+    }
+
+    private static IstioResource? ParseResource(YamlFields doc)
+    {
+        var context = doc.Context;
+        var apiVersion = doc.String("apiVersion", required: true);
+        var kind = doc.String("kind", required: true);
+        var metadata = doc.Map("metadata", required: true);
+        string? name = null;
+        string? ns = null;
+        if (metadata is not null)
+        {
+            name = metadata.String("name", required: true);
+            ns = metadata.String("namespace");
+            metadata.StringMap("labels");
+            metadata.StringMap("annotations");
+            metadata.Accept("generation", "resourceVersion", "uid", "creationTimestamp", "managedFields");
+            metadata.RejectUnknown();
+            if (name is not null && !ResourceName().IsMatch(name))
+            {
+                context.Error("metadata.name", $"'{name}' is not a valid Kubernetes name (lower case letters, digits, '-' and '.')", metadata.Node);
+            }
+        }
+        context.Resource = kind is null ? null : $"{kind} '{name ?? "?"}'";
+
+        if (apiVersion is not null && kind is not null && !ApiVersions.Contains(apiVersion))
+        {
+            context.Error("apiVersion", apiVersion.StartsWith(ApiGroup + "/", StringComparison.Ordinal)
+                ? $"'{apiVersion}' is not a version of {ApiGroup}; use {ApiGroup}/v1"
+                : $"'{apiVersion}' is not {ApiGroup}: the local egress gateway reads only Istio networking resources", doc.Node);
+            return null;
+        }
+
+        if (apiVersion is not null && apiVersion != ApiVersions[0])
+        {
+            context.Warning("apiVersion", $"'{apiVersion}' is an older API version; use {ApiVersions[0]}", doc.Node);
+        }
+
+        var spec = doc.Map("spec", required: true);
+        doc.Accept("status");
+        doc.RejectUnknown();
+        if (kind is null || name is null || spec is null)
+        {
+            return null;
+        }
+
+        var id = new ResourceId(kind, name, ns, context.File);
+        IstioResource? resource = kind switch
+        {
+            "ServiceEntry" => ParseServiceEntry(id, spec),
+            "Gateway" => ParseGateway(id, spec),
+            "DestinationRule" => ParseDestinationRule(id, spec),
+            "VirtualService" => ParseVirtualService(id, spec),
+            _ => null,
+        };
+        if (resource is null && kind is not ("ServiceEntry" or "Gateway" or "DestinationRule" or "VirtualService"))
+        {
+            context.Error("kind", $"'{kind}' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService)", doc.Node);
+            return null;
+        }
+        spec.RejectUnknown();
+        return resource;
+    }
+
+    private static ServiceEntry ParseServiceEntry(ResourceId id, YamlFields spec)
+    {
+        var hosts = spec.StringList("hosts", required: true);
+        var ports = spec.MapList("ports").Select(ParsePort).ToList();
+        var location = spec.String("location");
+        if (location is not null and not ("MESH_EXTERNAL" or "MESH_INTERNAL"))
+        {
+            spec.Context.Error(spec.Join("location"), $"must be MESH_EXTERNAL or MESH_INTERNAL, got '{location}'", spec.Node);
+        }
+        var resolution = spec.String("resolution");
+        if (resolution is not null and not ("NONE" or "STATIC" or "DNS" or "DNS_ROUND_ROBIN"))
+        {
+            spec.Context.Error(spec.Join("resolution"), $"must be NONE, STATIC, DNS or DNS_ROUND_ROBIN, got '{resolution}'", spec.Node);
+        }
+        spec.Accept("addresses", "endpoints", "exportTo", "subjectAltNames", "workloadSelector");
+        return new ServiceEntry(id, hosts, ports);
+    }
+
+    private static ServicePort ParsePort(YamlFields port)
+    {
+        var number = port.Int("number", 1, 65535, required: true) ?? 0;
+        var name = port.String("name");
+        var protocol = port.String("protocol");
+        if (protocol is not null and not ("HTTP" or "HTTPS" or "GRPC" or "HTTP2" or "MONGO" or "TCP" or "TLS"))
+        {
+            port.Context.Error(port.Join("protocol"), $"must be one of HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS, got '{protocol}'", port.Node);
+        }
+        port.Int("targetPort", 1, 65535);
+        port.RejectUnknown();
+        return new ServicePort(number, name, protocol);
+    }
+
+    private static Gateway ParseGateway(ResourceId id, YamlFields spec)
+    {
+        var selector = spec.StringMap("selector").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var servers = new List<GatewayServer>();
+        foreach (var server in spec.MapList("servers", required: true))
+        {
+            var port = server.Map("port", required: true) is { } p ? ParsePort(p) : new ServicePort(0, null, null);
+            var hosts = server.StringList("hosts", required: true);
+            string? tlsMode = null;
+            if (server.Map("tls") is { } tls)
+            {
+                tlsMode = tls.String("mode");
+                if (tlsMode is not null and not ("PASSTHROUGH" or "SIMPLE" or "MUTUAL" or "AUTO_PASSTHROUGH" or "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL"))
+                {
+                    tls.Context.Error(tls.Join("mode"), $"must be PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, ISTIO_MUTUAL or OPTIONAL_MUTUAL, got '{tlsMode}'", tls.Node);
+                }
+                tls.Accept("httpsRedirect", "serverCertificate", "privateKey", "caCertificates", "credentialName",
+                    "credentialNames", "subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash",
+                    "minProtocolVersion", "maxProtocolVersion", "cipherSuites", "caCrl", "tlsCertificates");
+                tls.RejectUnknown();
+            }
+            server.Accept("bind", "defaultEndpoint", "name");
+            server.RejectUnknown();
+            servers.Add(new GatewayServer(port, hosts, tlsMode));
+        }
+        return new Gateway(id, selector, servers);
+    }
+
+    private static DestinationRule ParseDestinationRule(ResourceId id, YamlFields spec)
+    {
+        var host = spec.String("host", required: true) ?? "";
+        var policy = spec.Map("trafficPolicy") is { } tp ? ParseTrafficPolicy(tp, allowPortLevel: true) : null;
+        var subsets = new List<Subset>();
+        foreach (var subset in spec.MapList("subsets"))
+        {
+            var name = subset.String("name", required: true) ?? "";
+            subset.StringMap("labels");
+            var subsetPolicy = subset.Map("trafficPolicy") is { } stp ? ParseTrafficPolicy(stp, allowPortLevel: true) : null;
+            subset.RejectUnknown();
+            subsets.Add(new Subset(name, subsetPolicy));
+        }
+        spec.Accept("exportTo", "workloadSelector");
+        return new DestinationRule(id, host, policy, subsets);
+    }
+
+    private static TrafficPolicy ParseTrafficPolicy(YamlFields policy, bool allowPortLevel)
+    {
+        var connectionPool = policy.Map("connectionPool") is { } cp ? ParseConnectionPool(cp) : null;
+        var outlier = policy.Map("outlierDetection") is { } od ? ParseOutlierDetection(od) : null;
+        var tls = policy.Map("tls") is { } t ? ParseClientTls(t) : null;
+        var portLevel = new List<PortTrafficPolicy>();
+        if (allowPortLevel)
+        {
+            foreach (var setting in policy.MapList("portLevelSettings"))
+            {
+                var port = setting.Map("port", required: true) is { } p ? p.Int("number", 1, 65535, required: true) : null;
+                setting.Accept("loadBalancer");
+                var nested = new PortTrafficPolicy(
+                    port ?? 0,
+                    setting.Map("connectionPool") is { } pcp ? ParseConnectionPool(pcp) : null,
+                    setting.Map("outlierDetection") is { } pod ? ParseOutlierDetection(pod) : null,
+                    setting.Map("tls") is { } pt ? ParseClientTls(pt) : null);
+                setting.RejectUnknown();
+                portLevel.Add(nested);
+            }
+        }
+        policy.Accept("loadBalancer", "tunnel", "proxyProtocol", "retryBudget");
+        policy.RejectUnknown();
+        return new TrafficPolicy(connectionPool, outlier, tls, portLevel);
+    }
+
+    private static ConnectionPool ParseConnectionPool(YamlFields pool)
+    {
+        int? maxConnections = null;
+        TimeSpan? connectTimeout = null;
+        if (pool.Map("tcp") is { } tcp)
+        {
+            maxConnections = tcp.Int("maxConnections", 1, int.MaxValue);
+            connectTimeout = tcp.Duration("connectTimeout", TimeSpan.FromMilliseconds(1));
+            tcp.Accept("tcpKeepalive", "maxConnectionDuration", "idleTimeout");
+            tcp.RejectUnknown();
+        }
+        int? pending = null;
+        int? maxRequests = null;
+        if (pool.Map("http") is { } http)
+        {
+            pending = http.Int("http1MaxPendingRequests", 0, int.MaxValue);
+            maxRequests = http.Int("http2MaxRequests", 1, int.MaxValue);
+            http.Int("maxRequestsPerConnection", 0, int.MaxValue);
+            http.Int("maxRetries", 0, int.MaxValue);
+            http.Int("maxConcurrentStreams", 0, int.MaxValue);
+            http.Duration("idleTimeout", TimeSpan.FromMilliseconds(1));
+            http.Accept("h2UpgradePolicy", "useClientProtocol");
+            http.RejectUnknown();
+        }
+        pool.RejectUnknown();
+        return new ConnectionPool(maxConnections, connectTimeout, pending, maxRequests);
+    }
+
+    private static OutlierDetection ParseOutlierDetection(YamlFields od)
+    {
+        var result = new OutlierDetection(
+            od.Int("consecutive5xxErrors", 0, int.MaxValue),
+            od.Int("consecutiveGatewayErrors", 0, int.MaxValue),
+            od.Duration("interval", TimeSpan.FromMilliseconds(1)),
+            od.Duration("baseEjectionTime", TimeSpan.FromMilliseconds(1)),
+            od.Int("maxEjectionPercent", 0, 100));
+        od.Int("consecutiveErrors", 0, int.MaxValue);
+        od.Int("minHealthPercent", 0, 100);
+        od.Int("consecutiveLocalOriginFailures", 0, int.MaxValue);
+        od.Bool("splitExternalLocalOriginErrors");
+        od.RejectUnknown();
+        return result;
+    }
+
+    private static ClientTls ParseClientTls(YamlFields tls)
+    {
+        var mode = tls.String("mode") ?? "DISABLE";
+        if (mode is not ("DISABLE" or "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL"))
+        {
+            tls.Context.Error(tls.Join("mode"), $"must be DISABLE, SIMPLE, MUTUAL or ISTIO_MUTUAL, got '{mode}'", tls.Node);
+        }
+        var result = new ClientTls(
+            mode,
+            tls.String("sni"),
+            tls.StringList("subjectAltNames"),
+            tls.Bool("insecureSkipVerify") ?? false,
+            tls.String("caCertificates"),
+            tls.String("credentialName"),
+            tls.Path);
+        tls.Accept("clientCertificate", "privateKey", "caCrl");
+        tls.RejectUnknown();
+        return result;
+    }
+
+    private static VirtualService ParseVirtualService(ResourceId id, YamlFields spec)
+    {
+        var hosts = spec.StringList("hosts", required: true);
+        var gateways = spec.StringList("gateways");
+        var routes = spec.MapList("http", required: true).Select((r, i) => ParseHttpRoute(r, i)).ToList();
+        spec.Refuse("tcp", "TCP routes");
+        spec.Refuse("tls", "TLS passthrough routes");
+        spec.Accept("exportTo");
+        return new VirtualService(id, hosts, gateways, routes);
+    }
+
+    private static HttpRoute ParseHttpRoute(YamlFields route, int index)
+    {
+        var name = route.String("name");
+        var matches = route.MapList("match").Select(ParseMatch).ToList();
+        var destinations = route.MapList("route").Select(ParseRouteDestination).ToList();
+        string? rewriteAuthority = null;
+        string? rewriteUri = null;
+        if (route.Map("rewrite") is { } rewrite)
+        {
+            rewriteAuthority = rewrite.String("authority");
+            rewriteUri = rewrite.String("uri");
+            rewrite.Refuse("uriRegexRewrite", "regex URI rewrites");
+            rewrite.RejectUnknown();
+        }
+        var timeout = route.Duration("timeout", TimeSpan.FromMilliseconds(1));
+        HttpRetry? retries = null;
+        if (route.Map("retries") is { } r)
+        {
+            var attempts = r.Int("attempts", 0, 100) ?? 0;
+            retries = new HttpRetry(
+                attempts,
+                r.Duration("perTryTimeout", TimeSpan.FromMilliseconds(1)),
+                r.String("retryOn"),
+                r.Duration("backoff", TimeSpan.FromMilliseconds(1)));
+            r.Bool("retryRemoteLocalities");
+            r.Bool("retryIgnorePreviousHosts");
+            r.RejectUnknown();
+            if (retries.RetryOn is { } retryOn)
+            {
+                foreach (var condition in retryOn.Split(',', StringSplitOptions.TrimEntries))
+                {
+                    if (!RetryConditions.IsKnown(condition))
+                    {
+                        r.Context.Error(r.Join("retryOn"), $"'{condition}' is not an Envoy retry condition or an HTTP status code (known: {string.Join(", ", RetryConditions.Known)})", r.Node);
+                    }
+                }
+            }
+        }
+        HttpFault? fault = null;
+        if (route.Map("fault") is { } f)
+        {
+            FaultDelay? delay = null;
+            if (f.Map("delay") is { } d)
+            {
+                var fixedDelay = d.Duration("fixedDelay", TimeSpan.FromMilliseconds(1));
+                var percentage = ParsePercentage(d);
+                d.Refuse("exponentialDelay", "exponential delays");
+                d.RejectUnknown();
+                if (fixedDelay is null)
+                {
+                    d.Context.Error(d.Join("fixedDelay"), "is required", d.Node);
+                }
+                else
+                {
+                    delay = new FaultDelay(fixedDelay.Value, percentage);
+                }
+            }
+            FaultAbort? abort = null;
+            if (f.Map("abort") is { } a)
+            {
+                var status = a.Int("httpStatus", 200, 599);
+                var percentage = ParsePercentage(a);
+                a.Refuse("grpcStatus", "gRPC aborts");
+                a.Refuse("http2Error", "HTTP/2 error aborts");
+                a.RejectUnknown();
+                if (status is null)
+                {
+                    a.Context.Error(a.Join("httpStatus"), "is required (an HTTP status between 200 and 599)", a.Node);
+                }
+                else
+                {
+                    abort = new FaultAbort(status.Value, percentage);
+                }
+            }
+            f.RejectUnknown();
+            fault = new HttpFault(delay, abort);
+        }
+        var headers = route.Map("headers") is { } h ? ParseHeaders(h) : null;
+        route.Refuse("redirect", "redirects");
+        route.Refuse("directResponse", "direct responses");
+        route.Refuse("delegate", "delegated VirtualServices");
+        route.Refuse("mirror", "traffic mirroring");
+        route.Refuse("mirrors", "traffic mirroring");
+        route.Accept("mirrorPercentage", "mirrorPercent", "mirror_percent", "corsPolicy");
+        route.RejectUnknown();
+        return new HttpRoute(index, name, matches, destinations, rewriteAuthority, rewriteUri, timeout, retries, fault, headers);
+    }
+
+    // Envoy's FractionalPercent as Istio writes it: percentage.value (0-100); the deprecated integer 'percent' too.
+    private static double ParsePercentage(YamlFields fault)
+    {
+        var percent = fault.Int("percent", 0, 100);
+        if (fault.Map("percentage") is { } percentage)
+        {
+            var value = percentage.Double("value", 0, 100);
+            percentage.RejectUnknown();
+            return value ?? 0;
+        }
+        return percent ?? 0;
+    }
+
+    private static HttpMatch ParseMatch(YamlFields match)
+    {
+        var result = new HttpMatch(
+            match.Map("uri") is { } uri ? ParseStringMatch(uri) : null,
+            match.Map("scheme") is { } scheme ? ParseStringMatch(scheme) : null,
+            match.Map("method") is { } method ? ParseStringMatch(method) : null,
+            match.Map("authority") is { } authority ? ParseStringMatch(authority) : null,
+            ParseStringMatchMap(match, "headers"),
+            ParseStringMatchMap(match, "withoutHeaders"),
+            ParseStringMatchMap(match, "queryParams"),
+            match.Int("port", 1, 65535),
+            match.StringList("gateways"),
+            match.Bool("ignoreUriCase") ?? false);
+        match.Accept("name", "sourceLabels", "sourceNamespace", "statPrefix");
+        match.RejectUnknown();
+        return result;
+    }
+
+    private static List<KeyValuePair<string, StringMatch>> ParseStringMatchMap(YamlFields match, string key)
+    {
+        var result = new List<KeyValuePair<string, StringMatch>>();
+        foreach (var (name, value) in match.ObjectMap(key))
+        {
+            if (ParseStringMatch(value) is { } parsed)
+            {
+                result.Add(new(name.ToLowerInvariant(), parsed));
+            }
+        }
+        return result;
+    }
+
+    private static StringMatch? ParseStringMatch(YamlFields fields)
+    {
+        var exact = fields.String("exact");
+        var prefix = fields.String("prefix");
+        var regex = fields.String("regex");
+        fields.RejectUnknown();
+        var given = new[] { exact, prefix, regex }.Count(v => v is not null);
+        if (given != 1)
+        {
+            fields.Context.Error(fields.Path, "must have exactly one of exact, prefix or regex", fields.Node);
+            return null;
+        }
+        if (exact is not null)
+        {
+            return new StringMatch(StringMatchKind.Exact, exact, null);
+        }
+        if (prefix is not null)
+        {
+            return new StringMatch(StringMatchKind.Prefix, prefix, null);
+        }
+        try
+        {
+            // Envoy's RE2 matches the whole value.
+            var compiled = new Regex($"^(?:{regex})$", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking, TimeSpan.FromMilliseconds(100));
+            return new StringMatch(StringMatchKind.Regex, regex!, compiled);
+        }
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException)
+        {
+            fields.Context.Error(fields.Join("regex"), $"'{regex}' is not a valid regular expression: {ex.Message}", fields.Node);
+            return null;
+        }
+    }
+
+    private static RouteDestination ParseRouteDestination(YamlFields routeDestination)
+    {
+        var destination = new Destination("", null, null);
+        if (routeDestination.Map("destination", required: true) is { } d)
+        {
+            var host = d.String("host", required: true) ?? "";
+            var subset = d.String("subset");
+            int? port = null;
+            if (d.Map("port") is { } p)
+            {
+                port = p.Int("number", 1, 65535, required: true);
+                p.RejectUnknown();
+            }
+            d.RejectUnknown();
+            destination = new Destination(host, subset, port);
+        }
+        var weight = routeDestination.Int("weight", 0, 100);
+        var headers = routeDestination.Map("headers") is { } h ? ParseHeaders(h) : null;
+        routeDestination.RejectUnknown();
+        return new RouteDestination(destination, weight, headers, routeDestination.Path);
+    }
+
+    private static Headers ParseHeaders(YamlFields headers)
+    {
+        var result = new Headers(
+            headers.Map("request") is { } request ? ParseHeaderOperations(request) : null,
+            headers.Map("response") is { } response ? ParseHeaderOperations(response) : null);
+        headers.RejectUnknown();
+        return result;
+    }
+
+    private static HeaderOperations ParseHeaderOperations(YamlFields operations)
+    {
+        var result = new HeaderOperations(
+            operations.StringMap("set"),
+            operations.StringMap("add"),
+            operations.StringList("remove"));
+        operations.RejectUnknown();
+        return result;
+    }
+}

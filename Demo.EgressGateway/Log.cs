@@ -1,0 +1,41 @@
+namespace Demo.EgressGateway;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information,
+        Message = "Applied Istio configuration revision {Revision} from {Directory} (scenario: {Scenario}, {Count} resources)")]
+    public static partial void ConfigurationApplied(ILogger logger, int revision, string directory, string scenario, int count);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error,
+        Message = "Rejected an Istio configuration change; revision {Revision} keeps serving:\n{Errors}")]
+    public static partial void ConfigurationRejected(ILogger logger, int revision, string errors);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Diagnostic}")]
+    public static partial void ConfigurationWarning(ILogger logger, string diagnostic);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning,
+        Message = "INSECURE: DestinationRule '{Name}' ({File}) sets insecureSkipVerify: true; certificates of {Host} are NOT verified")]
+    public static partial void InsecureDestinationRule(ILogger logger, string name, string file, string host);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning,
+        Message = "INSECURE: TLS to {Host}:{Port} skips certificate verification (insecureSkipVerify)")]
+    public static partial void InsecureSkipVerify(ILogger logger, string host, int port);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "TLS origination to {Host}:{Port} refused: {Reason}")]
+    public static partial void TlsVerificationFailed(ILogger logger, string host, int port, string reason);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "Upstream connect failure to {Cluster}: {Reason}")]
+    public static partial void UpstreamConnectFailed(ILogger logger, string cluster, string reason);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Upstream {Cluster} reset ({Error}): {Reason}")]
+    public static partial void UpstreamReset(ILogger logger, string cluster, string error, string reason);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning,
+        Message = "Outlier detection ejected the only endpoint of {Cluster} for {BaseEjectionTime} (x ejections): requests fail fast with 503 UH")]
+    public static partial void EndpointEjected(ILogger logger, string cluster, TimeSpan baseEjectionTime);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information,
+        Message = "[{Stage}] \"{Method} {Path} {Protocol}\" {Status} {Flags} attempts={Attempts} route={Route} cluster={Cluster} authority={Authority} {DurationMs:0.0}ms")]
+    public static partial void AccessLog(ILogger logger, string stage, string method, string path, string protocol, int status,
+        string flags, int attempts, string route, string cluster, string authority, double durationMs);
+}

@@ -1,0 +1,124 @@
+using Demo.EgressGateway.Istio;
+
+namespace Demo.EgressGateway.Mesh;
+
+/// <summary>Turns a checked <see cref="IstioConfigSet"/> into a <see cref="MeshConfig"/>.</summary>
+public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, EgressGatewayOptions options)
+{
+    public MeshConfig Compile(IstioConfigSet config, int revision)
+    {
+        var environment = options.ToMeshEnvironment();
+        var rules = config.OfKind<DestinationRule>().ToList();
+        var gateways = config.OfKind<Gateway>()
+            .Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value))
+            .ToList();
+        var gatewayNames = gateways.SelectMany(g => new[] { g.Id.Name, $"{g.Id.Namespace}/{g.Id.Name}" }).ToHashSet(StringComparer.Ordinal);
+        var clusters = new Dictionary<string, Cluster>(StringComparer.Ordinal);
+
+        var meshHosts = new List<(string, RouteTable)>();
+        var gatewayHosts = new List<(string, RouteTable)>();
+        foreach (var vs in config.OfKind<VirtualService>())
+        {
+            var bound = vs.Gateways.Count == 0 ? [MeshEnvironment.MeshGateway] : vs.Gateways;
+            var table = new RouteTable(vs.Id.Name, vs.Http.Select(r => CompileRoute(vs, r, rules, environment, clusters)).ToList());
+            foreach (var host in vs.Hosts)
+            {
+                if (bound.Contains(MeshEnvironment.MeshGateway))
+                {
+                    meshHosts.Add((host, table));
+                }
+                if (bound.Any(gatewayNames.Contains))
+                {
+                    gatewayHosts.Add((host, table));
+                }
+            }
+        }
+
+        var registry = config.OfKind<ServiceEntry>()
+            .SelectMany(se => se.Hosts.SelectMany(h => se.Ports.Select(p => (h, p.Number))))
+            .ToList();
+        return new MeshConfig(revision, config, environment, meshHosts, gatewayHosts, registry,
+            gateways.SelectMany(g => g.Servers).ToList())
+        {
+            GatewayName = gateways.FirstOrDefault()?.Id.Name ?? "",
+        };
+    }
+
+    public Cluster ResolveCluster(Destination destination, int defaultPort, List<DestinationRule> rules,
+        MeshEnvironment environment, Dictionary<string, Cluster> clusters)
+    {
+        var port = destination.Port ?? defaultPort;
+        var name = $"outbound|{port}|{destination.Subset}|{destination.Host}";
+        if (clusters.TryGetValue(name, out var existing))
+        {
+            return existing;
+        }
+
+        var rule = rules.FirstOrDefault(r => IstioAnalyzer.HostMatches(r.Host, destination.Host));
+        var subsetPolicy = rule?.Subsets.FirstOrDefault(s => s.Name == destination.Subset)?.TrafficPolicy;
+        var tls = IstioAnalyzer.EffectiveTls(subsetPolicy, port) ?? IstioAnalyzer.EffectiveTls(rule?.TrafficPolicy, port);
+        var pool = PortLevel(subsetPolicy, port)?.ConnectionPool ?? subsetPolicy?.ConnectionPool
+            ?? PortLevel(rule?.TrafficPolicy, port)?.ConnectionPool ?? rule?.TrafficPolicy?.ConnectionPool;
+        var outlier = PortLevel(subsetPolicy, port)?.OutlierDetection ?? subsetPolicy?.OutlierDetection
+            ?? PortLevel(rule?.TrafficPolicy, port)?.OutlierDetection ?? rule?.TrafficPolicy?.OutlierDetection;
+        var isGateway = IstioAnalyzer.HostMatches(environment.EgressGatewayService, destination.Host);
+        var originatesTls = !isGateway && tls is { Mode: "SIMPLE" or "MUTUAL" };
+
+        var cluster = new Cluster
+        {
+            Name = name,
+            Host = destination.Host,
+            Port = port,
+            Subset = destination.Subset,
+            IsEgressGateway = isGateway,
+            // Without an sni, Istio's sidecar presents its own cluster name, which only a '*' server accepts.
+            GatewaySni = isGateway ? tls?.Sni ?? $"outbound_.{port}_.{destination.Subset}_.{destination.Host}" : null,
+            Transport = isGateway ? null : new UpstreamTransport(destination.Host, port, originatesTls, tls?.Sni,
+                tls?.SubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false, tls?.CaCertificates,
+                pool?.MaxConnections, pool?.ConnectTimeout),
+            Outlier = OutlierSettings.From(outlier),
+            Detector = clusterState.Detector(name),
+            Pool = clusterState.Pool(name, pool),
+            DestinationPrefix = $"{(originatesTls ? "https" : "http")}://{destination.Host}:{port}",
+        };
+        clusters[name] = cluster;
+        return cluster;
+    }
+
+    private static PortTrafficPolicy? PortLevel(TrafficPolicy? policy, int port) =>
+        policy?.PortLevelSettings.FirstOrDefault(p => p.Port == port);
+
+    private CompiledRoute CompileRoute(VirtualService vs, HttpRoute route, List<DestinationRule> rules,
+        MeshEnvironment environment, Dictionary<string, Cluster> clusters)
+    {
+        var cumulative = 0;
+        var destinations = new List<CompiledDestination>();
+        foreach (var d in route.Route)
+        {
+            cumulative += route.Route.Count == 1 ? 100 : d.Weight ?? 0;
+            destinations.Add(new CompiledDestination
+            {
+                Source = d,
+                CumulativeWeight = cumulative,
+                Cluster = ResolveCluster(d.Destination, DefaultPort(d.Destination, vs), rules, environment, clusters),
+                HostHeader = IstioAnalyzer.HostHeader(d, route),
+                RequestHeaderOperations = new[] { route.Headers?.Request, d.Headers?.Request }.OfType<HeaderOperations>().ToList(),
+                ResponseHeaderOperations = new[] { route.Headers?.Response, d.Headers?.Response }.OfType<HeaderOperations>().ToList(),
+            });
+        }
+        var retry = RetryPolicy.From(route.Retries);
+        return new CompiledRoute
+        {
+            VirtualService = vs,
+            Route = route,
+            Name = route.Name ?? $"{vs.Id.Name}.{route.Index}",
+            Destinations = destinations,
+            TotalWeight = cumulative,
+            Retry = retry,
+            Pipeline = retry.BuildPipeline(route.Timeout),
+        };
+    }
+
+    // A destination without a port uses the service's only port, as Istio does.
+    private static int DefaultPort(Destination destination, VirtualService vs) => destination.Port ?? 80;
+}

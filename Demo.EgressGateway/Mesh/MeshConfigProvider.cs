@@ -1,0 +1,119 @@
+using Demo.EgressGateway.Istio;
+using Microsoft.Extensions.Options;
+
+namespace Demo.EgressGateway.Mesh;
+
+/// <summary>
+/// Holds the applied configuration. Loads deploy/istio at start (refusing to start on errors) and, like
+/// <c>kubectl apply</c>, re-applies it when a file changes; an invalid edit keeps the last good configuration.
+/// </summary>
+public sealed class MeshConfigProvider : IDisposable
+{
+    private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
+    private readonly EgressGatewayOptions _options;
+    private readonly MeshConfigCompiler _compiler;
+    private readonly ILogger<MeshConfigProvider> _logger;
+    private readonly Lock _reloadGate = new();
+    private FileSystemWatcher? _watcher;
+    private Timer? _debounceTimer;
+    private MeshConfig _current;
+
+    public MeshConfigProvider(IOptions<EgressGatewayOptions> options, ClusterStateRegistry clusterState, ILogger<MeshConfigProvider> logger)
+    {
+        _options = options.Value;
+        _compiler = new MeshConfigCompiler(clusterState, _options);
+        _logger = logger;
+        _current = Build(revision: 1, out var diagnostics)
+            ?? throw new IstioConfigException(diagnostics);
+        Log.ConfigurationApplied(_logger, _current.Revision, _options.ConfigDirectory, DescribeScenario(), _current.Source.Resources.Count);
+        if (_options.WatchConfiguration)
+        {
+            StartWatching();
+        }
+    }
+
+    public MeshConfig Current => Volatile.Read(ref _current);
+
+    /// <summary>Raised after a reload attempt: the new revision, or the diagnostics that kept the old one.</summary>
+    public event Action<MeshConfig, IReadOnlyList<ConfigDiagnostic>>? Reloaded;
+
+    public IReadOnlyList<ConfigDiagnostic> LastRejection { get; private set; } = [];
+
+    /// <summary>Re-reads the folder now; returns true when the new configuration was applied.</summary>
+    public bool Reload()
+    {
+        lock (_reloadGate)
+        {
+            var next = Build(Current.Revision + 1, out var diagnostics);
+            if (next is null)
+            {
+                LastRejection = diagnostics;
+                Log.ConfigurationRejected(_logger, Current.Revision,
+                    string.Join(Environment.NewLine, diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)));
+                Reloaded?.Invoke(Current, diagnostics);
+                return false;
+            }
+            Volatile.Write(ref _current, next);
+            LastRejection = [];
+            Log.ConfigurationApplied(_logger, next.Revision, _options.ConfigDirectory, DescribeScenario(), next.Source.Resources.Count);
+            Reloaded?.Invoke(next, diagnostics);
+            return true;
+        }
+    }
+
+    private MeshConfig? Build(int revision, out IReadOnlyList<ConfigDiagnostic> diagnostics)
+    {
+        var environment = _options.ToMeshEnvironment();
+        var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, _options.Scenarios);
+        diagnostics = config.HasErrors ? config.Diagnostics : [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)];
+        foreach (var warning in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning))
+        {
+            Log.ConfigurationWarning(_logger, warning.ToString());
+        }
+        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
+        {
+            return null;
+        }
+        foreach (var dr in config.OfKind<DestinationRule>())
+        {
+            var insecure = new[] { dr.TrafficPolicy }.Concat(dr.Subsets.Select(s => s.TrafficPolicy))
+                .SelectMany(p => p is null ? [] : p.PortLevelSettings.Select(s => s.Tls).Append(p.Tls))
+                .Any(t => t is { InsecureSkipVerify: true });
+            if (insecure)
+            {
+                Log.InsecureDestinationRule(_logger, dr.Id.Name, dr.Id.File, dr.Host);
+            }
+        }
+        return _compiler.Compile(config, revision);
+    }
+
+    private string DescribeScenario() => _options.Scenarios.Count == 0 ? "default" : string.Join(",", _options.Scenarios);
+
+    private void StartWatching()
+    {
+        _debounceTimer = new Timer(_ => Reload(), null, Timeout.Infinite, Timeout.Infinite);
+        _watcher = new FileSystemWatcher(_options.ConfigDirectory)
+        {
+            IncludeSubdirectories = true,
+            NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+        };
+        FileSystemEventHandler changed = (_, e) =>
+        {
+            if (IstioConfigLoader.IsConfigFile(e.FullPath))
+            {
+                _debounceTimer.Change(Debounce, Timeout.InfiniteTimeSpan);
+            }
+        };
+        _watcher.Changed += changed;
+        _watcher.Created += changed;
+        _watcher.Deleted += changed;
+        _watcher.Renamed += (sender, e) => changed(sender, e);
+        _watcher.EnableRaisingEvents = true;
+    }
+
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _debounceTimer?.Dispose();
+    }
+}

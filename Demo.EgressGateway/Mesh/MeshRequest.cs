@@ -1,0 +1,64 @@
+using System.Diagnostics;
+
+namespace Demo.EgressGateway.Mesh;
+
+/// <summary>One request's passage through the emulated proxies: the sidecar (depth 0) and the egress gateway (depth 1).</summary>
+public sealed class MeshRequest(HttpContext context, MeshConfig config)
+{
+    public const int SidecarDepth = 0;
+    public const int GatewayDepth = 1;
+
+    public HttpContext Context { get; } = context;
+    public MeshConfig Config { get; } = config;
+    public StageFrame[] Frames { get; } = [new("sidecar", Istio.MeshEnvironment.MeshGateway), new("gateway", "")];
+
+    /// <summary>The Host the request carries at the current stage (rewritten per destination).</summary>
+    public string Authority { get; set; } = "";
+
+    public MeshTransformer Transformer => field ??= new MeshTransformer(this);
+
+    /// <summary>
+    /// Whether a proxy stage at or outside <paramref name="throughDepth"/> is going to retry a response with this
+    /// status — then the response must not reach the client yet.
+    /// </summary>
+    public bool AnyStageWouldRetry(int status, int throughDepth)
+    {
+        for (var depth = 0; depth <= throughDepth && depth < Frames.Length; depth++)
+        {
+            var frame = Frames[depth];
+            if (frame.Route is { } route && frame.Attempts <= route.Retry.Attempts && route.Retry.RetriesStatus(status))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}
+
+/// <summary>What one proxy stage did with the request (one attempt of it, for the gateway).</summary>
+public sealed class StageFrame(string stage, string listener)
+{
+    public string Stage { get; } = stage;
+    public string Listener { get; set; } = listener;
+    public CompiledRoute? Route { get; set; }
+    public CompiledDestination? Destination { get; set; }
+    public string Authority { get; set; } = "";
+    public int Attempts { get; set; }
+    public int Status { get; set; }
+    public ResponseFlags Flags { get; set; }
+    public string? UpstreamHost { get; set; }
+    public long StartTimestamp { get; set; }
+    public Activity? Activity { get; set; }
+
+    public void Reset(string listener)
+    {
+        Listener = listener;
+        Route = null;
+        Destination = null;
+        Attempts = 0;
+        Status = 0;
+        Flags = ResponseFlags.None;
+        UpstreamHost = null;
+        Activity = null;
+    }
+}

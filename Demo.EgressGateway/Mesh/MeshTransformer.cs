@@ -1,0 +1,66 @@
+using Demo.EgressGateway.Istio;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Demo.EgressGateway.Mesh;
+
+/// <summary>
+/// Sets the Host of the forwarded request, and decides when the upstream's response arrives whether it goes to
+/// the client now or is held back because a proxy stage will retry it (Envoy never streams a retried response).
+/// </summary>
+public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
+{
+    public int Depth { get; set; }
+    public AttemptOutcome Outcome { get; private set; }
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest,
+        string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        proxyRequest.Headers.Host = request.Authority;
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse,
+        CancellationToken cancellationToken)
+    {
+        var status = proxyResponse is null ? httpContext.Response.StatusCode : (int)proxyResponse.StatusCode;
+        if (request.AnyStageWouldRetry(status, Depth))
+        {
+            Outcome = new AttemptOutcome(OutcomeKind.Response, status, Committed: false, ResponseFlags.None);
+            return false;
+        }
+        var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        ApplyResponseHeaders(request, httpContext.Response.Headers, Depth);
+        Outcome = new AttemptOutcome(OutcomeKind.Response, status, Committed: true, ResponseFlags.None);
+        return copyBody;
+    }
+
+    public static void ApplyResponseHeaders(MeshRequest request, IHeaderDictionary headers, int throughDepth)
+    {
+        for (var depth = throughDepth; depth >= 0; depth--)
+        {
+            if (request.Frames[depth].Destination is { } destination)
+            {
+                foreach (var operations in destination.ResponseHeaderOperations)
+                {
+                    Apply(operations, headers);
+                }
+            }
+        }
+    }
+
+    public static void Apply(HeaderOperations operations, IHeaderDictionary headers)
+    {
+        foreach (var (name, value) in operations.Set)
+        {
+            headers[name] = value;
+        }
+        foreach (var (name, value) in operations.Add)
+        {
+            headers.Append(name, value);
+        }
+        foreach (var name in operations.Remove)
+        {
+            headers.Remove(name);
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Demo.EgressGateway.Mesh;
+
+/// <summary>How the gateway talks to one external host:port — TLS origination settings included.</summary>
+public sealed record UpstreamTransport(
+    string Host,
+    int Port,
+    bool Tls,
+    string? Sni,
+    IReadOnlyList<string> SubjectAltNames,
+    bool InsecureSkipVerify,
+    string? CaCertificatesPath,
+    int? MaxConnections,
+    TimeSpan? ConnectTimeout)
+{
+    // Records compare lists by reference; the key must compare them by content.
+    public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), InsecureSkipVerify,
+        CaCertificatesPath, MaxConnections, ConnectTimeout);
+}
+
+/// <summary>
+/// One pooled HTTP/1.1 client per upstream transport, kept across configuration reloads so that connections
+/// (and TLS sessions) are reused. Connections go to the local endpoint mapped for the host, while Host and
+/// SNI stay the external name.
+/// </summary>
+public sealed class UpstreamClientFactory : IDisposable
+{
+    private readonly ConcurrentDictionary<string, HttpMessageInvoker> _clients = new();
+    private readonly IOptionsMonitor<EgressGatewayOptions> _options;
+    private readonly ILogger<UpstreamClientFactory> _logger;
+    private readonly Lazy<X509Certificate2Collection?> _trustedCas;
+
+    public UpstreamClientFactory(IOptionsMonitor<EgressGatewayOptions> options, ILogger<UpstreamClientFactory> logger)
+    {
+        _options = options;
+        _logger = logger;
+        _trustedCas = new(() => LoadCertificates(options.CurrentValue.TrustedCaPath));
+    }
+
+    public HttpMessageInvoker GetClient(UpstreamTransport transport) =>
+        _clients.GetOrAdd(transport.Key, _ => new HttpMessageInvoker(CreateHandler(transport), disposeHandler: true));
+
+    private SocketsHttpHandler CreateHandler(UpstreamTransport transport)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+            ConnectTimeout = transport.ConnectTimeout ?? TimeSpan.FromSeconds(10),
+            MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
+            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            ConnectCallback = ConnectAsync,
+        };
+        if (transport.Tls)
+        {
+            if (transport.InsecureSkipVerify)
+            {
+                Log.InsecureSkipVerify(_logger, transport.Host, transport.Port);
+            }
+            var trusted = transport.CaCertificatesPath is { } path && File.Exists(path) ? LoadCertificates(path) : _trustedCas.Value;
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                TargetHost = transport.Sni ?? transport.Host,
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+                    Verify(transport, certificate as X509Certificate2, trusted),
+            };
+        }
+        return handler;
+    }
+
+    private bool Verify(UpstreamTransport transport, X509Certificate2? certificate, X509Certificate2Collection? trusted)
+    {
+        if (transport.InsecureSkipVerify)
+        {
+            return true;
+        }
+        if (certificate is null)
+        {
+            Log.TlsVerificationFailed(_logger, transport.Host, transport.Port, "the server sent no certificate");
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        if (trusted is not null)
+        {
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(trusted);
+        }
+        if (!chain.Build(certificate))
+        {
+            var reasons = string.Join("; ", chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}").Distinct());
+            Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
+                $"certificate '{certificate.Subject}' (valid {certificate.NotBefore:u} to {certificate.NotAfter:u}) is not trusted: {reasons}");
+            return false;
+        }
+
+        IReadOnlyList<string> names = transport.SubjectAltNames.Count > 0 ? transport.SubjectAltNames : [transport.Sni ?? transport.Host];
+        if (!names.Any(name => certificate.MatchesHostname(name)))
+        {
+            var san = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames());
+            Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
+                $"certificate SAN [{string.Join(", ", san)}] matches none of subjectAltNames [{string.Join(", ", names)}]");
+            return false;
+        }
+        return true;
+    }
+
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var endpoint = context.DnsEndPoint;
+        EndPoint target = _options.CurrentValue.Upstreams.TryGetValue(endpoint.Host, out var mapped)
+            ? ParseEndpoint(mapped)
+            : endpoint;
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(target, cancellationToken);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary><c>https://localhost:7443</c>, <c>127.0.0.1:7443</c> or <c>[::1]:7443</c>.</summary>
+    public static EndPoint ParseEndpoint(string value)
+    {
+        if (Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Host.Length > 0 && !uri.IsDefaultPort)
+        {
+            return IPAddress.TryParse(uri.Host.Trim('[', ']'), out var address)
+                ? new IPEndPoint(address, uri.Port)
+                : new DnsEndPoint(uri.Host, uri.Port);
+        }
+        if (IPEndPoint.TryParse(value, out var ip) && ip.Port != 0)
+        {
+            return ip;
+        }
+        var colon = value.LastIndexOf(':');
+        if (colon > 0 && int.TryParse(value[(colon + 1)..], out var port))
+        {
+            return new DnsEndPoint(value[..colon], port);
+        }
+        throw new FormatException($"'{value}' is not an endpoint such as https://localhost:7443 or 127.0.0.1:7443");
+    }
+
+    private static X509Certificate2Collection? LoadCertificates(string? path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return null;
+        }
+        var collection = new X509Certificate2Collection();
+        collection.ImportFromPemFile(path);
+        return collection;
+    }
+
+    public void Dispose()
+    {
+        foreach (var client in _clients.Values)
+        {
+            client.Dispose();
+        }
+    }
+}
