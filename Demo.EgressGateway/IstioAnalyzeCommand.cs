@@ -2,7 +2,10 @@ using Demo.EgressGateway.Istio;
 
 namespace Demo.EgressGateway;
 
-/// <summary><c>analyze &lt;folder&gt; [--scenario name]...</c>: the loader's and analyzer's findings, exit code 1 on errors.</summary>
+/// <summary>
+/// <c>analyze &lt;folder&gt; [--scenario name]...</c>: the loader's and analyzer's findings; exit code 1 on any
+/// error or warning (a warning is a mistake Istio accepts but that breaks egress traffic).
+/// </summary>
 public static class IstioAnalyzeCommand
 {
     public static int Run(string[] args, TextWriter output)
@@ -34,7 +37,7 @@ public static class IstioAnalyzeCommand
             {
                 output.WriteLine(diagnostic);
             }
-            errors += diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error);
+            errors += diagnostics.Count;
             output.WriteLine($"{folder}: {diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s), {diagnostics.Count(d => d.Severity == DiagnosticSeverity.Warning)} warning(s)");
         }
         return errors == 0 ? 0 : 1;

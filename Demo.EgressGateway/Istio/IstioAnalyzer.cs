@@ -15,6 +15,9 @@ public sealed record MeshEnvironment(
 /// <summary>
 /// Cross-resource checks, like <c>istioctl analyze</c>, with the mistakes that break egress traffic shifting
 /// named in plain words. Usable without starting the gateway: <c>dotnet run --project Demo.EgressGateway -- analyze deploy/istio</c>.
+/// Errors are what the local gateway cannot honour (it refuses to start). Warnings are configurations Istio
+/// accepts but that break egress traffic — the gateway runs them faithfully (so the bug shows), and
+/// <c>analyze</c> fails on them.
 /// </summary>
 public static class IstioAnalyzer
 {
@@ -41,6 +44,9 @@ public static class IstioAnalyzer
             }
         }
 
+        bool IsExternal(string host) =>
+            !HostMatches(environment.EgressGatewayService, host) && serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(h, host)));
+
         bool IsRegistered(string host) =>
             HostMatches(environment.EgressGatewayService, host)
             || serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(h, host)));
@@ -65,7 +71,7 @@ public static class IstioAnalyzer
             }
             foreach (var (tls, field) in AllTls(dr))
             {
-                CheckClientTls(dr, tls, field, Error);
+                CheckClientTls(dr, tls, field, Warn);
             }
         }
 
@@ -179,8 +185,33 @@ public static class IstioAnalyzer
             var distinctDestinations = route.Route.Select(d => (d.Destination.Host, d.Destination.Subset)).Distinct().Count();
             if (distinctDestinations > 1 && route.RewriteAuthority is { } authority)
             {
-                Error(vs, $"{route.Field}.rewrite.authority",
+                Warn(vs, $"{route.Field}.rewrite.authority",
                     $"sets Host '{authority}' for every weighted destination, so all versions reach the same external app (Cloud Foundry routes by Host); set headers.request.set.host on each destination instead");
+            }
+
+            // Straight to an external host (no gateway): Envoy keeps the request's Host, which the external app
+            // does not know unless the destination sets it.
+            foreach (var d in route.Route.Where(d => IsExternal(d.Destination.Host)))
+            {
+                var hostHeader = HostHeader(d, route);
+                if (hostHeader is not null && !HostMatches(d.Destination.Host, hostHeader))
+                {
+                    Warn(vs, $"{d.Field}.headers.request.set.host",
+                        $"is '{hostHeader}' but the destination is '{d.Destination.Host}': that app receives another app's Host (Cloud Foundry answers 404 unknown_route or serves the wrong app)");
+                }
+                else if (hostHeader is null)
+                {
+                    // The Hosts this route can receive: its authority matches if every match has an exact one, else the VirtualService's hosts.
+                    var received = route.Match.Count > 0 && route.Match.All(m => m.Authority is { Kind: StringMatchKind.Exact })
+                        ? route.Match.Select(m => m.Authority!.Value).ToList()
+                        : vs.Hosts.ToList();
+                    var foreign = received.Where(h => !HostMatches(d.Destination.Host, h)).ToList();
+                    if (foreign.Count > 0)
+                    {
+                        Warn(vs, $"{d.Field}.headers.request.set.host",
+                            $"is missing: requests to '{d.Destination.Host}' keep the Host '{string.Join(", ", foreign)}', which the external app does not know (Cloud Foundry answers 404 unknown_route)");
+                    }
+                }
             }
 
             var toEgress = route.Route.Where(d => HostMatches(environment.EgressGatewayService, d.Destination.Host)).ToList();
@@ -192,28 +223,28 @@ public static class IstioAnalyzer
                     var d = toEgress[i];
                     if (hosts[i] is null)
                     {
-                        Error(vs, $"{d.Field}.headers.request.set.host",
+                        Warn(vs, $"{d.Field}.headers.request.set.host",
                             "is missing: a destination that goes through the egress gateway must set the external Host it is for; otherwise the request keeps the in-mesh name and the external app answers 404 unknown_route");
                         continue;
                     }
                     var sni = SubsetSni(destinationRules, d.Destination, environment);
                     if (sni is not null && !string.Equals(sni, hosts[i], StringComparison.OrdinalIgnoreCase))
                     {
-                        Error(vs, $"{d.Field}.headers.request.set.host",
+                        Warn(vs, $"{d.Field}.headers.request.set.host",
                             $"is '{hosts[i]}' but subset '{d.Destination.Subset}' of the egress gateway sends SNI '{sni}'; the gateway would pick the server and route for '{sni}' — make them the same host");
                     }
                 }
                 if (toEgress.Count > 1 && hosts.Where(h => h is not null).Distinct(StringComparer.OrdinalIgnoreCase).Count() < hosts.Count(h => h is not null)
                     && toEgress.Select(d => d.Destination.Subset).Distinct().Count() > 1)
                 {
-                    Error(vs, $"{route.Field}.route",
+                    Warn(vs, $"{route.Field}.route",
                         "sends the same Host to different weighted egress subsets; each version needs its own external host");
                 }
             }
 
             if (boundToMesh && route.Fault is { Abort: not null } && (route.Retries is not null || route.Timeout is not null))
             {
-                Error(vs, $"{route.Field}.fault",
+                Warn(vs, $"{route.Field}.fault",
                     "is on the sidecar-side route, where Envoy's fault filter answers before the router: this route's retries and timeout never see the fault. Put the fault on the egress gateway's VirtualService");
             }
 
@@ -238,12 +269,12 @@ public static class IstioAnalyzer
                     var tls = rule is null ? null : EffectiveTls(rule.TrafficPolicy, port);
                     if (tls is null || tls.Mode is "DISABLE" or "ISTIO_MUTUAL")
                     {
-                        Error(vs, $"{d.Field}.destination",
+                        Warn(vs, $"{d.Field}.destination",
                             $"sends plain HTTP to {host}:{port}, an HTTPS port: add a DestinationRule for '{host}' with tls.mode SIMPLE (TLS origination) for port {port}");
                     }
                     else if (tls.Sni is { } sni && !string.Equals(sni, host, StringComparison.OrdinalIgnoreCase))
                     {
-                        Error(rule!, $"{tls.Field}.sni", $"is '{sni}' but the rule is for '{host}': the external server would see the wrong name");
+                        Warn(rule!, $"{tls.Field}.sni", $"is '{sni}' but the rule is for '{host}': the external server would see the wrong name");
                     }
                 }
             }
@@ -259,7 +290,7 @@ public static class IstioAnalyzer
                     if (tls.Sni is { } sni && egressGateways.Count > 0
                         && !egressGateways.Any(g => g.Servers.Any(s => s.Hosts.Any(h => HostMatches(StripNamespace(h), sni)))))
                     {
-                        Error(dr, $"{field}.sni", $"'{sni}' is not a host of any egress Gateway server, so the gateway cannot match this subset's connections");
+                        Warn(dr, $"{field}.sni", $"'{sni}' is not a host of any egress Gateway server, so the gateway cannot match this subset's connections");
                     }
                 }
             }
@@ -268,7 +299,7 @@ public static class IstioAnalyzer
         return diagnostics;
     }
 
-    private static void CheckClientTls(DestinationRule dr, ClientTls tls, string field, Action<IstioResource, string?, string> error)
+    private static void CheckClientTls(DestinationRule dr, ClientTls tls, string field, Action<IstioResource, string?, string> warn)
     {
         if (tls.Mode is not ("SIMPLE" or "MUTUAL"))
         {
@@ -276,11 +307,11 @@ public static class IstioAnalyzer
         }
         if (tls.Sni is { } sni && !HostMatches(dr.Host, sni) && !dr.Host.StartsWith("*.", StringComparison.Ordinal))
         {
-            error(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
+            warn(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
         }
         if (tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
         {
-            error(dr, $"{field}.subjectAltNames",
+            warn(dr, $"{field}.subjectAltNames",
                 "is empty: with sni alone Envoy checks the certificate chain but not that the certificate is for this host; list the host name here");
         }
     }

@@ -5,14 +5,16 @@ namespace Demo.EgressGateway.Mesh;
 /// <summary>Turns a checked <see cref="IstioConfigSet"/> into a <see cref="MeshConfig"/>.</summary>
 public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, EgressGatewayOptions options)
 {
+    private List<ServiceEntry> _serviceEntries = [];
+
     public MeshConfig Compile(IstioConfigSet config, int revision)
     {
+        _serviceEntries = config.OfKind<ServiceEntry>().ToList();
         var environment = options.ToMeshEnvironment();
         var rules = config.OfKind<DestinationRule>().ToList();
         var gateways = config.OfKind<Gateway>()
             .Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value))
             .ToList();
-        var gatewayNames = gateways.SelectMany(g => new[] { g.Id.Name, $"{g.Id.Namespace}/{g.Id.Name}" }).ToHashSet(StringComparer.Ordinal);
         var clusters = new Dictionary<string, Cluster>(StringComparer.Ordinal);
 
         var meshHosts = new List<(string, RouteTable)>();
@@ -27,7 +29,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 {
                     meshHosts.Add((host, table));
                 }
-                if (bound.Any(gatewayNames.Contains))
+                if (bound.Any(reference => reference != MeshEnvironment.MeshGateway && IstioAnalyzer.FindGateway(gateways, reference) is not null))
                 {
                     gatewayHosts.Add((host, table));
                 }
@@ -79,7 +81,8 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             Outlier = OutlierSettings.From(outlier),
             Detector = clusterState.Detector(name),
             Pool = clusterState.Pool(name, pool),
-            DestinationPrefix = $"{(originatesTls ? "https" : "http")}://{destination.Host}:{port}",
+            // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
+            DestinationPrefix = $"http://{destination.Host}:{port}",
         };
         clusters[name] = cluster;
         return cluster;
@@ -100,7 +103,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             {
                 Source = d,
                 CumulativeWeight = cumulative,
-                Cluster = ResolveCluster(d.Destination, DefaultPort(d.Destination, vs), rules, environment, clusters),
+                Cluster = ResolveCluster(d.Destination, DefaultPort(d.Destination), rules, environment, clusters),
                 HostHeader = IstioAnalyzer.HostHeader(d, route),
                 RequestHeaderOperations = new[] { route.Headers?.Request, d.Headers?.Request }.OfType<HeaderOperations>().ToList(),
                 ResponseHeaderOperations = new[] { route.Headers?.Response, d.Headers?.Response }.OfType<HeaderOperations>().ToList(),
@@ -120,5 +123,8 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
     }
 
     // A destination without a port uses the service's only port, as Istio does.
-    private static int DefaultPort(Destination destination, VirtualService vs) => destination.Port ?? 80;
+    private int DefaultPort(Destination destination) => destination.Port
+        ?? (_serviceEntries.FirstOrDefault(se => se.Hosts.Any(h => IstioAnalyzer.HostMatches(h, destination.Host)))?.Ports is [var only]
+            ? only.Number
+            : 80);
 }

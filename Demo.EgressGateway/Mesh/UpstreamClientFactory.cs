@@ -61,8 +61,8 @@ public sealed class UpstreamClientFactory : IDisposable
             ConnectTimeout = transport.ConnectTimeout ?? TimeSpan.FromSeconds(10),
             MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
             ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
-            ConnectCallback = ConnectAsync,
         };
+        SslClientAuthenticationOptions? tls = null;
         if (transport.Tls)
         {
             if (transport.InsecureSkipVerify)
@@ -70,13 +70,17 @@ public sealed class UpstreamClientFactory : IDisposable
                 Log.InsecureSkipVerify(_logger, transport.Host, transport.Port);
             }
             var trusted = transport.CaCertificatesPath is { } path && File.Exists(path) ? LoadCertificates(path) : _trustedCas.Value;
-            handler.SslOptions = new SslClientAuthenticationOptions
+            tls = new SslClientAuthenticationOptions
             {
                 TargetHost = transport.Sni ?? transport.Host,
+                ApplicationProtocols = [SslApplicationProtocol.Http11],
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     Verify(transport, certificate as X509Certificate2, trusted),
             };
         }
+        // TLS is originated here rather than by the handler: SocketsHttpHandler would take the SNI from the Host
+        // header, while Envoy sends the DestinationRule's sni whatever the Host is.
+        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, tls, cancellationToken);
         return handler;
     }
 
@@ -118,7 +122,8 @@ public sealed class UpstreamClientFactory : IDisposable
         return true;
     }
 
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, SslClientAuthenticationOptions? tls,
+        CancellationToken cancellationToken)
     {
         var endpoint = context.DnsEndPoint;
         EndPoint target = _options.CurrentValue.Upstreams.TryGetValue(endpoint.Host, out var mapped)
@@ -128,7 +133,22 @@ public sealed class UpstreamClientFactory : IDisposable
         try
         {
             await socket.ConnectAsync(target, cancellationToken);
-            return new NetworkStream(socket, ownsSocket: true);
+            var stream = new NetworkStream(socket, ownsSocket: true);
+            if (tls is null)
+            {
+                return stream;
+            }
+            var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+            try
+            {
+                await ssl.AuthenticateAsClientAsync(tls, cancellationToken);
+                return ssl;
+            }
+            catch
+            {
+                await ssl.DisposeAsync();
+                throw;
+            }
         }
         catch
         {

@@ -1,0 +1,117 @@
+using System.Net;
+using Demo.DevCertificates;
+using Demo.EgressGateway.Mesh;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>
+/// The local egress gateway in-process on 127.0.0.1, reading a private copy of deploy/istio that a test may edit,
+/// with the v1/v2 hosts mapped to a <see cref="TestUpstream"/>. Requests go through it as through an HTTP proxy,
+/// exactly as Demo.Proxy sends them.
+/// </summary>
+public sealed class GatewayHost : IAsyncDisposable
+{
+    public const string V1Host = "hello-istio-v1.apps.example.com";
+    public const string V2Host = "hello-istio-v2.apps.example.com";
+    public const string InMeshUrl = "http://hello.external/";
+
+    private readonly WebApplication _app;
+
+    private GatewayHost(WebApplication app, string configDirectory, TestUpstream upstream, CapturingLoggerProvider logs)
+    {
+        _app = app;
+        ConfigDirectory = configDirectory;
+        Upstream = upstream;
+        Logs = logs;
+        Url = new Uri(app.Urls.First());
+        Client = CreateClient();
+    }
+
+    public string ConfigDirectory { get; }
+    public TestUpstream Upstream { get; }
+    public CapturingLoggerProvider Logs { get; }
+    public Uri Url { get; }
+    public HttpClient Client { get; }
+    public MeshConfigProvider Config => _app.Services.GetRequiredService<MeshConfigProvider>();
+    public IServiceProvider Services => _app.Services;
+
+    public HttpClient CreateClient(TimeSpan? timeout = null) => new(new SocketsHttpHandler
+    {
+        Proxy = new WebProxy(Url),
+        UseProxy = true,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+    })
+    { Timeout = timeout ?? TimeSpan.FromSeconds(30) };
+
+    /// <summary>Starts the gateway on a copy of deploy/istio, after <paramref name="edit"/> has changed the copy.</summary>
+    public static async Task<GatewayHost> StartAsync(
+        Action<ConfigFolder>? edit = null,
+        TestUpstream? upstream = null,
+        string scenario = "",
+        Dictionary<string, string?>? settings = null)
+    {
+        var folder = ConfigFolder.CopyOfDeployIstio();
+        edit?.Invoke(folder);
+        upstream ??= await TestUpstream.StartAsync(TestCa.Certificate,
+            new Dictionary<string, string> { [V1Host] = "v1", [V2Host] = "v2" });
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
+        var logs = new CapturingLoggerProvider();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["EgressGateway:ConfigDirectory"] = folder.Path,
+            ["EgressGateway:Scenario"] = scenario,
+            ["EgressGateway:TrustedCaPath"] = TestCa.Authority.CaCertificatePath,
+            [$"EgressGateway:Upstreams:{V1Host}"] = upstream.Endpoint,
+            [$"EgressGateway:Upstreams:{V2Host}"] = upstream.Endpoint,
+        });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
+        builder.AddEgressGateway();
+        var app = builder.Build();
+        app.UseMeshListener();
+        app.MapGet("/health", () => "Healthy");
+        await app.StartAsync();
+        return new GatewayHost(app, folder.Path, upstream, logs);
+    }
+
+    public async Task<(int Status, string Body)> GetAsync(string url = InMeshUrl, Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        configure?.Invoke(request);
+        using var response = await Client.SendAsync(request);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        await Upstream.DisposeAsync();
+        try
+        {
+            Directory.Delete(ConfigDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>One local CA for the whole test run, in a temp folder.</summary>
+public static class TestCa
+{
+    private static readonly Lazy<LocalCertificateAuthority> Lazy = new(() =>
+        LocalCertificateAuthority.LoadOrCreate(Path.Combine(Path.GetTempPath(), "demo-egress-tests-ca")));
+
+    public static LocalCertificateAuthority Authority => Lazy.Value;
+    public static System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate => Authority.Certificate;
+}

@@ -1,0 +1,93 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Demo.DevCertificates;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>
+/// An HTTPS upstream on 127.0.0.1 that stands in for the CF apps: one certificate per route (picked by SNI), and,
+/// like gorouter, 404 unknown_route for a Host that is not a route. Behaviour per request is scriptable.
+/// </summary>
+public sealed class TestUpstream : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly Dictionary<string, X509Certificate2> _certificates;
+    private readonly ConcurrentDictionary<string, int> _hits = new(StringComparer.OrdinalIgnoreCase);
+
+    private TestUpstream(WebApplication app, Dictionary<string, X509Certificate2> certificates)
+    {
+        _app = app;
+        _certificates = certificates;
+    }
+
+    /// <summary>Route → version; answers "Hello K8s, from CF {version} service!".</summary>
+    public IReadOnlyDictionary<string, string> Routes { get; private init; } = new Dictionary<string, string>();
+
+    /// <summary>Replaces the default answer; return null to fall through to it.</summary>
+    public Func<HttpContext, Task<bool>>? Behaviour { get; set; }
+
+    public int Port { get; private set; }
+    public string Endpoint => $"127.0.0.1:{Port}";
+
+    public ConcurrentQueue<(string Host, string? TraceParent)> Requests { get; } = new();
+
+    public int Hits(string host) => _hits.TryGetValue(host, out var n) ? n : 0;
+
+    public int TotalHits => _hits.Values.Sum();
+
+    public static async Task<TestUpstream> StartAsync(X509Certificate2 issuer, IReadOnlyDictionary<string, string> routes,
+        Func<string, X509Certificate2>? certificateFor = null)
+    {
+        var certificates = routes.Keys.ToDictionary(
+            host => host,
+            host => certificateFor?.Invoke(host) ?? LocalCertificateAuthority.IssueServerCertificate(
+                issuer, host, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1)),
+            StringComparer.OrdinalIgnoreCase);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1AndHttp2;
+            listen.UseHttps(https => https.ServerCertificateSelector = (_, name) =>
+                name is not null && certificates.TryGetValue(name, out var c) ? c : certificates.Values.First());
+        }));
+        var app = builder.Build();
+        var upstream = new TestUpstream(app, certificates) { Routes = routes };
+        app.Run(upstream.HandleAsync);
+        await app.StartAsync();
+        upstream.Port = new Uri(app.Urls.First()).Port;
+        return upstream;
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var host = context.Request.Host.Host;
+        Requests.Enqueue((host, context.Request.Headers.TraceParent.ToString()));
+        _hits.AddOrUpdate(host, 1, (_, n) => n + 1);
+        if (Behaviour is { } behaviour && await behaviour(context))
+        {
+            return;
+        }
+        if (!Routes.TryGetValue(host, out var version))
+        {
+            context.Response.StatusCode = 404;
+            context.Response.Headers["X-Cf-RouterError"] = "unknown_route";
+            await context.Response.WriteAsync($"404 Not Found: Requested route ('{host}') does not exist.\n");
+            return;
+        }
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync($"Hello K8s, from CF {version} service!");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        foreach (var certificate in _certificates.Values)
+        {
+            certificate.Dispose();
+        }
+    }
+}
