@@ -14,12 +14,15 @@ public sealed class ConnectionPoolGate
 
     public ConnectionPoolGate(ConnectionPool? pool)
     {
-        var maxActive = Math.Min(pool?.MaxConnections ?? int.MaxValue, pool?.Http2MaxRequests ?? int.MaxValue);
+        // Protobuf has no "unset" for integers: Istio reads 0 as "not set" (Envoy's default, effectively unlimited).
+        var maxActive = Math.Min(OrUnlimited(pool?.MaxConnections), OrUnlimited(pool?.Http2MaxRequests));
         _active = maxActive == int.MaxValue ? null : new SemaphoreSlim(maxActive, maxActive);
-        _maxPending = pool?.Http1MaxPendingRequests ?? int.MaxValue;
+        _maxPending = OrUnlimited(pool?.Http1MaxPendingRequests);
     }
 
     public static readonly ConnectionPoolGate Unlimited = new(null);
+
+    private static int OrUnlimited(int? value) => value is > 0 ? value.Value : int.MaxValue;
 
     /// <summary>Enters the pool, waiting as a pending request if allowed; false means overflow.</summary>
     public async ValueTask<bool> TryEnterAsync(CancellationToken cancellationToken)
