@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using Demo.EgressGateway.Mesh;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>Envoy's router semantics for retries, per-try timeouts, route timeouts and faults, as Istio configures them.</summary>
+public sealed class RetryAndTimeoutTests
+{
+    private static Action<ConfigFolder> Configure(string sidecar, string? egress = null) => folder =>
+    {
+        folder.Write(MeshYaml.SidecarFile, sidecar);
+        folder.Write(MeshYaml.EgressFile, egress ?? MeshYaml.Egress());
+    };
+
+    /// <summary>Answers <paramref name="status"/> to the first <paramref name="failures"/> requests, then falls through.</summary>
+    private static Func<HttpContext, Task<bool>> FailFirst(int failures, int status = 503)
+    {
+        var seen = 0;
+        return async context =>
+        {
+            if (Interlocked.Increment(ref seen) > failures)
+            {
+                return false;
+            }
+            context.Response.StatusCode = status;
+            await context.Response.WriteAsync($"failure {seen}");
+            return true;
+        };
+    }
+
+    // At most 2: the default DestinationRules eject a CF host after 3 consecutive gateway errors (see OutlierTests).
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task An_upstream_failing_N_times_succeeds_after_N_plus_1_attempts_when_retries_allow(int failures)
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(3, "5xx"))));
+        gateway.Upstream.Behaviour = FailFirst(failures);
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal((200, "Hello K8s, from CF v1 service!"), (status, body));
+        Assert.Equal(failures + 1, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
+            && m.Contains($" 200 - attempts={failures + 1} ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Exhausted_retries_return_the_last_response_with_flag_URX()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(2, "5xx"))));
+        gateway.Upstream.Behaviour = FailFirst(int.MaxValue);
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal((503, "failure 3"), (status, body));
+        Assert.Equal(3, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
+            && m.Contains(" 503 URX attempts=3 ", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("5xx", 418, 1)]
+    [InlineData("5xx,418", 200, 2)]
+    [InlineData("retriable-4xx", 418, 1)]
+    public async Task A_418_is_retried_only_when_retryOn_lists_it(string retryOn, int expectedStatus, int expectedHits)
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(2, retryOn))));
+        gateway.Upstream.Behaviour = FailFirst(1, status: 418);
+
+        var (status, _) = await gateway.GetAsync();
+
+        Assert.Equal(expectedStatus, status);
+        Assert.Equal(expectedHits, gateway.Upstream.Hits(GatewayHost.V1Host));
+    }
+
+    [Fact]
+    public async Task A_fault_injected_at_the_gateway_is_seen_and_retried_by_the_sidecar()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(2, "418")),
+            MeshYaml.Egress(fault: MeshYaml.Abort(418, 100))));
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal((418, MeshRequestHandler.FaultAbortBody), (status, body));
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+        var messages = gateway.Logs.Messages().ToList();
+        Assert.Equal(3, messages.Count(m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 418 FI ", StringComparison.Ordinal)));
+        Assert.Contains(messages, m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 418 URX attempts=3 ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_fault_injected_on_the_sidecar_route_is_not_retried_by_the_sidecar()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(3, "5xx"), fault: MeshYaml.Abort(503, 100))));
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal((503, MeshRequestHandler.FaultAbortBody), (status, body));
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 503 FI attempts=0 ", StringComparison.Ordinal));
+        Assert.Contains(gateway.Logs.Messages(LogLevel.Warning), m => m.Contains("retries and timeout never see the fault", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_3s_delay_at_the_gateway_with_a_1s_sidecar_timeout_gives_504_UT_after_about_1s()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, timeout: "1s", retries: MeshYaml.Retries(0, "5xx")),
+            MeshYaml.Egress(fault: MeshYaml.Delay("3s", 100))));
+
+        var stopwatch = Stopwatch.StartNew();
+        var (status, body) = await gateway.GetAsync();
+        stopwatch.Stop();
+
+        Assert.Equal((504, MeshRequestHandler.TimeoutBody), (status, body));
+        Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.9, 2.0);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 504 UT ", StringComparison.Ordinal));
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+    }
+
+    [Fact]
+    public async Task A_delay_and_an_abort_together_delay_first_then_abort()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")),
+            MeshYaml.Egress(fault: MeshYaml.Delay("400ms", 100) + MeshYaml.Abort(418, 100))));
+
+        var stopwatch = Stopwatch.StartNew();
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal((418, MeshRequestHandler.FaultAbortBody), (status, body));
+        Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.39, 2.0);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 418 DI,FI ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_per_try_timeout_is_retried_on_5xx_and_the_next_attempt_succeeds()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, timeout: "5s", retries: MeshYaml.Retries(2, "5xx", perTryTimeout: "300ms"))));
+        var seen = 0;
+        gateway.Upstream.Behaviour = async context =>
+        {
+            if (Interlocked.Increment(ref seen) == 1)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(3), context.RequestAborted);
+            }
+            return false;
+        };
+
+        var stopwatch = Stopwatch.StartNew();
+        var (status, _) = await gateway.GetAsync();
+
+        Assert.Equal(200, status);
+        Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.29, 2.0);
+        Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V1Host));
+    }
+
+    [Fact]
+    public async Task Per_try_timeouts_are_not_retried_without_a_reset_condition_and_give_504_UT()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(2, "connect-failure", perTryTimeout: "300ms"))));
+        gateway.Upstream.Behaviour = async context =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(3), context.RequestAborted);
+            return false;
+        };
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal((504, MeshRequestHandler.TimeoutBody), (status, body));
+        Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
+    }
+
+    [Fact]
+    public async Task The_route_timeout_bounds_all_attempts_together()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0, timeout: "1s", retries: MeshYaml.Retries(5, "5xx", perTryTimeout: "400ms"))));
+        gateway.Upstream.Behaviour = async context =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(3), context.RequestAborted);
+            return false;
+        };
+
+        var stopwatch = Stopwatch.StartNew();
+        var (status, _) = await gateway.GetAsync();
+
+        Assert.Equal(504, status);
+        Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.9, 2.0);
+        Assert.InRange(gateway.Upstream.Hits(GatewayHost.V1Host), 2, 3);
+    }
+
+    [Fact]
+    public async Task Without_retries_Istio_retries_connect_failures_twice_but_no_status()
+    {
+        // Istio's default policy when a route has no retries block.
+        await using var gateway = await GatewayHost.StartAsync(Configure(MeshYaml.Sidecar(100, 0)));
+        gateway.Upstream.Behaviour = FailFirst(1);
+
+        var (status, _) = await gateway.GetAsync();
+
+        Assert.Equal(503, status);
+        Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Equal(2, RetryPolicy.IstioDefault.Attempts);
+        Assert.True(RetryPolicy.IstioDefault.RetriesConnectFailure);
+        Assert.False(RetryPolicy.IstioDefault.RetriesStatus(503));
+    }
+
+    [Fact]
+    public void Backoff_is_Envoys_jittered_exponential_from_25ms()
+    {
+        var policy = RetryPolicy.IstioDefault;
+        for (var i = 0; i < 1000; i++)
+        {
+            Assert.InRange(policy.Backoff(0), TimeSpan.Zero, TimeSpan.FromMilliseconds(25));
+            Assert.InRange(policy.Backoff(1), TimeSpan.Zero, TimeSpan.FromMilliseconds(75));
+            Assert.InRange(policy.Backoff(10), TimeSpan.Zero, TimeSpan.FromMilliseconds(250));
+        }
+    }
+}
