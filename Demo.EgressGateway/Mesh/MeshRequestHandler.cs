@@ -131,6 +131,10 @@ public sealed class MeshRequestHandler(
         var destination = route.PickDestination();
         frame.Destination = destination;
         ApplyRequestHeaders(request, destination);
+        if (route.Route.RewriteUri is { } rewrite)
+        {
+            RewritePath(request.Context.Request, route.Route, rewrite);
+        }
         frame.Authority = request.Authority;
 
         AttemptOutcome outcome;
@@ -309,6 +313,16 @@ public sealed class MeshRequestHandler(
                 headers.Remove(name);
             }
         }
+    }
+
+    // Istio: a prefix match's prefix is replaced; otherwise the whole path is.
+    private static void RewritePath(HttpRequest request, HttpRoute route, string rewrite)
+    {
+        var path = request.Path.Value ?? "/";
+        var prefix = route.Match
+            .Select(m => m.Uri)
+            .FirstOrDefault(u => u is { Kind: StringMatchKind.Prefix } && path.StartsWith(u.Value, StringComparison.Ordinal));
+        request.Path = prefix is null ? rewrite : rewrite + path[prefix.Value.Length..];
     }
 
     private static bool IsAuthority(string name) =>

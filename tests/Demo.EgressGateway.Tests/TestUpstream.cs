@@ -33,6 +33,8 @@ public sealed class TestUpstream : IAsyncDisposable
 
     public ConcurrentQueue<(string Host, string? TraceParent)> Requests { get; } = new();
 
+    public ConcurrentQueue<string> Paths { get; } = new();
+
     public int Hits(string host) => _hits.TryGetValue(host, out var n) ? n : 0;
 
     public int TotalHits => _hits.Values.Sum();
@@ -65,6 +67,7 @@ public sealed class TestUpstream : IAsyncDisposable
     {
         var host = context.Request.Host.Host;
         Requests.Enqueue((host, context.Request.Headers.TraceParent.ToString()));
+        Paths.Enqueue(context.Request.Path + context.Request.QueryString);
         _hits.AddOrUpdate(host, 1, (_, n) => n + 1);
         if (Behaviour is { } behaviour && await behaviour(context))
         {

@@ -1,0 +1,106 @@
+using Demo.EgressGateway.Mesh;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>DestinationRule traffic policy: outlier detection per cluster (no failover between weighted versions) and circuit breaking.</summary>
+public sealed class OutlierAndPoolTests
+{
+    private static string TlsRule(string version, string trafficPolicyExtra) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: hello-istio-{version}
+        spec:
+          host: hello-istio-{version}.apps.example.com
+          trafficPolicy:
+        {trafficPolicyExtra}
+            portLevelSettings:
+              - port:
+                  number: 443
+                tls:
+                  mode: SIMPLE
+                  sni: hello-istio-{version}.apps.example.com
+                  subjectAltNames:
+                    - hello-istio-{version}.apps.example.com
+        """;
+
+    [Fact]
+    public async Task An_ejected_version_fails_fast_with_503_UH_and_its_requests_never_fail_over_to_the_other_version()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(50, 50, retries: MeshYaml.Retries(0, "5xx")));
+            folder.Write(MeshYaml.EgressFile, MeshYaml.Egress());
+            folder.Write("destination-rule-hello-istio-v2.yaml", TlsRule("v2", """
+                    outlierDetection:
+                      consecutiveGatewayErrors: 2
+                      consecutive5xxErrors: 0
+                      interval: 1s
+                      baseEjectionTime: 2s
+                """));
+        });
+        gateway.Upstream.Behaviour = async context =>
+        {
+            if (context.Request.Host.Host != GatewayHost.V2Host)
+            {
+                return false;
+            }
+            context.Response.StatusCode = 503;
+            await context.Response.WriteAsync("v2 is down");
+            return true;
+        };
+
+        var answers = new List<(int Status, string Body)>();
+        for (var i = 0; i < 100; i++)
+        {
+            answers.Add(await gateway.GetAsync());
+        }
+
+        var v1 = answers.Count(a => a is (200, "Hello K8s, from CF v1 service!"));
+        var upstreamFailures = answers.Count(a => a is (503, "v2 is down"));
+        var ejected = answers.Count(a => a is (503, MeshRequestHandler.NoHealthyUpstreamBody));
+        Assert.Equal(100, v1 + upstreamFailures + ejected);
+        Assert.Equal(2, upstreamFailures);
+        Assert.InRange(ejected, 15, 85);
+        Assert.InRange(v1, 15, 85);
+        Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V2Host));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 503 UH ", StringComparison.Ordinal));
+
+        // After baseEjectionTime the host is tried again (and, still failing, ejected again).
+        await Task.Delay(TimeSpan.FromSeconds(2.3));
+        for (var i = 0; i < 50 && gateway.Upstream.Hits(GatewayHost.V2Host) == 2; i++)
+        {
+            await gateway.GetAsync();
+        }
+        Assert.Equal(3, gateway.Upstream.Hits(GatewayHost.V2Host));
+    }
+
+    [Fact]
+    public async Task Requests_beyond_the_connection_pool_overflow_with_503_UO()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+            folder.Write(MeshYaml.EgressFile, MeshYaml.Egress());
+            folder.Write("destination-rule-hello-istio-v1.yaml", TlsRule("v1", """
+                    connectionPool:
+                      tcp:
+                        maxConnections: 1
+                      http:
+                        http1MaxPendingRequests: 1
+                """));
+        });
+        gateway.Upstream.Behaviour = async context =>
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(800));
+            return false;
+        };
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => gateway.GetAsync()));
+
+        Assert.Equal(2, answers.Count(a => a.Status == 200));
+        Assert.Equal(2, answers.Count(a => a.Status == 503 && a.Body.EndsWith("reset reason: overflow", StringComparison.Ordinal)));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 503 UO ", StringComparison.Ordinal));
+        Assert.Equal(2, gateway.Upstream.TotalHits);
+    }
+}
