@@ -225,13 +225,13 @@ public static partial class IstioConfigLoader
         {
             context.Error("apiVersion", apiVersion.StartsWith(ApiGroup + "/", StringComparison.Ordinal)
                 ? $"'{apiVersion}' is not a version of {ApiGroup}; use {ApiGroup}/v1"
-                : $"'{apiVersion}' is not {ApiGroup}: the local egress gateway reads only Istio networking resources", doc.Node);
+                : $"'{apiVersion}' is not {ApiGroup}: the local egress gateway reads only Istio networking resources", doc.NodeOf("apiVersion"));
             return null;
         }
 
         if (apiVersion is not null && apiVersion != ApiVersions[0])
         {
-            context.Warning("apiVersion", $"'{apiVersion}' is an older API version; use {ApiVersions[0]}", doc.Node);
+            context.Warning("apiVersion", $"'{apiVersion}' is an older API version; use {ApiVersions[0]}", doc.NodeOf("apiVersion"));
         }
 
         var spec = doc.Map("spec", required: true);
@@ -253,7 +253,7 @@ public static partial class IstioConfigLoader
         };
         if (resource is null && kind is not ("ServiceEntry" or "Gateway" or "DestinationRule" or "VirtualService"))
         {
-            context.Error("kind", $"'{kind}' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService)", doc.Node);
+            context.Error("kind", $"'{kind}' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService)", doc.NodeOf("kind"));
             return null;
         }
         spec.RejectUnknown();

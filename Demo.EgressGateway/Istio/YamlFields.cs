@@ -56,6 +56,9 @@ internal sealed class YamlFields
 
     public string Join(string key) => Path.Length == 0 ? key : $"{Path}.{key}";
 
+    /// <summary>The node of a field (for the line of a diagnostic), or the whole object when the field is absent.</summary>
+    public YamlNode NodeOf(string key) => _entries.TryGetValue(key, out var entry) ? entry.Key : _node;
+
     public bool Has(string key) => _entries.ContainsKey(key) && !IsNull(_entries[key].Value);
 
     private YamlNode? Take(string key)

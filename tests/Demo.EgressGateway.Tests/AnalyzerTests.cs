@@ -1,0 +1,112 @@
+using Demo.EgressGateway.Istio;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>The analyzer as a tool (like istioctl analyze) on deploy/, and the mistakes that break egress traffic shifting.</summary>
+public sealed class AnalyzerTests
+{
+    public static TheoryData<string> Scenarios()
+    {
+        var data = new TheoryData<string> { "" };
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(ConfigFolder.DeployIstio, "scenarios"), "*.yaml"))
+        {
+            data.Add(Path.GetFileNameWithoutExtension(file));
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Scenarios))]
+    public void Deploy_istio_and_every_scenario_have_no_errors_or_warnings(string scenario)
+    {
+        var diagnostics = IstioAnalyzeCommand.Analyze(ConfigFolder.DeployIstio, scenario.Length == 0 ? [] : [scenario]);
+        Assert.True(diagnostics.Count == 0, string.Join(Environment.NewLine, diagnostics));
+    }
+
+    [Fact]
+    public void The_analyze_command_exits_1_and_prints_findings()
+    {
+        var folder = ConfigFolder.CopyOfDeployIstio();
+        folder.Replace(MeshYaml.SidecarFile, "weight: 50", "weight: 40");
+        var output = new StringWriter();
+
+        var exitCode = IstioAnalyzeCommand.Run([folder.Path], output);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("weights must add up to 100, they add up to 80 (40 + 40)", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, IstioAnalyzeCommand.Run([ConfigFolder.DeployIstio], new StringWriter()));
+    }
+
+    private static IReadOnlyList<ConfigDiagnostic> AnalyzeEdited(Action<ConfigFolder> edit)
+    {
+        var folder = ConfigFolder.CopyOfDeployIstio();
+        edit(folder);
+        return IstioAnalyzeCommand.Analyze(folder.Path, []);
+    }
+
+    [Fact]
+    public void The_original_demos_bug_a_route_level_rewrite_authority_is_named()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+        {
+            RoutingTests.RemoveHostRewrites(folder);
+            folder.Replace(MeshYaml.SidecarFile, "      timeout: 5s", "      rewrite:\n        authority: hello-istio-v1.apps.example.com\n      timeout: 5s");
+        });
+        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].rewrite.authority");
+        Assert.Equal(DiagnosticSeverity.Warning, finding.Severity);
+        Assert.Contains("all versions reach the same external app", finding.Message, StringComparison.Ordinal);
+        Assert.Contains(diagnostics, d => d.Message.Contains("SNI 'hello-istio-v2.apps.example.com'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_missing_per_destination_host_is_named()
+    {
+        var diagnostics = AnalyzeEdited(RoutingTests.RemoveHostRewrites);
+        Assert.Equal(2, diagnostics.Count(d => d.Field?.EndsWith("headers.request.set.host", StringComparison.Ordinal) == true
+            && d.Message.Contains("is missing", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void A_gateway_subset_whose_sni_does_not_match_its_host_is_named()
+    {
+        var diagnostics = AnalyzeEdited(folder => folder.Replace("destination-rule-istio-egressgateway.yaml",
+            "sni: hello-istio-v2.apps.example.com", "sni: hello-istio-v1.apps.example.com"));
+        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].route[1].headers.request.set.host"
+            && d.Message.Contains("sends SNI 'hello-istio-v1.apps.example.com'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_TLS_rule_whose_sni_does_not_match_its_host_and_sni_without_subjectAltNames_are_named()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+        {
+            folder.Replace("destination-rule-hello-istio-v1.yaml", "sni: hello-istio-v1.apps.example.com", "sni: hello-istio-v2.apps.example.com");
+            folder.Replace("destination-rule-hello-istio-v2.yaml", "          subjectAltNames:\n            - hello-istio-v2.apps.example.com\n", "");
+        });
+        Assert.Contains(diagnostics, d => d.Resource == "DestinationRule 'hello-istio-v1'" && d.Field!.EndsWith(".sni", StringComparison.Ordinal));
+        Assert.Contains(diagnostics, d => d.Resource == "DestinationRule 'hello-istio-v2'"
+            && d.Message.Contains("checks the certificate chain but not that the certificate is for this host", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_fault_on_the_sidecar_route_that_silently_disables_its_retries_is_named()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(50, 50, timeout: "5s", retries: MeshYaml.Retries(2, "5xx"), fault: MeshYaml.Abort(418, 10))));
+        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].fault" && d.Message.Contains("never see the fault", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Routes_to_unregistered_hosts_and_missing_subsets_and_bad_weights_are_errors()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+        {
+            folder.Replace(MeshYaml.EgressFile, "host: hello-istio-v2.apps.example.com\n            port:", "host: hello-istio-v3.apps.example.com\n            port:");
+            folder.Replace(MeshYaml.SidecarFile, "subset: v2", "subset: v9");
+            folder.Replace(MeshYaml.SidecarFile, "weight: 50", "weight: 70");
+        });
+        Assert.Contains(diagnostics, d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains("'hello-istio-v3.apps.example.com' is not registered", StringComparison.Ordinal));
+        Assert.Contains(diagnostics, d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains("subset 'v9' is not defined", StringComparison.Ordinal));
+        Assert.Contains(diagnostics, d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains("add up to 140", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,132 @@
+using Demo.EgressGateway.Istio;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>What the loader refuses, and how it says so: file, resource, field, value.</summary>
+public sealed class LoaderTests
+{
+    private const string File = "deploy/istio/test.yaml";
+
+    private static ConfigDiagnostic SingleError(string yaml)
+    {
+        var result = IstioConfigLoader.Parse(File, yaml);
+        return Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+    }
+
+    private static string Vs(string http) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: hello
+        spec:
+          hosts: [hello.external]
+          http:
+        {http}
+        """;
+
+    [Fact]
+    public void An_unknown_kind_is_refused_naming_the_kind()
+    {
+        var error = SingleError("apiVersion: networking.istio.io/v1\nkind: Sidecars\nmetadata:\n  name: x\nspec: {}\n");
+        Assert.Equal(File, error.File);
+        Assert.Equal("kind", error.Field);
+        Assert.Contains("'Sidecars' is not a kind", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, error.Line);
+    }
+
+    [Fact]
+    public void A_misspelled_field_is_refused_with_a_suggestion()
+    {
+        var error = SingleError(Vs("""
+                - route:
+                    - destination: { host: a.example.com }
+                      weigth: 100
+            """));
+        Assert.Equal("VirtualService 'hello'", error.Resource);
+        Assert.Equal("spec.http[0].route[0].weigth", error.Field);
+        Assert.Contains("did you mean 'weight'?", error.Message, StringComparison.Ordinal);
+        Assert.Contains("test.yaml:", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("weight: \"50\"", "spec.http[0].route[0].weight", "must be an integer, got the string \"50\"")]
+    [InlineData("weight: 150", "spec.http[0].route[0].weight", "must be between 0 and 100, got 150")]
+    [InlineData("weight: [1]", "spec.http[0].route[0].weight", "must be an integer, got a list")]
+    public void Wrong_types_and_ranges_name_field_and_value(string line, string field, string message)
+    {
+        var error = SingleError(Vs($"""
+                - route:
+                    - destination: {"{"} host: a.example.com {"}"}
+                      {line}
+            """));
+        Assert.Equal(field, error.Field);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("timeout: 5 sec", "spec.http[0].timeout", "must be a duration")]
+    [InlineData("timeout: 0.5ms", "spec.http[0].timeout", "must be at least 1ms")]
+    [InlineData("retries: { attempts: 2, retryOn: '5xx,teapot' }", "spec.http[0].retries.retryOn", "'teapot' is not an Envoy retry condition")]
+    [InlineData("fault: { abort: { httpStatus: 418, percentage: { value: 101 } } }", "spec.http[0].fault.abort.percentage.value", "must be between 0 and 100")]
+    [InlineData("redirect: { uri: /x }", "spec.http[0].redirect", "not supported by the local egress gateway")]
+    public void Route_settings_are_checked(string line, string field, string message)
+    {
+        var error = SingleError(Vs($"""
+                - route:
+                    - destination: {"{"} host: a.example.com {"}"}
+                  {line}
+            """));
+        Assert.Equal(field, error.Field);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Not_YAML_is_refused_with_a_line_number()
+    {
+        var error = SingleError("kind: VirtualService\nspec: [unclosed\n");
+        Assert.Contains("is not valid YAML", error.Message, StringComparison.Ordinal);
+        Assert.NotNull(error.Line);
+    }
+
+    [Fact]
+    public void Aliases_and_deep_nesting_are_refused_before_parsing()
+    {
+        Assert.Contains("alias", SingleError("a: &x [1]\nb: *x\n").Message, StringComparison.Ordinal);
+        Assert.Contains("nests deeper", SingleError(new string('[', 100) + new string(']', 100)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_non_Istio_document_is_refused()
+    {
+        var error = SingleError("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata: {}\n");
+        Assert.Equal("apiVersion", error.Field);
+        Assert.Contains("reads only Istio networking resources", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_older_API_version_loads_with_a_warning()
+    {
+        var result = IstioConfigLoader.Parse(File, Vs("    - route:\n        - destination: { host: a.example.com }\n").Replace("networking.istio.io/v1", "networking.istio.io/v1beta1", StringComparison.Ordinal));
+        Assert.Single(result.Resources);
+        Assert.Contains(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Warning && d.Message.Contains("use networking.istio.io/v1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_unknown_scenario_names_the_known_ones()
+    {
+        var config = IstioConfigLoader.LoadDirectory(ConfigFolder.DeployIstio, ["virtual-service-hello-99-1"]);
+        var error = Assert.Single(config.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Contains("virtual-service-hello-90-10", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_gateway_refuses_to_start_on_YAML_it_cannot_honour()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHost.StartAsync(folder =>
+            folder.Replace(MeshYaml.SidecarFile, "subset: v2", "subset: v3")));
+        var istio = exception as IstioConfigException ?? exception.InnerException as IstioConfigException;
+        Assert.NotNull(istio);
+        Assert.Contains("virtual-service-hello.yaml", istio.Message, StringComparison.Ordinal);
+        Assert.Contains("VirtualService 'hello': spec.http[0].route[1].destination.subset: subset 'v3' is not defined in DestinationRule 'istio-egressgateway'", istio.Message, StringComparison.Ordinal);
+    }
+}
