@@ -1,0 +1,24 @@
+using Demo.Bench;
+
+return args switch
+{
+    ["certs", var directory, .. var hosts] when hosts.Length > 0 => CertsCommand.Run(directory, hosts),
+    ["soak", .. var rest] => await SoakCommand.RunAsync(Arguments.Parse(rest)),
+    ["report", .. var rest] => ReportCommand.Run(Arguments.Parse(rest)),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage:
+          Demo.Bench certs <dir> <host>...
+              creates a CA in <dir> and a server certificate per host; prints 'ca <path>' and '<host> <cert> <key>'
+          Demo.Bench soak --url <u> --rate <rps> --duration <s> --warmup <s> [--watch name=pid]... [--out <json>]
+                          [--rss-tolerance 0.2] [--timeout <s>] [--connections <n>]
+              paced open-loop GETs; exit 1 on any error, a missed rate, a dead process or RSS drift
+          Demo.Bench report --raw <tsv> --out <json> [--meta key=value]...
+              medians per path, ratios gateway/nginx, the table on stdout and the same as JSON
+        """);
+    return 2;
+}

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Shared by bench/run.sh and bench/soak.sh (sourced, not run): build, certificates, free ports, starting and
+# stopping the processes under test, and reading CPU/RSS from /proc. Everything listens on 127.0.0.1 only.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$BENCH_DIR/.." && pwd)
+CONFIGURATION=${CONFIGURATION:-Release}
+RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
+V1_HOST=hello-istio-v1.apps.example.com
+V2_HOST=hello-istio-v2.apps.example.com
+IN_MESH_HOST=hello.external
+HZ=$(getconf CLK_TCK)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/demo-bench.XXXXXX")
+STARTED_PIDS=()
+USED_PORTS=()
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# Stops exactly the processes this script started (nginx's master takes its workers along), then removes the temp dir.
+cleanup() {
+  local pid deadline
+  for pid in "${STARTED_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  deadline=$((SECONDS + 15))
+  for pid in "${STARTED_PIDS[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if [ "${KEEP_WORK:-0}" = 1 ]; then
+    log "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Installs Debian packages for the commands that are missing (CI's .ci/run does the same for nginx and wrk).
+require_commands() {
+  local missing=() cmd
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing from Debian: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+nginx_bin() { command -v nginx 2>/dev/null || echo /usr/sbin/nginx; }
+
+# Builds what the benchmark runs. BENCH_BUILD=0 skips it (the test suite uses the Debug outputs it just built).
+build() {
+  if [ "${BENCH_BUILD:-1}" = 0 ]; then
+    log "build skipped (BENCH_BUILD=0), using the $CONFIGURATION outputs"
+  else
+    local attempt
+    for attempt in 1 2 3 4; do
+      log "dotnet build bench/bench.slnx -c $CONFIGURATION (attempt $attempt)"
+      if dotnet build "$BENCH_DIR/bench.slnx" -c "$CONFIGURATION" -nologo -v q -clp:ErrorsOnly >"$WORK/build.log" 2>&1; then
+        break
+      fi
+      # Others build in this tree at the same time: a locked file is worth a retry, anything else is not.
+      if [ $attempt -lt 4 ] && grep -qiE 'being used by another process|lock|MSB3021|MSB3026|MSB3027' "$WORK/build.log"; then
+        sleep 15
+        continue
+      fi
+      cat "$WORK/build.log" >&2
+      die "build failed"
+    done
+  fi
+  local dll
+  for dll in "$(app_dll Demo.CfApps)" "$(app_dll Demo.EgressGateway)" "$(app_dll Demo.Proxy)" "$(bench_dll)"; do
+    [ -f "$dll" ] || die "$dll is missing: build first (or unset BENCH_BUILD)"
+  done
+}
+
+app_dll() { echo "$REPO_ROOT/$1/bin/$CONFIGURATION/net10.0/$1.dll"; }
+bench_dll() { echo "$BENCH_DIR/Demo.Bench/bin/$CONFIGURATION/net10.0/Demo.Bench.dll"; }
+bench_tool() { dotnet "$(bench_dll)" "$@"; }
+
+# A CA and one server certificate per CF host, in the temp dir: sets CA_PEM, V1_CERT/V1_KEY, V2_CERT/V2_KEY.
+make_certificates() {
+  local line host cert key
+  while read -r host cert key; do
+    case $host in
+      ca) CA_PEM=$cert ;;
+      "$V1_HOST") V1_CERT=$cert V1_KEY=$key ;;
+      "$V2_HOST") V2_CERT=$cert V2_KEY=$key ;;
+    esac
+  done < <(bench_tool certs "$WORK/certs" "$V1_HOST" "$V2_HOST")
+  [ -n "${CA_PEM:-}" ] && [ -n "${V1_CERT:-}" ] && [ -n "${V2_CERT:-}" ] || die "certificate helper failed"
+}
+
+# free_port VAR: a random port on 127.0.0.1 (and ::1) that nothing listens on, below the ephemeral range.
+free_port() {
+  local port _
+  for _ in $(seq 1 500); do
+    port=$((20000 + RANDOM % 12000))
+    [[ " ${USED_PORTS[*]} " == *" $port "* ]] && continue
+    if command -v ss >/dev/null 2>&1; then
+      [ -n "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] && continue
+    elif (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      continue
+    fi
+    USED_PORTS+=("$port")
+    printf -v "$1" '%s' "$port"
+    return 0
+  done
+  die "no free port found"
+}
+
+# start NAME DIR COMMAND...: runs COMMAND in DIR in the background, output to $WORK/NAME.log; sets PID_<NAME>.
+start() {
+  local name=$1 dir=$2
+  shift 2
+  (cd "$dir" && exec "$@") >"$WORK/$name.log" 2>&1 &
+  local pid=$!
+  STARTED_PIDS+=("$pid")
+  printf -v "PID_${name//-/_}" '%s' "$pid"
+}
+
+# wait_http NAME URL [SECONDS] [curl args...]: until URL answers 2xx; fails early when NAME's process died.
+wait_http() {
+  local name=$1 url=$2 timeout=${3:-60}
+  shift 3 || shift $#
+  local pidvar="PID_${name//-/_}" deadline=$((SECONDS + timeout))
+  while [ $SECONDS -lt $deadline ]; do
+    if curl -fsS -o /dev/null --max-time 2 "$@" "$url" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "${!pidvar}" 2>/dev/null || { tail -n 40 "$WORK/$name.log" >&2; die "$name exited during start"; }
+    sleep 0.2
+  done
+  tail -n 40 "$WORK/$name.log" >&2
+  die "$name did not answer $url within ${timeout}s"
+}
+
+# A clean environment for the .NET processes: no OTLP export, no inherited URLs, Production settings.
+DOTNET_ENV=(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS
+  ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production)
+
+# start_cf_app NAME VERSION HOST HTTPS_PORT MANAGEMENT_PORT CERT KEY
+start_cf_app() {
+  local dll
+  dll=$(app_dll Demo.CfApps)
+  start "$1" "$(dirname "$dll")" "${DOTNET_ENV[@]}" \
+    CfApp__Version="$2" CfApp__Routes__0="$3" CfApp__HttpsPort="$4" CfApp__ManagementPort="$5" \
+    CfApp__CertificatePath="$6" CfApp__CertificateKeyPath="$7" \
+    dotnet "$dll"
+}
+
+# A copy of deploy/istio with every fault percentage at 0 and the weights of hello.external at 50/50.
+make_istio_config() {
+  local target=$WORK/istio
+  mkdir -p "$target"
+  cp -R "$REPO_ROOT/deploy/istio/." "$target/"
+  local file
+  for file in "$target"/*.yaml; do
+    awk '
+      { if (pct && $0 ~ /^[[:space:]]*value:/) sub(/value:.*/, "value: 0")
+        pct = ($0 ~ /percentage:[[:space:]]*$/)
+        sub(/weight:[[:space:]]*[0-9]+/, "weight: 50")
+        print }
+    ' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
+  done
+  if grep -A1 -h 'percentage:' "$target"/*.yaml | grep -E 'value:' | grep -vqE 'value: 0$'; then
+    die "could not set the fault percentages to 0 in $target"
+  fi
+  ISTIO_DIR=$target
+}
+
+# start_gateway MESH_PORT ADMIN_PORT V1_PORT V2_PORT [extra env...]
+start_gateway() {
+  local dll mesh=$1 admin=$2 v1=$3 v2=$4
+  shift 4
+  dll=$(app_dll Demo.EgressGateway)
+  start egress "$(dirname "$dll")" "${DOTNET_ENV[@]}" \
+    EgressGateway__ConfigDirectory="$ISTIO_DIR" EgressGateway__WatchConfiguration=false \
+    EgressGateway__TrustedCaPath="$CA_PEM" \
+    "EgressGateway__Upstreams__$V1_HOST=127.0.0.1:$v1" "EgressGateway__Upstreams__$V2_HOST=127.0.0.1:$v2" \
+    EgressGateway__MeshPort="$mesh" EgressGateway__AdminPort="$admin" \
+    "$@" dotnet "$dll"
+}
+
+# Sum of utime+stime (clock ticks) of the given processes.
+cpu_ticks() {
+  local total=0 pid line fields
+  for pid in "$@"; do
+    read -r line <"/proc/$pid/stat" 2>/dev/null || continue
+    read -r -a fields <<<"${line##*) }"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
+# Sum of VmRSS (kB) of the given processes.
+rss_kb() {
+  local total=0 pid kb
+  for pid in "$@"; do
+    kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+
+# Busy and total clock ticks of the whole machine (all cores), from /proc/stat.
+machine_ticks() {
+  local _ user nice system idle iowait irq softirq steal
+  read -r _ user nice system idle iowait irq softirq steal _ </proc/stat
+  echo "$((user + nice + system + irq + softirq + steal)) $((user + nice + system + irq + softirq + steal + idle + iowait))"
+}
+
+children_of() {
+  awk -v parent="$1" '{ line = $0; sub(/.*\) /, "", line); split(line, f, " "); if (f[2] == parent) { split(FILENAME, p, "/"); print p[3] } }' \
+    /proc/[0-9]*/stat 2>/dev/null || true
+}
+
+load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+
+calc() { awk "BEGIN { printf \"%.4f\", $* }"; }

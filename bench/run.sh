@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# The egress hop, measured against nginx doing the same job (issue 5), on 127.0.0.1 only, in one run:
+#   build (Release) -> a CA and server certificates -> two CF apps (v1, v2) over HTTPS -> the local egress gateway
+#   (a copy of deploy/istio with faults at 0%, weights 50/50, access log off) -> nginx with a generated config for
+#   the identical job -> wrk against each path (direct HTTPS to cf-v1, via nginx, via the gateway) in interleaved
+#   rounds, sampling CPU and RSS of each process from /proc -> a table, and the same as JSON in bench/results/.
+#
+# usage: bench/run.sh [--smoke]
+#   env: DURATION=15 (s per measured run)  CONNECTIONS=32  THREADS=2  ROUNDS=3  WARMUP=5 (s per path, once)
+#        NGINX_WORKERS=2  CONFIGURATION=Release  BENCH_BUILD=1  RESULTS_DIR=bench/results  KEEP_WORK=0
+#   --smoke: 1 round of ~300 requests per path at 4 connections, no warm-up (the test suite's plumbing check).
+# Exit status: 0 when every path answered every request with 2xx; non-zero otherwise. Speed never fails it.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SMOKE=0
+case "${1:-}" in
+  --smoke) SMOKE=1 ;;
+  "") ;;
+  -h | --help)
+    sed -n '2,13p' "$0"
+    exit 0
+    ;;
+  *) die "unknown argument '$1' (try --help)" ;;
+esac
+if [ $SMOKE = 1 ]; then
+  DURATION=${DURATION:-1} CONNECTIONS=${CONNECTIONS:-4} THREADS=${THREADS:-1} ROUNDS=${ROUNDS:-1} WARMUP=${WARMUP:-0}
+  MAX_REQUESTS_PER_THREAD=${MAX_REQUESTS_PER_THREAD:-300}
+else
+  DURATION=${DURATION:-15} CONNECTIONS=${CONNECTIONS:-32} THREADS=${THREADS:-2} ROUNDS=${ROUNDS:-3} WARMUP=${WARMUP:-5}
+  MAX_REQUESTS_PER_THREAD=${MAX_REQUESTS_PER_THREAD:-}
+fi
+NGINX_WORKERS=${NGINX_WORKERS:-2}
+[ "$THREADS" -le "$CONNECTIONS" ] || THREADS=$CONNECTIONS
+
+require_commands nginx wrk curl
+LOAD_BEFORE=$(load_average)
+log "load average before: $LOAD_BEFORE"
+build
+make_certificates
+make_istio_config
+
+free_port P_V1; free_port P_V1_MGMT; free_port P_V2; free_port P_V2_MGMT
+free_port P_MESH; free_port P_ADMIN; free_port P_NGINX
+
+start_cf_app cf-v1 v1 "$V1_HOST" "$P_V1" "$P_V1_MGMT" "$V1_CERT" "$V1_KEY"
+start_cf_app cf-v2 v2 "$V2_HOST" "$P_V2" "$P_V2_MGMT" "$V2_CERT" "$V2_KEY"
+start_gateway "$P_MESH" "$P_ADMIN" "$P_V1" "$P_V2" EgressGateway__AccessLog=false
+
+# nginx: HTTP in, split_clients 50/50, Host per upstream, HTTPS out with SNI = host, verified against the CA,
+# keep-alive pools to the upstreams. Its own prefix, pid, logs and temp paths; runs as the current user.
+mkdir -p "$WORK/nginx/tmp"
+USER_LINE=""
+[ "$(id -u)" -eq 0 ] && USER_LINE="user $(id -un) $(id -gn);"
+cat >"$WORK/nginx/nginx.conf" <<NGINX
+$USER_LINE
+worker_processes $NGINX_WORKERS;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/tmp/body;
+  proxy_temp_path $WORK/nginx/tmp/proxy;
+  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+  scgi_temp_path $WORK/nginx/tmp/scgi;
+  keepalive_requests 1000000;
+
+  split_clients "\${request_id}" \$cf_version { 50% v1; * v2; }
+  map \$cf_version \$cf_host { v1 $V1_HOST; v2 $V2_HOST; }
+  upstream cf_v1 { server 127.0.0.1:$P_V1; keepalive 64; keepalive_requests 1000000; }
+  upstream cf_v2 { server 127.0.0.1:$P_V2; keepalive 64; keepalive_requests 1000000; }
+
+  server {
+    listen 127.0.0.1:$P_NGINX;
+    location / {
+      proxy_pass https://cf_\$cf_version;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$cf_host;
+      proxy_ssl_server_name on;
+      proxy_ssl_name \$cf_host;
+      proxy_ssl_verify on;
+      proxy_ssl_verify_depth 2;
+      proxy_ssl_trusted_certificate $CA_PEM;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_ssl_session_reuse on;
+    }
+  }
+}
+NGINX
+start nginx "$WORK/nginx" "$(nginx_bin)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
+
+wait_http cf-v1 "http://127.0.0.1:$P_V1_MGMT/health" 90
+wait_http cf-v2 "http://127.0.0.1:$P_V2_MGMT/health" 90
+wait_http egress "http://127.0.0.1:$P_ADMIN/health" 90
+wait_http nginx "http://127.0.0.1:$P_NGINX/" 30 -H "Host: $IN_MESH_HOST"
+
+# Each path must answer with the CF app's greeting, and the two proxies must reach both versions.
+check_path() {
+  local name=$1 url=$2 host=$3 want=$4 bodies i
+  bodies=$(for i in $(seq 1 40); do curl -sS --max-time 5 -k -H "Host: $host" "$url" || true; echo; done)
+  for version in $want; do
+    grep -q "from CF $version service" <<<"$bodies" || die "$name: no answer from CF $version in 40 requests; got: $(sort <<<"$bodies" | uniq -c | head -5)"
+  done
+}
+check_path direct "https://127.0.0.1:$P_V1/" "$V1_HOST" "v1"
+check_path nginx "http://127.0.0.1:$P_NGINX/" "$IN_MESH_HOST" "v1 v2"
+check_path gateway "http://127.0.0.1:$P_MESH/" "$IN_MESH_HOST" "v1 v2"
+log "all paths answer (nginx pids: $PID_nginx $(children_of "$PID_nginx" | tr '\n' ' '))"
+
+path_url() {
+  case $1 in
+    direct) echo "https://127.0.0.1:$P_V1/" ;;
+    nginx) echo "http://127.0.0.1:$P_NGINX/" ;;
+    gateway) echo "http://127.0.0.1:$P_MESH/" ;;
+  esac
+}
+path_host() { if [ "$1" = direct ]; then echo "$V1_HOST"; else echo "$IN_MESH_HOST"; fi; }
+path_pids() {
+  case $1 in
+    nginx) echo "$PID_nginx" $(children_of "$PID_nginx") ;;
+    gateway) echo "$PID_egress" ;;
+  esac
+}
+
+run_wrk() { # DURATION PATH: wrk, then the CPU time it used (the subshell's children times)
+  (
+    WRK_MAX_REQUESTS_PER_THREAD=$MAX_REQUESTS_PER_THREAD wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --latency \
+      -s "$BENCH_DIR/wrk-report.lua" -H "Host: $(path_host "$2")" "$(path_url "$2")"
+    times
+  )
+}
+
+RAW=$WORK/raw.tsv
+: >"$RAW"
+measure() { # PATH ROUND
+  local path=$1 round=$2 proxy_pids upstream_pids cpu0 up0 m0 t0 wpid rss rss_max=0 cpu1 up1 m1 t1 figures wrk_cpu
+  read -r -a proxy_pids <<<"$(path_pids "$path")"
+  upstream_pids=("$PID_cf_v1" "$PID_cf_v2")
+  cpu0=$(cpu_ticks "${proxy_pids[@]}")
+  up0=$(cpu_ticks "${upstream_pids[@]}")
+  m0=$(machine_ticks)
+  t0=$(date +%s.%N)
+  run_wrk "$DURATION" "$path" >"$WORK/wrk.out" 2>&1 &
+  wpid=$!
+  while kill -0 "$wpid" 2>/dev/null; do
+    if [ ${#proxy_pids[@]} -gt 0 ]; then
+      rss=$(rss_kb "${proxy_pids[@]}")
+      [ "$rss" -gt "$rss_max" ] && rss_max=$rss
+    fi
+    sleep 0.25
+  done
+  wait "$wpid" || { cat "$WORK/wrk.out" >&2; die "wrk failed on $path"; }
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_ticks "${proxy_pids[@]}")
+  up1=$(cpu_ticks "${upstream_pids[@]}")
+  m1=$(machine_ticks)
+  figures=$(grep '^requests=' "$WORK/wrk.out") || { cat "$WORK/wrk.out" >&2; die "no figures from wrk on $path"; }
+  # `times` prints the subshell's own times, then its children's (wrk): "0m1.234s 0m0.567s".
+  wrk_cpu=$(tail -n 1 "$WORK/wrk.out" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+  local line="path=$path round=$round $figures wall_s=$(calc "$t1 - $t0")"
+  if [ ${#proxy_pids[@]} -gt 0 ]; then
+    line+=" proxy_cpu_s=$(calc "($cpu1 - $cpu0) / $HZ") proxy_rss_kb=$rss_max proxy_processes=${#proxy_pids[@]}"
+  fi
+  read -r mb0 mt0 <<<"$m0"
+  read -r mb1 mt1 <<<"$m1"
+  line+=" upstream_cpu_s=$(calc "($up1 - $up0) / $HZ") wrk_cpu_s=$wrk_cpu"
+  line+=" machine_busy=$(calc "($mb1 - $mb0) / ($mt1 - $mt0) * $(nproc)") load1=$(cut -d' ' -f1 /proc/loadavg)"
+  echo "$line" >>"$RAW"
+  log "round $round $path: $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(rps|p50_us|p99_us|errors|proxy_cpu_s|wall_s)=/) printf "%s ", $i }' <<<"$line")"
+}
+
+PATHS=(direct nginx gateway)
+if [ "$WARMUP" -gt 0 ]; then
+  for path in "${PATHS[@]}"; do
+    log "warm-up $path ${WARMUP}s"
+    MAX_REQUESTS_PER_THREAD="" run_wrk "$WARMUP" "$path" >/dev/null 2>&1 || die "wrk warm-up failed on $path"
+  done
+fi
+for round in $(seq 1 "$ROUNDS"); do
+  # Interleaved, and the order rotates so that no path always runs first or last.
+  for i in 0 1 2; do
+    measure "${PATHS[$(((i + round - 1) % 3))]}" "$round"
+  done
+done
+
+mkdir -p "$RESULTS_DIR"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$RESULTS_DIR/$STAMP$([ $SMOKE = 1 ] && echo -smoke).json
+COMMIT=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$REPO_ROOT" status --porcelain --untracked-files=no -- Demo.EgressGateway Demo.CfApps 2>/dev/null | wc -l)
+bench_tool report --raw "$RAW" --out "$OUT" \
+  --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "commit=$COMMIT" --meta "gateway_files_modified=$DIRTY" \
+  --meta "mode=$([ $SMOKE = 1 ] && echo smoke || echo full)" --meta "configuration=$CONFIGURATION" \
+  --meta "duration_s=$DURATION" --meta "warmup_s=$WARMUP" --meta "connections=$CONNECTIONS" --meta "threads=$THREADS" \
+  --meta "rounds=$ROUNDS" --meta "nginx_workers=$NGINX_WORKERS" --meta "cores=$(nproc)" \
+  --meta "load_before=$LOAD_BEFORE" --meta "load_after=$(load_average)" \
+  --meta "nginx=$("$(nginx_bin)" -v 2>&1 | sed 's/.*: //')" --meta "dotnet=$(dotnet --version)"
+log "load average after: $(load_average)"
+echo "results: $OUT"
+ERRORS=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^errors=/) { split($i, kv, "="); n += kv[2] } } END { print n + 0 }' "$RAW")
+[ "$ERRORS" -eq 0 ] || die "$ERRORS requests failed (non-2xx or socket errors): see the JSON"

@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+
+namespace Demo.Bench.Tests;
+
+/// <summary>
+/// Keeps bench/run.sh and bench/soak.sh from rotting: a few hundred requests per path and a short soak, on 127.0.0.1,
+/// with the real processes. These check plumbing and correctness (every request answered), never speed.
+/// </summary>
+public sealed class BenchPlumbingTests
+{
+    [Fact]
+    public async Task Benchmark_smoke_run_drives_every_path_and_writes_the_report()
+    {
+        using var bench = BenchScript.Create();
+
+        var (exitCode, output, result) = await bench.RunAsync("run.sh", ["--smoke"], new Dictionary<string, string>(),
+            TimeSpan.FromMinutes(5));
+
+        Assert.True(exitCode == 0, $"run.sh --smoke exited {exitCode}:\n{output}");
+        Assert.Contains("gateway / nginx:", output);
+        Assert.NotNull(result);
+        Assert.Equal("bench", (string?)result["kind"]);
+        Assert.Equal(0, (long)result["errors"]!);
+        var paths = result["paths"]!.AsObject();
+        foreach (var path in new[] { "direct", "nginx", "gateway" })
+        {
+            var figures = paths[path]?.AsObject();
+            Assert.True(figures is not null, $"no figures for {path}:\n{output}");
+            Assert.True((long)figures["requests"]! >= 100, $"{path} made {figures["requests"]} requests");
+            Assert.Equal(0, (long)figures["errors"]!);
+            AssertPositive(figures, "rps", "p50_ms", "p99_ms");
+            if (path != "direct")
+            {
+                AssertPositive(figures, "proxy_vcpu", "vcpu_per_1k_rps", "rss_mb");
+                Assert.NotNull(figures["added_p50_ms"]);
+                Assert.NotNull(figures["added_p99_ms"]);
+            }
+        }
+        var ratios = result["ratios_gateway_over_nginx"]!.AsObject();
+        AssertPositive(ratios, "rps", "p50", "p99", "vcpu_per_1k_rps", "rss");
+        Assert.Equal(3, result["targets"]!.AsArray().Count);
+        Assert.NotNull(result["meta"]?["commit"]);
+        Assert.NotNull(result["meta"]?["load_before"]);
+    }
+
+    [Fact]
+    public async Task Short_soak_through_proxy_gateway_and_cf_apps_has_no_errors()
+    {
+        using var bench = BenchScript.Create();
+
+        // 5 s says nothing about memory growth, so the RSS check only has to run here, not to hold at 20%.
+        var (exitCode, output, result) = await bench.RunAsync("soak.sh", [], new Dictionary<string, string>
+        {
+            ["RATE"] = "200",
+            ["DURATION"] = "5",
+            ["WARMUP"] = "2",
+            ["RSS_TOLERANCE"] = "3",
+            ["MIN_RATE"] = "0.8",
+        }, TimeSpan.FromMinutes(5));
+
+        Assert.True(exitCode == 0, $"soak.sh exited {exitCode}:\n{output}");
+        Assert.NotNull(result);
+        Assert.Equal("soak", (string?)result["kind"]);
+        Assert.True((bool)result["passed"]!);
+        var requests = result["requests"]!.AsObject();
+        Assert.Equal(1400, (long)requests["total"]!);
+        Assert.Equal(0, (long)requests["errors"]!);
+        Assert.True((long?)requests["by_body"]?["v1"] > 0 && (long?)requests["by_body"]?["v2"] > 0, $"both versions answer:\n{output}");
+        var processes = result["processes"]!.AsArray().Select(p => p!.AsObject()).ToList();
+        Assert.Equal(["proxy", "egress", "cf-v1", "cf-v2"], processes.Select(p => (string)p["name"]!));
+        foreach (var process in processes)
+        {
+            AssertPositive(process, "rss_warm_mb", "rss_end_mb");
+        }
+        Assert.Contains(result["criteria"]!.AsArray(), c => ((string)c!["name"]!).StartsWith("egress RSS within", StringComparison.Ordinal));
+    }
+
+    private static void AssertPositive(JsonObject figures, params string[] names)
+    {
+        foreach (var name in names)
+        {
+            var value = figures[name];
+            Assert.True(value is not null && (double)value > 0, $"{name} = {value?.ToJsonString() ?? "null"} in {figures.ToJsonString()}");
+        }
+    }
+}
