@@ -36,6 +36,8 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             }
         }
 
+        AddDefaultRoutes(meshHosts, rules, environment, clusters);
+
         var registry = config.OfKind<ServiceEntry>()
             .SelectMany(se => se.Hosts.SelectMany(h => se.Ports.Select(p => (h, p.Number))))
             .ToList();
@@ -44,6 +46,31 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
         {
             GatewayName = gateways.FirstOrDefault()?.Id.Name ?? "",
         };
+    }
+
+    // A registered host that no VirtualService routes still has Istio's default route: straight to its cluster.
+    private void AddDefaultRoutes(List<(string Pattern, RouteTable Table)> meshHosts, List<DestinationRule> rules,
+        MeshEnvironment environment, Dictionary<string, Cluster> clusters)
+    {
+        foreach (var entry in _serviceEntries)
+        {
+            foreach (var host in entry.Hosts.Where(h => !h.Contains('*') && !meshHosts.Any(m => IstioAnalyzer.HostMatches(m.Pattern, h))))
+            {
+                var destination = new RouteDestination(new Destination(host, null, null), null, null, "spec.http[0].route[0]");
+                var route = new HttpRoute(0, "default", [], [destination], null, null, null, null, null, null);
+                var defaultService = new VirtualService(
+                    new ResourceId("VirtualService", $"default-route-{host}", null, entry.Id.File), [host], [MeshEnvironment.MeshGateway], [route]);
+                var ports = entry.Ports.Count == 0 ? [new ServicePort(80, null, null)] : entry.Ports;
+                var routes = ports
+                    .Select(port => CompileRoute(defaultService, route with
+                    {
+                        Route = [destination with { Destination = destination.Destination with { Port = port.Number } }],
+                        Match = [new HttpMatch(null, null, null, null, [], [], [], port.Number, [], false)],
+                    }, rules, environment, clusters))
+                    .ToList();
+                meshHosts.Add((host, new RouteTable(defaultService.Id.Name, routes)));
+            }
+        }
     }
 
     public Cluster ResolveCluster(Destination destination, int defaultPort, List<DestinationRule> rules,

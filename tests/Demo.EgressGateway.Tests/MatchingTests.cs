@@ -84,4 +84,18 @@ public sealed class MatchingTests
         Assert.Equal(0, gateway.Upstream.TotalHits);
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 404 NR ", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_registered_host_without_a_VirtualService_takes_Istios_default_route_to_its_own_port_only()
+    {
+        await using var gateway = await GatewayHost.StartAsync(NoFaults);
+
+        // hello-cf registers port 443 only: the sidecar originates TLS there (DestinationRule), port 80 is the BlackHole.
+        var direct = await gateway.GetAsync($"http://{GatewayHost.V1Host}:443/");
+        var wrongPort = await gateway.GetAsync($"http://{GatewayHost.V1Host}/");
+
+        Assert.Equal((200, "Hello K8s, from CF v1 service!"), direct);
+        Assert.Equal(502, wrongPort.Status);
+        Assert.Equal(1, gateway.Upstream.TotalHits);
+    }
 }
