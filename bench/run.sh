@@ -189,12 +189,14 @@ done
 
 mkdir -p "$RESULTS_DIR"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT=$RESULTS_DIR/$STAMP$([ $SMOKE = 1 ] && echo -smoke).json
+MODE=full
+[ $SMOKE = 1 ] && MODE=smoke
+OUT=$RESULTS_DIR/$STAMP-$MODE.json
 COMMIT=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$REPO_ROOT" status --porcelain --untracked-files=no -- Demo.EgressGateway Demo.CfApps 2>/dev/null | wc -l)
 bench_tool report --raw "$RAW" --out "$OUT" \
   --meta "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" --meta "commit=$COMMIT" --meta "gateway_files_modified=$DIRTY" \
-  --meta "mode=$([ $SMOKE = 1 ] && echo smoke || echo full)" --meta "configuration=$CONFIGURATION" \
+  --meta "mode=$MODE" --meta "configuration=$CONFIGURATION" \
   --meta "duration_s=$DURATION" --meta "warmup_s=$WARMUP" --meta "connections=$CONNECTIONS" --meta "threads=$THREADS" \
   --meta "rounds=$ROUNDS" --meta "nginx_workers=$NGINX_WORKERS" --meta "cores=$(nproc)" \
   --meta "load_before=$LOAD_BEFORE" --meta "load_after=$(load_average)" \
