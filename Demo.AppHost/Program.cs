@@ -5,12 +5,12 @@ var egress = builder.AddLocalEgressGateway("egress");
 builder.AddCfApp("cf-v1", version: "v1", route: "hello-istio-v1.apps.example.com", egress);
 builder.AddCfApp("cf-v2", version: "v2", route: "hello-istio-v2.apps.example.com", egress);
 
-var proxy = builder.AddProject<Projects.Demo_Proxy>("proxy")
+var proxy = builder.AddProject<Projects.Demo_Proxy>("proxy").PublishForCluster()
     .WithEnvironment("Upstream__BaseAddress", "http://hello.external/")
     .WithHttpHealthCheck("/health")
     .ViaLocalEgressGateway(egress);
 
-builder.AddProject<Projects.Demo_Caller>("caller")
+builder.AddProject<Projects.Demo_Caller>("caller").PublishForCluster()
     .WithReference(proxy).WaitFor(proxy);
 
 builder.Build().Run();

@@ -1,0 +1,114 @@
+namespace Demo.Deploy.Tests;
+
+/// <summary>A temp copy of deploy/ (without a local aspirate-output/) that a test may edit and render.</summary>
+internal sealed class DeployTree : IDisposable
+{
+    public const string AppNamespace = "demo";
+    private readonly TempFolder _folder = new();
+
+    private DeployTree()
+    {
+        Copy(Repository.Deploy, Deploy, topLevel: true);
+    }
+
+    public string Deploy => Path.Combine(_folder.Path, "deploy");
+
+    public string AspirateOutput => Path.Combine(Deploy, "aspirate-output");
+
+    public string Istio => Path.Combine(Deploy, "istio");
+
+    public static async Task<DeployTree> CreateAsync(PublishedManifest manifest)
+    {
+        var tree = new DeployTree();
+        await Tests.AspirateOutput.WriteAsync(manifest, tree.AspirateOutput, AppNamespace);
+        return tree;
+    }
+
+    public Task<IReadOnlyList<RenderedDocument>> RenderAsync(string folder = "") => RenderFolderAsync(Path.Combine(Deploy, folder));
+
+    public static async Task<IReadOnlyList<RenderedDocument>> RenderFolderAsync(string folder) =>
+        RenderedDocument.ParseAll(await Kubectl.KustomizeAsync(folder));
+
+    /// <summary>Sets one value of deploy/settings.yaml.</summary>
+    public void SetSetting(string key, string value)
+    {
+        var path = Path.Combine(Deploy, "settings.yaml");
+        var lines = File.ReadAllLines(path);
+        var index = Array.FindIndex(lines, l => l.StartsWith($"  {key}: ", StringComparison.Ordinal));
+        Assert.True(index >= 0, $"settings.yaml has no '{key}'");
+        lines[index] = $"  {key}: {value}";
+        File.WriteAllLines(path, lines);
+    }
+
+    /// <summary>Selects a scenario the way deploy/README.md says: its file listed under patches.</summary>
+    public void AddScenario(string scenarioFile)
+    {
+        var path = Path.Combine(Deploy, "kustomization.yaml");
+        var text = File.ReadAllText(path);
+        Assert.Contains("\npatches:\n", text, StringComparison.Ordinal);
+        File.WriteAllText(path, text.Replace("\npatches:\n", $"\npatches:\n  - path: istio/scenarios/{scenarioFile}\n", StringComparison.Ordinal));
+    }
+
+    public void Dispose() => _folder.Dispose();
+
+    private static void Copy(string from, string to, bool topLevel)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+        foreach (var directory in Directory.EnumerateDirectories(from))
+        {
+            if (!(topLevel && Path.GetFileName(directory) == "aspirate-output"))
+            {
+                Copy(directory, Path.Combine(to, Path.GetFileName(directory)), topLevel: false);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Published once for all tests: the manifest, a deploy tree with an Aspirate-shaped base generated from it, and
+/// three renders — the whole tree, the base alone and deploy/istio alone.
+/// </summary>
+public sealed class DeployFixture : IAsyncLifetime
+{
+    private readonly TempFolder _publishFolder = new();
+    private DeployTree? _tree;
+
+    internal PublishedManifest Manifest { get; private set; } = null!;
+
+    internal IReadOnlyList<RenderedDocument> Whole { get; private set; } = [];
+
+    internal IReadOnlyList<RenderedDocument> Base { get; private set; } = [];
+
+    internal IReadOnlyList<RenderedDocument> IstioOnly { get; private set; } = [];
+
+    internal DeployTree Tree => _tree!;
+
+    public async Task InitializeAsync()
+    {
+        Manifest = await PublishedManifest.PublishAsync(_publishFolder.Path);
+        _tree = await DeployTree.CreateAsync(Manifest);
+        var whole = _tree.RenderAsync();
+        var aspirateOnly = _tree.RenderAsync("aspirate-output");
+        var istio = DeployTree.RenderFolderAsync(Repository.DeployIstio);
+        Whole = await whole;
+        Base = await aspirateOnly;
+        IstioOnly = await istio;
+    }
+
+    public Task DisposeAsync()
+    {
+        _tree?.Dispose();
+        _publishFolder.Dispose();
+        return Task.CompletedTask;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DeployCollection : ICollectionFixture<DeployFixture>
+{
+    public const string Name = "deploy";
+}

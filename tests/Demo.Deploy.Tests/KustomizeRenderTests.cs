@@ -1,0 +1,188 @@
+using System.Text.Json.Nodes;
+
+namespace Demo.Deploy.Tests;
+
+/// <summary>
+/// <c>kubectl kustomize deploy</c> over a base generated from the published manifest in Aspirate's shape:
+/// one apply puts the app, the Istio layer and the security objects where they belong.
+/// </summary>
+[Collection(DeployCollection.Name)]
+public sealed class KustomizeRenderTests(DeployFixture fixture)
+{
+    private const string App = DeployTree.AppNamespace;
+    private const string Egress = "istio-system";
+    private static readonly string[] CfHosts = ["hello-istio-v1.apps.example.com", "hello-istio-v2.apps.example.com"];
+
+    private IReadOnlyList<RenderedDocument> Whole => fixture.Whole;
+
+    private RenderedDocument Single(string kind, string name) =>
+        Assert.Single(Whole, d => d.Kind == kind && d.Name == name);
+
+    [Fact]
+    public void The_generated_base_has_Aspirates_shape()
+    {
+        // Per resource, Aspirate's configMapGenerator names get kustomize's hash suffix; envFrom follows it.
+        Assert.Equal(
+            ["ConfigMap caller-env", "ConfigMap proxy-env", "Deployment caller", "Deployment proxy", "Namespace demo", "Service caller", "Service proxy"],
+            fixture.Base.Select(d => $"{d.Kind} {(d.Kind == "ConfigMap" ? d.Name[..d.Name.LastIndexOf('-')] : d.Name)}").Order(StringComparer.Ordinal));
+        Assert.All(fixture.Base.Where(d => d.Kind != "Namespace"), d => Assert.Equal(DeployTree.AppNamespace, d.Namespace));
+        foreach (var name in new[] { "proxy", "caller" })
+        {
+            var deployment = Assert.Single(fixture.Base, d => d.Kind == "Deployment" && d.Name == name).Json;
+            Assert.Equal(name, (string?)deployment["spec"]!["selector"]!["matchLabels"]!["app"]);
+            var container = deployment["spec"]!["template"]!["spec"]!["containers"]![0]!;
+            Assert.Equal($"demo/{name}:latest", (string?)container["image"]);
+            Assert.Equal(EnvConfigMap(fixture.Base, name).Name, (string?)container["envFrom"]![0]!["configMapRef"]!["name"]);
+            var service = Assert.Single(fixture.Base, d => d.Kind == "Service" && d.Name == name).Json;
+            Assert.Equal(["http:8080", "https:8443"], service["spec"]!["ports"]!.AsArray().Select(p => $"{p!["name"]}:{p["port"]}"));
+        }
+        var proxyEnv = EnvConfigMap(fixture.Base, "proxy").Json["data"]!;
+        Assert.Equal("http://hello.external/", (string?)proxyEnv["Upstream__BaseAddress"]);
+        Assert.Equal("8080", (string?)proxyEnv["HTTP_PORTS"]);
+        var callerEnv = EnvConfigMap(fixture.Base, "caller").Json["data"]!;
+        Assert.Equal("http://proxy:8080", (string?)callerEnv["services__proxy__http__0"]);
+    }
+
+    [Fact]
+    public void Every_object_is_in_its_namespace()
+    {
+        var egressSide = new[] { "ServiceEntry hello-cf", "Gateway istio-egressgateway", "VirtualService hello-egress",
+            "DestinationRule hello-istio-v1", "DestinationRule hello-istio-v2", "AuthorizationPolicy hello-cf-only-from-proxy" };
+        foreach (var document in Whole)
+        {
+            var id = $"{document.Kind} {document.Name}";
+            var expected = document.Kind == "Namespace" ? null : egressSide.Contains(id) ? Egress : App;
+            Assert.True(expected == document.Namespace, $"{id} is in namespace '{document.Namespace}', expected '{expected}'");
+        }
+        Assert.All(egressSide, id => Assert.Contains(Whole, d => $"{d.Kind} {d.Name}" == id));
+        Assert.DoesNotContain(Whole, d => d.Kind == "ConfigMap" && d.Name == "cluster-settings");
+    }
+
+    [Fact]
+    public void The_app_namespace_has_sidecar_injection()
+    {
+        var ns = Single("Namespace", App);
+        Assert.Equal("enabled", (string?)ns.Json["metadata"]!["labels"]!["istio-injection"]);
+    }
+
+    [Fact]
+    public void The_proxy_and_only_the_proxy_runs_as_the_proxy_ServiceAccount()
+    {
+        var account = Single("ServiceAccount", "proxy");
+        Assert.Equal(App, account.Namespace);
+        Assert.Equal("proxy", (string?)Single("Deployment", "proxy").Spec["template"]!["spec"]!["serviceAccountName"]);
+        Assert.Null(Single("Deployment", "caller").Spec["template"]!["spec"]!["serviceAccountName"]);
+    }
+
+    [Fact]
+    public void The_egress_gateway_lets_only_the_proxy_reach_the_CF_hosts()
+    {
+        var policy = Single("AuthorizationPolicy", "hello-cf-only-from-proxy");
+        var spec = policy.Spec;
+        Assert.Equal("egressgateway", (string?)spec["selector"]!["matchLabels"]!["istio"]);
+        Assert.Equal("DENY", (string?)spec["action"]);
+        var rule = Assert.Single(spec["rules"]!.AsArray())!;
+        var source = Assert.Single(rule["from"]!.AsArray())!["source"]!;
+        Assert.Equal([$"cluster.local/ns/{App}/sa/proxy"], Strings(source["notPrincipals"]));
+        Assert.Null(source["principals"]);
+        Assert.Equal(CfHosts, Strings(Assert.Single(rule["to"]!.AsArray())!["operation"]!["hosts"]));
+    }
+
+    [Fact]
+    public void Sidecars_and_the_gateway_talk_mTLS()
+    {
+        var server = Assert.Single(Single("Gateway", "istio-egressgateway").Spec["servers"]!.AsArray())!;
+        Assert.Equal("ISTIO_MUTUAL", (string?)server["tls"]!["mode"]);
+        Assert.Equal(CfHosts.Select(h => "./" + h), Strings(server["hosts"]));
+
+        var subsets = Single("DestinationRule", "istio-egressgateway").Spec["subsets"]!.AsArray();
+        Assert.All(subsets, s => Assert.Equal("ISTIO_MUTUAL", (string?)s!["trafficPolicy"]!["portLevelSettings"]![0]!["tls"]!["mode"]));
+
+        var peer = Single("PeerAuthentication", "default");
+        Assert.Equal(App, peer.Namespace);
+        Assert.Equal("STRICT", (string?)peer.Spec["mtls"]!["mode"]);
+    }
+
+    [Fact]
+    public void The_app_namespace_is_REGISTRY_ONLY_and_sees_only_itself_and_istio_system()
+    {
+        var sidecar = Single("Sidecar", "default");
+        Assert.Equal("REGISTRY_ONLY", (string?)sidecar.Spec["outboundTrafficPolicy"]!["mode"]);
+        Assert.Null(sidecar.Spec["workloadSelector"]);
+        Assert.Equal(["./*", "istio-system/*"], Strings(Assert.Single(sidecar.Spec["egress"]!.AsArray())!["hosts"]));
+    }
+
+    [Fact]
+    public void App_pods_reach_only_their_namespace_istio_system_and_DNS()
+    {
+        var spec = Single("NetworkPolicy", "egress-via-istio-only").Spec;
+        Assert.Empty(spec["podSelector"]!.AsObject());
+        Assert.Equal(["Egress"], Strings(spec["policyTypes"]));
+        var peers = spec["egress"]!.AsArray().Select(rule => (
+            To: Assert.Single(rule!["to"]!.AsArray())!,
+            Ports: rule["ports"]?.AsArray().Select(p => $"{p!["protocol"]}/{p["port"]}").ToList() ?? []))
+            .ToList();
+        Assert.Equal(3, peers.Count);
+        Assert.Equal("{}", peers[0].To["podSelector"]!.ToJsonString());
+        Assert.Null(peers[0].To["namespaceSelector"]);
+        Assert.Equal(Egress, (string?)peers[1].To["namespaceSelector"]!["matchLabels"]!["kubernetes.io/metadata.name"]);
+        Assert.Equal("kube-system", (string?)peers[2].To["namespaceSelector"]!["matchLabels"]!["kubernetes.io/metadata.name"]);
+        Assert.Equal("kube-dns", (string?)peers[2].To["podSelector"]!["matchLabels"]!["k8s-app"]);
+        Assert.Equal(["UDP/53", "TCP/53"], peers[2].Ports);
+    }
+
+    [Fact]
+    public void Istio_objects_are_visible_only_where_they_are_used()
+    {
+        foreach (var document in Whole.Where(d => d.Group == "networking.istio.io" && d.Kind is "ServiceEntry" or "VirtualService" or "DestinationRule"))
+        {
+            Assert.True(Strings(document.Spec["exportTo"]).SequenceEqual(["."]), $"{document} is exported beyond its namespace");
+        }
+        // The gateway-side VirtualService binds to the Gateway of its own namespace.
+        var egress = Single("VirtualService", "hello-egress");
+        Assert.Equal(["istio-egressgateway"], Strings(egress.Spec["gateways"]));
+        Assert.Equal(Single("Gateway", "istio-egressgateway").Namespace, egress.Namespace);
+        // The sidecar-side objects live with the app; the subsets' DestinationRule must be in the client's namespace.
+        Assert.Equal(App, Single("VirtualService", "hello").Namespace);
+        Assert.Equal("istio-egressgateway.istio-system.svc.cluster.local", (string?)Single("DestinationRule", "istio-egressgateway").Spec["host"]);
+    }
+
+    [Fact]
+    public void Deploy_istio_renders_alone_and_holds_only_what_the_local_gateway_reads()
+    {
+        var files = Directory.EnumerateFiles(Repository.DeployIstio, "*.yaml")
+            .Where(f => Path.GetFileName(f) != "kustomization.yaml").ToList();
+        Assert.Equal(files.Count, fixture.IstioOnly.Count);
+        Assert.All(fixture.IstioOnly, d =>
+        {
+            Assert.Equal("networking.istio.io/v1", d.ApiVersion);
+            Assert.Contains(d.Kind, new[] { "ServiceEntry", "Gateway", "DestinationRule", "VirtualService" });
+            Assert.Null(d.Namespace);
+        });
+    }
+
+    [Fact]
+    public void The_app_objects_come_from_the_base_unchanged_but_for_the_service_account()
+    {
+        foreach (var document in fixture.Base)
+        {
+            var rendered = Assert.Single(Whole, d => d.Kind == document.Kind && d.Name == document.Name);
+            var expected = document.Json.DeepClone().AsObject();
+            if (document.Kind == "Deployment" && document.Name == "proxy")
+            {
+                expected["spec"]!["template"]!["spec"]!["serviceAccountName"] = "proxy";
+            }
+            if (document.Kind == "Namespace")
+            {
+                expected["metadata"]!["labels"] = new JsonObject { ["istio-injection"] = "enabled" };
+            }
+            Assert.True(JsonNode.DeepEquals(expected, rendered.Json), $"{document} differs:\n{expected}\n{rendered.Json}");
+        }
+    }
+
+    private static RenderedDocument EnvConfigMap(IEnumerable<RenderedDocument> documents, string resource) =>
+        Assert.Single(documents, d => d.Kind == "ConfigMap" && d.Name.StartsWith($"{resource}-env", StringComparison.Ordinal));
+
+    internal static IReadOnlyList<string> Strings(JsonNode? node) =>
+        node?.AsArray().Select(n => (string)n!).ToList() ?? [];
+}
