@@ -11,6 +11,12 @@ internal static class LocalEgressExtensions
     private static string RepositoryRoot(IDistributedApplicationBuilder builder) =>
         Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
+    /// <summary>The Istio configuration the local gateway applies: <c>IstioConfigDirectory</c>, by default deploy/istio.</summary>
+    private static string IstioConfigDirectory(IDistributedApplicationBuilder builder) =>
+        builder.Configuration["IstioConfigDirectory"] is { Length: > 0 } directory
+            ? Path.GetFullPath(directory, RepositoryRoot(builder))
+            : Path.Combine(RepositoryRoot(builder), "deploy", "istio");
+
     public static IResourceBuilder<ProjectResource>? AddLocalEgressGateway(this IDistributedApplicationBuilder builder, string name)
     {
         if (!builder.ExecutionContext.IsRunMode)
@@ -22,7 +28,7 @@ internal static class LocalEgressExtensions
         return builder.AddProject<Projects.Demo_EgressGateway>(name, o => o.ExcludeLaunchProfile = true)
             .WithHttpEndpoint(name: "http", env: "EgressGateway__MeshPort")
             .WithHttpEndpoint(name: "admin", env: "EgressGateway__AdminPort")
-            .WithEnvironment("EgressGateway__ConfigDirectory", Path.Combine(RepositoryRoot(builder), "deploy", "istio"))
+            .WithEnvironment("EgressGateway__ConfigDirectory", IstioConfigDirectory(builder))
             .WithEnvironment("EgressGateway__Scenario", builder.Configuration["Scenario"] ?? "")
             .WithEnvironment("EgressGateway__TrustedCaPath", ca.CaCertificatePath)
             .WithEnvironment("OTEL_SERVICE_NAME", name)
@@ -41,7 +47,9 @@ internal static class LocalEgressExtensions
         using var ca = LocalCertificateAuthority.LoadOrCreate(Path.Combine(RepositoryRoot(builder), ".devcerts"));
         var certificate = ca.EnsureServerCertificate(route);
         var app = builder.AddProject<Projects.Demo_CfApps>(name, o => o.ExcludeLaunchProfile = true)
-            .WithHttpsEndpoint(name: "https", env: "CfApp__HttpsPort")
+            // Not behind DCP's proxy: a stopped CF app must refuse connections, as a dead host does (Envoy: 503 UF),
+            // instead of a proxy that accepts them and never answers.
+            .WithHttpsEndpoint(name: "https", env: "CfApp__HttpsPort", isProxied: false)
             .WithHttpEndpoint(name: "management", env: "CfApp__ManagementPort")
             .WithEnvironment("CfApp__Version", version)
             .WithEnvironment("CfApp__Routes__0", route)

@@ -25,12 +25,15 @@ public sealed class CallerWorker(
         Log.Started(logger, settings.ProxyUrl, settings.Interval);
         using var timer = new PeriodicTimer(settings.Interval, time);
         var inFlight = new List<Task>();
+        var sequence = 0L;
         try
         {
             do
             {
                 inFlight.RemoveAll(t => t.IsCompleted);
-                inFlight.Add(TickAsync(time.GetLocalNow(), settings.RequestTimeout, stoppingToken));
+                var tickTime = time.GetLocalNow();
+                Log.Tick(logger, ++sequence, FormatTimestamp(tickTime));
+                inFlight.Add(TickAsync(tickTime, settings.RequestTimeout, stoppingToken));
             }
             while (await timer.WaitForNextTickAsync(stoppingToken));
         }
@@ -73,8 +76,10 @@ public sealed class CallerWorker(
         output.WriteLine(Format(tickTime, text));
     }
 
-    public static string Format(DateTimeOffset timestamp, string text) =>
-        timestamp.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture) + "\t" + text;
+    public static string Format(DateTimeOffset timestamp, string text) => FormatTimestamp(timestamp) + "\t" + text;
+
+    public static string FormatTimestamp(DateTimeOffset timestamp) =>
+        timestamp.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture);
 
     public static string Classify(int statusCode, string body) => body switch
     {

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Demo.AppHost.Tests;
+
+/// <summary>
+/// One real AppHost for the whole class: cf-v1, cf-v2, egress, proxy and caller, with the caller ticking fast and
+/// the egress gateway reading a private copy of deploy/istio that tests may edit (hot reload) without touching the
+/// repository's files.
+/// </summary>
+public sealed class AppHostFixture : IAsyncLifetime
+{
+    public static readonly string[] ResourceNames = ["cf-v1", "cf-v2", "egress", "proxy", "caller"];
+    public static readonly TimeSpan CallerInterval = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
+
+    private DistributedApplication? _app;
+
+    public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
+
+    /// <summary>The gateway's configuration folder: a copy of deploy/istio.</summary>
+    public string IstioDirectory { get; } = Path.Combine(Path.GetTempPath(), "demo-apphost-tests-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
+    public Stopwatch SinceStart { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        CopyDirectory(Path.Combine(RepositoryRoot, "deploy", "istio"), IstioDirectory);
+        using var cts = new CancellationTokenSource(StartTimeout);
+
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Demo_AppHost>(
+            [$"IstioConfigDirectory={IstioDirectory}"], cts.Token);
+        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
+            // A stopped resource fails its health checks by design; the tests look at its state instead.
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
+            .AddFilter("Demo.AppHost.Resources", LogLevel.Warning)
+            .AddFilter("Aspire", LogLevel.Warning)
+            // Stopping a resource makes DCP report log streams of a resource "being deleted".
+            .AddFilter("Aspire.Hosting.Dcp.DcpExecutor", LogLevel.Critical));
+
+        foreach (var project in builder.Resources.OfType<ProjectResource>())
+        {
+            // The dashboard is off in tests, so its OTLP endpoint refuses every export, and the OTel SDK's retries
+            // then hold up every process's shutdown (a stop or restart) by 10 s or more.
+            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+        }
+
+        var caller = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "caller");
+        builder.CreateResourceBuilder(caller)
+            .WithEnvironment("Caller__Interval", CallerInterval.ToString("c"))
+            .WithEnvironment("Logging__LogLevel__Demo.Caller.CallerWorker", "Debug");
+
+        _app = await builder.BuildAsync(cts.Token);
+        await _app.StartAsync(cts.Token);
+        foreach (var name in ResourceNames)
+        {
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync(name, cts.Token);
+        }
+        SinceStart.Start();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await _app.StopAsync(cts.Token).ConfigureAwait(false);
+            await _app.DisposeAsync().ConfigureAwait(false);
+        }
+        try
+        {
+            Directory.Delete(IstioDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>Everything the resource has written to stdout/stderr so far, as Aspire captured it.</summary>
+    public async Task<IReadOnlyList<LogLine>> GetLogAsync(string resourceName, CancellationToken cancellationToken)
+    {
+        var resource = App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resourceName);
+        var loggers = App.Services.GetRequiredService<ResourceLoggerService>();
+        var lines = new List<LogLine>();
+        await foreach (var batch in loggers.GetAllAsync(resource).WithCancellation(cancellationToken))
+        {
+            lines.AddRange(batch);
+        }
+        return lines;
+    }
+
+    public async Task<CallerConsole> GetCallerAsync(CancellationToken cancellationToken) =>
+        CallerConsole.Parse(ConsoleLog.Parse(await GetLogAsync("caller", cancellationToken)));
+
+    public async Task<EgressConsole> GetEgressAsync(CancellationToken cancellationToken) =>
+        EgressConsole.Parse(ConsoleLog.Parse(await GetLogAsync("egress", cancellationToken)));
+
+    /// <summary>Polls <paramref name="read"/> until <paramref name="done"/> holds; on timeout fails with <paramref name="describe"/>.</summary>
+    public static async Task<T> WaitUntilAsync<T>(Func<CancellationToken, Task<T>> read, Func<T, bool> done, TimeSpan timeout,
+        Func<T, string> describe, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        var last = default(T);
+        try
+        {
+            while (true)
+            {
+                last = await read(cts.Token);
+                if (done(last))
+                {
+                    return last;
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cts.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Not within {timeout.TotalSeconds:0} s: {(last is null ? "nothing read" : describe(last))}");
+        }
+    }
+
+    public Task<CallerConsole> WaitForCallerAsync(Func<CallerConsole, bool> done, TimeSpan timeout, string what, CancellationToken cancellationToken) =>
+        WaitUntilAsync(GetCallerAsync, done, timeout, c => $"{what}; the caller's last lines:{Environment.NewLine}{c.Tail()}", cancellationToken);
+
+    public Task<EgressConsole> WaitForEgressAsync(Func<EgressConsole, bool> done, TimeSpan timeout, string what, CancellationToken cancellationToken) =>
+        WaitUntilAsync(GetEgressAsync, done, timeout,
+            e => $"{what}; the egress gateway's last access-log lines:{Environment.NewLine}{string.Join(Environment.NewLine, e.Access.TakeLast(10).Select(a => a.Text))}",
+            cancellationToken);
+
+    public ResourceEvent State(string name) =>
+        App.ResourceNotifications.TryGetCurrentState(name, out var state) ? state : throw new InvalidOperationException($"No state for {name}.");
+
+    /// <summary>The resource's current process id, as DCP reports it.</summary>
+    public static string? ProcessId(ResourceEvent state) =>
+        state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString();
+
+    public IReadOnlyDictionary<string, string?> ProcessIds() =>
+        ResourceNames.ToDictionary(name => name, name => ProcessId(State(name)));
+
+    public static bool IsRunningAndHealthy(ResourceEvent state) =>
+        state.Snapshot.State?.Text == KnownResourceStates.Running
+        && state.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy;
+
+    public async Task ExecuteCommandAsync(string name, string command, CancellationToken cancellationToken)
+    {
+        var result = await App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(name, command, cancellationToken);
+        Assert.True(result.Success, $"{command} on {name}: {result.Message}");
+    }
+
+    public async Task<ResourceEvent> WaitForStateAsync(string name, Func<ResourceEvent, bool> predicate, TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            return await App.ResourceNotifications.WaitForResourceAsync(name, predicate, cts.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            var state = State(name).Snapshot;
+            throw new TimeoutException($"{name} not in the expected state within {timeout.TotalSeconds:0} s; it is {state.State?.Text} ({state.HealthStatus}).");
+        }
+    }
+
+    /// <summary>Replaces a file of the gateway's Istio folder in one step (a rename), as <c>kubectl apply</c> would.</summary>
+    public void WriteIstioFile(string relativePath, string content)
+    {
+        var target = Path.Combine(IstioDirectory, relativePath);
+        var staging = Path.Combine(IstioDirectory, ".staging-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(staging, content);
+        File.Move(staging, target, overwrite: true);
+    }
+
+    public string ReadIstioFile(string relativePath) => File.ReadAllText(Path.Combine(IstioDirectory, relativePath));
+
+    /// <summary>Brings every resource back to running and healthy, so one failed test does not fail the next.</summary>
+    public async Task EnsureAllHealthyAsync(CancellationToken cancellationToken)
+    {
+        foreach (var name in ResourceNames)
+        {
+            var state = State(name).Snapshot.State?.Text;
+            if (state is not null && KnownResourceStates.TerminalStates.Contains(state))
+            {
+                await ExecuteCommandAsync(name, KnownResourceCommands.StartCommand, cancellationToken);
+            }
+            await WaitForStateAsync(name, IsRunningAndHealthy, TimeSpan.FromSeconds(60), cancellationToken);
+        }
+        // An outlier ejection (baseEjectionTime) can outlast the fault that caused it.
+        await WaitForCallerAsync(c => c.Lines.Count >= 8 && c.Lines.TakeLast(8).All(l => l.Outcome != Outcome.Failure),
+            TimeSpan.FromSeconds(60), "8 answers in a row", cancellationToken);
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Demo.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+        throw new InvalidOperationException($"No Demo.sln above {AppContext.BaseDirectory}.");
+    }
+
+    private static void CopyDirectory(string source, string target)
+    {
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.EnumerateFiles(source))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+        foreach (var directory in Directory.EnumerateDirectories(source))
+        {
+            CopyDirectory(directory, Path.Combine(target, Path.GetFileName(directory)));
+        }
+    }
+}
