@@ -137,6 +137,12 @@ public static partial class IstioConfigLoader
             context.Diagnostics.Add(new(DiagnosticSeverity.Error, file, null, null, $"is not valid YAML: {ex.Message}", (int)ex.Start.Line));
             return new(resources, context.Diagnostics);
         }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet throws this (not a YamlException) for some broken streams, e.g. "...\n%YAML 1.1\n".
+            context.Diagnostics.Add(new(DiagnosticSeverity.Error, file, null, null, $"is not valid YAML: {ex.Message}", 1));
+            return new(resources, context.Diagnostics);
+        }
 
         foreach (var document in stream.Documents)
         {
@@ -164,9 +170,9 @@ public static partial class IstioConfigLoader
     // recursive node builder: both are refused before the document is built.
     private static bool PassesStructureCheck(string yaml, YamlReadContext context)
     {
+        var parser = new Parser(new StringReader(yaml));
         try
         {
-            var parser = new Parser(new StringReader(yaml));
             var depth = 0;
             while (parser.MoveNext())
             {
@@ -194,6 +200,13 @@ public static partial class IstioConfigLoader
         catch (YamlException ex)
         {
             context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null, $"is not valid YAML: {ex.Message}", (int)ex.Start.Line));
+            return false;
+        }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet's parser throws this (not a YamlException) for some broken streams, e.g. "...\n%YAML 1.1\n".
+            var line = parser.Current is { } current ? (int)Math.Max(1, current.End.Line) : 1;
+            context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null, $"is not valid YAML: {ex.Message}", line));
             return false;
         }
     }
