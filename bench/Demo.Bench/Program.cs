@@ -15,7 +15,7 @@ static int Usage()
           Demo.Bench certs <dir> <host>...
               creates a CA in <dir> and a server certificate per host; prints 'ca <path>' and '<host> <cert> <key>'
           Demo.Bench soak --url <u> --rate <rps> --duration <s> --warmup <s> [--watch name=pid]... [--out <json>]
-                          [--rss-tolerance 0.2] [--timeout <s>] [--connections <n>]
+                          [--rss-tolerance 0.2] [--rss-check growth|both] [--timeout <s>] [--connections <n>]
               paced open-loop GETs; exit 1 on any error, a missed rate, a dead process or RSS drift
           Demo.Bench report --raw <tsv> --out <json> [--meta key=value]...
               medians per path, ratios gateway/nginx, the table on stdout and the same as JSON

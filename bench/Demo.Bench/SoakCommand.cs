@@ -23,6 +23,8 @@ public static class SoakCommand
         var duration = args.Number("duration", 60);
         var tolerance = args.Number("rss-tolerance", 0.20);
         var minRate = args.Number("min-rate", 0.95);
+        // growth: only RSS above warm-up x (1 + tolerance) fails (a leak); both: also RSS below x (1 - tolerance).
+        var rssCheck = args.Optional("rss-check") ?? "growth";
         var timeout = TimeSpan.FromSeconds(args.Number("timeout", 10));
         var watched = args.Pairs("watch").Select(p => (Name: p.Key, Pid: int.Parse(p.Value, CultureInfo.InvariantCulture))).ToList();
 
@@ -59,9 +61,11 @@ public static class SoakCommand
                 var body = await response.Content.ReadAsStringAsync();
                 var status = (int)response.StatusCode;
                 key = status.ToString(CultureInfo.InvariantCulture);
-                outcomes[index] = status == 200 ? Ok : BadStatus;
-                bodyCounts.AddOrUpdate(Classify(body), 1, (_, n) => n + 1);
-                if (status != 200 && errorSamples.Count < 10)
+                var kind = Classify(body);
+                var ok = status == 200 && kind != "other";
+                outcomes[index] = ok ? Ok : BadStatus;
+                bodyCounts.AddOrUpdate(kind, 1, (_, n) => n + 1);
+                if (!ok && errorSamples.Count < 10)
                 {
                     errorSamples.Enqueue($"{status} {body[..Math.Min(body.Length, 200)]}");
                 }
@@ -168,7 +172,8 @@ public static class SoakCommand
                 ["vcpu_per_1k_rps"] = Round(cpu / (achieved / 1000), 3),
             });
             Criterion($"{name} alive", ProcFs.IsAlive(pid) && rssEnd is not null, $"pid {pid}");
-            Criterion($"{name} RSS within {tolerance:0%}", change is { } ch && Math.Abs(ch) <= tolerance,
+            Criterion(rssCheck == "both" ? $"{name} RSS within {tolerance:0%}" : $"{name} RSS growth at most {tolerance:0%}",
+                change is { } ch && (rssCheck == "both" ? Math.Abs(ch) : ch) <= tolerance,
                 $"{Format(rssWarm)} MB after warm-up, {Format(rssEnd)} MB at the end ({(change is { } x ? x.ToString("+0.0%;-0.0%", CultureInfo.InvariantCulture) : "n/a")})");
         }
         var passed = criteria.All(c => (bool)c!["ok"]!) && drained;
@@ -179,6 +184,8 @@ public static class SoakCommand
             ["timestamp"] = DateTimeOffset.Now.ToString("O", CultureInfo.InvariantCulture),
             ["url"] = url.ToString(),
             ["rate"] = rate,
+            ["rss_check"] = rssCheck,
+            ["rss_tolerance"] = tolerance,
             ["warmup_s"] = warmup,
             ["duration_s"] = duration,
             ["requests"] = new JsonObject
