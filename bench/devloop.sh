@@ -3,7 +3,8 @@
 #  1. warm `dotnet run --project Demo.AppHost`: after an untimed `dotnet build` of the AppHost, the seconds from
 #     launching `dotnet run` (which still checks the build) until the caller's first output line exists — the line
 #     the README says to look for. The caller's stdout goes to DCP, which keeps each resource's stdout in a
-#     `<id>_out` file in its session folder under TMPDIR; the script gives the run a private TMPDIR and polls those
+#     `<id>_out` file (each line prefixed with a line number and a timestamp) in its session folder under TMPDIR;
+#     the script gives the run a private TMPDIR and polls those
 #     files for the caller's line format (`<ISO-8601 timestamp with offset><TAB><body>`; no other resource prints
 #     it). Also reported: the first line that is a CF answer ("Hello K8s, from CF vN service!"), and when the AppHost
 #     logged "Distributed application started".
@@ -16,7 +17,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-2} TIMEOUT=${TIMEOUT:-180} SKIP_TEST=${SKIP_TEST:-0}
-CALLER_LINE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)'$'\t'
+CALLER_LINE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)'$'\t'
 LOAD_BEFORE=$(load_average)
 log "load average before: $LOAD_BEFORE"
 
