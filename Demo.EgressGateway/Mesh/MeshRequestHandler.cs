@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Features;
 using System.Net;
 using Demo.EgressGateway.Istio;
 using Polly.Timeout;
@@ -79,6 +80,17 @@ public sealed class MeshRequestHandler(
         var config = request.Config;
         var host = request.Authority;
         RouteTable? table;
+        if (depth == MeshRequest.SidecarDepth && HttpMethods.IsConnect(request.Context.Request.Method))
+        {
+            // Envoy's CONNECT support is off unless a route enables it (Istio's HTTP routes do not): an internal 403,
+            // no tunnel, whatever the authority.
+            return await LocalReplyAsync(request, depth, StatusCodes.Status403Forbidden, "", ResponseFlags.None);
+        }
+        if (depth == MeshRequest.SidecarDepth && HasControlCharacter(request.Context.Features.Get<IHttpRequestFeature>()?.RawTarget))
+        {
+            // Kestrel lets control characters through in the request target; Envoy's codec refuses them.
+            return await LocalReplyAsync(request, depth, StatusCodes.Status400BadRequest, "", ResponseFlags.None);
+        }
         if (depth == MeshRequest.SidecarDepth)
         {
             table = config.FindMeshRoutes(host);
@@ -324,6 +336,9 @@ public sealed class MeshRequestHandler(
             .FirstOrDefault(u => u is { Kind: StringMatchKind.Prefix } && path.StartsWith(u.Value, StringComparison.Ordinal));
         request.Path = prefix is null ? rewrite : rewrite + path[prefix.Value.Length..];
     }
+
+    private static bool HasControlCharacter(string? target) =>
+        target is not null && target.AsSpan().IndexOfAnyInRange('\u0000', '\u0020') >= 0 || target?.Contains('\u007f', StringComparison.Ordinal) == true;
 
     private static bool IsAuthority(string name) =>
         name.Equals("host", StringComparison.OrdinalIgnoreCase) || name == ":authority";
