@@ -1,0 +1,194 @@
+using System.Net;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>One gateway (faults off) and one canary listener for all the abuse tests of a class.</summary>
+public sealed class AbuseFixture : IAsyncLifetime
+{
+    public GatewayHost Gateway { get; private set; } = null!;
+    public CanaryListener Canary { get; } = new();
+
+    public int Port => Gateway.Url.Port;
+
+    public async Task InitializeAsync() => Gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults);
+
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await Canary.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Requests no well-behaved client sends, over raw sockets: each gets a clear 4xx (or 502 NR, Istio's
+/// BlackHoleCluster, for a host no ServiceEntry registers), and nothing reaches a host that is not registered —
+/// the upstream sees only the registered CF hosts, and a canary listener on another local port sees no connection.
+/// </summary>
+public sealed class GatewayAbuseTests(AbuseFixture fixture, ITestOutputHelper output) : IClassFixture<AbuseFixture>
+{
+    private const string Registered = "hello.external";
+    private static readonly string[] RegisteredUpstreamHosts = [GatewayHost.V1Host, GatewayHost.V2Host];
+
+    private GatewayHost Gateway => fixture.Gateway;
+    private int Canary => fixture.Canary.Port;
+
+    private async Task<RawHttp.Answer> ExpectAsync(string name, string request, params int[] expected)
+    {
+        var hitsBefore = Gateway.Upstream.TotalHits;
+        var answer = await RawHttp.SendAsync(fixture.Port, request);
+        output.WriteLine($"{name}: {answer.Status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
+        Assert.True(answer.Status is { } status && expected.Contains(status),
+            $"{name}: expected {string.Join(" or ", expected)}, got {answer}");
+        if (answer.Status is >= 400)
+        {
+            Assert.True(Gateway.Upstream.TotalHits == hitsBefore, $"{name}: the upstream was called");
+        }
+        AssertNothingElseReached();
+        return answer;
+    }
+
+    private void AssertNothingElseReached()
+    {
+        Assert.True(fixture.Canary.Connections.IsEmpty, $"the canary was reached: {string.Join(" | ", fixture.Canary.Connections)}");
+        Assert.All(Gateway.Upstream.Requests, r => Assert.Contains(r.Host, RegisteredUpstreamHosts));
+        Assert.DoesNotContain(Gateway.Logs.Messages(), m => m.Contains("Upstream connect failure", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Oversized_requests_get_431_or_414_and_reach_nobody()
+    {
+        await ExpectAsync("64 KiB header",
+            $"GET http://{Registered}/ HTTP/1.1\r\nHost: {Registered}\r\nX-Big: {new string('a', 64 * 1024)}\r\nConnection: close\r\n\r\n", 431);
+        var many = new StringBuilder();
+        for (var i = 0; i < 200; i++)
+        {
+            many.Append($"X-Header-{i}: {i}\r\n");
+        }
+        await ExpectAsync("200 headers", $"GET http://{Registered}/ HTTP/1.1\r\nHost: {Registered}\r\n{many}Connection: close\r\n\r\n", 431);
+        await ExpectAsync("20 KiB request line",
+            $"GET http://{Registered}/{new string('a', 20 * 1024)} HTTP/1.1\r\nHost: {Registered}\r\nConnection: close\r\n\r\n", 414);
+        await ExpectAsync("64 KiB Host",
+            $"GET / HTTP/1.1\r\nHost: {new string('h', 64 * 1024)}.external\r\nConnection: close\r\n\r\n", 431);
+    }
+
+    [Fact]
+    public async Task Malformed_request_lines_get_400_and_reach_nobody()
+    {
+        await ExpectAsync("not HTTP", "HELLO\r\n\r\n", 400);
+        await ExpectAsync("method only", "GET\r\n\r\n", 400);
+        await ExpectAsync("no version", $"GET http://{Registered}/\r\n\r\n", 400);
+        await ExpectAsync("double space", $"GET  http://{Registered}/ HTTP/1.1\r\nHost: {Registered}\r\n\r\n", 400);
+        await ExpectAsync("control character in target", $"GET http://{Registered}/\u0001 HTTP/1.1\r\nHost: {Registered}\r\n\r\n", 400);
+        await ExpectAsync("space in host", $"GET / HTTP/1.1\r\nHost: hello external\r\n\r\n", 400);
+        // RFC 9112 lets a server accept a bare LF as a line end (Kestrel and Envoy do): served, or refused.
+        await ExpectAsync("bare LF", $"GET http://{Registered}/ HTTP/1.1\nHost: {Registered}\nConnection: close\n\n", 200, 400);
+        await ExpectAsync("HTTP/1.1 without Host", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400);
+        await ExpectAsync("two Host headers", $"GET / HTTP/1.1\r\nHost: {Registered}\r\nHost: 127.0.0.1:{Canary}\r\n\r\n", 400);
+        await ExpectAsync("header without colon", $"GET / HTTP/1.1\r\nHost: {Registered}\r\nBroken header\r\n\r\n", 400);
+        await ExpectAsync("unknown HTTP version", $"GET / HTTP/9.9\r\nHost: {Registered}\r\n\r\n", 400, 505);
+        // RFC 9112: Transfer-Encoding wins over Content-Length (Kestrel drops the latter and closes afterwards); a
+        // registered host gets the (empty, chunked) request or it is refused — nothing goes anywhere else.
+        await ExpectAsync("Content-Length and Transfer-Encoding",
+            $"POST / HTTP/1.1\r\nHost: {Registered}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 200, 400);
+
+        var garbage = new byte[512];
+        new Random(6).NextBytes(garbage);
+        var answer = await RawHttp.SendAsync(fixture.Port, garbage);
+        Assert.True(answer.Status is null or 400, $"random bytes: {answer}");
+        AssertNothingElseReached();
+    }
+
+    [Fact]
+    public async Task Absolute_URIs_and_Hosts_that_no_ServiceEntry_registers_get_502_NR()
+    {
+        await ExpectAsync("absolute URI, unregistered host", "GET http://evil.example.com/ HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("absolute URI to a local port", $"GET http://127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("absolute URI to localhost", $"GET http://localhost:{Canary}/ HTTP/1.1\r\nHost: localhost:{Canary}\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("Host of a local port", $"GET / HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("Host of the upstream's port", $"GET / HTTP/1.1\r\nHost: 127.0.0.1:{Gateway.Upstream.Port}\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("registered name, unregistered port", $"GET http://{Registered}:443/ HTTP/1.1\r\nHost: {Registered}:443\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("registered name, trailing dot", $"GET http://{Registered}./ HTTP/1.1\r\nHost: {Registered}.\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("the CF host itself, past the sidecar's routes", $"GET http://{GatewayHost.V1Host}/ HTTP/1.1\r\nHost: {GatewayHost.V1Host}\r\nConnection: close\r\n\r\n", 502);
+        await ExpectAsync("the egress gateway service", "GET http://istio-egressgateway.istio-system.svc.cluster.local/ HTTP/1.1\r\nHost: istio-egressgateway.istio-system.svc.cluster.local\r\nConnection: close\r\n\r\n", 502, 404);
+        Assert.Contains(Gateway.Logs.Messages(), m => m.Contains(" 502 NR ", StringComparison.Ordinal) && m.Contains("authority=evil.example.com", StringComparison.Ordinal));
+
+        // The CF host on its registered port is in the registry: Istio's default route takes it straight there (TLS
+        // originated by its DestinationRule). Registered, so allowed — and it is the only place it goes.
+        var answer = await ExpectAsync("the CF host on its registered port", $"GET http://{GatewayHost.V1Host}:443/ HTTP/1.1\r\nHost: {GatewayHost.V1Host}:443\r\nConnection: close\r\n\r\n", 200);
+        Assert.Contains("Hello K8s, from CF v1 service!", answer.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Host_and_forwarded_host_games_never_change_the_destination()
+    {
+        // Absolute-form and a Host that disagrees: refused, whichever of the two is the registered one.
+        await ExpectAsync("registered absolute URI, Host elsewhere", $"GET http://{Registered}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 400);
+        await ExpectAsync("absolute URI elsewhere, registered Host", $"GET http://127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: {Registered}\r\nConnection: close\r\n\r\n", 400);
+        await ExpectAsync("userinfo in the absolute URI", $"GET http://{Registered}@127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 400, 502);
+        await ExpectAsync("userinfo in Host", $"GET / HTTP/1.1\r\nHost: {Registered}@127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 400);
+
+        // X-Forwarded-Host, Forwarded, X-Original-Host, :authority as a header: ignored, the Host decides.
+        foreach (var header in new[] { "X-Forwarded-Host", "X-Original-Host", "X-Host", ":authority" })
+        {
+            await ExpectAsync($"{header} elsewhere, registered Host",
+                $"GET / HTTP/1.1\r\nHost: {Registered}\r\n{header}: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 200, 400);
+            await ExpectAsync($"{header} registered, Host elsewhere",
+                $"GET / HTTP/1.1\r\nHost: evil.example.com\r\n{header}: {Registered}\r\nConnection: close\r\n\r\n", 502, 400);
+        }
+        await ExpectAsync("Forwarded host elsewhere", $"GET / HTTP/1.1\r\nHost: {Registered}\r\nForwarded: host=127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 200);
+        await ExpectAsync("Forwarded host registered, Host elsewhere", $"GET / HTTP/1.1\r\nHost: evil.example.com\r\nForwarded: host={Registered}\r\nConnection: close\r\n\r\n", 502);
+    }
+
+    [Fact]
+    public async Task Path_tricks_stay_on_the_registered_host()
+    {
+        foreach (var path in new[] { $"//127.0.0.1:{Canary}/", $"/@127.0.0.1:{Canary}", $"/%2F%2F127.0.0.1:{Canary}/", $"/..%2F..%2F127.0.0.1:{Canary}", "/?url=http://127.0.0.1:" + Canary })
+        {
+            var answer = await ExpectAsync($"path {path}", $"GET http://{Registered}{path} HTTP/1.1\r\nHost: {Registered}\r\nConnection: close\r\n\r\n", 200, 400, 404);
+            Assert.True(answer.Status != 200 || answer.Text.Contains("Hello K8s, from CF v", StringComparison.Ordinal), answer.Text);
+        }
+    }
+
+    [Fact]
+    public async Task CONNECT_is_refused_with_403_and_opens_no_tunnel()
+    {
+        // Envoy's CONNECT support is off unless a route enables it: an internal 403, whatever the authority.
+        await ExpectAsync("CONNECT to a local port", $"CONNECT 127.0.0.1:{Canary} HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\n\r\n", 403);
+        await ExpectAsync("CONNECT to the upstream's port", $"CONNECT 127.0.0.1:{Gateway.Upstream.Port} HTTP/1.1\r\nHost: 127.0.0.1:{Gateway.Upstream.Port}\r\n\r\n", 403);
+        await ExpectAsync("CONNECT to a CF host", $"CONNECT {GatewayHost.V1Host}:443 HTTP/1.1\r\nHost: {GatewayHost.V1Host}:443\r\n\r\n", 403);
+        await ExpectAsync("CONNECT to the registered name", $"CONNECT {Registered}:80 HTTP/1.1\r\nHost: {Registered}:80\r\n\r\n", 403);
+        Assert.Contains(Gateway.Logs.Messages(), m => m.Contains("\"CONNECT ", StringComparison.Ordinal) && m.Contains(" 403 - ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task HTTP2_authority_games_reach_no_unregistered_host()
+    {
+        // The mesh listener is cleartext: HTTP/2 needs prior knowledge (h2c). Whether it is spoken or refused,
+        // an :authority that no ServiceEntry registers must not get through.
+        var hitsBefore = Gateway.Upstream.TotalHits;
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+        foreach (var authority in new[] { "evil.example.com", $"127.0.0.1:{Canary}", GatewayHost.V1Host })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{fixture.Port}/")
+            {
+                Version = HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+            request.Headers.Host = authority;
+            try
+            {
+                using var response = await client.SendAsync(request);
+                output.WriteLine($"h2c :authority {authority}: {(int)response.StatusCode}");
+                Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+            }
+            catch (HttpRequestException ex)
+            {
+                output.WriteLine($"h2c :authority {authority}: refused ({ex.Message})");
+            }
+        }
+        Assert.Equal(hitsBefore, Gateway.Upstream.TotalHits);
+        AssertNothingElseReached();
+    }
+}

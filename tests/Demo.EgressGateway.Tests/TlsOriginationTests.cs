@@ -1,0 +1,143 @@
+using System.Security.Cryptography.X509Certificates;
+using Demo.DevCertificates;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>
+/// TLS origination refuses what Envoy refuses: a certificate from a CA it does not trust, or out of its validity
+/// period, gets 503 with flag UF, a warning naming the reason, and no request on the upstream. (A wrong SAN is in
+/// <see cref="RoutingTests"/>.) Only an explicit <c>insecureSkipVerify: true</c> turns verification off, and it says so.
+/// </summary>
+public sealed class TlsOriginationTests
+{
+    private const string V1Rule = "destination-rule-hello-istio-v1.yaml";
+    private const string V2Rule = "destination-rule-hello-istio-v2.yaml";
+    private static readonly Dictionary<string, string> Routes = new() { [GatewayHost.V1Host] = "v1", [GatewayHost.V2Host] = "v2" };
+
+    private static readonly Lazy<X509Certificate2> UntrustedCa = new(() =>
+        LocalCertificateAuthority.CreateCa("Untrusted test CA", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30)));
+
+    private static Task<TestUpstream> UntrustedUpstreamAsync() => TestUpstream.StartAsync(UntrustedCa.Value, Routes);
+
+    // Expired a minute ago; issued no earlier than the (test run's) CA itself.
+    private static Task<TestUpstream> ExpiredUpstreamAsync() => TestUpstream.StartAsync(TestCa.Certificate, Routes,
+        host => LocalCertificateAuthority.IssueServerCertificate(TestCa.Certificate, host,
+            new DateTimeOffset(TestCa.Certificate.NotBefore), DateTimeOffset.UtcNow.AddMinutes(-1)));
+
+    private static Task<TestUpstream> NotYetValidUpstreamAsync() => TestUpstream.StartAsync(TestCa.Certificate, Routes,
+        host => LocalCertificateAuthority.IssueServerCertificate(TestCa.Certificate, host,
+            DateTimeOffset.UtcNow.AddDays(1), DateTimeOffset.UtcNow.AddDays(30)));
+
+    private static async Task AssertRefusedAsync(GatewayHost gateway, params string[] reasons)
+    {
+        for (var i = 0; i < 4; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status == 503, $"{status} {body}");
+            // Once outlier detection (deploy/istio: 3 consecutive gateway errors) has ejected the host: 503 UH.
+            Assert.True(body.StartsWith("upstream connect error or disconnect/reset before headers", StringComparison.Ordinal)
+                || body == "no healthy upstream", body);
+        }
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+        var warnings = gateway.Logs.Messages(LogLevel.Warning).ToList();
+        Assert.Contains(warnings, m => m.StartsWith("TLS origination to hello-istio-v", StringComparison.Ordinal)
+            && reasons.Any(r => m.Contains(r, StringComparison.Ordinal)));
+        Assert.Contains(gateway.Logs.Messages(), m => m.Contains(" 503 UF", StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Logs.Messages(), m => m.Contains("INSECURE", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_certificate_from_an_untrusted_CA_is_refused_with_503_UF_naming_the_reason()
+    {
+        await using var gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults, await UntrustedUpstreamAsync());
+        await AssertRefusedAsync(gateway, "UntrustedRoot", "PartialChain");
+    }
+
+    [Fact]
+    public async Task An_expired_certificate_is_refused_with_503_UF_naming_the_reason()
+    {
+        await using var gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults, await ExpiredUpstreamAsync());
+        await AssertRefusedAsync(gateway, "NotTimeValid");
+    }
+
+    [Fact]
+    public async Task A_certificate_not_yet_valid_is_refused_with_503_UF_naming_the_reason()
+    {
+        await using var gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults, await NotYetValidUpstreamAsync());
+        await AssertRefusedAsync(gateway, "NotTimeValid");
+    }
+
+    [Fact]
+    public async Task Without_a_trusted_CA_file_the_system_store_decides_and_refuses_the_local_CA()
+    {
+        await using var gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults,
+            settings: new() { ["EgressGateway:TrustedCaPath"] = "" });
+        await AssertRefusedAsync(gateway, "UntrustedRoot", "PartialChain");
+    }
+
+    [Fact]
+    public async Task InsecureSkipVerify_true_is_honoured_and_logged_loudly_at_start()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            foreach (var rule in new[] { V1Rule, V2Rule })
+            {
+                folder.Replace(rule, "          mode: SIMPLE\n", "          mode: SIMPLE\n          insecureSkipVerify: true\n");
+            }
+        }, await UntrustedUpstreamAsync());
+
+        // Logged at start, before any request, naming the rule and the host.
+        var warnings = gateway.Logs.Messages(LogLevel.Warning).ToList();
+        Assert.Contains(warnings, m => m.StartsWith("INSECURE: DestinationRule 'hello-istio-v1'", StringComparison.Ordinal)
+            && m.Contains(GatewayHost.V1Host, StringComparison.Ordinal));
+        Assert.Contains(warnings, m => m.StartsWith("INSECURE: DestinationRule 'hello-istio-v2'", StringComparison.Ordinal));
+
+        for (var i = 0; i < 10; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status == 200, $"{status} {body}");
+        }
+        Assert.True(gateway.Upstream.TotalHits == 10);
+        Assert.Contains(gateway.Logs.Messages(LogLevel.Warning), m => m.StartsWith("INSECURE: TLS to hello-istio-v", StringComparison.Ordinal));
+    }
+
+    /// <summary>Every other TLS setting keeps verification on: each variant still refuses an untrusted certificate.</summary>
+    [Theory]
+    [InlineData("insecureSkipVerify: false", "          mode: SIMPLE\n", "          mode: SIMPLE\n          insecureSkipVerify: false\n")]
+    [InlineData("no subjectAltNames", "          subjectAltNames:\n", "          otherSubjectAltNames:\n")]
+    [InlineData("no sni", "          sni: ", "          #sni: ")]
+    [InlineData("caCertificates that does not exist", "          mode: SIMPLE\n", "          mode: SIMPLE\n          caCertificates: /nonexistent/ca.pem\n")]
+    [InlineData("credentialName", "          mode: SIMPLE\n", "          mode: SIMPLE\n          credentialName: some-secret\n")]
+    [InlineData("MUTUAL", "          mode: SIMPLE\n", "          mode: MUTUAL\n")]
+    [InlineData("top-level tls instead of port-level", "    portLevelSettings:\n      - port:\n          number: 443\n        tls:\n", "    tls:\n")]
+    public async Task No_other_setting_turns_verification_off(string variant, string find, string replacement)
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            foreach (var rule in new[] { V1Rule, V2Rule })
+            {
+                var text = folder.Read(rule);
+                if (variant == "no subjectAltNames")
+                {
+                    // Drop the list and its item.
+                    var lines = text.Split('\n').ToList();
+                    var at = lines.FindIndex(l => l == find.TrimEnd('\n'));
+                    lines.RemoveRange(at, 2);
+                    folder.Write(rule, string.Join('\n', lines));
+                }
+                else if (variant == "top-level tls instead of port-level")
+                {
+                    folder.Write(rule, text.Replace(find, replacement, StringComparison.Ordinal).Replace("\n          ", "\n      ", StringComparison.Ordinal));
+                }
+                else
+                {
+                    folder.Replace(rule, find, replacement);
+                }
+            }
+        }, await UntrustedUpstreamAsync());
+
+        await AssertRefusedAsync(gateway, "UntrustedRoot", "PartialChain");
+    }
+}
