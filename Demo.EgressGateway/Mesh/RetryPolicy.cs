@@ -91,10 +91,18 @@ public sealed class RetryPolicy
     /// <summary>Envoy's fully jittered exponential back-off: uniform in [0, (2^n − 1) × base], capped at 10 × base.</summary>
     public TimeSpan Backoff(int attemptNumber)
     {
-        var ceiling = BaseInterval.Ticks * ((1L << Math.Min(attemptNumber + 1, 20)) - 1);
-        ceiling = Math.Min(ceiling, MaxInterval.Ticks);
-        return TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling));
+        // In double: a backoff of days times 2^20 overflows a long.
+        var ceiling = Math.Min(BaseInterval.Ticks * (double)((1L << Math.Min(attemptNumber + 1, 20)) - 1), MaxInterval.Ticks);
+        return Timer(TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling)));
     }
+
+    /// <summary>
+    /// The longest timer .NET can arm (about 24.8 days; CancelAfter and Task.Delay throw beyond it). The loader
+    /// accepts durations up to 10 years, as Istio does: longer ones wait this long, which is as good as forever.
+    /// </summary>
+    public static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(int.MaxValue);
+
+    private static TimeSpan Timer(TimeSpan value) => value > MaxTimer ? MaxTimer : value;
 
     /// <summary>Route timeout outside, retries inside it, per-try timeout innermost — as Envoy's router nests them.</summary>
     public ResiliencePipeline<AttemptOutcome> BuildPipeline(TimeSpan? routeTimeout)
@@ -102,7 +110,7 @@ public sealed class RetryPolicy
         var builder = new ResiliencePipelineBuilder<AttemptOutcome>();
         if (routeTimeout is { } timeout)
         {
-            builder.AddTimeout(new TimeoutStrategyOptions { TimeoutGenerator = _ => ValueTask.FromResult(timeout) });
+            builder.AddTimeout(new TimeoutStrategyOptions { TimeoutGenerator = _ => ValueTask.FromResult(Timer(timeout)) });
         }
         if (Attempts > 0)
         {
@@ -115,7 +123,7 @@ public sealed class RetryPolicy
         }
         if (PerTryTimeout is { } perTry)
         {
-            builder.AddTimeout(new TimeoutStrategyOptions { TimeoutGenerator = _ => ValueTask.FromResult(perTry) });
+            builder.AddTimeout(new TimeoutStrategyOptions { TimeoutGenerator = _ => ValueTask.FromResult(Timer(perTry)) });
         }
         return builder.Build();
     }
