@@ -1,0 +1,46 @@
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>
+/// Values at the edges of what the loader accepts still serve requests: no exception on the request path (a timeout
+/// of 10 years used to make every request a 500, since .NET's timers stop at about 24.8 days).
+/// </summary>
+public sealed class ExtremeValueTests
+{
+    private const string Sidecar = "virtual-service-hello.yaml";
+
+    [Theory]
+    [InlineData("timeout: 5s", "timeout: 87600h")]
+    [InlineData("perTryTimeout: 2s", "perTryTimeout: 87600h")]
+    [InlineData("timeout: 5s", "timeout: 1ms")]
+    [InlineData("attempts: 2", "attempts: 100")]
+    [InlineData("perTryTimeout: 2s", "perTryTimeout: 2s\n        backoff: 87600h")]
+    public async Task Edge_values_of_a_route_still_answer_without_an_internal_error(string find, string replacement)
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Replace(Sidecar, find, replacement);
+        });
+
+        for (var i = 0; i < 5; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status is 200 or 504, $"{status} {body}");
+        }
+    }
+}
+
+public sealed class RetryPolicyLimitTests
+{
+    [Fact]
+    public void Huge_durations_become_the_longest_timer_dotnet_can_arm()
+    {
+        var policy = new Demo.EgressGateway.Mesh.RetryPolicy(3, TimeSpan.FromDays(3650), "5xx", TimeSpan.FromDays(3650));
+        for (var attempt = 0; attempt < 30; attempt++)
+        {
+            var delay = policy.Backoff(attempt);
+            Assert.InRange(delay, TimeSpan.Zero, Demo.EgressGateway.Mesh.RetryPolicy.MaxTimer);
+        }
+        Assert.NotNull(policy.BuildPipeline(TimeSpan.FromDays(3650)));
+    }
+}
