@@ -30,8 +30,11 @@ public sealed class GatewayTelemetry
     public Activity? StartStage(string stage, MeshRequest request)
     {
         var activity = ActivitySource.StartActivity(stage == "sidecar" ? "egress sidecar" : "egress gateway", ActivityKind.Internal);
-        activity?.SetTag("istio.stage", stage);
-        activity?.SetTag("istio.authority", request.Authority);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("istio.stage", stage);
+            activity.SetTag("istio.authority", request.Authority);
+        }
         return activity;
     }
 
@@ -54,7 +57,7 @@ public sealed class GatewayTelemetry
         _requests.Add(1, tags);
         _duration.Record(elapsed.TotalMilliseconds, tags);
 
-        if (frame.Activity is { } activity)
+        if (frame.Activity is { IsAllDataRequested: true } activity)
         {
             activity.SetTag("istio.route", route);
             activity.SetTag("istio.destination.version", version);
@@ -68,8 +71,8 @@ public sealed class GatewayTelemetry
             {
                 activity.SetStatus(ActivityStatusCode.Error);
             }
-            activity.Dispose();
         }
+        frame.Activity?.Dispose();
 
         if (_accessLog)
         {
