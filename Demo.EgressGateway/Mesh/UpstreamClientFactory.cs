@@ -58,7 +58,9 @@ public sealed class UpstreamClientFactory : IDisposable
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            ConnectTimeout = transport.ConnectTimeout ?? TimeSpan.FromSeconds(10),
+            // SocketsHttpHandler refuses more than ~24.8 days (the loader accepts up to 10 years, as Istio does).
+            ConnectTimeout = transport.ConnectTimeout is { } connect && connect < RetryPolicy.MaxTimer ? connect
+                : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryPolicy.MaxTimer,
             MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
             ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
         };
