@@ -309,6 +309,11 @@ public static class IstioAnalyzer
         {
             warn(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
         }
+        if (tls.CaCertificates is { Length: > 0 } ca && !tls.InsecureSkipVerify && !File.Exists(ca))
+        {
+            warn(dr, $"{field}.caCertificates",
+                $"'{ca}' does not exist on this machine: the local gateway verifies the server against EgressGateway:TrustedCaPath (or the system store) instead");
+        }
         if (tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
         {
             warn(dr, $"{field}.subjectAltNames",
