@@ -139,5 +139,11 @@ public sealed class TlsOriginationTests
         }, await UntrustedUpstreamAsync());
 
         await AssertRefusedAsync(gateway, "UntrustedRoot", "PartialChain");
+        if (variant == "caCertificates that does not exist")
+        {
+            // Not silent either: the trust root it falls back to is named.
+            Assert.Contains(gateway.Logs.Messages(LogLevel.Warning), m => m.Contains("caCertificates", StringComparison.Ordinal)
+                && m.Contains("/nonexistent/ca.pem", StringComparison.Ordinal) && m.Contains("TrustedCaPath", StringComparison.Ordinal));
+        }
     }
 }
