@@ -23,7 +23,10 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ICallerOutput, ConsoleCallerOutput>();
         builder.Services.AddSingleton<CallerMetrics>();
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(CallerMetrics.MeterName));
+        if (builder.IsTelemetryExported())
+        {
+            builder.Services.AddOpenTelemetry().WithMetrics(m => m.AddMeter(CallerMetrics.MeterName));
+        }
         builder.Services.AddHostedService<CallerWorker>();
     }
 }

@@ -26,9 +26,12 @@ public static class Extensions
         builder.Services.AddSingleton<MeshRequestHandler>();
         builder.Services.AddHttpForwarder();
 
-        builder.Services.AddOpenTelemetry()
-            .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName))
-            .WithTracing(t => t.AddSource(GatewayTelemetry.ActivitySource.Name));
+        if (builder.IsTelemetryExported())
+        {
+            builder.Services.AddOpenTelemetry()
+                .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName))
+                .WithTracing(t => t.AddSource(GatewayTelemetry.ActivitySource.Name));
+        }
 
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<EgressGatewayOptions>>((kestrel, gateway) =>

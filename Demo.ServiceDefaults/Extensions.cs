@@ -31,8 +31,18 @@ public static class Extensions
         return builder;
     }
 
+    /// <summary>Whether telemetry leaves the process (an OTLP endpoint is set, as Aspire and the cluster do).</summary>
+    public static bool IsTelemetryExported(this IHostApplicationBuilder builder) =>
+        !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
     public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
+        // With no exporter nothing would leave the process: skip the instrumentation and its cost per request.
+        if (!builder.IsTelemetryExported())
+        {
+            return builder;
+        }
+
         builder.Logging.AddOpenTelemetry(logging =>
         {
             logging.IncludeFormattedMessage = true;
@@ -57,19 +67,7 @@ public static class Extensions
                     .AddHttpClientInstrumentation();
             });
 
-        builder.AddOpenTelemetryExporters();
-
-        return builder;
-    }
-
-    private static TBuilder AddOpenTelemetryExporters<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
-    {
-        var useOtlpExporter = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-
-        if (useOtlpExporter)
-        {
-            builder.Services.AddOpenTelemetry().UseOtlpExporter();
-        }
+        builder.Services.AddOpenTelemetry().UseOtlpExporter();
 
         return builder;
     }
