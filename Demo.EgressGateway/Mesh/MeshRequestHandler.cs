@@ -168,11 +168,11 @@ public sealed class MeshRequestHandler(
             var flags = outcome.Flags | (exhausted ? ResponseFlags.UpstreamRetryLimitExceeded : ResponseFlags.None);
             return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, ResetBefore + outcome.Detail, flags);
         }
+        // An inner stage's flags stay on its own access-log line: this proxy only saw the response.
         if (exhausted && route.Retry.RetriesStatus(outcome.Status))
         {
             frame.Flags |= ResponseFlags.UpstreamRetryLimitExceeded;
         }
-        frame.Flags |= outcome.Flags & ~(ResponseFlags.FaultInjected | ResponseFlags.DelayInjected);
         return outcome;
     }
 
@@ -244,6 +244,7 @@ public sealed class MeshRequestHandler(
         if (context.Response.HasStarted)
         {
             // Too late to answer differently: the client sees a truncated response, as with Envoy.
+            request.Frames[depth].Flags |= ResponseFlags.UpstreamRemoteReset;
             return new AttemptOutcome(OutcomeKind.Response, context.Response.StatusCode, Committed: true, ResponseFlags.UpstreamRemoteReset);
         }
         context.Response.Clear();
