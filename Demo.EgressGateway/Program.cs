@@ -1,4 +1,5 @@
 using Demo.EgressGateway;
+using Demo.EgressGateway.Istio;
 
 if (args is ["analyze", ..])
 {
@@ -12,7 +13,16 @@ builder.AddEgressGateway();
 
 var app = builder.Build();
 
-app.UseMeshListener();
+try
+{
+    app.UseMeshListener();
+}
+catch (IstioConfigException ex)
+{
+    // Refuse to start, saying which file, resource and field — without a stack trace in the way.
+    Console.Error.WriteLine(ex.Message);
+    return 1;
+}
 app.MapDefaultEndpoints();
 
 app.Run();
