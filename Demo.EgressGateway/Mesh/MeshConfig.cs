@@ -16,7 +16,7 @@ public sealed class MeshConfig
 
     internal MeshConfig(int revision, IstioConfigSet source, MeshEnvironment environment,
         List<(string, RouteTable)> meshHosts, List<(string, RouteTable)> gatewayHosts,
-        List<(string, int)> registry, IReadOnlyList<GatewayServer> gatewayServers)
+        List<(string, int)> registry)
     {
         Revision = revision;
         Source = source;
@@ -24,13 +24,11 @@ public sealed class MeshConfig
         _meshHosts = meshHosts;
         _gatewayHosts = gatewayHosts;
         _registry = registry;
-        GatewayServers = gatewayServers;
     }
 
     public int Revision { get; }
     public IstioConfigSet Source { get; }
     public MeshEnvironment Environment { get; }
-    public IReadOnlyList<GatewayServer> GatewayServers { get; }
 
     /// <summary>The Gateway resource this process plays (as VirtualServices name it in spec.gateways).</summary>
     public string GatewayName { get; init; } = "";
@@ -39,12 +37,17 @@ public sealed class MeshConfig
 
     public RouteTable? FindGatewayRoutes(string host) => Find(_gatewayHosts, host);
 
-    public bool IsRegistered(string host, int port) =>
-        _registry.Any(r => r.Port == port && IstioAnalyzer.HostMatches(r.Host, host));
-
-    /// <summary>The egress gateway server that accepts a connection with this SNI on this port.</summary>
-    public bool GatewayAccepts(int port, string sni) =>
-        GatewayServers.Any(s => s.Port.Number == port && s.Hosts.Any(h => IstioAnalyzer.HostMatches(IstioAnalyzer.StripNamespace(h), sni)));
+    public bool IsRegistered(string host, int port)
+    {
+        foreach (var (pattern, registeredPort) in _registry)
+        {
+            if (registeredPort == port && IstioAnalyzer.HostMatches(pattern, host))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 
     private static RouteTable? Find(List<(string Pattern, RouteTable Table)> tables, string host)
     {
@@ -117,6 +120,20 @@ public sealed class CompiledRoute
         return false;
     }
 
+    // "name" or "namespace/name".
+    private static bool NamesGateway(IReadOnlyList<string> gateways, string gateway)
+    {
+        foreach (var reference in gateways)
+        {
+            if (reference == gateway
+                || (reference.Length > gateway.Length && reference[^(gateway.Length + 1)] == '/' && reference.EndsWith(gateway, StringComparison.Ordinal)))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static bool MatchApplies(HttpMatch match, HttpContext context, string host, int port, string gateway)
     {
         var request = context.Request;
@@ -124,7 +141,7 @@ public sealed class CompiledRoute
         {
             return false;
         }
-        if (match.Gateways.Count > 0 && !match.Gateways.Any(g => g == gateway || g.EndsWith("/" + gateway, StringComparison.Ordinal)))
+        if (match.Gateways.Count > 0 && !NamesGateway(match.Gateways, gateway))
         {
             return false;
         }
@@ -197,6 +214,9 @@ public sealed class Cluster
 
     /// <summary>SNI the sidecar presents to the egress gateway (selects the gateway's server).</summary>
     public required string? GatewaySni { get; init; }
+
+    /// <summary>Whether an egress gateway server accepts <see cref="GatewaySni"/> on <see cref="Port"/> (else the TLS connection fails).</summary>
+    public bool GatewayAcceptsSni { get; init; }
 
     public required UpstreamTransport? Transport { get; init; }
     public required OutlierSettings? Outlier { get; init; }

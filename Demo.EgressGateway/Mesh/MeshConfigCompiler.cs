@@ -13,12 +13,13 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
         private readonly List<ServiceEntry> _serviceEntries = config.OfKind<ServiceEntry>().ToList();
         private readonly List<DestinationRule> _rules = config.OfKind<DestinationRule>().ToList();
         private readonly Dictionary<string, Cluster> _clusters = new(StringComparer.Ordinal);
+        private readonly List<Gateway> _gateways = config.OfKind<Gateway>()
+            .Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value))
+            .ToList();
 
         public MeshConfig Build(int revision)
         {
-            var gateways = config.OfKind<Gateway>()
-                .Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value))
-                .ToList();
+            var gateways = _gateways;
 
             var meshHosts = new List<(string, RouteTable)>();
             var gatewayHosts = new List<(string, RouteTable)>();
@@ -43,8 +44,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             var registry = _serviceEntries
                 .SelectMany(se => se.Hosts.SelectMany(h => se.Ports.Select(p => (h, p.Number))))
                 .ToList();
-            return new MeshConfig(revision, config, environment, meshHosts, gatewayHosts, registry,
-                gateways.SelectMany(g => g.Servers).ToList())
+            return new MeshConfig(revision, config, environment, meshHosts, gatewayHosts, registry)
             {
                 GatewayName = gateways.FirstOrDefault()?.Id.Name ?? "",
             };
@@ -118,6 +118,8 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 ?? PortLevel(rule?.TrafficPolicy, port)?.OutlierDetection ?? rule?.TrafficPolicy?.OutlierDetection;
             var isGateway = IstioAnalyzer.HostMatches(environment.EgressGatewayService, destination.Host);
             var originatesTls = !isGateway && tls is { Mode: "SIMPLE" or "MUTUAL" };
+            // Without an sni, Istio's sidecar presents its own cluster name, which only a '*' server accepts.
+            var gatewaySni = isGateway ? tls?.Sni ?? $"outbound_.{port}_.{destination.Subset}_.{destination.Host}" : null;
 
             var cluster = new Cluster
             {
@@ -126,8 +128,9 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 Port = port,
                 Subset = destination.Subset,
                 IsEgressGateway = isGateway,
-                // Without an sni, Istio's sidecar presents its own cluster name, which only a '*' server accepts.
-                GatewaySni = isGateway ? tls?.Sni ?? $"outbound_.{port}_.{destination.Subset}_.{destination.Host}" : null,
+                GatewaySni = gatewaySni,
+                GatewayAcceptsSni = gatewaySni is not null && _gateways.Any(g => g.Servers.Any(s => s.Port.Number == port
+                    && s.Hosts.Any(h => IstioAnalyzer.HostMatches(IstioAnalyzer.StripNamespace(h), gatewaySni)))),
                 Transport = isGateway ? null : new UpstreamTransport(destination.Host, port, originatesTls, tls?.Sni,
                     tls?.SubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false, tls?.CaCertificates,
                     pool?.MaxConnections, pool?.ConnectTimeout),

@@ -204,7 +204,7 @@ public sealed class MeshRequestHandler(
         {
             if (cluster.IsEgressGateway)
             {
-                outcome = request.Config.GatewayAccepts(cluster.Port, cluster.GatewaySni!)
+                outcome = cluster.GatewayAcceptsSni
                     ? await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken)
                     : AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
                         $"reset reason: connection failure, transport failure reason: the egress gateway has no server for SNI '{cluster.GatewaySni}' on port {cluster.Port}");
