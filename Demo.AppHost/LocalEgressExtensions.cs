@@ -24,7 +24,7 @@ internal static class LocalEgressExtensions
             return null;
         }
 
-        var ca = LocalCertificateAuthority.LoadOrCreate(Path.Combine(RepositoryRoot(builder), ".devcerts"));
+        using var ca = LocalCertificateAuthority.LoadOrCreate(Path.Combine(RepositoryRoot(builder), ".devcerts"));
         return builder.AddProject<Projects.Demo_EgressGateway>(name, o => o.ExcludeLaunchProfile = true)
             .WithHttpEndpoint(name: "http", env: "EgressGateway__MeshPort")
             .WithHttpEndpoint(name: "admin", env: "EgressGateway__AdminPort")
