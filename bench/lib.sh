@@ -228,3 +228,16 @@ children_of() {
 load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 
 calc() { awk "BEGIN { printf \"%.4f\", $* }"; }
+
+# The common start of every bench script: build, certificates, the generated Istio config, both CF apps and the
+# gateway on free ports (P_V1, P_V2, P_MESH, P_ADMIN, ...). Extra arguments are settings for the gateway.
+start_cf_apps_and_gateway() {
+  build
+  make_certificates
+  make_istio_config
+  free_port P_V1; free_port P_V1_MGMT; free_port P_V2; free_port P_V2_MGMT
+  free_port P_MESH; free_port P_ADMIN
+  start_cf_app cf-v1 v1 "$V1_HOST" "$P_V1" "$P_V1_MGMT" "$V1_CERT" "$V1_KEY"
+  start_cf_app cf-v2 v2 "$V2_HOST" "$P_V2" "$P_V2_MGMT" "$V2_CERT" "$V2_KEY"
+  start_gateway "$P_MESH" "$P_ADMIN" "$P_V1" "$P_V2" "$@"
+}

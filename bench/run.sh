@@ -37,16 +37,8 @@ NGINX_WORKERS=${NGINX_WORKERS:-2}
 require_commands nginx wrk curl
 LOAD_BEFORE=$(load_average)
 log "load average before: $LOAD_BEFORE"
-build
-make_certificates
-make_istio_config
-
-free_port P_V1; free_port P_V1_MGMT; free_port P_V2; free_port P_V2_MGMT
-free_port P_MESH; free_port P_ADMIN; free_port P_NGINX
-
-start_cf_app cf-v1 v1 "$V1_HOST" "$P_V1" "$P_V1_MGMT" "$V1_CERT" "$V1_KEY"
-start_cf_app cf-v2 v2 "$V2_HOST" "$P_V2" "$P_V2_MGMT" "$V2_CERT" "$V2_KEY"
-start_gateway "$P_MESH" "$P_ADMIN" "$P_V1" "$P_V2" EgressGateway__AccessLog=false
+start_cf_apps_and_gateway EgressGateway__AccessLog=false
+free_port P_NGINX
 
 # nginx: HTTP in, split_clients 50/50, Host per upstream, HTTPS out with SNI = host, verified against the CA,
 # keep-alive pools to the upstreams. Its own prefix, pid, logs and temp paths; runs as the current user.

@@ -28,16 +28,8 @@ RSS_TOLERANCE=${RSS_TOLERANCE:-0.20} MIN_RATE=${MIN_RATE:-0.95} ACCESS_LOG=${ACC
 require_commands curl
 LOAD_BEFORE=$(load_average)
 log "load average before: $LOAD_BEFORE"
-build
-make_certificates
-make_istio_config
-
-free_port P_V1; free_port P_V1_MGMT; free_port P_V2; free_port P_V2_MGMT
-free_port P_MESH; free_port P_ADMIN; free_port P_PROXY
-
-start_cf_app cf-v1 v1 "$V1_HOST" "$P_V1" "$P_V1_MGMT" "$V1_CERT" "$V1_KEY"
-start_cf_app cf-v2 v2 "$V2_HOST" "$P_V2" "$P_V2_MGMT" "$V2_CERT" "$V2_KEY"
-start_gateway "$P_MESH" "$P_ADMIN" "$P_V1" "$P_V2" EgressGateway__AccessLog="$ACCESS_LOG"
+start_cf_apps_and_gateway EgressGateway__AccessLog="$ACCESS_LOG"
+free_port P_PROXY
 PROXY_DLL=$(app_dll Demo.Proxy)
 # The proxy as the AppHost runs it locally: its HttpClient uses the gateway as HTTP proxy for http://hello.external/.
 start proxy "$(dirname "$PROXY_DLL")" "${DOTNET_ENV[@]}" \
