@@ -59,8 +59,6 @@ internal sealed class YamlFields
     /// <summary>The node of a field (for the line of a diagnostic), or the whole object when the field is absent.</summary>
     public YamlNode NodeOf(string key) => _entries.TryGetValue(key, out var entry) ? entry.Key : _node;
 
-    public bool Has(string key) => _entries.ContainsKey(key) && !IsNull(_entries[key].Value);
-
     private YamlNode? Take(string key)
     {
         _consumed.Add(key);
