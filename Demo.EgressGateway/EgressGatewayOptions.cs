@@ -47,8 +47,26 @@ public sealed class EgressGatewayOptions
     /// <summary>One Envoy-style access-log line per request and proxy stage.</summary>
     public bool AccessLog { get; set; } = true;
 
+    /// <summary>
+    /// The Istio version the configuration targets (1.22–1.30, default 1.30): where istiod's translation changed in
+    /// that range, the local gateway follows this version (see <see cref="Istio.IstioVersion"/>).
+    /// </summary>
+    public string IstioVersion { get; set; } = Istio.IstioVersion.Default.ToString();
+
+    /// <summary>The calling workload's namespace (deploy/settings.yaml appNamespace): what its sidecar sees (exportTo).</summary>
+    [Required]
+    public string WorkloadNamespace { get; set; } = MeshEnvironment.DefaultWorkloadNamespace;
+
+    /// <summary>The calling workload's pod labels, for VirtualService <c>match.sourceLabels</c>.</summary>
+    public Dictionary<string, string> WorkloadLabels { get; set; } = new() { ["app"] = "proxy" };
+
     public IReadOnlyList<string> Scenarios =>
         Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    public MeshEnvironment ToMeshEnvironment() => new(EgressGatewayService, GatewayLabels);
+    public MeshEnvironment ToMeshEnvironment() => new(EgressGatewayService, GatewayLabels)
+    {
+        WorkloadNamespace = WorkloadNamespace,
+        WorkloadLabels = WorkloadLabels,
+        IstioVersion = Istio.IstioVersion.TryParse(IstioVersion, out var version) ? version : Istio.IstioVersion.Default,
+    };
 }

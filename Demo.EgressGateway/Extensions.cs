@@ -14,6 +14,8 @@ public static class Extensions
                 "EgressGateway:ConfigDirectory must name an existing folder of Istio YAML (deploy/istio).")
             .Validate(o => string.IsNullOrEmpty(o.TrustedCaPath) || File.Exists(o.TrustedCaPath),
                 "EgressGateway:TrustedCaPath must name an existing PEM file.")
+            .Validate(o => Istio.IstioVersion.TryParse(o.IstioVersion, out _),
+                $"EgressGateway:IstioVersion must be an Istio version from {Istio.IstioVersion.Oldest} to {Istio.IstioVersion.Newest}, such as 1.30.")
             .Validate(o => o.Upstreams.Values.All(IsEndpoint),
                 "EgressGateway:Upstreams values must be endpoints such as https://localhost:7443 or 127.0.0.1:7443.")
             .ValidateOnStart();

@@ -12,11 +12,21 @@ public static class IstioAnalyzeCommand
     {
         var folders = new List<string>();
         var scenarios = new List<string>();
+        var environment = new MeshEnvironment();
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--scenario" && i + 1 < args.Length)
             {
                 scenarios.Add(args[++i]);
+            }
+            else if (args[i] == "--istio-version" && i + 1 < args.Length)
+            {
+                if (!IstioVersion.TryParse(args[++i], out var version))
+                {
+                    output.WriteLine($"--istio-version '{args[i]}' is not an Istio version from {IstioVersion.Oldest} to {IstioVersion.Newest}");
+                    return 2;
+                }
+                environment = environment with { IstioVersion = version };
             }
             else
             {
@@ -25,14 +35,14 @@ public static class IstioAnalyzeCommand
         }
         if (folders.Count == 0)
         {
-            output.WriteLine("usage: Demo.EgressGateway analyze <folder>... [--scenario <name>]...");
+            output.WriteLine("usage: Demo.EgressGateway analyze <folder>... [--scenario <name>]... [--istio-version 1.22-1.30]");
             return 2;
         }
 
         var errors = 0;
         foreach (var folder in folders)
         {
-            var diagnostics = Analyze(folder, scenarios);
+            var diagnostics = Analyze(folder, scenarios, environment);
             foreach (var diagnostic in diagnostics)
             {
                 output.WriteLine(diagnostic);

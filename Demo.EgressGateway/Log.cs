@@ -31,11 +31,15 @@ internal static partial class Log
     public static partial void UpstreamReset(ILogger logger, string cluster, string error, string reason);
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Warning,
-        Message = "Outlier detection ejected the only endpoint of {Cluster} for {BaseEjectionTime} (x ejections): requests fail fast with 503 UH")]
-    public static partial void EndpointEjected(ILogger logger, string cluster, TimeSpan baseEjectionTime);
+        Message = "Outlier detection ejected {Host} from {Cluster} (ejection {Ejections}, back within {Remaining}): while every endpoint is ejected, requests fail fast with 503 UH")]
+    public static partial void EndpointEjected(ILogger logger, string host, string cluster, int ejections, TimeSpan? remaining);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information,
-        Message = "[{Stage}] \"{Method} {Path} {Protocol}\" {Status} {Flags} attempts={Attempts} route={Route} cluster={Cluster} authority={Authority} {DurationMs:0.0}ms")]
+        Message = "[{Stage}] \"{Method} {Path} {Protocol}\" {Status} {Flags} attempts={Attempts} route={Route} cluster={Cluster} authority={Authority} details={Details} {DurationMs:0.0}ms")]
     public static partial void AccessLog(ILogger logger, string stage, string method, string path, string protocol, int status,
-        string flags, int attempts, string route, string cluster, string authority, double durationMs);
+        string flags, int attempts, string route, string cluster, string authority, string details, double durationMs);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information,
+        Message = "[{Stage}] \"- - -\" 0 NR attempts=0 route=- cluster=- authority=- details=filter_chain_not_found sni={Sni} port={Port}: no server of an egress Gateway accepts this SNI; the connection is closed")]
+    public static partial void FilterChainNotFound(ILogger logger, string stage, string sni, int port);
 }

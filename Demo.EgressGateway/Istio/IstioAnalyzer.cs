@@ -1,15 +1,31 @@
 namespace Demo.EgressGateway.Istio;
 
-/// <summary>Where the analyzed configuration is going to run: the names Kubernetes, not the YAML, provides.</summary>
+/// <summary>
+/// Where the analyzed configuration is going to run: the names Kubernetes, not the YAML, provides — the egress
+/// gateway's Service and pod labels, the namespace and labels of the calling workload (whose sidecar the local
+/// gateway also plays), and the Istio version.
+/// </summary>
 public sealed record MeshEnvironment(
     string EgressGatewayService = MeshEnvironment.DefaultEgressGatewayService,
     IReadOnlyDictionary<string, string>? EgressGatewayLabels = null)
 {
     public const string DefaultEgressGatewayService = "istio-egressgateway.istio-system.svc.cluster.local";
+    public const string DefaultWorkloadNamespace = "demo";
     public const string MeshGateway = "mesh";
 
     public IReadOnlyDictionary<string, string> GatewayLabels { get; } =
         EgressGatewayLabels ?? new Dictionary<string, string> { ["istio"] = "egressgateway" };
+
+    /// <summary>The namespace of the egress gateway's pods: the second label of its Service name.</summary>
+    public string GatewayNamespace => EgressGatewayService.Split('.') is { Length: > 1 } parts ? parts[1] : "istio-system";
+
+    /// <summary>The calling workload's namespace (deploy/settings.yaml appNamespace): what its sidecar sees.</summary>
+    public string WorkloadNamespace { get; init; } = DefaultWorkloadNamespace;
+
+    /// <summary>The calling workload's pod labels, for <c>match.sourceLabels</c>.</summary>
+    public IReadOnlyDictionary<string, string> WorkloadLabels { get; init; } = new Dictionary<string, string> { ["app"] = "proxy" };
+
+    public IstioVersion IstioVersion { get; init; } = IstioVersion.Default;
 }
 
 /// <summary>
@@ -50,6 +66,8 @@ public static class IstioAnalyzer
         bool IsRegistered(string host) =>
             HostMatches(environment.EgressGatewayService, host)
             || serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(h, host)));
+
+        DestinationRule? RuleFor(string host) => MostSpecificRule(destinationRules, host);
 
         // DestinationRules: one per host, subsets unique, TLS origination complete.
         foreach (var group in destinationRules.GroupBy(dr => dr.Host, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
@@ -112,7 +130,15 @@ public static class IstioAnalyzer
             {
                 foreach (var host in vs.Hosts.Where(h => !IsRegistered(h)))
                 {
-                    Error(vs, "spec.hosts", $"'{host}' is not registered by any ServiceEntry; with REGISTRY_ONLY the sidecar sends it to the BlackHoleCluster (502)");
+                    Warn(vs, "spec.hosts", $"'{host}' is not registered by any ServiceEntry: Istio still gives it a virtual host on port 80 only, and requests on other ports meet REGISTRY_ONLY's block_all (502)");
+                }
+                foreach (var host in vs.Hosts.Where(IsRegistered))
+                {
+                    var ports = serviceEntries.Where(se => se.Hosts.Any(h => HostMatches(h, host) || HostMatches(host, h))).SelectMany(se => se.Ports).ToList();
+                    if (ports.Count > 0 && ports.All(p => p.Protocol is "HTTPS" or "TLS" or "TCP" or "MONGO"))
+                    {
+                        Warn(vs, "spec.http", $"never applies to '{host}': its ports ({string.Join(", ", ports.Select(p => $"{p.Number}/{p.Protocol}"))}) are not HTTP, so the sidecar passes its connections through as TLS/TCP and builds no HTTP routes for it");
+                    }
                 }
             }
 
@@ -144,15 +170,19 @@ public static class IstioAnalyzer
 
             if (route.Route.Count > 1)
             {
-                var missing = route.Route.Where(d => d.Weight is null).ToList();
-                foreach (var d in missing)
+                // Istio ≥ 1.20 (validation.go validateWeights) refuses only an all-zero total; other totals are
+                // Envoy's total weight (each destination gets weight / total).
+                var sum = route.Route.Sum(d => (long)(d.Weight ?? 0));
+                if (sum == 0)
                 {
-                    Error(vs, $"{d.Field}.weight", "is required when a route has more than one destination");
+                    Error(vs, $"{route.Field}.route", "total destination weight = 0 (Istio refuses this route)");
                 }
-                var sum = route.Route.Sum(d => d.Weight ?? 0);
-                if (missing.Count == 0 && sum != 100)
+                else
                 {
-                    Error(vs, $"{route.Field}.route", $"weights must add up to 100, they add up to {sum} ({string.Join(" + ", route.Route.Select(d => d.Weight))})");
+                    foreach (var d in route.Route.Where(d => d.Weight is null or 0))
+                    {
+                        Warn(vs, $"{d.Field}.weight", $"is {(d.Weight is null ? "missing" : "0")}: on a route with several destinations Istio drops this destination, so it never gets a request");
+                    }
                 }
             }
             else if (route.Route[0].Weight is { } single and not 100 and not 0)
@@ -165,28 +195,32 @@ public static class IstioAnalyzer
                 var destination = d.Destination;
                 if (!IsRegistered(destination.Host))
                 {
-                    Error(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service); the request would go to the BlackHoleCluster");
+                    Warn(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service): the proxy has no cluster for it, so Envoy answers 503 NC (cluster not found)");
                 }
                 if (destination.Subset is { } subset)
                 {
-                    var dr = destinationRules.FirstOrDefault(r => HostMatches(r.Host, destination.Host));
+                    var dr = RuleFor(destination.Host);
                     if (dr is null)
                     {
-                        Error(vs, $"{d.Field}.destination.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none");
+                        Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none: Istio accepts it, and Envoy answers 503 NC (cluster not found)");
                     }
                     else if (dr.Subsets.All(s => s.Name != subset))
                     {
-                        Error(vs, $"{d.Field}.destination.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))})");
+                        Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))}): Istio accepts it, and Envoy answers 503 NC (cluster not found)");
                     }
                 }
             }
 
-            // The original demo's bug: one Host for every weighted destination.
+            // The original demo's bug: one Host for every weighted destination. A route-level Host (rewrite.authority,
+            // or headers.request.set host/:authority) beats every per-destination Host in Istio (route.go).
             var distinctDestinations = route.Route.Select(d => (d.Destination.Host, d.Destination.Subset)).Distinct().Count();
-            if (distinctDestinations > 1 && route.RewriteAuthority is { } authority)
+            if (distinctDestinations > 1 && RouteLevelHost(route) is { } routeHost)
             {
-                Warn(vs, $"{route.Field}.rewrite.authority",
-                    $"sets Host '{authority}' for every weighted destination, so all versions reach the same external app (Cloud Foundry routes by Host); set headers.request.set.host on each destination instead");
+                var field = route.RewriteAuthority is { Length: > 0 } ? $"{route.Field}.rewrite.authority" : $"{route.Field}.headers.request.set.host";
+                var overridden = route.Route.Where(d => SetHost(d.Headers) is { } h && !string.Equals(h, routeHost, StringComparison.OrdinalIgnoreCase)).ToList();
+                Warn(vs, field, overridden.Count > 0
+                    ? $"sets Host '{routeHost}' for the whole route, which beats the per-destination Host of {string.Join(", ", overridden.Select(d => d.Field))} in Istio (the route-level value wins): every version gets '{routeHost}' and reaches the same external app (Cloud Foundry routes by Host); drop the route-level Host"
+                    : $"sets Host '{routeHost}' for every weighted destination, so all versions reach the same external app (Cloud Foundry routes by Host); set headers.request.set.host on each destination instead");
             }
 
             // Straight to an external host (no gateway): Envoy keeps the request's Host, which the external app
@@ -231,7 +265,7 @@ public static class IstioAnalyzer
                     if (sni is not null && !string.Equals(sni, hosts[i], StringComparison.OrdinalIgnoreCase))
                     {
                         Warn(vs, $"{d.Field}.headers.request.set.host",
-                            $"is '{hosts[i]}' but subset '{d.Destination.Subset}' of the egress gateway sends SNI '{sni}'; the gateway would pick the server and route for '{sni}' — make them the same host");
+                            $"is '{hosts[i]}' but subset '{d.Destination.Subset}' of the egress gateway sends SNI '{sni}': the SNI picks the gateway's server (filter chain) for '{sni}' while the Host '{hosts[i]}' picks the route inside it — make them the same host");
                     }
                 }
                 if (toEgress.Count > 1 && hosts.Where(h => h is not null).Distinct(StringComparer.OrdinalIgnoreCase).Count() < hosts.Count(h => h is not null)
@@ -242,10 +276,18 @@ public static class IstioAnalyzer
                 }
             }
 
-            if (boundToMesh && route.Fault is { Abort: not null } && (route.Retries is not null || route.Timeout is not null))
+            if (boundToMesh && route.Fault is { } sidecarFault && (sidecarFault.Abort is not null || sidecarFault.Delay is not null) && (route.Retries is not null || route.Timeout is not null))
             {
                 Warn(vs, $"{route.Field}.fault",
-                    "is on the sidecar-side route, where Envoy's fault filter answers before the router: this route's retries and timeout never see the fault. Put the fault on the egress gateway's VirtualService");
+                    $"is on the sidecar-side route, where Envoy's fault filter acts before the router: this route's retries and timeout never see the {(sidecarFault.Abort is not null ? "abort" : "delay")} (a delay is not cut by the timeout, an abort is not retried). Put the fault on the egress gateway's VirtualService");
+            }
+            if (route.Fault?.Abort is { Percentage: null })
+            {
+                Warn(vs, $"{route.Field}.fault.abort.percentage", "is missing: Istio writes no percentage and Envoy then aborts no request; set percentage.value (0–100)");
+            }
+            if (route.Fault?.Delay is { Percentage: null })
+            {
+                Warn(vs, $"{route.Field}.fault.delay.percentage", "is missing: Istio writes no percentage and Envoy then delays no request; set percentage.value (0–100)");
             }
 
             if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && perTry > timeout)
@@ -265,7 +307,7 @@ public static class IstioAnalyzer
                 var servicePort = entry?.Ports.FirstOrDefault(p => p.Number == port);
                 if (servicePort is { Protocol: "HTTPS" or "TLS" })
                 {
-                    var rule = destinationRules.FirstOrDefault(r => HostMatches(r.Host, host));
+                    var rule = RuleFor(host);
                     var tls = rule is null ? null : EffectiveTls(rule.TrafficPolicy, port);
                     if (tls is null || tls.Mode is "DISABLE" or "ISTIO_MUTUAL")
                     {
@@ -296,7 +338,41 @@ public static class IstioAnalyzer
             }
         }
 
+        if (!diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
+        {
+            diagnostics.AddRange(AnalyzeTranslation(virtualServices, Envoy.IstioTranslator.Translate(config, environment)));
+        }
         return diagnostics;
+    }
+
+    /// <summary>
+    /// Checks on what istiod would push: a route that names a cluster the proxy does not have (a host or subset that
+    /// is not registered, or not exported to the proxy's namespace) is answered 503 <c>NC</c> by Envoy.
+    /// </summary>
+    private static IEnumerable<ConfigDiagnostic> AnalyzeTranslation(IReadOnlyList<VirtualService> virtualServices, Envoy.MeshXds xds)
+    {
+        var reported = new HashSet<(string, string)>();
+        foreach (var (proxy, role) in new[] { (xds.Sidecar, "the workload's sidecar"), (xds.Gateway, "the egress gateway") })
+        {
+            var clusters = proxy.Clusters.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var route in proxy.RouteConfigs.SelectMany(r => r.VirtualHosts).SelectMany(v => v.Routes))
+            {
+                var names = route.Action?.Cluster is { } single ? [single]
+                    : route.Action?.WeightedClusters?.Clusters.Select(c => c.Name) ?? [];
+                var vsName = route.Metadata?.Split('/')[^1];
+                var vs = virtualServices.FirstOrDefault(v => v.Id.Name == vsName);
+                foreach (var name in names.Where(n => !clusters.Contains(n)))
+                {
+                    if (vs is null || !reported.Add((vs.Id.Name, name + role)))
+                    {
+                        continue;
+                    }
+                    var host = name.Split('|')[^1];
+                    yield return new(DiagnosticSeverity.Warning, vs.Id.File, vs.Id.ToString(), "spec.http",
+                        $"routes to cluster '{name}', which {role} (namespace {proxy.Namespace}) does not have — '{host}' is not registered there, not exported to that namespace (exportTo), or lacks that subset/port: Envoy answers 503 NC");
+                }
+            }
+        }
     }
 
     private static void CheckClientTls(DestinationRule dr, ClientTls tls, string field, Action<IstioResource, string?, string> warn)
@@ -363,7 +439,7 @@ public static class IstioAnalyzer
 
     public static string? SubsetSni(IEnumerable<DestinationRule> rules, Destination destination, MeshEnvironment environment)
     {
-        var rule = rules.FirstOrDefault(r => HostMatches(r.Host, destination.Host));
+        var rule = MostSpecificRule(rules, destination.Host);
         if (rule is null)
         {
             return null;
@@ -373,13 +449,34 @@ public static class IstioAnalyzer
         return (EffectiveTls(subset?.TrafficPolicy, port) ?? EffectiveTls(rule.TrafficPolicy, port))?.Sni;
     }
 
-    /// <summary>The Host a destination's request carries: destination-level set.host, else the route's.</summary>
+    /// <summary>
+    /// The Host a destination's request carries, with Istio's precedence (route.go TranslateRoute /
+    /// applyHTTPRouteDestination / processDestination): <c>rewrite.authority</c>, then the route's
+    /// <c>headers.request</c> Host/<c>:authority</c>, then the destination's.
+    /// </summary>
     public static string? HostHeader(RouteDestination destination, HttpRoute route) =>
-        SetHost(destination.Headers) ?? SetHost(route.Headers) ?? route.RewriteAuthority;
+        RouteLevelHost(route) ?? SetHost(destination.Headers);
 
-    private static string? SetHost(Headers? headers) =>
-        headers?.Request?.Set.Where(kv => kv.Key.Equals("host", StringComparison.OrdinalIgnoreCase) || kv.Key == ":authority")
-            .Select(kv => kv.Value).LastOrDefault();
+    /// <summary>The Host set for the whole route: <c>rewrite.authority</c>, else its <c>headers.request</c> Host.</summary>
+    public static string? RouteLevelHost(HttpRoute route) =>
+        route.RewriteAuthority is { Length: > 0 } authority ? authority : SetHost(route.Headers);
+
+    // route.go TranslateHeadersOperations: Host or :authority in set, else in add.
+    private static string? SetHost(Headers? headers)
+    {
+        static string? Find(IReadOnlyList<KeyValuePair<string, string>>? pairs) =>
+            pairs?.Where(kv => kv.Key.Equals("host", StringComparison.OrdinalIgnoreCase) || kv.Key.Equals(":authority", StringComparison.OrdinalIgnoreCase))
+                .Select(kv => kv.Value).LastOrDefault();
+        return Find(headers?.Request?.Set) ?? Find(headers?.Request?.Add);
+    }
+
+    /// <summary>Istio's DestinationRule choice for a host: an exact host first, then the longest matching wildcard.</summary>
+    public static DestinationRule? MostSpecificRule(IEnumerable<DestinationRule> rules, string host)
+    {
+        var matching = rules.Where(r => HostMatches(r.Host, host)).ToList();
+        return matching.FirstOrDefault(r => string.Equals(r.Host, host, StringComparison.OrdinalIgnoreCase))
+            ?? matching.Where(r => r.Host.Contains('*')).OrderByDescending(r => r.Host.Length).FirstOrDefault();
+    }
 
     public static Gateway? FindGateway(IEnumerable<Gateway> gateways, string reference)
     {

@@ -287,8 +287,33 @@ public static partial class IstioConfigLoader
         {
             spec.Context.Error(spec.Join("resolution"), $"must be NONE, STATIC, DNS or DNS_ROUND_ROBIN, got '{resolution}'", spec.Node);
         }
-        spec.Accept("addresses", "endpoints", "exportTo", "subjectAltNames", "workloadSelector");
-        return new ServiceEntry(id, hosts, ports);
+        var exportTo = spec.StringList("exportTo");
+        var endpoints = new List<WorkloadEntry>();
+        foreach (var endpoint in spec.MapList("endpoints"))
+        {
+            var address = endpoint.String("address", required: true) ?? "";
+            var endpointPorts = endpoint.StringMap("ports").Select(kv => (kv.Key, Port: int.TryParse(kv.Value, out var n) && n is > 0 and < 65536 ? n : 0)).ToList();
+            foreach (var (name, number) in endpointPorts.Where(p => p.Port == 0))
+            {
+                endpoint.Context.Error(endpoint.Join("ports"), $"port '{name}' must be a number between 1 and 65535", endpoint.Node);
+            }
+            var labels = endpoint.StringMap("labels").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            var weight = endpoint.Int("weight", 0, uint.MaxValue);
+            endpoint.Refuse("network", "multi-network endpoints");
+            endpoint.Refuse("locality", "locality-aware load balancing");
+            endpoint.Refuse("serviceAccount", "endpoint service accounts (mTLS identities)");
+            endpoint.RejectUnknown();
+            endpoints.Add(new WorkloadEntry(address, endpointPorts.Where(p => p.Port > 0).ToDictionary(p => p.Key, p => p.Port, StringComparer.Ordinal), labels, weight));
+        }
+        spec.Refuse("workloadSelector", "ServiceEntries that select workloads (MESH_INTERNAL pods)");
+        // addresses (VIPs) select TCP listeners; HTTP is routed by Host.
+        spec.Accept("addresses");
+        var subjectAltNames = spec.StringList("subjectAltNames");
+        return new ServiceEntry(id, hosts, ports, exportTo, resolution ?? "NONE", endpoints)
+        {
+            SubjectAltNames = subjectAltNames,
+            Location = location ?? "MESH_EXTERNAL",
+        };
     }
 
     private static ServicePort ParsePort(YamlFields port)
@@ -341,13 +366,14 @@ public static partial class IstioConfigLoader
         foreach (var subset in spec.MapList("subsets"))
         {
             var name = subset.String("name", required: true) ?? "";
-            subset.StringMap("labels");
+            var labels = subset.StringMap("labels").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
             var subsetPolicy = subset.Map("trafficPolicy") is { } stp ? ParseTrafficPolicy(stp, allowPortLevel: true) : null;
             subset.RejectUnknown();
-            subsets.Add(new Subset(name, subsetPolicy));
+            subsets.Add(new Subset(name, subsetPolicy) { Labels = labels });
         }
-        spec.Accept("exportTo", "workloadSelector");
-        return new DestinationRule(id, host, policy, subsets);
+        var exportTo = spec.StringList("exportTo");
+        spec.Refuse("workloadSelector", "DestinationRules scoped to selected workloads");
+        return new DestinationRule(id, host, policy, subsets) { ExportTo = exportTo };
     }
 
     private static TrafficPolicy ParseTrafficPolicy(YamlFields policy, bool allowPortLevel)
@@ -380,11 +406,17 @@ public static partial class IstioConfigLoader
     {
         int? maxConnections = null;
         TimeSpan? connectTimeout = null;
+        TimeSpan? maxConnectionDuration = null;
+        TimeSpan? idleTimeout = null;
+        int? maxRetries = null;
         if (pool.Map("tcp") is { } tcp)
         {
             maxConnections = tcp.Int("maxConnections", 1, int.MaxValue);
             connectTimeout = tcp.Duration("connectTimeout", TimeSpan.FromMilliseconds(1));
-            tcp.Accept("tcpKeepalive", "maxConnectionDuration", "idleTimeout");
+            maxConnectionDuration = tcp.Duration("maxConnectionDuration", TimeSpan.FromMilliseconds(1));
+            tcp.Refuse("idleTimeout", "TCP idle timeouts (TCP proxying)");
+            // Keepalive probes act below HTTP: nothing a request through the local gateway could observe.
+            tcp.Accept("tcpKeepalive");
             tcp.RejectUnknown();
         }
         int? pending = null;
@@ -393,15 +425,31 @@ public static partial class IstioConfigLoader
         {
             pending = http.Int("http1MaxPendingRequests", 0, int.MaxValue);
             maxRequests = http.Int("http2MaxRequests", 1, int.MaxValue);
-            http.Int("maxRequestsPerConnection", 0, int.MaxValue);
-            http.Int("maxRetries", 0, int.MaxValue);
+            if (http.Int("maxRequestsPerConnection", 0, int.MaxValue) is > 0)
+            {
+                http.Context.Error(http.Join("maxRequestsPerConnection"), "is not modelled by the local egress gateway (its HTTP/1.1 pool cannot cap requests per connection); remove it or set 0", http.Node);
+            }
+            maxRetries = http.Int("maxRetries", 0, int.MaxValue);
+            // HTTP/2 settings: the local gateway speaks HTTP/1.1 upstream, as Envoy does unless told to upgrade.
             http.Int("maxConcurrentStreams", 0, int.MaxValue);
-            http.Duration("idleTimeout", TimeSpan.FromMilliseconds(1));
-            http.Accept("h2UpgradePolicy", "useClientProtocol");
+            idleTimeout = http.Duration("idleTimeout", TimeSpan.FromMilliseconds(1));
+            if (http.String("h2UpgradePolicy") is "UPGRADE")
+            {
+                http.Context.Error(http.Join("h2UpgradePolicy"), "UPGRADE is not modelled: the local egress gateway speaks HTTP/1.1 upstream", http.Node);
+            }
+            if (http.Bool("useClientProtocol") is true)
+            {
+                http.Context.Error(http.Join("useClientProtocol"), "is not modelled: the local egress gateway speaks HTTP/1.1 upstream", http.Node);
+            }
             http.RejectUnknown();
         }
         pool.RejectUnknown();
-        return new ConnectionPool(maxConnections, connectTimeout, pending, maxRequests);
+        return new ConnectionPool(maxConnections, connectTimeout, pending, maxRequests)
+        {
+            MaxRetries = maxRetries,
+            IdleTimeout = idleTimeout,
+            MaxConnectionDuration = maxConnectionDuration,
+        };
     }
 
     private static OutlierDetection ParseOutlierDetection(YamlFields od)
@@ -411,11 +459,17 @@ public static partial class IstioConfigLoader
             od.Int("consecutiveGatewayErrors", 0, int.MaxValue),
             od.Duration("interval", TimeSpan.FromMilliseconds(1)),
             od.Duration("baseEjectionTime", TimeSpan.FromMilliseconds(1)),
-            od.Int("maxEjectionPercent", 0, 100));
-        od.Int("consecutiveErrors", 0, int.MaxValue);
-        od.Int("minHealthPercent", 0, 100);
-        od.Int("consecutiveLocalOriginFailures", 0, int.MaxValue);
-        od.Bool("splitExternalLocalOriginErrors");
+            od.Int("maxEjectionPercent", 0, 100))
+        {
+            ConsecutiveErrors = od.Int("consecutiveErrors", 0, int.MaxValue),
+            MinHealthPercent = od.Int("minHealthPercent", 0, 100),
+            ConsecutiveLocalOriginFailures = od.Int("consecutiveLocalOriginFailures", 0, int.MaxValue),
+            SplitExternalLocalOriginErrors = od.Bool("splitExternalLocalOriginErrors") ?? false,
+        };
+        if (result.ConsecutiveErrors is > 0)
+        {
+            od.Context.Warning(od.Join("consecutiveErrors"), "is deprecated and Istio no longer translates it (it has no effect); use consecutiveGatewayErrors or consecutive5xxErrors", od.Node);
+        }
         od.RejectUnknown();
         return result;
     }
@@ -447,8 +501,8 @@ public static partial class IstioConfigLoader
         var routes = spec.MapList("http", required: true).Select((r, i) => ParseHttpRoute(r, i)).ToList();
         spec.Refuse("tcp", "TCP routes");
         spec.Refuse("tls", "TLS passthrough routes");
-        spec.Accept("exportTo");
-        return new VirtualService(id, hosts, gateways, routes);
+        var exportTo = spec.StringList("exportTo");
+        return new VirtualService(id, hosts, gateways, routes) { ExportTo = exportTo };
     }
 
     private static HttpRoute ParseHttpRoute(YamlFields route, int index)
@@ -474,9 +528,12 @@ public static partial class IstioConfigLoader
                 attempts,
                 r.Duration("perTryTimeout", TimeSpan.FromMilliseconds(1)),
                 r.String("retryOn"),
-                r.Duration("backoff", TimeSpan.FromMilliseconds(1)));
+                r.Duration("backoff", TimeSpan.FromMilliseconds(1)))
+            {
+                RetryIgnorePreviousHosts = r.Bool("retryIgnorePreviousHosts"),
+            };
+            // One locality here: retrying in other localities changes nothing.
             r.Bool("retryRemoteLocalities");
-            r.Bool("retryIgnorePreviousHosts");
             r.RejectUnknown();
             if (retries.RetryOn is { } retryOn)
             {
@@ -496,7 +553,7 @@ public static partial class IstioConfigLoader
             if (f.Map("delay") is { } d)
             {
                 var fixedDelay = d.Duration("fixedDelay", TimeSpan.FromMilliseconds(1));
-                var percentage = ParsePercentage(d);
+                var percentage = ParsePercentage(d, allowPercent: true);
                 d.Refuse("exponentialDelay", "exponential delays");
                 d.RejectUnknown();
                 if (fixedDelay is null)
@@ -512,7 +569,7 @@ public static partial class IstioConfigLoader
             if (f.Map("abort") is { } a)
             {
                 var status = a.Int("httpStatus", 200, 599);
-                var percentage = ParsePercentage(a);
+                var percentage = ParsePercentage(a, allowPercent: false);
                 a.Refuse("grpcStatus", "gRPC aborts");
                 a.Refuse("http2Error", "HTTP/2 error aborts");
                 a.RejectUnknown();
@@ -534,22 +591,31 @@ public static partial class IstioConfigLoader
         route.Refuse("delegate", "delegated VirtualServices");
         route.Refuse("mirror", "traffic mirroring");
         route.Refuse("mirrors", "traffic mirroring");
-        route.Accept("mirrorPercentage", "mirrorPercent", "mirror_percent", "corsPolicy");
+        route.Refuse("mirrorPercentage", "traffic mirroring");
+        route.Refuse("mirrorPercent", "traffic mirroring");
+        route.Refuse("mirror_percent", "traffic mirroring");
+        route.Refuse("corsPolicy", "CORS policies");
         route.RejectUnknown();
         return new HttpRoute(index, name, matches, destinations, rewriteAuthority, rewriteUri, timeout, retries, fault, headers);
     }
 
     // Envoy's FractionalPercent as Istio writes it: percentage.value (0-100); the deprecated integer 'percent' too.
-    private static double ParsePercentage(YamlFields fault)
+    // Istio (route.go TranslateFault): percentage.value wins; a delay without it uses the deprecated integer percent;
+    // an abort without percentage has none, which Envoy reads as 0%.
+    private static double? ParsePercentage(YamlFields fault, bool allowPercent)
     {
-        var percent = fault.Int("percent", 0, 100);
+        var percent = allowPercent ? fault.Int("percent", 0, 100) : null;
+        if (!allowPercent)
+        {
+            fault.Refuse("percent", "the integer 'percent' on an abort (Istio ignores it; use percentage.value)");
+        }
         if (fault.Map("percentage") is { } percentage)
         {
             var value = percentage.Double("value", 0, 100);
             percentage.RejectUnknown();
             return value ?? 0;
         }
-        return percent ?? 0;
+        return percent;
     }
 
     private static HttpMatch ParseMatch(YamlFields match)
@@ -564,8 +630,14 @@ public static partial class IstioConfigLoader
             ParseStringMatchMap(match, "queryParams"),
             match.Int("port", 1, 65535),
             match.StringList("gateways"),
-            match.Bool("ignoreUriCase") ?? false);
-        match.Accept("name", "sourceLabels", "sourceNamespace", "statPrefix");
+            match.Bool("ignoreUriCase") ?? false)
+        {
+            Name = match.String("name"),
+            SourceLabels = match.StringMap("sourceLabels").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
+            SourceNamespace = match.String("sourceNamespace"),
+        };
+        // A stat prefix names Envoy's route statistics; the routing is the same.
+        match.Accept("statPrefix");
         match.RejectUnknown();
         return result;
     }

@@ -2,8 +2,8 @@ using System.Text.RegularExpressions;
 
 namespace Demo.EgressGateway.Istio;
 
-// The part of Istio's networking.istio.io API the local gateway honours. Fields Istio knows but that
-// change nothing on one machine (exportTo, resolution, loadBalancer, ...) are accepted and not kept.
+// The part of Istio's networking.istio.io API the local gateway honours, as the loader keeps it. IstioTranslator
+// turns these into Envoy's configuration; fields the gateway cannot honour are refused by the loader.
 
 public sealed record ResourceId(string Kind, string Name, string? Namespace, string File)
 {
@@ -12,7 +12,30 @@ public sealed record ResourceId(string Kind, string Name, string? Namespace, str
 
 public abstract record IstioResource(ResourceId Id);
 
-public sealed record ServiceEntry(ResourceId Id, IReadOnlyList<string> Hosts, IReadOnlyList<ServicePort> Ports) : IstioResource(Id);
+/// <param name="ExportTo">Namespaces that see it: <c>.</c> (its own), <c>*</c> (all, the default when empty) or names.</param>
+/// <param name="Resolution">NONE, STATIC, DNS or DNS_ROUND_ROBIN (Envoy cluster type ORIGINAL_DST, STATIC, STRICT_DNS, LOGICAL_DNS).</param>
+/// <param name="Endpoints">Explicit endpoints; empty: the hosts themselves (DNS).</param>
+public sealed record ServiceEntry(
+    ResourceId Id,
+    IReadOnlyList<string> Hosts,
+    IReadOnlyList<ServicePort> Ports,
+    IReadOnlyList<string> ExportTo,
+    string Resolution,
+    IReadOnlyList<WorkloadEntry> Endpoints) : IstioResource(Id)
+{
+    public ServiceEntry(ResourceId id, IReadOnlyList<string> hosts, IReadOnlyList<ServicePort> ports)
+        : this(id, hosts, ports, [], "DNS", [])
+    {
+    }
+
+    /// <summary>SANs used for TLS origination when the DestinationRule lists none (Istio: external registry).</summary>
+    public IReadOnlyList<string> SubjectAltNames { get; init; } = [];
+
+    public string Location { get; init; } = "MESH_EXTERNAL";
+}
+
+/// <summary>A ServiceEntry endpoint: address (a DNS name or IP), per-port-name target ports, labels (what subsets select).</summary>
+public sealed record WorkloadEntry(string Address, IReadOnlyDictionary<string, int> Ports, IReadOnlyDictionary<string, string> Labels, int? Weight);
 
 public sealed record ServicePort(int Number, string? Name, string? Protocol);
 
@@ -22,9 +45,17 @@ public sealed record Gateway(ResourceId Id, IReadOnlyDictionary<string, string> 
 public sealed record GatewayServer(ServicePort Port, IReadOnlyList<string> Hosts, string? TlsMode);
 
 public sealed record DestinationRule(ResourceId Id, string Host, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets)
-    : IstioResource(Id);
+    : IstioResource(Id)
+{
+    /// <summary>Namespaces that see it (empty: all).</summary>
+    public IReadOnlyList<string> ExportTo { get; init; } = [];
+}
 
-public sealed record Subset(string Name, TrafficPolicy? TrafficPolicy);
+/// <summary>A subset: the endpoints whose labels include <see cref="Labels"/>, with its own traffic policy.</summary>
+public sealed record Subset(string Name, TrafficPolicy? TrafficPolicy)
+{
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+}
 
 public sealed record TrafficPolicy(
     ConnectionPool? ConnectionPool,
@@ -43,20 +74,45 @@ public sealed record ClientTls(
     string? CredentialName,
     string Field);
 
-public sealed record ConnectionPool(int? MaxConnections, TimeSpan? ConnectTimeout, int? Http1MaxPendingRequests, int? Http2MaxRequests);
+public sealed record ConnectionPool(int? MaxConnections, TimeSpan? ConnectTimeout, int? Http1MaxPendingRequests, int? Http2MaxRequests)
+{
+    /// <summary>http.maxRetries: concurrent retries to the cluster (Envoy's max_retries circuit breaker).</summary>
+    public int? MaxRetries { get; init; }
+
+    /// <summary>http.idleTimeout: how long an idle upstream connection is kept.</summary>
+    public TimeSpan? IdleTimeout { get; init; }
+
+    /// <summary>tcp.maxConnectionDuration: the longest an upstream connection lives.</summary>
+    public TimeSpan? MaxConnectionDuration { get; init; }
+}
 
 public sealed record OutlierDetection(
     int? Consecutive5xxErrors,
     int? ConsecutiveGatewayErrors,
     TimeSpan? Interval,
     TimeSpan? BaseEjectionTime,
-    int? MaxEjectionPercent);
+    int? MaxEjectionPercent)
+{
+    /// <summary>Deprecated; Istio accepts it with a warning and no longer translates it.</summary>
+    public int? ConsecutiveErrors { get; init; }
+
+    /// <summary>Envoy's healthy_panic_threshold; Istio writes 0 unless set.</summary>
+    public int? MinHealthPercent { get; init; }
+
+    public bool SplitExternalLocalOriginErrors { get; init; }
+
+    public int? ConsecutiveLocalOriginFailures { get; init; }
+}
 
 public sealed record VirtualService(
     ResourceId Id,
     IReadOnlyList<string> Hosts,
     IReadOnlyList<string> Gateways,
-    IReadOnlyList<HttpRoute> Http) : IstioResource(Id);
+    IReadOnlyList<HttpRoute> Http) : IstioResource(Id)
+{
+    /// <summary>Namespaces that see it (empty: all).</summary>
+    public IReadOnlyList<string> ExportTo { get; init; } = [];
+}
 
 public sealed record HttpRoute(
     int Index,
@@ -83,7 +139,15 @@ public sealed record HttpMatch(
     IReadOnlyList<KeyValuePair<string, StringMatch>> QueryParams,
     int? Port,
     IReadOnlyList<string> Gateways,
-    bool IgnoreUriCase);
+    bool IgnoreUriCase)
+{
+    /// <summary>match.name: appended to the route's name (<c>route.match</c>) in Envoy.</summary>
+    public string? Name { get; init; }
+
+    public IReadOnlyDictionary<string, string> SourceLabels { get; init; } = new Dictionary<string, string>();
+
+    public string? SourceNamespace { get; init; }
+}
 
 public enum StringMatchKind { Exact, Prefix, Regex }
 
@@ -116,10 +180,16 @@ public sealed record HeaderOperations(
     IReadOnlyList<KeyValuePair<string, string>> Add,
     IReadOnlyList<string> Remove);
 
-public sealed record HttpRetry(int Attempts, TimeSpan? PerTryTimeout, string? RetryOn, TimeSpan? Backoff);
+public sealed record HttpRetry(int Attempts, TimeSpan? PerTryTimeout, string? RetryOn, TimeSpan? Backoff)
+{
+    /// <summary>retryIgnorePreviousHosts; null keeps Istio's default (retry on other hosts).</summary>
+    public bool? RetryIgnorePreviousHosts { get; init; }
+}
 
 public sealed record HttpFault(FaultDelay? Delay, FaultAbort? Abort);
 
-public sealed record FaultDelay(TimeSpan FixedDelay, double Percentage);
+/// <param name="Percentage">0–100; null when neither percentage nor the deprecated percent is given (Envoy then injects on no request).</param>
+public sealed record FaultDelay(TimeSpan FixedDelay, double? Percentage);
 
-public sealed record FaultAbort(int HttpStatus, double Percentage);
+/// <param name="Percentage">0–100; null when not given (Envoy then aborts no request).</param>
+public sealed record FaultAbort(int HttpStatus, double? Percentage);

@@ -3,26 +3,27 @@ using Demo.EgressGateway.Istio;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Envoy's circuit breakers for an HTTP/1.1 cluster: at most maxConnections (and http2MaxRequests) requests in
-/// flight, at most http1MaxPendingRequests waiting; anything beyond overflows (503 <c>UO</c>).
+/// Envoy's circuit breakers for an HTTP/1.1 cluster (one request per connection): at most max_connections requests
+/// (and max_requests) in flight, at most max_pending_requests waiting for a connection; anything beyond overflows
+/// (503 <c>UO</c>). Istio writes 2^32−1 (unlimited) for every threshold the DestinationRule leaves unset (or 0).
 /// </summary>
 public sealed class ConnectionPoolGate
 {
     private readonly SemaphoreSlim? _active;
-    private readonly int _maxPending;
+    private readonly long _maxPending;
     private int _pending;
 
-    public ConnectionPoolGate(ConnectionPool? pool)
+    public ConnectionPoolGate(Envoy.CircuitBreakers? breakers)
     {
-        // Protobuf has no "unset" for integers: Istio reads 0 as "not set" (Envoy's default, effectively unlimited).
-        var maxActive = Math.Min(OrUnlimited(pool?.MaxConnections), OrUnlimited(pool?.Http2MaxRequests));
-        _active = maxActive == int.MaxValue ? null : new SemaphoreSlim(maxActive, maxActive);
-        _maxPending = OrUnlimited(pool?.Http1MaxPendingRequests);
+        var maxActive = Math.Min(breakers?.MaxConnections ?? uint.MaxValue, breakers?.MaxRequests ?? uint.MaxValue);
+        _active = maxActive >= int.MaxValue ? null : new SemaphoreSlim((int)maxActive, (int)maxActive);
+        _maxPending = breakers?.MaxPendingRequests ?? uint.MaxValue;
     }
 
-    public static readonly ConnectionPoolGate Unlimited = new(null);
+    /// <summary>Requests waiting for a connection now (Envoy's upstream_rq_pending_active).</summary>
+    public int Pending => Volatile.Read(ref _pending);
 
-    private static int OrUnlimited(int? value) => value is > 0 ? value.Value : int.MaxValue;
+    public static readonly ConnectionPoolGate Unlimited = new(null);
 
     /// <summary>Enters the pool, waiting as a pending request if allowed; false means overflow.</summary>
     public async ValueTask<bool> TryEnterAsync(CancellationToken cancellationToken)

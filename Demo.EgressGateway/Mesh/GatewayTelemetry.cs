@@ -43,8 +43,8 @@ public sealed class GatewayTelemetry
         var elapsed = TimeProvider.System.GetElapsedTime(frame.StartTimestamp);
         var flags = frame.Flags.ToEnvoyString();
         var route = frame.Route?.Name ?? "-";
-        var version = frame.Destination?.Cluster.Subset ?? "-";
-        var service = frame.Destination?.Cluster.Host ?? request.Authority;
+        var version = frame.Destination?.Cluster?.Subset ?? "-";
+        var service = frame.Destination?.Cluster?.Host ?? request.Authority;
         var tags = new TagList
         {
             { "reporter", frame.Stage },
@@ -79,7 +79,7 @@ public sealed class GatewayTelemetry
             var http = request.Context.Request;
             Log.AccessLog(logger, frame.Stage, http.Method, http.Path.Value ?? "/", http.Protocol, frame.Status, flags,
                 frame.Attempts, route, frame.UpstreamHost ?? "-", frame.Authority.Length > 0 ? frame.Authority : request.Authority,
-                elapsed.TotalMilliseconds);
+                frame.Details ?? "-", elapsed.TotalMilliseconds);
         }
     }
 }

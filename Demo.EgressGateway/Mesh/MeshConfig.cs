@@ -1,98 +1,179 @@
 using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
+using HeaderOperations = Demo.EgressGateway.Envoy.HeaderOperations;
 using Polly;
+using EnvoyCluster = Demo.EgressGateway.Envoy.Cluster;
+using EnvoyRoute = Demo.EgressGateway.Envoy.Route;
 
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// An applied configuration: the YAML resolved into what the proxy needs per request — route tables per
-/// listener, weights as cumulative thresholds, retry pipelines and clusters. Immutable; a reload builds a new one.
+/// An applied configuration: the Envoy configuration <see cref="IstioTranslator"/> produced for the two proxies
+/// (<see cref="Xds"/>), made executable — listeners by port, filter chains by SNI, virtual hosts by domain, routes
+/// with compiled matchers, weights and retry pipelines, clusters with their endpoints. Immutable; a reload builds a
+/// new one. Nothing here reads the Istio resources: the data plane runs only the translated form.
 /// </summary>
 public sealed class MeshConfig
 {
-    private readonly List<(string Pattern, RouteTable Table)> _meshHosts;
-    private readonly List<(string Pattern, RouteTable Table)> _gatewayHosts;
-    private readonly List<(string Host, int Port)> _registry;
-
-    internal MeshConfig(int revision, IstioConfigSet source, MeshEnvironment environment,
-        List<(string, RouteTable)> meshHosts, List<(string, RouteTable)> gatewayHosts,
-        List<(string, int)> registry)
+    internal MeshConfig(int revision, IstioConfigSet source, MeshEnvironment environment, MeshXds xds, ProxyRuntime sidecar, ProxyRuntime gateway)
     {
         Revision = revision;
         Source = source;
         Environment = environment;
-        _meshHosts = meshHosts;
-        _gatewayHosts = gatewayHosts;
-        _registry = registry;
+        Xds = xds;
+        Sidecar = sidecar;
+        Gateway = gateway;
     }
 
     public int Revision { get; }
     public IstioConfigSet Source { get; }
     public MeshEnvironment Environment { get; }
 
-    /// <summary>The Gateway resource this process plays (as VirtualServices name it in spec.gateways).</summary>
-    public string GatewayName { get; init; } = "";
+    /// <summary>What istiod would push: the sidecar's and the egress gateway's listeners, routes and clusters.</summary>
+    public MeshXds Xds { get; }
 
-    public RouteTable? FindMeshRoutes(string host) => Find(_meshHosts, host);
+    public ProxyRuntime Sidecar { get; }
+    public ProxyRuntime Gateway { get; }
+}
 
-    public RouteTable? FindGatewayRoutes(string host) => Find(_gatewayHosts, host);
+/// <summary>One proxy's executable configuration.</summary>
+public sealed class ProxyRuntime(ProxyConfig config, IReadOnlyDictionary<int, ListenerRuntime> listeners, IReadOnlyDictionary<string, ClusterRuntime> clusters)
+{
+    public ProxyConfig Config { get; } = config;
 
-    public bool IsRegistered(string host, int port)
+    /// <summary>The listener for a destination port, or null (no HTTP listener: Envoy passes the connection to the BlackHoleCluster).</summary>
+    public ListenerRuntime? FindListener(int port) => listeners.GetValueOrDefault(port);
+
+    /// <summary>The cluster named by a route, or null (Envoy: 503 <c>NC</c>, cluster_not_found).</summary>
+    public ClusterRuntime? FindCluster(string name) => clusters.GetValueOrDefault(name);
+
+    public IEnumerable<ClusterRuntime> Clusters => clusters.Values;
+}
+
+/// <summary>A listener: its filter chains, chosen by SNI (server_names) as Envoy's filter-chain match does.</summary>
+public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChain Chain, RouteTable Routes)> chains)
+{
+    public Listener Config { get; } = listener;
+
+    /// <summary>
+    /// Envoy's filter-chain match on server_names: exact name, then the longest <c>*.suffix</c>, then a chain without
+    /// server names. Null: <c>filter_chain_not_found</c> (the connection is closed, access-log flag <c>NR</c>).
+    /// </summary>
+    public (FilterChain Chain, RouteTable Routes)? Match(string? sni)
     {
-        foreach (var (pattern, registeredPort) in _registry)
+        (FilterChain, RouteTable)? wildcard = null;
+        var wildcardLength = -1;
+        (FilterChain, RouteTable)? any = null;
+        foreach (var (chain, routes) in chains)
         {
-            if (registeredPort == port && IstioAnalyzer.HostMatches(pattern, host))
+            var names = chain.FilterChainMatch?.ServerNames ?? [];
+            if (names.Count == 0)
             {
-                return true;
+                any ??= (chain, routes);
+                continue;
+            }
+            if (sni is null)
+            {
+                continue;
+            }
+            foreach (var name in names)
+            {
+                if (string.Equals(name, sni, StringComparison.OrdinalIgnoreCase))
+                {
+                    return (chain, routes);
+                }
+                if (name.StartsWith("*.", StringComparison.Ordinal) && sni.EndsWith(name[1..], StringComparison.OrdinalIgnoreCase) && name.Length > wildcardLength)
+                {
+                    wildcard = (chain, routes);
+                    wildcardLength = name.Length;
+                }
             }
         }
-        return false;
+        return wildcard ?? any;
     }
+}
 
-    private static RouteTable? Find(List<(string Pattern, RouteTable Table)> tables, string host)
+/// <summary>A route configuration: its virtual hosts, selected by the request's Host as Envoy does.</summary>
+public sealed class RouteTable(RouteConfiguration config, IReadOnlyList<VirtualHostRuntime> virtualHosts)
+{
+    public RouteConfiguration Config { get; } = config;
+    public IReadOnlyList<VirtualHostRuntime> VirtualHosts { get; } = virtualHosts;
+
+    /// <summary>Envoy's domain search: exact, then the longest suffix wildcard (<c>*.x</c>), then prefix wildcards, then <c>*</c>.</summary>
+    public VirtualHostRuntime? FindVirtualHost(string authority)
     {
-        // Exact names first, then the longest wildcard, as Envoy picks virtual hosts.
-        foreach (var (pattern, table) in tables)
-        {
-            if (string.Equals(pattern, host, StringComparison.OrdinalIgnoreCase))
-            {
-                return table;
-            }
-        }
-        RouteTable? best = null;
+        VirtualHostRuntime? best = null;
+        var bestRank = int.MaxValue;
         var bestLength = -1;
-        foreach (var (pattern, table) in tables)
+        foreach (var virtualHost in VirtualHosts)
         {
-            if (pattern.Contains('*') && pattern.Length > bestLength && IstioAnalyzer.HostMatches(pattern, host))
+            foreach (var domain in virtualHost.Config.Domains)
             {
-                best = table;
-                bestLength = pattern.Length;
+                int rank;
+                if (string.Equals(domain, authority, StringComparison.OrdinalIgnoreCase))
+                {
+                    return virtualHost;
+                }
+                if (domain == "*")
+                {
+                    rank = 3;
+                }
+                else if (domain.StartsWith('*') && authority.EndsWith(domain[1..], StringComparison.OrdinalIgnoreCase) && authority.Length > domain.Length - 1)
+                {
+                    rank = 1;
+                }
+                else if (domain.EndsWith('*') && authority.StartsWith(domain[..^1], StringComparison.OrdinalIgnoreCase) && authority.Length > domain.Length - 1)
+                {
+                    rank = 2;
+                }
+                else
+                {
+                    continue;
+                }
+                if (rank < bestRank || (rank == bestRank && domain.Length > bestLength))
+                {
+                    best = virtualHost;
+                    bestRank = rank;
+                    bestLength = domain.Length;
+                }
             }
         }
         return best;
     }
 }
 
-/// <summary>The routes of one virtual host, in order: the first route whose match applies wins.</summary>
-public sealed record RouteTable(string VirtualService, IReadOnlyList<CompiledRoute> Routes);
-
-public sealed class CompiledRoute
+public sealed class VirtualHostRuntime(VirtualHost config, IReadOnlyList<RouteEntry> routes)
 {
-    public required VirtualService VirtualService { get; init; }
-    public required HttpRoute Route { get; init; }
+    public VirtualHost Config { get; } = config;
+    public IReadOnlyList<RouteEntry> Routes { get; } = routes;
+}
+
+/// <summary>An Envoy route made executable: compiled matcher, the weighted clusters, retry policy and its pipeline.</summary>
+public sealed class RouteEntry
+{
+    public required EnvoyRoute Config { get; init; }
+
+    /// <summary>The route's name for logs and metrics: Envoy's route name, else the VirtualService's name with its index.</summary>
     public required string Name { get; init; }
-    public required IReadOnlyList<CompiledDestination> Destinations { get; init; }
-    public required int TotalWeight { get; init; }
+
+    public required RouteMatcher Matcher { get; init; }
+
+    /// <summary>Empty for a direct response.</summary>
+    public required IReadOnlyList<ClusterChoice> Destinations { get; init; }
+
+    public required long TotalWeight { get; init; }
     public required RetryPolicy Retry { get; init; }
     public required ResiliencePipeline<AttemptOutcome> Pipeline { get; init; }
 
-    public CompiledDestination PickDestination()
+    public ClusterChoice PickDestination()
     {
         if (Destinations.Count == 1 || TotalWeight == 0)
         {
             return Destinations[0];
         }
-        var ticket = Random.Shared.Next(TotalWeight);
+        var ticket = Random.Shared.NextInt64(TotalWeight);
         foreach (var destination in Destinations)
         {
             if (ticket < destination.CumulativeWeight)
@@ -102,146 +183,252 @@ public sealed class CompiledRoute
         }
         return Destinations[^1];
     }
+}
 
-    public bool Matches(HttpContext context, string host, int port, string gateway)
+/// <summary>One cluster a route may pick, with its share and the header/Host changes that go with it.</summary>
+public sealed class ClusterChoice
+{
+    public required string ClusterName { get; init; }
+    public required long CumulativeWeight { get; init; }
+
+    /// <summary>Null when the cluster does not exist in this proxy (Envoy: 503 NC).</summary>
+    public required ClusterRuntime? Cluster { get; init; }
+
+    /// <summary>The Host after the route's (or, without one, this weighted cluster's) host_rewrite_literal; null keeps the request's.</summary>
+    public required string? HostRewrite { get; init; }
+
+    /// <summary>Applied in Envoy's default order: the weighted cluster's first, then the route's.</summary>
+    public required IReadOnlyList<HeaderOperations> RequestHeaderOperations { get; init; }
+
+    public required IReadOnlyList<HeaderOperations> ResponseHeaderOperations { get; init; }
+}
+
+/// <summary>Envoy's RouteMatch, compiled: path (prefix/exact/regex, case sensitivity), header and query matchers.</summary>
+public sealed class RouteMatcher
+{
+    private readonly RouteMatch _match;
+    private readonly Regex? _pathRegex;
+    private readonly (HeaderMatcher Matcher, Regex? Regex)[] _headers;
+    private readonly (QueryParameterMatcher Matcher, Regex? Regex)[] _query;
+
+    public RouteMatcher(RouteMatch match)
     {
-        var matches = Route.Match;
-        if (matches.Count == 0)
-        {
-            return true;
-        }
-        foreach (var match in matches)
-        {
-            if (MatchApplies(match, context, host, port, gateway))
-            {
-                return true;
-            }
-        }
-        return false;
+        _match = match;
+        _pathRegex = match.SafeRegex is { } regex ? Compile(regex, !match.CaseSensitive) : null;
+        _headers = match.Headers.Select(h => (h, h.StringMatch?.SafeRegex is { } r ? Compile(r, false) : null)).ToArray();
+        _query = match.QueryParameters.Select(q => (q, q.StringMatch?.SafeRegex is { } r ? Compile(r, false) : null)).ToArray();
     }
 
-    // "name" or "namespace/name".
-    private static bool NamesGateway(IReadOnlyList<string> gateways, string gateway)
-    {
-        foreach (var reference in gateways)
-        {
-            if (reference == gateway
-                || (reference.Length > gateway.Length && reference[^(gateway.Length + 1)] == '/' && reference.EndsWith(gateway, StringComparison.Ordinal)))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
+    // RE2 matches the whole value (Envoy's safe_regex is a full match).
+    private static Regex Compile(string pattern, bool ignoreCase) =>
+        new($"^(?:{pattern})$", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking | (ignoreCase ? RegexOptions.IgnoreCase : 0),
+            TimeSpan.FromMilliseconds(100));
 
-    private static bool MatchApplies(HttpMatch match, HttpContext context, string host, int port, string gateway)
+    public bool Matches(HttpRequest request, string authority)
     {
-        var request = context.Request;
-        if (match.Port is { } matchPort && matchPort != port)
+        var path = request.Path.Value ?? "/";
+        var comparison = _match.CaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        if (_match.Prefix is { } prefix && !path.StartsWith(prefix, comparison))
         {
             return false;
         }
-        if (match.Gateways.Count > 0 && !NamesGateway(match.Gateways, gateway))
+        if (_match.Path is { } exact && !string.Equals(path, exact, comparison))
         {
             return false;
         }
-        if (match.Uri is { } uri && !uri.IsMatch(request.Path.Value ?? "/", match.IgnoreUriCase))
+        if (_pathRegex is not null && !_pathRegex.IsMatch(path))
         {
             return false;
         }
-        if (match.Method is { } method && !method.IsMatch(request.Method))
+        foreach (var (matcher, regex) in _headers)
         {
-            return false;
-        }
-        if (match.Scheme is { } scheme && !scheme.IsMatch(request.Scheme))
-        {
-            return false;
-        }
-        if (match.Authority is { } authority && !authority.IsMatch(host) && !authority.IsMatch(request.Host.Value))
-        {
-            return false;
-        }
-        foreach (var (name, value) in match.Headers)
-        {
-            if (!request.Headers.TryGetValue(name, out var actual) || !value.IsMatch(actual.ToString()))
+            var value = matcher.Name switch
+            {
+                ":authority" => authority,
+                ":method" => request.Method,
+                ":scheme" => request.Scheme,
+                ":path" => path + request.QueryString.Value,
+                _ => request.Headers.TryGetValue(matcher.Name, out var values) ? values.ToString() : null,
+            };
+            if (value is null && matcher.TreatMissingHeaderAsEmpty)
+            {
+                value = "";
+            }
+            var matched = matcher.PresentMatch is { } present
+                ? (value is not null) == present
+                : value is not null && IsMatch(matcher.StringMatch!, regex, value, ignoreCase: false);
+            if (matched == matcher.InvertMatch)
             {
                 return false;
             }
         }
-        foreach (var (name, value) in match.WithoutHeaders)
+        foreach (var (matcher, regex) in _query)
         {
-            if (request.Headers.TryGetValue(name, out var actual) && value.IsMatch(actual.ToString()))
-            {
-                return false;
-            }
-        }
-        foreach (var (name, value) in match.QueryParams)
-        {
-            if (!request.Query.TryGetValue(name, out var actual) || !value.IsMatch(actual.ToString()))
+            var present = request.Query.TryGetValue(matcher.Name, out var values);
+            if (matcher.PresentMatch is true ? !present : !present || !IsMatch(matcher.StringMatch!, regex, values.ToString(), ignoreCase: false))
             {
                 return false;
             }
         }
         return true;
     }
-}
 
-public sealed class CompiledDestination
-{
-    public required RouteDestination Source { get; init; }
-    public required int CumulativeWeight { get; init; }
-    public required Cluster Cluster { get; init; }
-
-    /// <summary>Host after the destination's (or route's) header rewrite; null keeps the request's.</summary>
-    public required string? HostHeader { get; init; }
-
-    public required IReadOnlyList<HeaderOperations> RequestHeaderOperations { get; init; }
-    public required IReadOnlyList<HeaderOperations> ResponseHeaderOperations { get; init; }
+    private static bool IsMatch(StringMatcher matcher, Regex? regex, string value, bool ignoreCase)
+    {
+        var comparison = ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        return matcher.Exact is { } exact ? string.Equals(value, exact, comparison)
+            : matcher.Prefix is { } prefix ? value.StartsWith(prefix, comparison)
+            : regex!.IsMatch(value);
+    }
 }
 
 /// <summary>
-/// An Envoy cluster: <c>outbound|port|subset|host</c>, with the DestinationRule policy that applies to it.
+/// An Envoy cluster at run time: <c>outbound|port|subset|host</c>, its endpoints (hosts, each with outlier state),
+/// circuit breakers and TLS settings. State that Envoy keeps across config updates (host health, pools) lives in
+/// <see cref="ClusterStateRegistry"/>.
 /// </summary>
-public sealed class Cluster
+public sealed class ClusterRuntime
 {
-    public required string Name { get; init; }
-    public required string Host { get; init; }
-    public required int Port { get; init; }
-    public required string? Subset { get; init; }
+    public required EnvoyCluster Config { get; init; }
+    public string Name => Config.Name;
+    public string Host => Config.Metadata.ServiceHost;
+    public int Port => Config.Metadata.Port;
+    public string? Subset => Config.Metadata.Subset;
 
     /// <summary>The in-mesh hop to Istio's egress gateway (played in-process), not a real upstream.</summary>
     public required bool IsEgressGateway { get; init; }
 
-    /// <summary>SNI the sidecar presents to the egress gateway (selects the gateway's server).</summary>
-    public required string? GatewaySni { get; init; }
+    /// <summary>SNI the sidecar presents (to the egress gateway: selects its filter chain); null: auto SNI from the Host.</summary>
+    public string? Sni => Config.TransportSocket?.Sni;
 
-    /// <summary>Whether an egress gateway server accepts <see cref="GatewaySni"/> on <see cref="Port"/> (else the TLS connection fails).</summary>
-    public bool GatewayAcceptsSni { get; init; }
-
-    public required UpstreamTransport? Transport { get; init; }
+    public required IReadOnlyList<HostRuntime> Hosts { get; init; }
     public required OutlierSettings? Outlier { get; init; }
-    public required OutlierDetector Detector { get; init; }
     public required ConnectionPoolGate Pool { get; init; }
-    public required string DestinationPrefix { get; init; }
+    public required ClusterStats Stats { get; init; }
+
+    private int _retriesInFlight;
+
+    /// <summary>Envoy's max_retries circuit breaker: false when as many retries as allowed are already in flight.</summary>
+    public bool TryStartRetry()
+    {
+        if (Interlocked.Increment(ref _retriesInFlight) > Config.CircuitBreakers.MaxRetries)
+        {
+            Interlocked.Decrement(ref _retriesInFlight);
+            return false;
+        }
+        return true;
+    }
+
+    public void EndRetry() => Interlocked.Decrement(ref _retriesInFlight);
+
+    /// <summary>
+    /// Envoy's load balancing over healthy hosts (Istio's default LEAST_REQUEST: two random choices, fewer active
+    /// requests wins), skipping hosts already tried when the retry host predicate asks to (up to 5 picks). With no
+    /// healthy host, panic routing over all hosts only when the healthy share is below the panic threshold
+    /// (Istio: minHealthPercent, 0 by default, i.e. never). Null: no healthy upstream (503 UH).
+    /// </summary>
+    public HostRuntime? PickHost(IReadOnlyCollection<HostRuntime>? previous, bool avoidPrevious)
+    {
+        if (Hosts.Count == 0)
+        {
+            return null;
+        }
+        var healthy = Hosts.Where(h => Outlier is null || !h.Health.IsEjected(Outlier)).ToList();
+        var panicThreshold = Config.MinHealthPercent ?? 50;
+        if (Outlier is not null && healthy.Count * 100.0 / Hosts.Count < panicThreshold)
+        {
+            healthy = Hosts.ToList();
+        }
+        if (healthy.Count == 0)
+        {
+            return null;
+        }
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var a = healthy[Random.Shared.Next(healthy.Count)];
+            var b = healthy[Random.Shared.Next(healthy.Count)];
+            var pick = a.ActiveRequests <= b.ActiveRequests ? a : b;
+            if (!avoidPrevious || previous is null || !previous.Contains(pick) || attempt == 4)
+            {
+                return pick;
+            }
+        }
+        return healthy[0];
+    }
 }
 
-/// <summary>Ejection and pool state outlive a reload, like Envoy keeps host health across config updates.</summary>
+/// <summary>One endpoint of a cluster: where it is, how to reach it, its outlier state.</summary>
+public sealed class HostRuntime
+{
+    public required LbEndpoint Endpoint { get; init; }
+    public required UpstreamTransport? Transport { get; init; }
+    public required HostHealth Health { get; init; }
+
+    /// <summary>The request URL prefix for YARP; the connection goes where EgressGateway:Upstreams maps the address.</summary>
+    public required string DestinationPrefix { get; init; }
+
+    private int _active;
+    public int ActiveRequests => Volatile.Read(ref _active);
+    public void Enter() => Interlocked.Increment(ref _active);
+    public void Exit() => Interlocked.Decrement(ref _active);
+}
+
+/// <summary>Envoy-style per-cluster counters (admin /clusters): requests, errors, active requests.</summary>
+public sealed class ClusterStats
+{
+    private long _requests;
+    private long _errors;
+    private long _active;
+    private long _overflow;
+
+    public long RequestsTotal => Interlocked.Read(ref _requests);
+    public long RequestErrors => Interlocked.Read(ref _errors);
+    public long RequestsActive => Interlocked.Read(ref _active);
+    public long Overflow => Interlocked.Read(ref _overflow);
+
+    public void Started()
+    {
+        Interlocked.Increment(ref _requests);
+        Interlocked.Increment(ref _active);
+    }
+
+    public void Finished(bool error)
+    {
+        Interlocked.Decrement(ref _active);
+        if (error)
+        {
+            Interlocked.Increment(ref _errors);
+        }
+    }
+
+    public void Overflowed() => Interlocked.Increment(ref _overflow);
+}
+
+/// <summary>
+/// Ejection, pool and counter state outlive a reload, like Envoy keeps host health across config updates (keyed by
+/// cluster name and endpoint).
+/// </summary>
 public sealed class ClusterStateRegistry(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, OutlierDetector> _detectors = new();
+    private readonly ConcurrentDictionary<string, HostHealth> _hosts = new();
+    private readonly ConcurrentDictionary<string, OutlierGroup> _groups = new();
     private readonly ConcurrentDictionary<string, (string Key, ConnectionPoolGate Gate)> _pools = new();
+    private readonly ConcurrentDictionary<string, ClusterStats> _stats = new();
 
-    public OutlierDetector Detector(string cluster) => _detectors.GetOrAdd(cluster, _ => new OutlierDetector(time));
+    public TimeProvider Time => time;
 
-    public ConnectionPoolGate Pool(string cluster, ConnectionPool? pool)
+    public OutlierGroup Group(string cluster) => _groups.GetOrAdd(cluster, _ => new OutlierGroup(time));
+
+    public HostHealth Host(string cluster, string endpoint) =>
+        _hosts.GetOrAdd($"{cluster}#{endpoint}", _ => new HostHealth(Group(cluster)));
+
+    public ClusterStats Stats(string cluster) => _stats.GetOrAdd(cluster, _ => new ClusterStats());
+
+    public ConnectionPoolGate Pool(string cluster, CircuitBreakers breakers)
     {
-        if (pool is null)
-        {
-            return ConnectionPoolGate.Unlimited;
-        }
-        var key = pool.ToString();
+        var key = breakers.ToString();
         return _pools.AddOrUpdate(cluster,
-            _ => (key, new ConnectionPoolGate(pool)),
-            (_, existing) => existing.Key == key ? existing : (key, new ConnectionPoolGate(pool))).Gate;
+            _ => (key, new ConnectionPoolGate(breakers)),
+            (_, existing) => existing.Key == key ? existing : (key, new ConnectionPoolGate(breakers))).Gate;
     }
 }

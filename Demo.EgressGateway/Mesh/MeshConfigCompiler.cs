@@ -1,156 +1,135 @@
+using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
+using Polly;
+using EnvoyRoute = Demo.EgressGateway.Envoy.Route;
 
 namespace Demo.EgressGateway.Mesh;
 
-/// <summary>Turns a checked <see cref="IstioConfigSet"/> into a <see cref="MeshConfig"/>.</summary>
+/// <summary>
+/// Translates a checked <see cref="IstioConfigSet"/> with <see cref="IstioTranslator"/> (Istio → Envoy), then makes
+/// the Envoy configuration executable (<see cref="MeshConfig"/>). The executable form is built from the Envoy
+/// configuration alone.
+/// </summary>
 public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, EgressGatewayOptions options)
 {
-    public MeshConfig Compile(IstioConfigSet config, int revision) =>
-        new Compilation(config, options.ToMeshEnvironment(), clusterState).Build(revision);
+    /// <summary>Context key under which the handler passes the current stage to the retry pipeline.</summary>
+    public static readonly ResiliencePropertyKey<StageFrame> FrameKey = new("egress.frame");
 
-    private sealed class Compilation(IstioConfigSet config, MeshEnvironment environment, ClusterStateRegistry clusterState)
+    public MeshConfig Compile(IstioConfigSet config, int revision)
     {
-        private readonly List<ServiceEntry> _serviceEntries = config.OfKind<ServiceEntry>().ToList();
-        private readonly List<DestinationRule> _rules = config.OfKind<DestinationRule>().ToList();
-        private readonly Dictionary<string, Cluster> _clusters = new(StringComparer.Ordinal);
-        private readonly List<Gateway> _gateways = config.OfKind<Gateway>()
-            .Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value))
-            .ToList();
+        var environment = options.ToMeshEnvironment();
+        var xds = IstioTranslator.Translate(config, environment);
+        return new MeshConfig(revision, config, environment, xds,
+            Build(xds.Sidecar, environment, isGateway: false),
+            Build(xds.Gateway, environment, isGateway: true));
+    }
 
-        public MeshConfig Build(int revision)
+    private ProxyRuntime Build(ProxyConfig proxy, MeshEnvironment environment, bool isGateway)
+    {
+        var clusters = proxy.Clusters.ToDictionary(c => c.Name, c => BuildCluster(c, environment, isGateway), StringComparer.Ordinal);
+        var tables = proxy.RouteConfigs.ToDictionary(r => r.Name, r => BuildRouteTable(r, clusters), StringComparer.Ordinal);
+        var listeners = proxy.Listeners.ToDictionary(
+            l => l.Address.PortValue,
+            l => new ListenerRuntime(l, l.FilterChains.Select(c => (c, tables[c.RouteConfigName])).ToList()));
+        return new ProxyRuntime(proxy, listeners, clusters);
+    }
+
+    private static RouteTable BuildRouteTable(RouteConfiguration config, Dictionary<string, ClusterRuntime> clusters) =>
+        new(config, config.VirtualHosts
+            .Select(vh => new VirtualHostRuntime(vh, vh.Routes.Select((r, i) => BuildRoute(r, i, vh, clusters)).ToList()))
+            .ToList());
+
+    private static RouteEntry BuildRoute(EnvoyRoute route, int index, VirtualHost virtualHost, Dictionary<string, ClusterRuntime> clusters)
+    {
+        var action = route.Action;
+        var destinations = new List<ClusterChoice>();
+        long cumulative = 0;
+        if (action?.Cluster is { } single)
         {
-            var gateways = _gateways;
-
-            var meshHosts = new List<(string, RouteTable)>();
-            var gatewayHosts = new List<(string, RouteTable)>();
-            foreach (var vs in config.OfKind<VirtualService>())
-            {
-                var bound = vs.Gateways.Count == 0 ? [MeshEnvironment.MeshGateway] : vs.Gateways;
-                var table = new RouteTable(vs.Id.Name, vs.Http.Select(r => CompileRoute(vs, r)).ToList());
-                foreach (var host in vs.Hosts)
-                {
-                    if (bound.Contains(MeshEnvironment.MeshGateway))
-                    {
-                        meshHosts.Add((host, table));
-                    }
-                    if (bound.Any(reference => reference != MeshEnvironment.MeshGateway && IstioAnalyzer.FindGateway(gateways, reference) is not null))
-                    {
-                        gatewayHosts.Add((host, table));
-                    }
-                }
-            }
-            AddDefaultRoutes(meshHosts);
-
-            var registry = _serviceEntries
-                .SelectMany(se => se.Hosts.SelectMany(h => se.Ports.Select(p => (h, p.Number))))
-                .ToList();
-            return new MeshConfig(revision, config, environment, meshHosts, gatewayHosts, registry)
-            {
-                GatewayName = gateways.FirstOrDefault()?.Id.Name ?? "",
-            };
+            cumulative = 1;
+            destinations.Add(Choice(single, 1, null, action, route, clusters));
         }
-
-        // A registered host that no VirtualService routes still has Istio's default route: straight to its cluster.
-        private void AddDefaultRoutes(List<(string Pattern, RouteTable Table)> meshHosts)
+        else if (action?.WeightedClusters is { } weighted)
         {
-            foreach (var entry in _serviceEntries)
+            foreach (var weight in weighted.Clusters)
             {
-                foreach (var host in entry.Hosts.Where(h => !h.Contains('*') && !meshHosts.Any(m => IstioAnalyzer.HostMatches(m.Pattern, h))))
-                {
-                    var service = new VirtualService(new ResourceId("VirtualService", $"default-route-{host}", null, entry.Id.File),
-                        [host], [MeshEnvironment.MeshGateway], []);
-                    var ports = entry.Ports.Count == 0 ? [new ServicePort(80, null, null)] : entry.Ports;
-                    var routes = ports.Select(port => CompileRoute(service, new HttpRoute(0, "default",
-                            [new HttpMatch(null, null, null, null, [], [], [], port.Number, [], false)],
-                            [new RouteDestination(new Destination(host, null, port.Number), null, null, "spec.http[0].route[0]")],
-                            null, null, null, null, null, null)))
-                        .ToList();
-                    meshHosts.Add((host, new RouteTable(service.Id.Name, routes)));
-                }
+                cumulative += weight.Weight;
+                destinations.Add(Choice(weight.Name, cumulative, weight, action, route, clusters));
             }
         }
-
-        private CompiledRoute CompileRoute(VirtualService vs, HttpRoute route)
+        var retry = new RetryPolicy(action?.RetryPolicy);
+        var timeout = action?.Timeout is { } t && t > TimeSpan.Zero ? t : (TimeSpan?)null;
+        return new RouteEntry
         {
-            var cumulative = 0;
-            var destinations = new List<CompiledDestination>();
-            foreach (var d in route.Route)
-            {
-                cumulative += route.Route.Count == 1 ? 100 : d.Weight ?? 0;
-                destinations.Add(new CompiledDestination
-                {
-                    Source = d,
-                    CumulativeWeight = cumulative,
-                    Cluster = ResolveCluster(d.Destination),
-                    HostHeader = IstioAnalyzer.HostHeader(d, route),
-                    RequestHeaderOperations = new[] { route.Headers?.Request, d.Headers?.Request }.OfType<HeaderOperations>().ToList(),
-                    ResponseHeaderOperations = new[] { route.Headers?.Response, d.Headers?.Response }.OfType<HeaderOperations>().ToList(),
-                });
-            }
-            var retry = RetryPolicy.From(route.Retries);
-            return new CompiledRoute
-            {
-                VirtualService = vs,
-                Route = route,
-                Name = route.Name ?? $"{vs.Id.Name}.{route.Index}",
-                Destinations = destinations,
-                TotalWeight = cumulative,
-                Retry = retry,
-                Pipeline = retry.BuildPipeline(route.Timeout),
-            };
-        }
+            Config = route,
+            Name = route.Name ?? $"{VirtualServiceName(route) ?? virtualHost.Name}.{index}",
+            Matcher = new RouteMatcher(route.Match),
+            Destinations = destinations,
+            TotalWeight = cumulative,
+            Retry = retry,
+            Pipeline = retry.BuildPipeline(timeout, AdmitRetry),
+        };
+    }
 
-        private Cluster ResolveCluster(Destination destination)
+    private static string? VirtualServiceName(EnvoyRoute route) => route.Metadata?.Split('/')[^1];
+
+    // Envoy's max_retries circuit breaker on the cluster the request was sent to.
+    private static bool AdmitRetry(ResilienceContext context)
+    {
+        if (!context.Properties.TryGetValue(FrameKey, out var frame) || frame.Destination?.Cluster is not { } cluster)
         {
-            var port = destination.Port ?? DefaultPort(destination.Host);
-            var name = $"outbound|{port}|{destination.Subset}|{destination.Host}";
-            if (_clusters.TryGetValue(name, out var existing))
-            {
-                return existing;
-            }
-
-            var rule = _rules.FirstOrDefault(r => IstioAnalyzer.HostMatches(r.Host, destination.Host));
-            var subsetPolicy = rule?.Subsets.FirstOrDefault(s => s.Name == destination.Subset)?.TrafficPolicy;
-            var tls = IstioAnalyzer.EffectiveTls(subsetPolicy, port) ?? IstioAnalyzer.EffectiveTls(rule?.TrafficPolicy, port);
-            var pool = PortLevel(subsetPolicy, port)?.ConnectionPool ?? subsetPolicy?.ConnectionPool
-                ?? PortLevel(rule?.TrafficPolicy, port)?.ConnectionPool ?? rule?.TrafficPolicy?.ConnectionPool;
-            var outlier = PortLevel(subsetPolicy, port)?.OutlierDetection ?? subsetPolicy?.OutlierDetection
-                ?? PortLevel(rule?.TrafficPolicy, port)?.OutlierDetection ?? rule?.TrafficPolicy?.OutlierDetection;
-            var isGateway = IstioAnalyzer.HostMatches(environment.EgressGatewayService, destination.Host);
-            var originatesTls = !isGateway && tls is { Mode: "SIMPLE" or "MUTUAL" };
-            // Without an sni, Istio's sidecar presents its own cluster name, which only a '*' server accepts.
-            var gatewaySni = isGateway ? tls?.Sni ?? $"outbound_.{port}_.{destination.Subset}_.{destination.Host}" : null;
-
-            var cluster = new Cluster
-            {
-                Name = name,
-                Host = destination.Host,
-                Port = port,
-                Subset = destination.Subset,
-                IsEgressGateway = isGateway,
-                GatewaySni = gatewaySni,
-                GatewayAcceptsSni = gatewaySni is not null && _gateways.Any(g => g.Servers.Any(s => s.Port.Number == port
-                    && s.Hosts.Any(h => IstioAnalyzer.HostMatches(IstioAnalyzer.StripNamespace(h), gatewaySni)))),
-                Transport = isGateway ? null : new UpstreamTransport(destination.Host, port, originatesTls, tls?.Sni,
-                    tls?.SubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false, tls?.CaCertificates,
-                    pool?.MaxConnections, pool?.ConnectTimeout),
-                Outlier = OutlierSettings.From(outlier),
-                Detector = clusterState.Detector(name),
-                Pool = clusterState.Pool(name, pool),
-                // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
-                DestinationPrefix = $"http://{destination.Host}:{port}",
-            };
-            _clusters[name] = cluster;
-            return cluster;
+            return true;
         }
+        if (cluster.TryStartRetry())
+        {
+            frame.RetryInFlight = true;
+            return true;
+        }
+        frame.Flags |= ResponseFlags.UpstreamOverflow;
+        cluster.Stats.Overflowed();
+        return false;
+    }
 
-        // A destination without a port uses the service's only port, as Istio does.
-        private int DefaultPort(string host) =>
-            _serviceEntries.FirstOrDefault(se => se.Hosts.Any(h => IstioAnalyzer.HostMatches(h, host)))?.Ports is [var only]
-                ? only.Number
-                : 80;
+    private static ClusterChoice Choice(string name, long cumulative, ClusterWeight? weight, RouteAction action, EnvoyRoute route,
+        Dictionary<string, ClusterRuntime> clusters) => new()
+        {
+            ClusterName = name,
+            CumulativeWeight = cumulative,
+            Cluster = clusters.GetValueOrDefault(name),
+            // Istio's integration case "set host header in route and multi destination": the route's Host wins.
+            HostRewrite = action.HostRewriteLiteral ?? weight?.HostRewriteLiteral,
+            RequestHeaderOperations = weight is null ? [route.RequestHeaders] : [weight.RequestHeaders, route.RequestHeaders],
+            ResponseHeaderOperations = weight is null ? [route.ResponseHeaders] : [weight.ResponseHeaders, route.ResponseHeaders],
+        };
 
-        private static PortTrafficPolicy? PortLevel(TrafficPolicy? policy, int port) =>
-            policy?.PortLevelSettings.FirstOrDefault(p => p.Port == port);
+    private ClusterRuntime BuildCluster(Envoy.Cluster cluster, MeshEnvironment environment, bool isGateway)
+    {
+        var isEgressGateway = !isGateway && IstioAnalyzer.HostMatches(environment.EgressGatewayService, cluster.Metadata.ServiceHost);
+        var tls = cluster.TransportSocket;
+        var hosts = cluster.Endpoints.Select(endpoint => new HostRuntime
+        {
+            Endpoint = endpoint,
+            Health = clusterState.Host(cluster.Name, $"{endpoint.Address}:{endpoint.PortValue}"),
+            Transport = isEgressGateway ? null : new UpstreamTransport(endpoint.Address, endpoint.PortValue,
+                tls is { IstioMutual: false }, tls?.Sni, tls?.MatchSubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false,
+                tls?.TrustedCa is { } ca && ca != "system" ? ca : null,
+                cluster.CircuitBreakers.MaxConnections >= int.MaxValue ? null : (int)cluster.CircuitBreakers.MaxConnections,
+                cluster.ConnectTimeout)
+            {
+                IdleTimeout = cluster.IdleTimeout,
+                MaxConnectionDuration = cluster.MaxConnectionDuration,
+            },
+            // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
+            DestinationPrefix = $"http://{endpoint.Address}:{endpoint.PortValue}",
+        }).ToList();
+        return new ClusterRuntime
+        {
+            Config = cluster,
+            IsEgressGateway = isEgressGateway,
+            Hosts = hosts,
+            Outlier = OutlierSettings.From(cluster),
+            Pool = clusterState.Pool(cluster.Name, cluster.CircuitBreakers),
+            Stats = clusterState.Stats(cluster.Name),
+        };
     }
 }

@@ -17,6 +17,10 @@ public sealed class MeshRequest(HttpContext context, MeshConfig config)
 
     public MeshTransformer Transformer => field ??= new MeshTransformer(this);
 
+    /// <summary>The egress gateway's route configuration for this connection (chosen by SNI), and its filter chain's name.</summary>
+    public RouteTable? GatewayRoutes { get; set; }
+    public string? GatewayListener { get; set; }
+
     /// <summary>
     /// Whether a proxy stage at or outside <paramref name="throughDepth"/> is going to retry a response with this
     /// status — then the response must not reach the client yet.
@@ -40,8 +44,18 @@ public sealed class StageFrame(string stage, string listener)
 {
     public string Stage { get; } = stage;
     public string Listener { get; set; } = listener;
-    public CompiledRoute? Route { get; set; }
-    public CompiledDestination? Destination { get; set; }
+    public RouteEntry? Route { get; set; }
+    public ClusterChoice? Destination { get; set; }
+
+    /// <summary>The endpoint of the current attempt, and those tried before (for the previous_hosts retry predicate).</summary>
+    public HostRuntime? Host { get; set; }
+    public List<HostRuntime> AttemptedHosts { get; } = [];
+
+    /// <summary>The current attempt holds one of the cluster's max_retries slots.</summary>
+    public bool RetryInFlight { get; set; }
+
+    /// <summary>Envoy's <c>%RESPONSE_CODE_DETAILS%</c> for a local reply (e.g. <c>cluster_not_found</c>, <c>filter_chain_not_found</c>).</summary>
+    public string? Details { get; set; }
     public string Authority { get; set; } = "";
     public int Attempts { get; set; }
     public int Status { get; set; }
@@ -55,6 +69,10 @@ public sealed class StageFrame(string stage, string listener)
         Listener = listener;
         Route = null;
         Destination = null;
+        Host = null;
+        AttemptedHosts.Clear();
+        RetryInFlight = false;
+        Details = null;
         Attempts = 0;
         Status = 0;
         Flags = ResponseFlags.None;

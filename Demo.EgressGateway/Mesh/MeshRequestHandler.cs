@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Http.Features;
 using System.Net;
+using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
+using Polly;
 using Polly.Timeout;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -78,42 +80,46 @@ public sealed class MeshRequestHandler(
     private async ValueTask<AttemptOutcome> RouteAsync(MeshRequest request, StageFrame frame, int depth, int port, CancellationToken cancellationToken)
     {
         var config = request.Config;
-        var host = request.Authority;
-        RouteTable? table;
-        if (depth == MeshRequest.SidecarDepth && HttpMethods.IsConnect(request.Context.Request.Method))
+        var isSidecar = depth == MeshRequest.SidecarDepth;
+        var proxy = isSidecar ? config.Sidecar : config.Gateway;
+        if (isSidecar && HttpMethods.IsConnect(request.Context.Request.Method))
         {
             // Envoy's CONNECT support is off unless a route enables it (Istio's HTTP routes do not): an internal 403,
             // no tunnel, whatever the authority.
             return await LocalReplyAsync(request, depth, StatusCodes.Status403Forbidden, "", ResponseFlags.None);
         }
-        if (depth == MeshRequest.SidecarDepth && HasControlCharacter(request.Context.Features.Get<IHttpRequestFeature>()?.RawTarget))
+        if (isSidecar && HasControlCharacter(request.Context.Features.Get<IHttpRequestFeature>()?.RawTarget))
         {
             // Kestrel lets control characters through in the request target; Envoy's codec refuses them.
             return await LocalReplyAsync(request, depth, StatusCodes.Status400BadRequest, "", ResponseFlags.None);
         }
-        if (depth == MeshRequest.SidecarDepth)
+
+        RouteTable routes;
+        if (isSidecar)
         {
-            table = config.FindMeshRoutes(host);
-            if (table is null || !config.IsRegistered(host, port) && !IstioAnalyzer.HostMatches(config.Environment.EgressGatewayService, host))
+            if (proxy.FindListener(port) is not { } listener || listener.Match(null) is not { } chain)
             {
-                // REGISTRY_ONLY: the BlackHoleCluster.
-                return await LocalReplyAsync(request, depth, StatusCodes.Status502BadGateway, "", ResponseFlags.NoRouteFound);
+                // No HTTP listener for this port (e.g. a plain-HTTP request to an HTTPS port, or a port nothing
+                // registers): the connection goes to the BlackHoleCluster — Envoy's TCP proxy closes it (UH).
+                frame.Flags |= ResponseFlags.NoHealthyUpstream;
+                frame.UpstreamHost = IstioTranslator.BlackHoleCluster;
+                frame.Details = "blackhole";
+                request.Context.Abort();
+                return new AttemptOutcome(OutcomeKind.Response, 0, Committed: true, ResponseFlags.NoHealthyUpstream) { LocalReply = true };
             }
+            routes = chain.Routes;
         }
         else
         {
-            frame.Listener = config.GatewayName;
-            table = config.FindGatewayRoutes(host);
-            if (table is null)
-            {
-                return await LocalReplyAsync(request, depth, StatusCodes.Status404NotFound, "", ResponseFlags.NoRouteFound);
-            }
+            routes = request.GatewayRoutes!;
+            frame.Listener = request.GatewayListener ?? "";
         }
 
-        CompiledRoute? route = null;
-        foreach (var candidate in table.Routes)
+        var virtualHost = routes.FindVirtualHost(request.Authority);
+        RouteEntry? route = null;
+        foreach (var candidate in virtualHost?.Routes ?? [])
         {
-            if (candidate.Matches(request.Context, host, port, frame.Listener))
+            if (candidate.Matcher.Matches(request.Context.Request, request.Authority))
             {
                 route = candidate;
                 break;
@@ -121,45 +127,68 @@ public sealed class MeshRequestHandler(
         }
         if (route is null)
         {
+            frame.Details = "route_not_found";
             return await LocalReplyAsync(request, depth, StatusCodes.Status404NotFound, "", ResponseFlags.NoRouteFound);
         }
         frame.Route = route;
 
+        if (route.Config.DirectResponse is { } direct)
+        {
+            // Istio's block_all (REGISTRY_ONLY): a direct response, no response flag, reported as the BlackHoleCluster.
+            frame.UpstreamHost = route.Name == IstioTranslator.BlockAllRoute ? IstioTranslator.BlackHoleCluster : "-";
+            frame.Details = "direct_response";
+            return await LocalReplyAsync(request, depth, direct.Status, direct.Body ?? "", ResponseFlags.None);
+        }
+
         // Envoy's fault filter runs before the router: its delay and abort are not subject to this route's
         // timeout, and its abort is never retried by this proxy.
-        if (route.Route.Fault is { } fault)
+        if (route.Config.Fault is { } fault)
         {
             if (fault.Delay is { } delay && Roll(delay.Percentage))
             {
                 frame.Flags |= ResponseFlags.DelayInjected;
-                await Task.Delay(delay.FixedDelay, cancellationToken);
+                await Task.Delay(delay.FixedDelay < RetryPolicy.MaxTimer ? delay.FixedDelay : RetryPolicy.MaxTimer, cancellationToken);
             }
             if (fault.Abort is { } abort && Roll(abort.Percentage))
             {
+                frame.Details = "fault_filter_abort";
                 return await LocalReplyAsync(request, depth, abort.HttpStatus, FaultAbortBody, ResponseFlags.FaultInjected);
             }
         }
 
         var destination = route.PickDestination();
         frame.Destination = destination;
-        ApplyRequestHeaders(request, destination);
-        if (route.Route.RewriteUri is { } rewrite)
+        if (destination.Cluster is null)
         {
-            RewritePath(request.Context.Request, route.Route, rewrite);
+            frame.UpstreamHost = destination.ClusterName;
+            frame.Details = "cluster_not_found";
+            return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, "", ResponseFlags.NoClusterFound);
+        }
+        ApplyRequestHeaders(request, destination);
+        if (route.Config.Action?.PrefixRewrite is { } rewrite)
+        {
+            RewritePath(request.Context.Request, route.Config.Match, rewrite);
         }
         frame.Authority = request.Authority;
 
         AttemptOutcome outcome;
+        var resilience = ResilienceContextPool.Shared.Get(cancellationToken);
+        resilience.Properties.Set(MeshConfigCompiler.FrameKey, frame);
         try
         {
             outcome = await route.Pipeline.ExecuteAsync(
-                static (state, token) => state.Handler.AttemptAsync(state.Request, state.Depth, token),
-                (Handler: this, Request: request, Depth: depth),
-                cancellationToken);
+                static (context, state) => state.Handler.AttemptAsync(state.Request, state.Depth, context.CancellationToken),
+                resilience,
+                (Handler: this, Request: request, Depth: depth));
         }
         catch (TimeoutRejectedException)
         {
+            frame.Details = "upstream_response_timeout";
             return await LocalReplyAsync(request, depth, StatusCodes.Status504GatewayTimeout, TimeoutBody, ResponseFlags.UpstreamRequestTimeout);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(resilience);
         }
 
         var exhausted = route.Retry.Attempts > 0 && frame.Attempts > route.Retry.Attempts;
@@ -187,52 +216,98 @@ public sealed class MeshRequestHandler(
             context.Response.Clear();
         }
 
-        var cluster = frame.Destination!.Cluster;
-        frame.UpstreamHost = cluster.Name;
-        if (cluster.Outlier is not null && cluster.Detector.IsEjected(out _))
-        {
-            return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, NoHealthyUpstreamBody, ResponseFlags.NoHealthyUpstream);
-        }
-        if (!await cluster.Pool.TryEnterAsync(cancellationToken))
-        {
-            return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable,
-                ResetBefore + "reset reason: overflow", ResponseFlags.UpstreamOverflow);
-        }
-
-        AttemptOutcome outcome;
+        var cluster = frame.Destination!.Cluster!;
+        var retry = frame.RetryInFlight;
+        frame.RetryInFlight = false;
         try
         {
-            if (cluster.IsEgressGateway)
+            var host = cluster.PickHost(frame.AttemptedHosts, frame.Route!.Retry.AvoidPreviousHosts);
+            frame.UpstreamHost = cluster.Name;
+            if (host is null)
             {
-                outcome = cluster.GatewayAcceptsSni
-                    ? await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken)
-                    : AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                        $"reset reason: connection failure, transport failure reason: the egress gateway has no server for SNI '{cluster.GatewaySni}' on port {cluster.Port}");
+                frame.Details = "no_healthy_upstream";
+                return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, NoHealthyUpstreamBody, ResponseFlags.NoHealthyUpstream);
             }
-            else
+            frame.Host = host;
+            frame.AttemptedHosts.Add(host);
+            if (!await cluster.Pool.TryEnterAsync(cancellationToken))
             {
-                outcome = await ForwardAsync(request, depth, cluster, cancellationToken);
+                cluster.Stats.Overflowed();
+                frame.Details = "upstream_reset_before_response_started{overflow}";
+                return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable,
+                    ResetBefore + "reset reason: overflow", ResponseFlags.UpstreamOverflow);
             }
+
+            var outcome = default(AttemptOutcome);
+            cluster.Stats.Started();
+            host.Enter();
+            try
+            {
+                outcome = cluster.IsEgressGateway
+                    ? await ConnectToGatewayAsync(request, depth, cluster, cancellationToken)
+                    : await ForwardAsync(request, depth, cluster, host, cancellationToken);
+            }
+            finally
+            {
+                host.Exit();
+                cluster.Pool.Exit();
+                cluster.Stats.Finished(outcome.Kind != OutcomeKind.Response || outcome.Status >= 500);
+            }
+
+            if (cluster.Outlier is { } outlier
+                && host.Health.Record(outlier, cluster.Hosts.Count, outcome.Status, localOriginFailure: outcome.Kind != OutcomeKind.Response))
+            {
+                Log.EndpointEjected(logger, $"{host.Endpoint.Address}:{host.Endpoint.PortValue}", cluster.Name, host.Health.Ejections,
+                    host.Health.RemainingEjection(outlier));
+            }
+            return outcome;
         }
         finally
         {
-            cluster.Pool.Exit();
+            if (retry)
+            {
+                cluster.EndRetry();
+            }
         }
-
-        if (cluster.Outlier is { } outlier
-            && cluster.Detector.Record(outlier, outcome.Status, localOriginFailure: outcome.Kind != OutcomeKind.Response))
-        {
-            Log.EndpointEjected(logger, cluster.Name, outlier.BaseEjectionTime);
-        }
-        return outcome;
     }
 
-    private async ValueTask<AttemptOutcome> ForwardAsync(MeshRequest request, int depth, Cluster cluster, CancellationToken cancellationToken)
+    // The sidecar's connection to the egress gateway: the gateway's listener for the port, then the filter chain
+    // whose server_names hold the SNI the sidecar presents (the DestinationRule subset's sni). The SNI picks the
+    // filter chain (the Gateway server); the Host then picks the virtual host and route inside it.
+    private async ValueTask<AttemptOutcome> ConnectToGatewayAsync(MeshRequest request, int depth, ClusterRuntime cluster, CancellationToken cancellationToken)
+    {
+        var gateway = request.Config.Gateway;
+        if (gateway.FindListener(cluster.Port) is not { } listener)
+        {
+            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
+                $"reset reason: connection failure, transport failure reason: delayed connect error: 111 (the egress gateway has no listener on port {cluster.Port})");
+        }
+        var sni = cluster.Sni ?? request.Authority;
+        if (listener.Match(sni) is not { } chain)
+        {
+            Log.FilterChainNotFound(logger, "gateway", sni, cluster.Port);
+            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
+                $"reset reason: connection failure, transport failure reason: TLS_error: the egress gateway has no server for SNI '{sni}' on port {cluster.Port} (filter_chain_not_found)");
+        }
+        request.GatewayRoutes = chain.Routes;
+        request.GatewayListener = chain.Chain.Name;
+        return await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken);
+    }
+
+    private async ValueTask<AttemptOutcome> ForwardAsync(MeshRequest request, int depth, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
     {
         var context = request.Context;
         var transformer = request.Transformer;
         transformer.Depth = depth;
-        var error = await forwarder.SendAsync(context, cluster.DestinationPrefix, clients.GetClient(cluster.Transport!),
+        var transport = host.Transport!;
+        if (transport.Tls && transport.Sni is null)
+        {
+            // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host; with no
+            // subjectAltNames either, auto_san_validation checks the certificate against that Host too.
+            var authority = StripPort(request.Authority);
+            transport = transport with { Sni = authority, SubjectAltNames = transport.SubjectAltNames.Count > 0 ? transport.SubjectAltNames : [authority] };
+        }
+        var error = await forwarder.SendAsync(context, host.DestinationPrefix, clients.GetClient(transport),
             RequestConfig, transformer, cancellationToken);
         if (error == ForwarderError.None)
         {
@@ -243,9 +318,10 @@ public sealed class MeshRequestHandler(
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
         if (context.Response.HasStarted)
         {
-            // Too late to answer differently: the client sees a truncated response, as with Envoy.
-            request.Frames[depth].Flags |= ResponseFlags.UpstreamRemoteReset;
-            return new AttemptOutcome(OutcomeKind.Response, context.Response.StatusCode, Committed: true, ResponseFlags.UpstreamRemoteReset);
+            // Too late to answer differently: the client sees a truncated response, as with Envoy. An HTTP/1.1
+            // upstream can only end a response by closing its connection: Envoy's flag is UC.
+            request.Frames[depth].Flags |= ResponseFlags.UpstreamConnectionTermination;
+            return new AttemptOutcome(OutcomeKind.Response, context.Response.StatusCode, Committed: true, ResponseFlags.UpstreamConnectionTermination);
         }
         context.Response.Clear();
 
@@ -260,7 +336,9 @@ public sealed class MeshRequestHandler(
                 $"reset reason: connection failure, transport failure reason: {reason}");
         }
         Log.UpstreamReset(logger, cluster.Name, error.ToString(), reason);
-        return AttemptOutcome.Failure(OutcomeKind.Reset, ResponseFlags.UpstreamRemoteReset, $"reset reason: remote reset ({reason})");
+        // HTTP/1.1 has no stream reset: an upstream that goes away before its response is a connection
+        // termination (Envoy: UC, "reset reason: connection termination"); UR is HTTP/2's RST_STREAM.
+        return AttemptOutcome.Failure(OutcomeKind.Reset, ResponseFlags.UpstreamConnectionTermination, "reset reason: connection termination");
     }
 
     /// <summary>
@@ -298,54 +376,41 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    private static void ApplyRequestHeaders(MeshRequest request, CompiledDestination destination)
+    private static void ApplyRequestHeaders(MeshRequest request, ClusterChoice destination)
     {
-        if (destination.HostHeader is { } host)
+        if (destination.HostRewrite is { } host)
         {
             request.Authority = host;
         }
         var headers = request.Context.Request.Headers;
         foreach (var operations in destination.RequestHeaderOperations)
         {
-            foreach (var (name, value) in operations.Set)
-            {
-                if (!IsAuthority(name))
-                {
-                    headers[name] = value;
-                }
-            }
-            foreach (var (name, value) in operations.Add)
-            {
-                if (!IsAuthority(name))
-                {
-                    headers.Append(name, value);
-                }
-            }
-            foreach (var name in operations.Remove)
-            {
-                headers.Remove(name);
-            }
+            MeshTransformer.Apply(operations, headers);
         }
     }
 
-    // Istio: a prefix match's prefix is replaced; otherwise the whole path is.
-    private static void RewritePath(HttpRequest request, HttpRoute route, string rewrite)
+    // Envoy's prefix_rewrite: the matched prefix is replaced; for an exact path or a regex match, the whole path.
+    private static void RewritePath(HttpRequest request, RouteMatch match, string rewrite)
     {
         var path = request.Path.Value ?? "/";
-        var prefix = route.Match
-            .Select(m => m.Uri)
-            .FirstOrDefault(u => u is { Kind: StringMatchKind.Prefix } && path.StartsWith(u.Value, StringComparison.Ordinal));
-        request.Path = prefix is null ? rewrite : rewrite + path[prefix.Value.Length..];
+        request.Path = match.Prefix is { } prefix && path.Length >= prefix.Length
+            ? rewrite + path[prefix.Length..]
+            : rewrite;
+    }
+
+    private static string StripPort(string authority)
+    {
+        var colon = authority.LastIndexOf(':');
+        return colon > 0 && !authority.EndsWith(']') && authority.IndexOf(':') == colon ? authority[..colon] : authority;
     }
 
     private static bool HasControlCharacter(string? target) =>
         target is not null && target.AsSpan().IndexOfAnyInRange('\u0000', '\u0020') >= 0 || target?.Contains('\u007f', StringComparison.Ordinal) == true;
 
-    private static bool IsAuthority(string name) =>
-        name.Equals("host", StringComparison.OrdinalIgnoreCase) || name == ":authority";
-
-    private static bool Roll(double percentage) =>
-        percentage >= 100 || (percentage > 0 && Random.Shared.NextDouble() * 100 < percentage);
+    // Envoy's fault filter: a random draw in [0, denominator) below the numerator.
+    private static bool Roll(FractionalPercent percentage) => percentage.Denominator == "MILLION"
+        ? Random.Shared.Next(1_000_000) < percentage.Numerator
+        : Random.Shared.Next(100) < percentage.Numerator;
 
     private static string Describe(Exception? exception)
     {

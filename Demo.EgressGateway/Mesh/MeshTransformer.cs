@@ -1,4 +1,3 @@
-using Demo.EgressGateway.Istio;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Demo.EgressGateway.Mesh;
@@ -48,19 +47,23 @@ public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
         }
     }
 
-    public static void Apply(HeaderOperations operations, IHeaderDictionary headers)
+    /// <summary>Envoy's HeaderParser: the removals, then each header to add (overwrite or append).</summary>
+    public static void Apply(Envoy.HeaderOperations operations, IHeaderDictionary headers)
     {
-        foreach (var (name, value) in operations.Set)
-        {
-            headers[name] = value;
-        }
-        foreach (var (name, value) in operations.Add)
-        {
-            headers.Append(name, value);
-        }
-        foreach (var name in operations.Remove)
+        foreach (var name in operations.ToRemove)
         {
             headers.Remove(name);
+        }
+        foreach (var option in operations.ToAdd)
+        {
+            if (option.Append)
+            {
+                headers.Append(option.Key, option.Value);
+            }
+            else
+            {
+                headers[option.Key] = option.Value;
+            }
         }
     }
 }

@@ -1,59 +1,208 @@
-using Demo.EgressGateway.Istio;
+using EnvoyOutlierDetection = Demo.EgressGateway.Envoy.OutlierDetection;
 
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Envoy's consecutive-error outlier detection for one cluster. Every cluster here has one endpoint (one external
-/// host per weighted destination), so an ejection leaves the cluster with no healthy upstream: requests routed to
-/// it fail fast with 503 <c>UH</c> until the ejection time passes (Istio's minHealthPercent 0: no panic routing).
-/// The ejection time grows with each ejection, as Envoy's does (base × ejections).
+/// Envoy's consecutive-error outlier detection settings of one cluster (envoy.config.cluster.v3.OutlierDetection as
+/// istiod fills it), with the ejection time cap Envoy applies (max_ejection_time, default 300 s).
 /// </summary>
-public sealed class OutlierDetector(TimeProvider time)
+public sealed record OutlierSettings(
+    int Consecutive5xx,
+    int ConsecutiveGatewayFailure,
+    bool Enforce5xx,
+    bool EnforceGatewayFailure,
+    TimeSpan Interval,
+    TimeSpan BaseEjectionTime,
+    int MaxEjectionPercent,
+    bool SplitExternalLocalOriginErrors,
+    int? ConsecutiveLocalOriginFailure)
+{
+    public static readonly TimeSpan DefaultMaxEjectionTime = TimeSpan.FromSeconds(300);
+
+    public TimeSpan MaxEjectionTime => BaseEjectionTime > DefaultMaxEjectionTime ? BaseEjectionTime : DefaultMaxEjectionTime;
+
+    public static OutlierSettings? From(Envoy.Cluster cluster) => cluster.OutlierDetection is not { } od ? null : From(od, cluster);
+
+    private static OutlierSettings From(EnvoyOutlierDetection od, Envoy.Cluster cluster) => new(
+        od.Consecutive5xx ?? 5,
+        od.ConsecutiveGatewayFailure ?? 5,
+        od.EnforcingConsecutive5xx > 0 && od.Consecutive5xx is not 0,
+        od.EnforcingConsecutiveGatewayFailure > 0 && od.ConsecutiveGatewayFailure is not 0,
+        od.Interval,
+        od.BaseEjectionTime,
+        od.MaxEjectionPercent,
+        cluster.SplitExternalLocalOriginErrors,
+        cluster.ConsecutiveLocalOriginFailure);
+}
+
+/// <summary>
+/// The outlier detector of one cluster: its clock (interval sweeps run at start + k × interval) and how many of
+/// its hosts are ejected, which <c>max_ejection_percent</c> limits.
+/// </summary>
+public sealed class OutlierGroup(TimeProvider time)
+{
+    private int _ejected;
+
+    public TimeProvider Time { get; } = time;
+    public long Start { get; } = time.GetTimestamp();
+    public int Ejected => Volatile.Read(ref _ejected);
+
+    internal void Add(int delta) => Interlocked.Add(ref _ejected, delta);
+
+    /// <summary>The first interval sweep at or after <paramref name="timestamp"/>.</summary>
+    internal long NextSweep(long timestamp, TimeSpan interval)
+    {
+        var step = Math.Max(1L, (long)(interval.TotalSeconds * Time.TimestampFrequency));
+        var elapsed = Math.Max(0, timestamp - Start);
+        var ticks = (elapsed + step - 1) / step;
+        return Start + ticks * step;
+    }
+
+    internal long Step(TimeSpan interval) => Math.Max(1L, (long)(interval.TotalSeconds * Time.TimestampFrequency));
+}
+
+/// <summary>
+/// One host's outlier state, as Envoy's DetectorHostMonitorImpl keeps it: consecutive 5xx / gateway-failure
+/// (/ local-origin) counters, reset by any non-5xx response; an ejection when a counter reaches its threshold and
+/// the cluster's <c>max_ejection_percent</c> still allows one more ejected host — counting the host being ejected
+/// (envoyproxy/envoy#27909, Envoy ≥ 1.27: a one-host cluster at the default 10% is never ejected); ejection time =
+/// base × ejections (the back-off, which shrinks by one on every sweep the host is healthy), capped at
+/// max(300 s, base); un-ejection only on an interval sweep.
+/// </summary>
+public sealed class HostHealth(OutlierGroup group)
 {
     private readonly Lock _gate = new();
     private int _consecutive5xx;
-    private int _consecutiveGatewayErrors;
-    private int _ejections;
-    private long _ejectedUntil;
+    private int _consecutiveGatewayFailure;
+    private int _consecutiveLocalOrigin;
+    private int _backoff;
+    private bool _ejected;
+    private long _ejectedAt;
+    private long _lastSweep = group.Start;
 
-    public bool IsEjected(out TimeSpan remaining)
-    {
-        var until = Volatile.Read(ref _ejectedUntil);
-        var now = time.GetTimestamp();
-        remaining = until > now ? time.GetElapsedTime(now, until) : TimeSpan.Zero;
-        return until > now;
-    }
+    /// <summary>How many times this host has been ejected (lifetime).</summary>
+    public int Ejections { get; private set; }
 
-    /// <summary>Records one upstream result; returns true when this result ejected the endpoint.</summary>
-    public bool Record(OutlierSettings settings, int status, bool localOriginFailure)
+    public bool IsEjected(OutlierSettings settings)
     {
-        var is5xx = localOriginFailure || status >= 500;
-        var isGatewayError = localOriginFailure || status is 502 or 503 or 504;
         lock (_gate)
         {
-            _consecutive5xx = is5xx ? _consecutive5xx + 1 : 0;
-            _consecutiveGatewayErrors = isGatewayError ? _consecutiveGatewayErrors + 1 : 0;
-            var eject = (settings.Consecutive5xxErrors > 0 && _consecutive5xx >= settings.Consecutive5xxErrors)
-                || (settings.ConsecutiveGatewayErrors > 0 && _consecutiveGatewayErrors >= settings.ConsecutiveGatewayErrors);
-            if (!eject || IsEjected(out _))
-            {
-                return false;
-            }
-            _ejections++;
-            _consecutive5xx = 0;
-            _consecutiveGatewayErrors = 0;
-            var duration = settings.BaseEjectionTime * Math.Min(_ejections, 10);
-            Volatile.Write(ref _ejectedUntil, time.GetTimestamp() + (long)(duration.TotalSeconds * time.TimestampFrequency));
-            return true;
+            Sweep(settings, group.Time.GetTimestamp());
+            return _ejected;
         }
     }
-}
 
-/// <summary>Istio's outlierDetection with its defaults filled in.</summary>
-public sealed record OutlierSettings(int Consecutive5xxErrors, int ConsecutiveGatewayErrors, TimeSpan BaseEjectionTime)
-{
-    public static OutlierSettings? From(OutlierDetection? detection) => detection is null ? null : new(
-        detection.Consecutive5xxErrors ?? 5,
-        detection.ConsecutiveGatewayErrors ?? 0,
-        detection.BaseEjectionTime ?? TimeSpan.FromSeconds(30));
+    /// <summary>When the current ejection ends (at the sweep after the ejection time), or null if not ejected.</summary>
+    public TimeSpan? RemainingEjection(OutlierSettings settings)
+    {
+        lock (_gate)
+        {
+            var now = group.Time.GetTimestamp();
+            Sweep(settings, now);
+            return _ejected ? group.Time.GetElapsedTime(now, UnejectAt(settings)) : null;
+        }
+    }
+
+    private long UnejectAt(OutlierSettings settings)
+    {
+        var duration = Min(settings.BaseEjectionTime * Math.Max(1, _backoff), settings.MaxEjectionTime);
+        return group.NextSweep(_ejectedAt + (long)(duration.TotalSeconds * group.Time.TimestampFrequency), settings.Interval);
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    // Runs the interval sweeps that have happened since the last look: un-eject when due, shrink the back-off while healthy.
+    private void Sweep(OutlierSettings settings, long now)
+    {
+        var step = group.Step(settings.Interval);
+        if (_ejected)
+        {
+            var unejectAt = UnejectAt(settings);
+            if (now < unejectAt)
+            {
+                return;
+            }
+            _ejected = false;
+            group.Add(-1);
+            _lastSweep = unejectAt;
+        }
+        if (now - _lastSweep >= step)
+        {
+            var sweeps = (now - _lastSweep) / step;
+            _backoff = (int)Math.Max(0, _backoff - sweeps);
+            _lastSweep += sweeps * step;
+        }
+    }
+
+    /// <summary>
+    /// Records one result; returns true when it ejected the host. <paramref name="localOriginFailure"/>: a connect
+    /// failure, reset or timeout (Envoy maps it to 503/504 unless split_external_local_origin_errors).
+    /// </summary>
+    public bool Record(OutlierSettings settings, int hostsInCluster, int status, bool localOriginFailure)
+    {
+        lock (_gate)
+        {
+            Sweep(settings, group.Time.GetTimestamp());
+            if (localOriginFailure && settings.SplitExternalLocalOriginErrors)
+            {
+                _consecutiveLocalOrigin++;
+                if (settings.ConsecutiveLocalOriginFailure is > 0 and var limit && _consecutiveLocalOrigin >= limit)
+                {
+                    _consecutiveLocalOrigin = 0;
+                    return TryEject(settings, hostsInCluster);
+                }
+                return false;
+            }
+            if (!localOriginFailure)
+            {
+                _consecutiveLocalOrigin = 0;
+            }
+            var code = localOriginFailure ? 503 : status;
+            if (code < 500)
+            {
+                _consecutive5xx = 0;
+                _consecutiveGatewayFailure = 0;
+                return false;
+            }
+            var ejected = false;
+            if (code is 502 or 503 or 504)
+            {
+                if (++_consecutiveGatewayFailure >= settings.ConsecutiveGatewayFailure && settings.ConsecutiveGatewayFailure > 0)
+                {
+                    _consecutiveGatewayFailure = 0;
+                    ejected = settings.EnforceGatewayFailure && TryEject(settings, hostsInCluster);
+                }
+            }
+            else
+            {
+                _consecutiveGatewayFailure = 0;
+            }
+            if (++_consecutive5xx >= settings.Consecutive5xx && settings.Consecutive5xx > 0)
+            {
+                _consecutive5xx = 0;
+                ejected |= settings.Enforce5xx && TryEject(settings, hostsInCluster);
+            }
+            return ejected;
+        }
+    }
+
+    private bool TryEject(OutlierSettings settings, int hostsInCluster)
+    {
+        if (_ejected)
+        {
+            return false;
+        }
+        var percentAfter = 100.0 * (group.Ejected + 1) / Math.Max(1, hostsInCluster);
+        if (percentAfter > Math.Min(100, settings.MaxEjectionPercent))
+        {
+            return false;
+        }
+        var maxBackoff = (int)Math.Ceiling(settings.MaxEjectionTime / settings.BaseEjectionTime);
+        _backoff = Math.Min(_backoff + 1, Math.Max(1, maxBackoff));
+        _ejected = true;
+        _ejectedAt = group.Time.GetTimestamp();
+        Ejections++;
+        group.Add(1);
+        return true;
+    }
 }

@@ -25,22 +25,30 @@ public enum ResponseFlags
     UpstreamRemoteReset = 256,
     /// <summary>DC: downstream connection termination.</summary>
     DownstreamConnectionTermination = 512,
+    /// <summary>UC: upstream connection termination — what an HTTP/1.1 upstream closing its connection before or during the response gives.</summary>
+    UpstreamConnectionTermination = 1024,
+    /// <summary>NC: upstream cluster not found (the route names a cluster this proxy does not have).</summary>
+    NoClusterFound = 2048,
 }
 
 public static class ResponseFlagsExtensions
 {
+    // In the order of Envoy's table (source/common/stream_info/utility.h ALL_RESPONSE_STRINGS_FLAGS), which is
+    // the order %RESPONSE_FLAGS% prints them in, e.g. "UF,URX".
     private static readonly (ResponseFlags Flag, string Code)[] Codes =
     [
         (ResponseFlags.NoHealthyUpstream, "UH"),
+        (ResponseFlags.UpstreamRequestTimeout, "UT"),
+        (ResponseFlags.UpstreamRemoteReset, "UR"),
         (ResponseFlags.UpstreamConnectionFailure, "UF"),
+        (ResponseFlags.UpstreamConnectionTermination, "UC"),
         (ResponseFlags.UpstreamOverflow, "UO"),
         (ResponseFlags.NoRouteFound, "NR"),
-        (ResponseFlags.UpstreamRetryLimitExceeded, "URX"),
-        (ResponseFlags.UpstreamRemoteReset, "UR"),
-        (ResponseFlags.DownstreamConnectionTermination, "DC"),
-        (ResponseFlags.UpstreamRequestTimeout, "UT"),
         (ResponseFlags.DelayInjected, "DI"),
         (ResponseFlags.FaultInjected, "FI"),
+        (ResponseFlags.DownstreamConnectionTermination, "DC"),
+        (ResponseFlags.UpstreamRetryLimitExceeded, "URX"),
+        (ResponseFlags.NoClusterFound, "NC"),
     ];
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<ResponseFlags, string> Cache = new();

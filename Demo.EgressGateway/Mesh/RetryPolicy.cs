@@ -1,4 +1,3 @@
-using Demo.EgressGateway.Istio;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
@@ -6,29 +5,37 @@ using Polly.Timeout;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// A route's retry policy with Envoy's semantics, as Istio configures it. When a VirtualService route has no
-/// <c>retries</c>, Istio's default applies: 2 retries on connect-failure, refused-stream, unavailable, cancelled
-/// and retriable-status-codes (with no codes listed).
+/// A route's retry policy at run time, executing Envoy's <c>retry_policy</c> as istiod wrote it (see
+/// <see cref="Envoy.IstioTranslator.ConvertRetryPolicy"/>): <c>retry_on</c> conditions, <c>num_retries</c>,
+/// <c>retriable_status_codes</c> (only with the <c>retriable-status-codes</c> condition), <c>per_try_timeout</c>
+/// and the jittered back-off. Conditions that concern gRPC status or HTTP/2 stream refusal (<c>unavailable</c>,
+/// <c>cancelled</c>, <c>refused-stream</c>, …) never match an HTTP/1.1 upstream's answer.
 /// </summary>
 public sealed class RetryPolicy
 {
-    public static readonly TimeSpan DefaultBaseInterval = TimeSpan.FromMilliseconds(25);
-    public static readonly RetryPolicy IstioDefault = new(2, null, "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes", null);
+    public static readonly TimeSpan DefaultBaseInterval = Envoy.IstioTranslator.DefaultRetryBaseInterval;
+
+    /// <summary>No retry_policy on the route (Istio: <c>attempts: 0</c>).</summary>
+    public static readonly RetryPolicy None = new(null);
 
     private readonly bool _on5xx;
     private readonly bool _onGatewayError;
     private readonly bool _onReset;
+    private readonly bool _onResetBeforeRequest;
     private readonly bool _onConnectFailure;
     private readonly bool _onRetriable4xx;
     private readonly HashSet<int> _statusCodes = [];
 
-    public RetryPolicy(int attempts, TimeSpan? perTryTimeout, string? retryOn, TimeSpan? backoff)
+    public RetryPolicy(Envoy.RetryPolicy? policy)
     {
-        Attempts = attempts;
-        PerTryTimeout = perTryTimeout;
-        BaseInterval = backoff ?? DefaultBaseInterval;
+        Config = policy;
+        Attempts = policy?.NumRetries ?? 0;
+        PerTryTimeout = policy?.PerTryTimeout;
+        BaseInterval = policy?.BaseInterval ?? DefaultBaseInterval;
         MaxInterval = BaseInterval * 10;
-        RetryOn = retryOn ?? "";
+        RetryOn = policy?.RetryOn ?? "";
+        AvoidPreviousHosts = policy?.RetryHostPredicates.Count > 0;
+        var retriableStatusCodes = false;
         foreach (var condition in RetryOn.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             switch (condition)
@@ -36,21 +43,26 @@ public sealed class RetryPolicy
                 case "5xx": _on5xx = true; break;
                 case "gateway-error": _onGatewayError = true; break;
                 case "reset": _onReset = true; break;
+                case "reset-before-request": _onResetBeforeRequest = true; break;
                 case "connect-failure": _onConnectFailure = true; break;
                 case "retriable-4xx": _onRetriable4xx = true; break;
-                default:
-                    // Istio turns plain codes into Envoy's retriable_status_codes (and adds retriable-status-codes).
-                    if (RetryConditions.IsStatusCode(condition, out var status))
-                    {
-                        _statusCodes.Add(status);
-                    }
-                    break;
+                case "retriable-status-codes": retriableStatusCodes = true; break;
+            }
+        }
+        if (retriableStatusCodes)
+        {
+            foreach (var code in policy?.RetriableStatusCodes ?? [])
+            {
+                _statusCodes.Add(code);
             }
         }
     }
 
-    public static RetryPolicy From(HttpRetry? retries) =>
-        retries is null ? IstioDefault : new RetryPolicy(retries.Attempts, retries.PerTryTimeout, retries.RetryOn, retries.Backoff);
+    /// <summary>The Envoy retry_policy this executes; null: the route has none.</summary>
+    public Envoy.RetryPolicy? Config { get; }
+
+    /// <summary>The retry host predicate <c>previous_hosts</c>: a retry prefers a host not tried yet.</summary>
+    public bool AvoidPreviousHosts { get; }
 
     public int Attempts { get; }
     public TimeSpan? PerTryTimeout { get; }
@@ -64,10 +76,11 @@ public sealed class RetryPolicy
         || (_onRetriable4xx && status == 409)
         || _statusCodes.Contains(status);
 
-    /// <summary>No response at all: disconnect, reset, or a per-try timeout.</summary>
+    /// <summary>No response at all: disconnect, reset, or a per-try timeout (Envoy's wouldRetryFromReset).</summary>
     public bool RetriesReset => _on5xx || _onGatewayError || _onReset;
 
-    public bool RetriesConnectFailure => RetriesReset || _onConnectFailure;
+    /// <summary>A connection that could not be made: nothing reached the upstream, so reset-before-request retries it too.</summary>
+    public bool RetriesConnectFailure => RetriesReset || _onConnectFailure || _onResetBeforeRequest;
 
     public bool ShouldRetry(Outcome<AttemptOutcome> outcome)
     {
@@ -105,7 +118,8 @@ public sealed class RetryPolicy
     private static TimeSpan Timer(TimeSpan value) => value > MaxTimer ? MaxTimer : value;
 
     /// <summary>Route timeout outside, retries inside it, per-try timeout innermost — as Envoy's router nests them.</summary>
-    public ResiliencePipeline<AttemptOutcome> BuildPipeline(TimeSpan? routeTimeout)
+    /// <param name="admitRetry">Envoy's max_retries circuit breaker, asked before each retry; false: no retry (flag UO).</param>
+    public ResiliencePipeline<AttemptOutcome> BuildPipeline(TimeSpan? routeTimeout, Func<ResilienceContext, bool> admitRetry)
     {
         var builder = new ResiliencePipelineBuilder<AttemptOutcome>();
         if (routeTimeout is { } timeout)
@@ -117,7 +131,7 @@ public sealed class RetryPolicy
             builder.AddRetry(new RetryStrategyOptions<AttemptOutcome>
             {
                 MaxRetryAttempts = Attempts,
-                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome)),
+                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome) && admitRetry(args.Context)),
                 DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(args.AttemptNumber)),
             });
         }

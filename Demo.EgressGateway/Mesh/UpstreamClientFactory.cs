@@ -21,9 +21,15 @@ public sealed record UpstreamTransport(
     int? MaxConnections,
     TimeSpan? ConnectTimeout)
 {
+    /// <summary>How long an idle pooled connection is kept (Istio: connectionPool.http.idleTimeout); null: 1 minute.</summary>
+    public TimeSpan? IdleTimeout { get; init; }
+
+    /// <summary>The longest a pooled connection lives (connectionPool.tcp.maxConnectionDuration); null: unlimited.</summary>
+    public TimeSpan? MaxConnectionDuration { get; init; }
+
     // Records compare lists by reference; the key must compare them by content.
     public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), InsecureSkipVerify,
-        CaCertificatesPath, MaxConnections, ConnectTimeout);
+        CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration);
 }
 
 /// <summary>
@@ -57,7 +63,8 @@ public sealed class UpstreamClientFactory : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
+            PooledConnectionIdleTimeout = transport.IdleTimeout is { } idle && idle < RetryPolicy.MaxTimer ? idle : TimeSpan.FromMinutes(1),
+            PooledConnectionLifetime = transport.MaxConnectionDuration is { } lifetime && lifetime < RetryPolicy.MaxTimer ? lifetime : Timeout.InfiniteTimeSpan,
             // SocketsHttpHandler refuses more than ~24.8 days (the loader accepts up to 10 years, as Istio does).
             ConnectTimeout = transport.ConnectTimeout is { } connect && connect < RetryPolicy.MaxTimer ? connect
                 : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryPolicy.MaxTimer,

@@ -39,12 +39,13 @@ public sealed class RetryPolicyLimitTests
     [Fact]
     public void Huge_durations_become_the_longest_timer_dotnet_can_arm()
     {
-        var policy = new Demo.EgressGateway.Mesh.RetryPolicy(3, TimeSpan.FromDays(3650), "5xx", TimeSpan.FromDays(3650));
+        var policy = new Demo.EgressGateway.Mesh.RetryPolicy(new Demo.EgressGateway.Envoy.RetryPolicy(
+            "5xx", 3, TimeSpan.FromDays(3650), [], TimeSpan.FromDays(3650), 5, []));
         for (var attempt = 0; attempt < 30; attempt++)
         {
             var delay = policy.Backoff(attempt);
             Assert.InRange(delay, TimeSpan.Zero, Demo.EgressGateway.Mesh.RetryPolicy.MaxTimer);
         }
-        Assert.NotNull(policy.BuildPipeline(TimeSpan.FromDays(3650)));
+        Assert.NotNull(policy.BuildPipeline(TimeSpan.FromDays(3650), _ => true));
     }
 }

@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using Demo.EgressGateway.Envoy;
+using Demo.EgressGateway.Istio;
 using Demo.EgressGateway.Mesh;
+using RetryPolicy = Demo.EgressGateway.Mesh.RetryPolicy;
 
 namespace Demo.EgressGateway.Tests;
 
@@ -210,15 +213,17 @@ public sealed class RetryAndTimeoutTests
 
         Assert.Equal(503, status);
         Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
-        Assert.Equal(2, RetryPolicy.IstioDefault.Attempts);
-        Assert.True(RetryPolicy.IstioDefault.RetriesConnectFailure);
-        Assert.False(RetryPolicy.IstioDefault.RetriesStatus(503));
+        // retry.go DefaultPolicy (Istio ≥ 1.24): num_retries 2, connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, no codes.
+        var istioDefault = new RetryPolicy(IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Default));
+        Assert.Equal(2, istioDefault.Attempts);
+        Assert.True(istioDefault.RetriesConnectFailure);
+        Assert.False(istioDefault.RetriesStatus(503));
     }
 
     [Fact]
     public void Backoff_is_Envoys_jittered_exponential_from_25ms()
     {
-        var policy = RetryPolicy.IstioDefault;
+        var policy = new RetryPolicy(IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Default));
         for (var i = 0; i < 1000; i++)
         {
             Assert.InRange(policy.Backoff(0), TimeSpan.Zero, TimeSpan.FromMilliseconds(25));

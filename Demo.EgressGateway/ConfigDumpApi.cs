@@ -1,0 +1,42 @@
+using System.Text.Json;
+using Demo.EgressGateway.Envoy;
+using Demo.EgressGateway.Mesh;
+
+namespace Demo.EgressGateway;
+
+/// <summary>
+/// Envoy's admin <c>GET /config_dump</c> on the admin port: the configuration the local gateway executes, as
+/// istiod would push it (see <see cref="ConfigDump"/>). <c>?proxy=gateway</c> (default) or <c>?proxy=sidecar</c>
+/// picks the proxy; <c>?resource=dynamic_listeners|dynamic_route_configs|dynamic_active_clusters</c> returns one
+/// list, like <c>istioctl proxy-config listeners|routes|clusters &lt;pod&gt; -o json</c>. 400 names a bad parameter.
+/// </summary>
+public static class ConfigDumpApi
+{
+    public const string Path = "/config_dump";
+
+    public static IEndpointRouteBuilder MapConfigDump(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet(Path, (HttpContext context, MeshConfigProvider configs, string? proxy, string? resource) =>
+        {
+            var config = configs.Current;
+            ProxyConfig? selected = proxy switch
+            {
+                null or "" or "gateway" => config.Xds.Gateway,
+                "sidecar" => config.Xds.Sidecar,
+                _ => null,
+            };
+            if (selected is null)
+            {
+                return Results.Problem($"proxy '{proxy}' is not one of: gateway, sidecar", statusCode: StatusCodes.Status400BadRequest);
+            }
+            if (resource is { Length: > 0 } and not (ConfigDump.ListenersResource or ConfigDump.RoutesResource or ConfigDump.ClustersResource))
+            {
+                return Results.Problem($"resource '{resource}' is not one of: {ConfigDump.ListenersResource}, {ConfigDump.RoutesResource}, {ConfigDump.ClustersResource}",
+                    statusCode: StatusCodes.Status400BadRequest);
+            }
+            context.Response.Headers["x-istio-revision"] = config.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Results.Text(ConfigDump.ToJson(selected, resource), "application/json");
+        });
+        return endpoints;
+    }
+}

@@ -1,0 +1,626 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Demo.EgressGateway.Envoy;
+
+/// <summary>
+/// Writes a <see cref="ProxyConfig"/> in the shape of Envoy's admin <c>/config_dump</c> (envoy.admin.v3.ConfigDump:
+/// ListenersConfigDump, RoutesConfigDump, ClustersConfigDump, proto3 JSON with Envoy's field names), so that it can
+/// be read beside <c>istioctl proxy-config listeners|routes|clusters &lt;pod&gt; -o json</c> from a cluster.
+/// Durations are protobuf JSON strings (<c>"15s"</c>, <c>"0.025s"</c>).
+/// </summary>
+public static class ConfigDump
+{
+    public const string ListenersResource = "dynamic_listeners";
+    public const string RoutesResource = "dynamic_route_configs";
+    public const string ClustersResource = "dynamic_active_clusters";
+
+    /// <summary>
+    /// The whole dump (<paramref name="resource"/> null), or one list of it, like Envoy's <c>?resource=</c>:
+    /// <c>dynamic_listeners</c>, <c>dynamic_route_configs</c>, <c>dynamic_active_clusters</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">An unknown <paramref name="resource"/>.</exception>
+    public static void Write(Utf8JsonWriter json, ProxyConfig proxy, string? resource = null)
+    {
+        switch (resource)
+        {
+            case null or "":
+                json.WriteStartObject();
+                json.WriteStartArray("configs");
+                WriteListenersDump(json, proxy);
+                WriteRoutesDump(json, proxy);
+                WriteClustersDump(json, proxy);
+                json.WriteEndArray();
+                json.WriteEndObject();
+                break;
+            case ListenersResource:
+                json.WriteStartArray();
+                proxy.Listeners.ToList().ForEach(l => WriteListener(json, l));
+                json.WriteEndArray();
+                break;
+            case RoutesResource:
+                json.WriteStartArray();
+                proxy.RouteConfigs.ToList().ForEach(r => WriteRouteConfiguration(json, r));
+                json.WriteEndArray();
+                break;
+            case ClustersResource:
+                json.WriteStartArray();
+                proxy.Clusters.ToList().ForEach(c => WriteCluster(json, c));
+                json.WriteEndArray();
+                break;
+            default:
+                throw new ArgumentException($"unknown resource '{resource}'; use {ListenersResource}, {RoutesResource} or {ClustersResource}", nameof(resource));
+        }
+    }
+
+    public static string ToJson(ProxyConfig proxy, string? resource = null)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            Write(json, proxy, resource);
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>protobuf JSON for google.protobuf.Duration: seconds with up to 9 decimals and an <c>s</c>.</summary>
+    public static string Duration(TimeSpan value) =>
+        value.TotalSeconds.ToString("0.#########", CultureInfo.InvariantCulture) + "s";
+
+    private static void WriteListenersDump(Utf8JsonWriter json, ProxyConfig proxy)
+    {
+        json.WriteStartObject();
+        json.WriteString("@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump");
+        json.WriteStartArray(ListenersResource);
+        foreach (var listener in proxy.Listeners)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", listener.Name);
+            json.WriteStartObject("active_state");
+            json.WritePropertyName("listener");
+            WriteListener(json, listener);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static void WriteRoutesDump(Utf8JsonWriter json, ProxyConfig proxy)
+    {
+        json.WriteStartObject();
+        json.WriteString("@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump");
+        json.WriteStartArray(RoutesResource);
+        foreach (var routes in proxy.RouteConfigs)
+        {
+            json.WriteStartObject();
+            json.WritePropertyName("route_config");
+            WriteRouteConfiguration(json, routes);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static void WriteClustersDump(Utf8JsonWriter json, ProxyConfig proxy)
+    {
+        json.WriteStartObject();
+        json.WriteString("@type", "type.googleapis.com/envoy.admin.v3.ClustersConfigDump");
+        json.WriteStartArray(ClustersResource);
+        foreach (var cluster in proxy.Clusters)
+        {
+            json.WriteStartObject();
+            json.WritePropertyName("cluster");
+            WriteCluster(json, cluster);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static void WriteListener(Utf8JsonWriter json, Listener listener)
+    {
+        json.WriteStartObject();
+        json.WriteString("@type", "type.googleapis.com/envoy.config.listener.v3.Listener");
+        json.WriteString("name", listener.Name);
+        json.WriteStartObject("address");
+        json.WriteStartObject("socket_address");
+        json.WriteString("address", listener.Address.Address);
+        json.WriteNumber("port_value", listener.Address.PortValue);
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.WriteStartArray("filter_chains");
+        foreach (var chain in listener.FilterChains)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", chain.Name);
+            if (chain.FilterChainMatch is { } match)
+            {
+                json.WriteStartObject("filter_chain_match");
+                if (match.ServerNames.Count > 0)
+                {
+                    WriteStrings(json, "server_names", match.ServerNames);
+                }
+                if (match.TransportProtocol is { } protocol)
+                {
+                    json.WriteString("transport_protocol", protocol);
+                }
+                json.WriteEndObject();
+            }
+            json.WriteStartArray("filters");
+            json.WriteStartObject();
+            json.WriteString("name", "envoy.filters.network.http_connection_manager");
+            json.WriteStartObject("typed_config");
+            json.WriteString("@type", "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
+            json.WriteStartObject("rds");
+            json.WriteString("route_config_name", chain.RouteConfigName);
+            json.WriteEndObject();
+            json.WriteStartArray("http_filters");
+            foreach (var filter in new[] { "envoy.filters.http.fault", "envoy.filters.http.router" })
+            {
+                json.WriteStartObject();
+                json.WriteString("name", filter);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    private static void WriteRouteConfiguration(Utf8JsonWriter json, RouteConfiguration config)
+    {
+        json.WriteStartObject();
+        json.WriteString("@type", "type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
+        json.WriteString("name", config.Name);
+        json.WriteStartArray("virtual_hosts");
+        foreach (var virtualHost in config.VirtualHosts)
+        {
+            json.WriteStartObject();
+            json.WriteString("name", virtualHost.Name);
+            WriteStrings(json, "domains", virtualHost.Domains);
+            json.WriteStartArray("routes");
+            foreach (var route in virtualHost.Routes)
+            {
+                WriteRoute(json, route);
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteBoolean("validate_clusters", false);
+        json.WriteEndObject();
+    }
+
+    private static void WriteRoute(Utf8JsonWriter json, Route route)
+    {
+        json.WriteStartObject();
+        if (route.Name is { } name)
+        {
+            json.WriteString("name", name);
+        }
+        WriteMatch(json, route.Match);
+        if (route.DirectResponse is { } direct)
+        {
+            json.WriteStartObject("direct_response");
+            json.WriteNumber("status", direct.Status);
+            if (direct.Body is { } body)
+            {
+                json.WriteStartObject("body");
+                json.WriteString("inline_string", body);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        if (route.Action is { } action)
+        {
+            WriteAction(json, action);
+        }
+        if (route.Metadata is { } metadata)
+        {
+            json.WriteStartObject("metadata");
+            json.WriteStartObject("filter_metadata");
+            json.WriteStartObject("istio");
+            json.WriteString("config", metadata);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteStartObject("decorator");
+        json.WriteString("operation", route.Decorator);
+        json.WriteEndObject();
+        WriteHeaders(json, route.RequestHeaders, "request");
+        WriteHeaders(json, route.ResponseHeaders, "response");
+        if (route.Fault is { } fault)
+        {
+            json.WriteStartObject("typed_per_filter_config");
+            json.WriteStartObject("envoy.filters.http.fault");
+            json.WriteString("@type", "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault");
+            if (fault.Delay is { } delay)
+            {
+                json.WriteStartObject("delay");
+                json.WriteString("fixed_delay", Duration(delay.FixedDelay));
+                WritePercent(json, delay.Percentage);
+                json.WriteEndObject();
+            }
+            if (fault.Abort is { } abort)
+            {
+                json.WriteStartObject("abort");
+                json.WriteNumber("http_status", abort.HttpStatus);
+                WritePercent(json, abort.Percentage);
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteEndObject();
+    }
+
+    private static void WritePercent(Utf8JsonWriter json, FractionalPercent percent)
+    {
+        json.WriteStartObject("percentage");
+        json.WriteNumber("numerator", percent.Numerator);
+        json.WriteString("denominator", percent.Denominator);
+        json.WriteEndObject();
+    }
+
+    private static void WriteMatch(Utf8JsonWriter json, RouteMatch match)
+    {
+        json.WriteStartObject("match");
+        if (match.Prefix is { } prefix)
+        {
+            json.WriteString("prefix", prefix);
+        }
+        if (match.Path is { } path)
+        {
+            json.WriteString("path", path);
+        }
+        if (match.SafeRegex is { } regex)
+        {
+            json.WriteStartObject("safe_regex");
+            json.WriteString("regex", regex);
+            json.WriteEndObject();
+        }
+        json.WriteBoolean("case_sensitive", match.CaseSensitive);
+        if (match.Headers.Count > 0)
+        {
+            json.WriteStartArray("headers");
+            foreach (var header in match.Headers)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", header.Name);
+                if (header.PresentMatch is { } present)
+                {
+                    json.WriteBoolean("present_match", present);
+                }
+                if (header.StringMatch is { } stringMatch)
+                {
+                    WriteStringMatch(json, stringMatch);
+                }
+                if (header.InvertMatch)
+                {
+                    json.WriteBoolean("invert_match", true);
+                }
+                if (header.TreatMissingHeaderAsEmpty)
+                {
+                    json.WriteBoolean("treat_missing_header_as_empty", true);
+                }
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        if (match.QueryParameters.Count > 0)
+        {
+            json.WriteStartArray("query_parameters");
+            foreach (var query in match.QueryParameters)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", query.Name);
+                if (query.PresentMatch is { } present)
+                {
+                    json.WriteBoolean("present_match", present);
+                }
+                if (query.StringMatch is { } stringMatch)
+                {
+                    WriteStringMatch(json, stringMatch);
+                }
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        json.WriteEndObject();
+    }
+
+    private static void WriteStringMatch(Utf8JsonWriter json, StringMatcher matcher)
+    {
+        json.WriteStartObject("string_match");
+        if (matcher.Exact is { } exact)
+        {
+            json.WriteString("exact", exact);
+        }
+        if (matcher.Prefix is { } prefix)
+        {
+            json.WriteString("prefix", prefix);
+        }
+        if (matcher.SafeRegex is { } regex)
+        {
+            json.WriteStartObject("safe_regex");
+            json.WriteString("regex", regex);
+            json.WriteEndObject();
+        }
+        json.WriteEndObject();
+    }
+
+    private static void WriteAction(Utf8JsonWriter json, RouteAction action)
+    {
+        json.WriteStartObject("route");
+        if (action.Cluster is { } cluster)
+        {
+            json.WriteString("cluster", cluster);
+        }
+        if (action.WeightedClusters is { } weighted)
+        {
+            json.WriteStartObject("weighted_clusters");
+            json.WriteStartArray("clusters");
+            foreach (var weight in weighted.Clusters)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", weight.Name);
+                json.WriteNumber("weight", weight.Weight);
+                if (weight.HostRewriteLiteral is { } host)
+                {
+                    json.WriteString("host_rewrite_literal", host);
+                }
+                WriteHeaders(json, weight.RequestHeaders, "request");
+                WriteHeaders(json, weight.ResponseHeaders, "response");
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        if (action.HostRewriteLiteral is { } rewrite)
+        {
+            json.WriteString("host_rewrite_literal", rewrite);
+        }
+        if (action.PrefixRewrite is { } prefix)
+        {
+            json.WriteString("prefix_rewrite", prefix);
+        }
+        json.WriteString("timeout", Duration(action.Timeout));
+        if (action.RetryPolicy is { } retry)
+        {
+            json.WriteStartObject("retry_policy");
+            json.WriteString("retry_on", retry.RetryOn);
+            json.WriteNumber("num_retries", retry.NumRetries);
+            if (retry.PerTryTimeout is { } perTry)
+            {
+                json.WriteString("per_try_timeout", Duration(perTry));
+            }
+            if (retry.RetryHostPredicates.Count > 0)
+            {
+                json.WriteStartArray("retry_host_predicate");
+                foreach (var predicate in retry.RetryHostPredicates)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("name", predicate);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+            }
+            json.WriteNumber("host_selection_retry_max_attempts", retry.HostSelectionRetryMaxAttempts);
+            if (retry.RetriableStatusCodes.Count > 0)
+            {
+                json.WriteStartArray("retriable_status_codes");
+                foreach (var code in retry.RetriableStatusCodes)
+                {
+                    json.WriteNumberValue(code);
+                }
+                json.WriteEndArray();
+            }
+            if (retry.BaseInterval is { } baseInterval)
+            {
+                json.WriteStartObject("retry_back_off");
+                json.WriteString("base_interval", Duration(baseInterval));
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndObject();
+    }
+
+    private static void WriteHeaders(Utf8JsonWriter json, HeaderOperations operations, string direction)
+    {
+        if (operations.ToAdd.Count > 0)
+        {
+            json.WriteStartArray($"{direction}_headers_to_add");
+            foreach (var option in operations.ToAdd)
+            {
+                json.WriteStartObject();
+                json.WriteStartObject("header");
+                json.WriteString("key", option.Key);
+                json.WriteString("value", option.Value);
+                json.WriteEndObject();
+                json.WriteString("append_action", option.Append ? "APPEND_IF_EXISTS_OR_ADD" : "OVERWRITE_IF_EXISTS_OR_ADD");
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        if (operations.ToRemove.Count > 0)
+        {
+            WriteStrings(json, $"{direction}_headers_to_remove", operations.ToRemove);
+        }
+    }
+
+    private static void WriteCluster(Utf8JsonWriter json, Cluster cluster)
+    {
+        json.WriteStartObject();
+        json.WriteString("@type", "type.googleapis.com/envoy.config.cluster.v3.Cluster");
+        json.WriteString("name", cluster.Name);
+        json.WriteString("type", cluster.Type);
+        json.WriteString("connect_timeout", Duration(cluster.ConnectTimeout));
+        json.WriteStartObject("circuit_breakers");
+        json.WriteStartArray("thresholds");
+        json.WriteStartObject();
+        json.WriteNumber("max_connections", cluster.CircuitBreakers.MaxConnections);
+        json.WriteNumber("max_pending_requests", cluster.CircuitBreakers.MaxPendingRequests);
+        json.WriteNumber("max_requests", cluster.CircuitBreakers.MaxRequests);
+        json.WriteNumber("max_retries", cluster.CircuitBreakers.MaxRetries);
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+        if (cluster.OutlierDetection is { } outlier)
+        {
+            json.WriteStartObject("outlier_detection");
+            if (outlier.Consecutive5xx is { } c5xx)
+            {
+                json.WriteNumber("consecutive_5xx", c5xx);
+            }
+            json.WriteString("interval", Duration(outlier.Interval));
+            json.WriteString("base_ejection_time", Duration(outlier.BaseEjectionTime));
+            json.WriteNumber("max_ejection_percent", outlier.MaxEjectionPercent);
+            json.WriteNumber("enforcing_consecutive_5xx", outlier.EnforcingConsecutive5xx);
+            json.WriteNumber("enforcing_success_rate", 0);
+            if (outlier.ConsecutiveGatewayFailure is { } gateway)
+            {
+                json.WriteNumber("consecutive_gateway_failure", gateway);
+            }
+            json.WriteNumber("enforcing_consecutive_gateway_failure", outlier.EnforcingConsecutiveGatewayFailure);
+            if (cluster.SplitExternalLocalOriginErrors)
+            {
+                json.WriteBoolean("split_external_local_origin_errors", true);
+            }
+            json.WriteEndObject();
+            json.WriteStartObject("common_lb_config");
+            json.WriteStartObject("healthy_panic_threshold");
+            json.WriteNumber("value", cluster.MinHealthPercent ?? 0);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        json.WriteStartObject("load_assignment");
+        json.WriteString("cluster_name", cluster.Name);
+        json.WriteStartArray("endpoints");
+        json.WriteStartObject();
+        json.WriteStartArray("lb_endpoints");
+        foreach (var endpoint in cluster.Endpoints)
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("endpoint");
+            json.WriteStartObject("address");
+            json.WriteStartObject("socket_address");
+            json.WriteString("address", endpoint.Address);
+            json.WriteNumber("port_value", endpoint.PortValue);
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndObject();
+            if (endpoint.Labels.Count > 0)
+            {
+                json.WriteStartObject("metadata");
+                json.WriteStartObject("filter_metadata");
+                json.WriteStartObject("istio");
+                foreach (var (key, value) in endpoint.Labels)
+                {
+                    json.WriteString(key, value);
+                }
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+        if (cluster.TransportSocket is { } tls)
+        {
+            json.WriteStartObject("transport_socket");
+            json.WriteString("name", "envoy.transport_sockets.tls");
+            json.WriteStartObject("typed_config");
+            json.WriteString("@type", "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext");
+            if (tls.Sni is { } sni)
+            {
+                json.WriteString("sni", sni);
+            }
+            json.WriteStartObject("common_tls_context");
+            if (tls.IstioMutual)
+            {
+                json.WriteStartArray("tls_certificate_sds_secret_configs");
+                json.WriteStartObject();
+                json.WriteString("name", "default");
+                json.WriteEndObject();
+                json.WriteEndArray();
+            }
+            if (!tls.InsecureSkipVerify)
+            {
+                json.WriteStartObject("combined_validation_context");
+                json.WriteStartObject("default_validation_context");
+                if (tls.MatchSubjectAltNames.Count > 0)
+                {
+                    json.WriteStartArray("match_subject_alt_names");
+                    foreach (var san in tls.MatchSubjectAltNames)
+                    {
+                        json.WriteStartObject();
+                        json.WriteString("exact", san);
+                        json.WriteEndObject();
+                    }
+                    json.WriteEndArray();
+                }
+                json.WriteEndObject();
+                json.WriteStartObject("validation_context_sds_secret_config");
+                json.WriteString("name", tls.IstioMutual ? "ROOTCA" : $"file-root:{tls.TrustedCa ?? "system"}");
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+            json.WriteEndObject();
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        if (cluster.IdleTimeout is not null || cluster.MaxConnectionDuration is not null)
+        {
+            json.WriteStartObject("common_http_protocol_options");
+            if (cluster.IdleTimeout is { } idle)
+            {
+                json.WriteString("idle_timeout", Duration(idle));
+            }
+            if (cluster.MaxConnectionDuration is { } duration)
+            {
+                json.WriteString("max_connection_duration", Duration(duration));
+            }
+            json.WriteEndObject();
+        }
+        json.WriteStartObject("metadata");
+        json.WriteStartObject("filter_metadata");
+        json.WriteStartObject("istio");
+        json.WriteStartArray("services");
+        json.WriteStartObject();
+        json.WriteString("host", cluster.Metadata.ServiceHost);
+        json.WriteEndObject();
+        json.WriteEndArray();
+        if (cluster.Metadata.Subset is { } subset)
+        {
+            json.WriteString("subset", subset);
+        }
+        if (cluster.Metadata.ConfigSource is { } source)
+        {
+            json.WriteString("config", source);
+        }
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            json.WriteStringValue(value);
+        }
+        json.WriteEndArray();
+    }
+}
