@@ -171,4 +171,26 @@ public sealed class RefusedFeatureTests
                       sni: external-service.external
             """, "originate-tls-credential", "credentialName");
     }
+
+    // Istio destinationRuleCases "http2 keepalive in DR": HTTP/2 keepalive pings to upstreams are not modelled.
+    [Fact]
+    public async Task Http2KeepaliveIsRefusedAtLoad()
+    {
+        await AssertRefusedAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: http2-keepalive-dr
+            spec:
+              host: {B}
+              trafficPolicy:
+                tls:
+                  mode: DISABLE
+                connectionPool:
+                  http:
+                    http2KeepAlive:
+                      interval: 15s
+                      timeout: 5s
+            """, "http2-keepalive-dr", "http2KeepAlive");
+    }
 }

@@ -507,4 +507,50 @@ public sealed class VirtualServiceCaseTests
         Assert.Equal(200, (await mesh.GetAsync(Url + "/foo", ("end-user", ""))).Status);
         Assert.Equal(200, (await mesh.GetAsync(Url + "/foo")).Status);
     }
+
+    private static string DestinationRuleForB(string trafficPolicy) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: b
+        spec:
+          host: {B}
+          trafficPolicy:
+        {trafficPolicy}
+        """;
+
+    // Istio destinationRuleCases "only idletimeout specified in DR": a DestinationRule with only
+    // connectionPool.http.idleTimeout (and tls DISABLE) is accepted and traffic flows.
+    [Fact]
+    public async Task IdleTimeoutOnlyDestinationRuleServesTraffic()
+    {
+        await using var mesh = await StartAsync(Join(RouteToB(), DestinationRuleForB("""
+                tls:
+                  mode: DISABLE
+                connectionPool:
+                  http:
+                    idleTimeout: 100s
+            """)));
+
+        Assert.Equal(200, (await mesh.GetAsync(Url)).Status);
+    }
+
+    // Istio useClientProtocolCases "use client protocol with h1": with useClientProtocol the upstream request uses
+    // the caller's protocol — HTTP/1.1 here.
+    [Fact]
+    public async Task UseClientProtocolWithHttp11CallerKeepsHttp11()
+    {
+        await using var mesh = await StartAsync(Join(RouteToB(), DestinationRuleForB("""
+                tls:
+                  mode: DISABLE
+                connectionPool:
+                  http:
+                    useClientProtocol: true
+            """)));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("HTTP/1.1", reply.Received.Protocol);
+    }
 }
