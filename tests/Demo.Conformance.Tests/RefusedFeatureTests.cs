@@ -105,11 +105,13 @@ public sealed class RefusedFeatureTests
         Assert.Contains("spec.tcp", message, StringComparison.Ordinal);
     }
 
-    // Istio's EnvoyFilter (envoyFilterCases, "https with x-forwarded-proto") and Sidecar (TestExternalService's
-    // REGISTRY_ONLY/PASS_THROUGH, instanceIPTests) kinds: not applied by the local gateway, so refused by kind.
+    // Istio's EnvoyFilter (envoyFilterCases, "https with x-forwarded-proto"), Sidecar (TestExternalService's
+    // PASS_THROUGH cases, instanceIPTests) and RequestAuthentication (jwtClaimRoute) kinds: not applied by the local
+    // gateway, so refused, naming the resource and its kind or apiVersion.
     [Theory]
     [InlineData("EnvoyFilter", "networking.istio.io/v1alpha3")]
     [InlineData("Sidecar", "networking.istio.io/v1")]
+    [InlineData("RequestAuthentication", "security.istio.io/v1")]
     public async Task UnmodelledKindsAreRefusedAtLoad(string kind, string apiVersion)
     {
         var message = await ConformanceMesh.RefusalAsync(Base($"""
@@ -122,8 +124,8 @@ public sealed class RefusedFeatureTests
                 labels:
                   app: a
             """));
-        Assert.Contains(kind, message, StringComparison.Ordinal);
-        Assert.Contains("kind", message, StringComparison.Ordinal);
+        Assert.Contains($"{kind} 'unmodelled'", message, StringComparison.Ordinal);
+        Assert.Matches("(kind|apiVersion):", message);
     }
 
     // Istio TestMutualTlsOrigination (all cases), TestSidecarMutualTlsOrigination (all cases), TestDestinationRuleTls,
@@ -192,5 +194,42 @@ public sealed class RefusedFeatureTests
                       interval: 15s
                       timeout: 5s
             """, "http2-keepalive-dr", "http2KeepAlive");
+    }
+
+    // Istio jwtClaimRoute (every case): a header match on "@request.auth.claims..." is a JWT claim match
+    // (route.go translateMetadataMatch turns it into a dynamic-metadata matcher), not a header — the local gateway
+    // validates no JWT, so it must refuse it rather than compare a literal header of that name.
+    [Fact]
+    public async Task JwtClaimMatchIsRefusedAtLoad()
+    {
+        await AssertRefusedAsync(VirtualService("jwt-claims", $"""
+                - match:
+                    - headers:
+                        "@request.auth.claims.nested.key1":
+                          exact: valueA
+                  route:
+                    - destination:
+                        host: {B}
+            """), "jwt-claims", "@request.auth.claims");
+    }
+
+    // Istio TestUpstreamProxyProtocol "proxy": a DestinationRule's proxyProtocol makes Envoy send a PROXY header
+    // upstream; the local gateway does not, so it must refuse the field.
+    [Fact]
+    public async Task ProxyProtocolIsRefusedAtLoad()
+    {
+        await AssertRefusedAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: proxy
+            spec:
+              host: {B}
+              trafficPolicy:
+                tls:
+                  mode: DISABLE
+                proxyProtocol:
+                  version: V1
+            """, "proxy", "proxyProtocol");
     }
 }
