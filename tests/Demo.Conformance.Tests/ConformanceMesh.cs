@@ -1,0 +1,288 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Demo.DevCertificates;
+using Demo.EgressGateway;
+
+namespace Demo.Conformance.Tests;
+
+/// <summary>
+/// An external service the mesh reaches: a host name, served by its own <see cref="EchoUpstream"/>, over TLS
+/// (the gateway connects to the echo's HTTPS port) or plain HTTP. <paramref name="Certificate"/> issues the
+/// certificate the echo presents for an SNI (default: one for that SNI from the test CA).
+/// </summary>
+/// <paramref name="Endpoint"/>, when set, maps the host there instead (e.g. a closed port) and starts no echo.
+public sealed record External(string Host, bool Tls = false, Func<string, X509Certificate2>? Certificate = null, string? Endpoint = null)
+{
+    /// <summary>The instance name the echo reports: the first label of the host.</summary>
+    public string Name => Host.Split('.')[0];
+}
+
+/// <summary>What the client got back through the gateway.</summary>
+public sealed record Reply(int Status, string Body, HttpResponseHeaders Headers, EchoRequest? Echo)
+{
+    /// <summary>The echo's report; fails the test when the answer did not come from an echo upstream.</summary>
+    public EchoRequest Received => Echo ?? throw new Xunit.Sdk.XunitException(
+        $"expected an answer from the echo upstream, got {Status}: {Body}");
+
+    public override string ToString() => $"{Status} {Body}";
+}
+
+/// <summary>Response headers with case-insensitive lookup.</summary>
+public sealed class HttpResponseHeaders(Dictionary<string, string> values)
+{
+    public string? this[string name] => values.TryGetValue(name, out var v) ? v : null;
+}
+
+/// <summary>One Envoy-style access-log line of the gateway: stage (sidecar or gateway), status and response flags.</summary>
+public sealed record AccessLogLine(string Stage, string Method, string Path, int Status, string Flags, string Line);
+
+/// <summary>
+/// The local egress gateway in-process on 127.0.0.1, reading a folder holding the YAML a test wrote — the complete
+/// Istio configuration, as <c>kubectl apply</c> would leave it — with each <see cref="External"/> host mapped to its
+/// own echo upstream (<c>EgressGateway:Upstreams</c>, a hosts file: Host and SNI stay the external name). Requests go
+/// through the gateway as through an HTTP proxy, which is what the sidecar's interception is in a cluster; the
+/// gateway then plays the caller's sidecar and, for destinations that are the egress gateway service, Istio's
+/// egress gateway (Gateways selected by <c>istio: egressgateway</c>).
+/// </summary>
+public sealed partial class ConformanceMesh : IAsyncDisposable
+{
+    /// <summary>Istio's egress gateway Service, as VirtualServices name it.</summary>
+    public const string EgressGatewayService = "istio-egressgateway.istio-system.svc.cluster.local";
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<string> _logs;
+
+    private ConformanceMesh(WebApplication app, string folder, Dictionary<string, EchoUpstream> echoes, ConcurrentQueue<string> logs)
+    {
+        _app = app;
+        Folder = folder;
+        Echoes = echoes;
+        _logs = logs;
+        Url = new Uri(app.Urls.First());
+        Client = new HttpClient(new SocketsHttpHandler
+        {
+            Proxy = new WebProxy(Url),
+            UseProxy = true,
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        })
+        { Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public Uri Url { get; }
+
+    public string Folder { get; }
+
+    /// <summary>An HTTP client whose proxy is the gateway.</summary>
+    public HttpClient Client { get; }
+
+    /// <summary>Echo upstream by host.</summary>
+    public IReadOnlyDictionary<string, EchoUpstream> Echoes { get; }
+
+    public EchoUpstream Echo(string host) => Echoes[host];
+
+    /// <summary>Everything the gateway logged, in order.</summary>
+    public IReadOnlyList<string> Logs => [.. _logs];
+
+    /// <summary>The access-log lines, in order.</summary>
+    public IReadOnlyList<AccessLogLine> AccessLog => [.. _logs.Select(ParseAccessLog).OfType<AccessLogLine>()];
+
+    /// <summary>
+    /// Writes <paramref name="yaml"/> to a fresh folder, starts one echo upstream per external and the gateway on
+    /// that folder. Throws what the gateway throws when it refuses the configuration.
+    /// </summary>
+    public static async Task<ConformanceMesh> StartAsync(string yaml, params External[] externals)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "demo-conformance-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "istio.yaml"), yaml);
+
+        var echoes = new Dictionary<string, EchoUpstream>(StringComparer.OrdinalIgnoreCase);
+        try
+        {
+            foreach (var external in externals.Where(e => e.Endpoint is null))
+            {
+                echoes[external.Host] = await EchoUpstream.StartAsync(external.Name,
+                    external.Certificate ?? (sni => EchoUpstream.Issue(TestCa.Certificate, sni)));
+            }
+
+            var settings = new Dictionary<string, string?>
+            {
+                ["EgressGateway:ConfigDirectory"] = folder,
+                ["EgressGateway:TrustedCaPath"] = TestCa.Authority.CaCertificatePath,
+                ["EgressGateway:WatchConfiguration"] = "false",
+                ["EgressGateway:AccessLog"] = "true",
+            };
+            foreach (var external in externals)
+            {
+                settings[$"EgressGateway:Upstreams:{external.Host}"] = external.Endpoint is { } endpoint ? endpoint
+                    : $"127.0.0.1:{(external.Tls ? echoes[external.Host].HttpsPort : echoes[external.Host].HttpPort)}";
+            }
+
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
+            var logs = new ConcurrentQueue<string>();
+            builder.Logging.ClearProviders();
+            builder.Logging.AddProvider(new QueueLoggerProvider(logs));
+            builder.Logging.SetMinimumLevel(LogLevel.Information);
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Configuration.AddInMemoryCollection(settings);
+            builder.AddEgressGateway();
+            var app = builder.Build();
+            try
+            {
+                app.UseMeshListener();
+                await app.StartAsync();
+            }
+            catch
+            {
+                await app.DisposeAsync();
+                throw;
+            }
+            return new ConformanceMesh(app, folder, echoes, logs);
+        }
+        catch
+        {
+            foreach (var echo in echoes.Values)
+            {
+                await echo.DisposeAsync();
+            }
+            TryDelete(folder);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts the gateway on <paramref name="yaml"/> expecting it to refuse the configuration; returns the messages
+    /// of the exception it threw (outer and inner), or fails the test when it started.
+    /// </summary>
+    public static async Task<string> RefusalAsync(string yaml)
+    {
+        try
+        {
+            await using var mesh = await StartAsync(yaml);
+        }
+        catch (Exception ex)
+        {
+            var messages = new List<string>();
+            for (var current = ex; current is not null; current = current.InnerException)
+            {
+                messages.Add(current.Message);
+            }
+            return string.Join(Environment.NewLine, messages);
+        }
+        throw new Xunit.Sdk.XunitException("the gateway started on a configuration it should have refused:\n" + yaml);
+    }
+
+    /// <summary>Sends a request through the gateway; <paramref name="configure"/> may set method, headers, body.</summary>
+    public async Task<Reply> SendAsync(string url, Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        configure?.Invoke(request);
+        using var response = await Client.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+        {
+            headers[name] = string.Join(",", values);
+        }
+        EchoRequest? echo = null;
+        if (response.Content.Headers.ContentType?.MediaType == "application/json")
+        {
+            echo = JsonSerializer.Deserialize<EchoRequest>(body);
+        }
+        return new Reply((int)response.StatusCode, body, new HttpResponseHeaders(headers), echo);
+    }
+
+    /// <summary>GET with extra request headers.</summary>
+    public Task<Reply> GetAsync(string url, params (string Name, string Value)[] headers) =>
+        SendAsync(url, request =>
+        {
+            foreach (var (name, value) in headers)
+            {
+                request.Headers.TryAddWithoutValidation(name, value);
+            }
+        });
+
+    /// <summary>The access-log line of <paramref name="stage"/> for the last request it logged.</summary>
+    public AccessLogLine LastAccessLog(string stage) =>
+        AccessLog.LastOrDefault(l => l.Stage == stage)
+        ?? throw new Xunit.Sdk.XunitException($"no [{stage}] access-log line; the gateway logged:\n{string.Join("\n", Logs)}");
+
+    [GeneratedRegex("""^\[(?<stage>\w+)\] "(?<method>\S+) (?<path>\S+) [^"]*" (?<status>\d{3}) (?<flags>\S+)""")]
+    private static partial Regex AccessLogPattern();
+
+    private static AccessLogLine? ParseAccessLog(string line)
+    {
+        var match = AccessLogPattern().Match(line);
+        return match.Success
+            ? new AccessLogLine(match.Groups["stage"].Value, match.Groups["method"].Value, match.Groups["path"].Value,
+                int.Parse(match.Groups["status"].Value, System.Globalization.CultureInfo.InvariantCulture), match.Groups["flags"].Value, line)
+            : null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        foreach (var echo in Echoes.Values)
+        {
+            await echo.DisposeAsync();
+        }
+        TryDelete(Folder);
+    }
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class QueueLoggerProvider(ConcurrentQueue<string> entries) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new QueueLogger(entries);
+
+        public void Dispose()
+        {
+        }
+    }
+
+    private sealed class QueueLogger(ConcurrentQueue<string> entries) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            entries.Enqueue(formatter(state, exception));
+    }
+}
+
+/// <summary>The CAs of the test run: the trusted one (the gateway's TrustedCaPath) and an untrusted "fake root".</summary>
+public static class TestCa
+{
+    private static readonly Lazy<LocalCertificateAuthority> Trusted = new(() =>
+        LocalCertificateAuthority.LoadOrCreate(Path.Combine(Path.GetTempPath(), "demo-conformance-ca"), "Demo conformance CA"));
+
+    private static readonly Lazy<LocalCertificateAuthority> Fake = new(() =>
+        LocalCertificateAuthority.LoadOrCreate(Path.Combine(Path.GetTempPath(), "demo-conformance-fake-ca"), "Demo conformance fake root"));
+
+    public static LocalCertificateAuthority Authority => Trusted.Value;
+
+    public static X509Certificate2 Certificate => Authority.Certificate;
+
+    /// <summary>PEM of the trusted CA (what Istio's tests mount as root-cert.pem).</summary>
+    public static string RootCertPath => Authority.CaCertificatePath;
+
+    /// <summary>PEM of a CA that did not issue the echo's certificates (Istio's fake-root-cert.pem).</summary>
+    public static string FakeRootCertPath => Fake.Value.CaCertificatePath;
+}

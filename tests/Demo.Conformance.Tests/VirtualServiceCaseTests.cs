@@ -1,0 +1,556 @@
+using static Demo.Conformance.Tests.MeshYaml;
+
+namespace Demo.Conformance.Tests;
+
+/// <summary>
+/// Istio's <c>virtualServiceCases</c> (tests/integration/pilot/common/routing.go): each case's VirtualService,
+/// applied to the caller's sidecar (no <c>gateways</c>: <c>mesh</c>), with the request the case sends and the
+/// outcome it checks. The Istio case name is cited on each test; docs/conformance.md maps every case.
+/// </summary>
+public sealed class VirtualServiceCaseTests
+{
+    private const string Url = "http://b.external";
+
+    private static string RouteToB(string routeExtras = "", string destinationExtras = "") => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: default
+        spec:
+          hosts:
+            - {B}
+          http:
+            - route:
+                - destination:
+                    host: {B}
+        {destinationExtras}
+        {routeExtras}
+        """;
+
+    private static Task<ConformanceMesh> StartAsync(string virtualService) =>
+        ConformanceMesh.StartAsync(Base(virtualService), new External(B), new External(C), new External(D));
+
+    // Istio case "added header".
+    [Fact]
+    public async Task RouteHeadersAddReachesTheUpstream()
+    {
+        await using var mesh = await StartAsync(RouteToB(routeExtras: """
+                  headers:
+                    request:
+                      add:
+                        istio-custom-header: user-defined-value
+            """));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal(["user-defined-value"], reply.Received.Header("Istio-Custom-Header"));
+    }
+
+    // Istio case "set header".
+    [Fact]
+    public async Task RouteHeadersSetReachesTheUpstream()
+    {
+        await using var mesh = await StartAsync(RouteToB(routeExtras: """
+                  headers:
+                    request:
+                      set:
+                        x-custom: some-value
+            """));
+
+        var reply = await mesh.GetAsync(Url, ("x-custom", "client-value"));
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal(["some-value"], reply.Received.Header("X-Custom"));
+    }
+
+    // Istio case "set authority header": route-level set of :authority becomes Envoy's host_rewrite_literal.
+    [Fact]
+    public async Task RouteHeadersSetAuthorityRewritesHost()
+    {
+        await using var mesh = await StartAsync(RouteToB(routeExtras: """
+                  headers:
+                    request:
+                      set:
+                        :authority: my-custom-authority
+            """));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("my-custom-authority", reply.Received.Host);
+    }
+
+    // Istio case "set host header in destination".
+    [Fact]
+    public async Task DestinationHeadersSetHostRewritesHost()
+    {
+        await using var mesh = await StartAsync(RouteToB(destinationExtras: """
+                      headers:
+                        request:
+                          set:
+                            Host: my-custom-authority
+            """));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("my-custom-authority", reply.Received.Host);
+    }
+
+    // Istio case "set authority header in destination".
+    [Fact]
+    public async Task DestinationHeadersSetAuthorityRewritesHost()
+    {
+        await using var mesh = await StartAsync(RouteToB(destinationExtras: """
+                      headers:
+                        request:
+                          set:
+                            :authority: my-custom-authority
+            """));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("my-custom-authority", reply.Received.Host);
+    }
+
+    // Istio case "set host header in route and destination": the route's :authority wins over the destination's Host
+    // (pilot/pkg/networking/core/route/route.go: a destination's authority only applies when the route set none).
+    [Fact]
+    public async Task RouteAuthorityBeatsDestinationHost()
+    {
+        await using var mesh = await StartAsync(RouteToB(
+            destinationExtras: """
+                      headers:
+                        request:
+                          set:
+                            Host: dest-authority
+            """,
+            routeExtras: """
+                  headers:
+                    request:
+                      set:
+                        :authority: route-authority
+            """));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("route-authority", reply.Received.Host);
+    }
+
+    // Istio case "set host header in route and multi destination": with weighted destinations the route's
+    // :authority still wins, whichever destination is picked — Istio's check expects "route-authority".
+    [Fact]
+    public async Task RouteAuthorityBeatsDestinationHostOnWeightedDestinations()
+    {
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - route:
+                    - destination:
+                        host: {B}
+                      headers:
+                        request:
+                          set:
+                            Host: dest-authority
+                      weight: 50
+                    - destination:
+                        host: {B}
+                      weight: 50
+                  headers:
+                    request:
+                      set:
+                        :authority: route-authority
+            """);
+
+        var hosts = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            var reply = await mesh.GetAsync(Url);
+            Assert.Equal(200, reply.Status);
+            hosts.Add(reply.Received.Host);
+        }
+
+        Assert.All(hosts, host => Assert.Equal("route-authority", host));
+    }
+
+    // Istio case "set host header multi destination".
+    [Fact]
+    public async Task DestinationHostOnEveryWeightedDestinationRewritesHost()
+    {
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - route:
+                    - destination:
+                        host: {B}
+                      headers:
+                        request:
+                          set:
+                            Host: dest-authority
+                      weight: 50
+                    - destination:
+                        host: {B}
+                      headers:
+                        request:
+                          set:
+                            Host: dest-authority
+                      weight: 50
+            """);
+
+        for (var i = 0; i < 10; i++)
+        {
+            var reply = await mesh.GetAsync(Url);
+            Assert.Equal(200, reply.Status);
+            Assert.Equal("dest-authority", reply.Received.Host);
+        }
+    }
+
+    // Istio case "weird header matches" (children "no match", "match"): a header name using every token character.
+    [Fact]
+    public async Task HeaderMatchOnNameWithEveryTokenCharacter()
+    {
+        const string absurd = "a!#$%&'*+-.^_`|~z";
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - match:
+                    - headers:
+                        "{absurd}":
+                          exact: why
+                  route:
+                    - destination:
+                        host: {B}
+            """);
+
+        Assert.Equal(404, (await mesh.GetAsync(Url)).Status);
+        Assert.Equal(200, (await mesh.GetAsync(Url, (absurd, "why"))).Status);
+    }
+
+    // Istio case "pseudo header matches" (children "no match", "match"): a header match on :method.
+    [Fact]
+    public async Task HeaderMatchOnMethodPseudoHeader()
+    {
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - match:
+                    - headers:
+                        ":method":
+                          exact: GET
+                  route:
+                    - destination:
+                        host: {B}
+            """);
+
+        Assert.Equal(404, (await mesh.SendAsync(Url, r => r.Method = HttpMethod.Post)).Status);
+        Assert.Equal(200, (await mesh.SendAsync(Url, r => r.Method = HttpMethod.Get)).Status);
+    }
+
+    // Istio case "rewrite uri": an exact match's whole path is replaced, the query string kept.
+    [Fact]
+    public async Task RewriteUriReplacesExactPathAndKeepsQuery()
+    {
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - match:
+                    - uri:
+                        exact: /foo
+                  rewrite:
+                    uri: /new/path
+                  route:
+                    - destination:
+                        host: {B}
+            """);
+
+        var reply = await mesh.GetAsync(Url + "/foo?key=value#hash");
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("/new/path?key=value", reply.Received.Url);
+    }
+
+    // Istio case "rewrite authority".
+    [Fact]
+    public async Task RewriteAuthorityRewritesHost()
+    {
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - match:
+                    - uri:
+                        exact: /foo
+                  rewrite:
+                    authority: new-authority
+                  route:
+                    - destination:
+                        host: {B}
+            """);
+
+        var reply = await mesh.GetAsync(Url + "/foo");
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("new-authority", reply.Received.Host);
+    }
+
+    // Istio case "retry conditions": the configuration is accepted and traffic flows (Istio checks only that).
+    [Fact]
+    public async Task RetryConditionsConfigurationServesTraffic()
+    {
+        await using var mesh = await StartAsync(RouteToB(routeExtras: """
+                  retries:
+                    attempts: 3
+                    perTryTimeout: 2s
+                    retryOn: gateway-error,connect-failure,refused-stream,reset-before-request
+                    retryRemoteLocalities: true
+            """));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal(1, mesh.Echo(B).Count);
+    }
+
+    // Istio case "fault abort".
+    [Fact]
+    public async Task FaultAbortAnswersWithItsStatus()
+    {
+        await using var mesh = await StartAsync(RouteToB(routeExtras: """
+                  fault:
+                    abort:
+                      percentage:
+                        value: 100
+                      httpStatus: 418
+            """));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(418, reply.Status);
+        Assert.Equal(0, mesh.Echo(B).Count);
+    }
+
+    // Istio case "catch all route short circuit the other routes": routes are tried in order; a regex .* matches all.
+    [Fact]
+    public async Task CatchAllRegexRouteShortCircuitsLaterRoutes()
+    {
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - match:
+                    - uri:
+                        regex: .*
+                  route:
+                    - destination:
+                        host: {B}
+                  fault:
+                    abort:
+                      percentage:
+                        value: 100
+                      httpStatus: 418
+                - route:
+                    - destination:
+                        host: {B}
+            """);
+
+        Assert.Equal(418, (await mesh.GetAsync(Url)).Status);
+        Assert.Equal(418, (await mesh.GetAsync(Url + "/any/path?x=1")).Status);
+    }
+
+    // Istio cases "shifting-50" (50/25/25) and "shifting-80" (80/10/10): traffic follows the weights. Istio sends
+    // 100 calls and allows ±10 per host; here 1000 calls and one chi-square test of the joint split at α = 0.001
+    // (critical value 13.82 for 2 degrees of freedom), so the test neither flakes nor lets a wrong split through.
+    [Theory]
+    [InlineData(50, 25, 25)]
+    [InlineData(80, 10, 10)]
+    public async Task WeightedDestinationsSplitTrafficByWeight(int b, int c, int d)
+    {
+        await using var mesh = await StartAsync($"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: default
+            spec:
+              hosts:
+                - {B}
+              http:
+                - route:
+                    - destination:
+                        host: {B}
+                      weight: {b}
+                    - destination:
+                        host: {C}
+                      weight: {c}
+                    - destination:
+                        host: {D}
+                      weight: {d}
+            """);
+
+        const int calls = 1000;
+        var counts = new Dictionary<string, int> { ["b"] = 0, ["c"] = 0, ["d"] = 0 };
+        for (var i = 0; i < calls; i++)
+        {
+            var reply = await mesh.GetAsync(Url);
+            Assert.Equal(200, reply.Status);
+            counts[reply.Received.Hostname]++;
+        }
+
+        var expected = new Dictionary<string, double> { ["b"] = calls * b / 100.0, ["c"] = calls * c / 100.0, ["d"] = calls * d / 100.0 };
+        var chiSquare = counts.Sum(kv => Math.Pow(kv.Value - expected[kv.Key], 2) / expected[kv.Key]);
+        Assert.True(chiSquare < 13.82,
+            $"split b/c/d = {counts["b"]}/{counts["c"]}/{counts["d"]} of {calls}, expected {b}/{c}/{d} %: chi-square {chiSquare:F2} >= 13.82 (α = 0.001, 2 df)");
+    }
+
+    private static string WithoutHeadersAbort(string matcher) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: vs
+        spec:
+          hosts:
+            - {B}
+          http:
+            - match:
+                - withoutHeaders:
+                    end-user:
+                      {matcher}
+              route:
+                - destination:
+                    host: {B}
+              fault:
+                abort:
+                  percentage:
+                    value: 100
+                  httpStatus: 403
+            - route:
+                - destination:
+                    host: {B}
+        """;
+
+    // Istio case "without headers" (children "end-user is jason", "end-user is not jason", "do not have end-user
+    // header"): Istio sets treat_missing_header_as_empty on withoutHeaders, so an absent header is "" and does not
+    // equal "jason" — the inverted match applies (route.go TranslateRouteMatch).
+    [Fact]
+    public async Task WithoutHeadersExactTreatsMissingHeaderAsEmpty()
+    {
+        await using var mesh = await StartAsync(WithoutHeadersAbort("exact: jason"));
+
+        Assert.Equal(200, (await mesh.GetAsync(Url + "/foo", ("end-user", "jason"))).Status);
+        Assert.Equal(403, (await mesh.GetAsync(Url + "/foo", ("end-user", "not-jason"))).Status);
+        Assert.Equal(403, (await mesh.GetAsync(Url + "/foo")).Status);
+    }
+
+    // Istio case "without headers regex convert to present_match" (children "have end-user header and value", "have
+    // end-user header but value is empty", "do not have end-user header"): regex "*" is not RE2 — Istio turns it into
+    // present_match (route.go canBeConvertedToPresentMatch), so only a request without the header is matched.
+    [Fact]
+    public async Task WithoutHeadersRegexStarIsAPresenceMatch()
+    {
+        await using var mesh = await StartAsync(WithoutHeadersAbort("regex: \"*\""));
+
+        Assert.Equal(200, (await mesh.GetAsync(Url + "/foo", ("end-user", "jason"))).Status);
+        Assert.Equal(200, (await mesh.GetAsync(Url + "/foo", ("end-user", ""))).Status);
+        Assert.Equal(403, (await mesh.GetAsync(Url + "/foo")).Status);
+    }
+
+    // Istio case "without headers regex match any string" (children as above): .* matches any value, including the
+    // empty value a missing header is treated as, so the inverted match never applies.
+    [Fact]
+    public async Task WithoutHeadersRegexDotStarNeverMatches()
+    {
+        await using var mesh = await StartAsync(WithoutHeadersAbort("regex: .*"));
+
+        Assert.Equal(200, (await mesh.GetAsync(Url + "/foo", ("end-user", "jason"))).Status);
+        Assert.Equal(200, (await mesh.GetAsync(Url + "/foo", ("end-user", ""))).Status);
+        Assert.Equal(200, (await mesh.GetAsync(Url + "/foo")).Status);
+    }
+
+    private static string DestinationRuleForB(string trafficPolicy) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: b
+        spec:
+          host: {B}
+          trafficPolicy:
+        {trafficPolicy}
+        """;
+
+    // Istio destinationRuleCases "only idletimeout specified in DR": a DestinationRule with only
+    // connectionPool.http.idleTimeout (and tls DISABLE) is accepted and traffic flows.
+    [Fact]
+    public async Task IdleTimeoutOnlyDestinationRuleServesTraffic()
+    {
+        await using var mesh = await StartAsync(Join(RouteToB(), DestinationRuleForB("""
+                tls:
+                  mode: DISABLE
+                connectionPool:
+                  http:
+                    idleTimeout: 100s
+            """)));
+
+        Assert.Equal(200, (await mesh.GetAsync(Url)).Status);
+    }
+
+    // Istio useClientProtocolCases "use client protocol with h1": with useClientProtocol the upstream request uses
+    // the caller's protocol — HTTP/1.1 here.
+    [Fact]
+    public async Task UseClientProtocolWithHttp11CallerKeepsHttp11()
+    {
+        await using var mesh = await StartAsync(Join(RouteToB(), DestinationRuleForB("""
+                tls:
+                  mode: DISABLE
+                connectionPool:
+                  http:
+                    useClientProtocol: true
+            """)));
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("HTTP/1.1", reply.Received.Protocol);
+    }
+}
