@@ -53,6 +53,12 @@ public sealed class EgressGatewayOptions
     /// </summary>
     public string IstioVersion { get; set; } = Istio.IstioVersion.Default.ToString();
 
+    /// <summary>
+    /// DestinationRule credentialName → PEM file with the CA bundle that Kubernetes Secret holds (its ca.crt): the
+    /// local stand-in for the Secret the egress gateway would read. A credentialName not listed here is refused.
+    /// </summary>
+    public Dictionary<string, string> Credentials { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>The calling workload's namespace (deploy/settings.yaml appNamespace): what its sidecar sees (exportTo).</summary>
     [Required]
     public string WorkloadNamespace { get; set; } = MeshEnvironment.DefaultWorkloadNamespace;
@@ -67,6 +73,7 @@ public sealed class EgressGatewayOptions
     {
         WorkloadNamespace = WorkloadNamespace,
         WorkloadLabels = WorkloadLabels,
+        Credentials = Credentials,
         IstioVersion = Istio.IstioVersion.TryParse(IstioVersion, out var version) ? version : Istio.IstioVersion.Default,
     };
 }

@@ -169,6 +169,12 @@ public sealed record Cluster(
     public bool SplitExternalLocalOriginErrors { get; init; }
 
     public int? ConsecutiveLocalOriginFailure { get; init; }
+
+    /// <summary>typed_extension_protocol_options: HTTP/2 to the upstream (Istio: a port declared HTTP2 or GRPC).</summary>
+    public bool Http2 { get; init; }
+
+    /// <summary>use_downstream_protocol_config (Istio: connectionPool.http.useClientProtocol).</summary>
+    public bool UseDownstreamProtocol { get; init; }
 }
 
 /// <summary>An endpoint of a cluster: address, port and the ServiceEntry endpoint's labels.</summary>

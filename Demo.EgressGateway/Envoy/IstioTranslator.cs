@@ -681,6 +681,11 @@ public static class IstioTranslator
 
             var endpoints = Endpoints(service, port, subset);
             UpstreamTlsContext? transportSocket = null;
+            if (tls is { CredentialName: not null, Mode: "SIMPLE" or "MUTUAL" } && !isGateway)
+            {
+                // cluster_tls.go: a credentialName is a Secret only gateways may read; a sidecar gets no TLS context at all.
+                tls = null;
+            }
             if (tls is { Mode: "ISTIO_MUTUAL" })
             {
                 transportSocket = new UpstreamTlsContext(tls.Sni ?? SniOfCluster(name), tls.SubjectAltNames, null, IstioMutual: true, false);
@@ -688,7 +693,10 @@ public static class IstioTranslator
             else if (tls is { Mode: "SIMPLE" or "MUTUAL" })
             {
                 var sans = tls.SubjectAltNames.Count > 0 ? tls.SubjectAltNames : service.SubjectAltNames;
-                transportSocket = new UpstreamTlsContext(tls.Sni, sans, tls.InsecureSkipVerify ? null : tls.CaCertificates ?? "system",
+                var trustedCa = tls.CredentialName is { } credential
+                    ? environment.Credentials?.GetValueOrDefault(credential) ?? $"credential:{credential}"
+                    : tls.CaCertificates ?? "system";
+                transportSocket = new UpstreamTlsContext(tls.Sni, sans, tls.InsecureSkipVerify ? null : trustedCa,
                     IstioMutual: false, tls.InsecureSkipVerify);
             }
             var type = service.IsEgressGatewayService ? "EDS" : service.Resolution switch
@@ -717,6 +725,8 @@ public static class IstioTranslator
                 MinHealthPercent = outlier is null ? null : outlier.MinHealthPercent ?? 0,
                 SplitExternalLocalOriginErrors = outlier?.SplitExternalLocalOriginErrors ?? false,
                 ConsecutiveLocalOriginFailure = outlier?.ConsecutiveLocalOriginFailures,
+                Http2 = port.Protocol is "HTTP2" or "GRPC",
+                UseDownstreamProtocol = pool?.UseClientProtocol ?? false,
             };
         }
 
@@ -729,11 +739,11 @@ public static class IstioTranslator
         {
             if (service.Endpoints.Count == 0)
             {
-                return [new LbEndpoint(service.Host, port.Number, new Dictionary<string, string>())];
+                return [new LbEndpoint(service.Host, port.TargetPort ?? port.Number, new Dictionary<string, string>())];
             }
             return service.Endpoints
                 .Where(e => subset is null || subset.Labels.All(l => e.Labels.TryGetValue(l.Key, out var v) && v == l.Value))
-                .Select(e => new LbEndpoint(e.Address, port.Name is { } portName && e.Ports.TryGetValue(portName, out var target) ? target : port.Number, e.Labels))
+                .Select(e => new LbEndpoint(e.Address, port.Name is { } portName && e.Ports.TryGetValue(portName, out var target) ? target : port.TargetPort ?? port.Number, e.Labels))
                 .ToList();
         }
 

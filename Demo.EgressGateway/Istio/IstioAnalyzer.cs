@@ -26,6 +26,12 @@ public sealed record MeshEnvironment(
     public IReadOnlyDictionary<string, string> WorkloadLabels { get; init; } = new Dictionary<string, string> { ["app"] = "proxy" };
 
     public IstioVersion IstioVersion { get; init; } = IstioVersion.Default;
+
+    /// <summary>
+    /// credentialName → PEM CA bundle standing for that Kubernetes Secret locally (EgressGateway:Credentials). Null:
+    /// not known here (the analyze command), so credentialName is not checked.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Credentials { get; init; }
 }
 
 /// <summary>
@@ -89,7 +95,7 @@ public static class IstioAnalyzer
             }
             foreach (var (tls, field) in AllTls(dr))
             {
-                CheckClientTls(dr, tls, field, Warn);
+                CheckClientTls(dr, tls, field, environment, Warn, Error);
             }
         }
 
@@ -114,14 +120,14 @@ public static class IstioAnalyzer
                 var gateway = FindGateway(gateways, gatewayName);
                 if (gateway is null)
                 {
-                    Error(vs, $"spec.gateways[{g}]", $"Gateway '{gatewayName}' does not exist");
+                    Warn(vs, $"spec.gateways[{g}]", $"Gateway '{gatewayName}' does not exist: Istio accepts this, and no gateway serves these routes");
                     continue;
                 }
                 foreach (var host in vs.Hosts)
                 {
                     if (!gateway.Servers.Any(s => s.Hosts.Any(h => HostMatches(StripNamespace(h), host))))
                     {
-                        Error(vs, "spec.hosts", $"'{host}' is not among the hosts of Gateway '{gateway.Id.Name}', so the gateway never routes it here");
+                        Warn(vs, "spec.hosts", $"'{host}' is not among the hosts of Gateway '{gateway.Id.Name}', so the gateway never routes it here");
                     }
                 }
             }
@@ -179,9 +185,9 @@ public static class IstioAnalyzer
                 }
                 else
                 {
-                    foreach (var d in route.Route.Where(d => d.Weight is null or 0))
+                    foreach (var d in route.Route.Where(d => d.Weight is null))
                     {
-                        Warn(vs, $"{d.Field}.weight", $"is {(d.Weight is null ? "missing" : "0")}: on a route with several destinations Istio drops this destination, so it never gets a request");
+                        Warn(vs, $"{d.Field}.weight", "is missing, which is 0: on a route with several destinations Istio drops this destination, so it never gets a request (write weight: 0 if that is meant)");
                     }
                 }
             }
@@ -279,7 +285,7 @@ public static class IstioAnalyzer
             if (boundToMesh && route.Fault is { } sidecarFault && (sidecarFault.Abort is not null || sidecarFault.Delay is not null) && (route.Retries is not null || route.Timeout is not null))
             {
                 Warn(vs, $"{route.Field}.fault",
-                    $"is on the sidecar-side route, where Envoy's fault filter acts before the router: this route's retries and timeout never see the {(sidecarFault.Abort is not null ? "abort" : "delay")} (a delay is not cut by the timeout, an abort is not retried). Put the fault on the egress gateway's VirtualService");
+                    $"is on the sidecar-side route, where Envoy's fault filter acts before the router: this route's retries and timeout never see the fault (its {(sidecarFault.Abort is not null ? "abort is never retried" : "delay is not cut by the timeout")}). Put the fault on the egress gateway's VirtualService");
             }
             if (route.Fault?.Abort is { Percentage: null })
             {
@@ -375,7 +381,8 @@ public static class IstioAnalyzer
         }
     }
 
-    private static void CheckClientTls(DestinationRule dr, ClientTls tls, string field, Action<IstioResource, string?, string> warn)
+    private static void CheckClientTls(DestinationRule dr, ClientTls tls, string field, MeshEnvironment environment,
+        Action<IstioResource, string?, string> warn, Action<IstioResource, string?, string> error)
     {
         if (tls.Mode is not ("SIMPLE" or "MUTUAL"))
         {
@@ -384,6 +391,11 @@ public static class IstioAnalyzer
         if (tls.Sni is { } sni && !HostMatches(dr.Host, sni) && !dr.Host.StartsWith("*.", StringComparison.Ordinal))
         {
             warn(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
+        }
+        if (tls.CredentialName is { } credential && environment.Credentials is { } credentials && !credentials.ContainsKey(credential))
+        {
+            error(dr, $"{field}.credentialName",
+                $"'{credential}' names a Kubernetes Secret, which the local egress gateway cannot read: set EgressGateway:Credentials:{credential} to a PEM file with the CA that signs the server (the Secret's ca.crt)");
         }
         if (tls.CaCertificates is { Length: > 0 } ca && !tls.InsecureSkipVerify && !File.Exists(ca))
         {

@@ -325,9 +325,9 @@ public static partial class IstioConfigLoader
         {
             port.Context.Error(port.Join("protocol"), $"must be one of HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS, got '{protocol}'", port.Node);
         }
-        port.Int("targetPort", 1, 65535);
+        var targetPort = port.Int("targetPort", 1, 65535);
         port.RejectUnknown();
-        return new ServicePort(number, name, protocol);
+        return new ServicePort(number, name, protocol) { TargetPort = targetPort };
     }
 
     private static Gateway ParseGateway(ResourceId id, YamlFields spec)
@@ -387,7 +387,7 @@ public static partial class IstioConfigLoader
             foreach (var setting in policy.MapList("portLevelSettings"))
             {
                 var port = setting.Map("port", required: true) is { } p ? p.Int("number", 1, 65535, required: true) : null;
-                setting.Accept("loadBalancer");
+                ParseLoadBalancer(setting);
                 var nested = new PortTrafficPolicy(
                     port ?? 0,
                     setting.Map("connectionPool") is { } pcp ? ParseConnectionPool(pcp) : null,
@@ -397,7 +397,10 @@ public static partial class IstioConfigLoader
                 portLevel.Add(nested);
             }
         }
-        policy.Accept("loadBalancer", "tunnel", "proxyProtocol", "retryBudget");
+        ParseLoadBalancer(policy);
+        policy.Refuse("tunnel", "HTTP CONNECT tunnelling to the upstream");
+        policy.Refuse("proxyProtocol", "PROXY protocol to the upstream");
+        policy.Refuse("retryBudget", "retry budgets");
         policy.RejectUnknown();
         return new TrafficPolicy(connectionPool, outlier, tls, portLevel);
     }
@@ -409,6 +412,7 @@ public static partial class IstioConfigLoader
         TimeSpan? maxConnectionDuration = null;
         TimeSpan? idleTimeout = null;
         int? maxRetries = null;
+        var useClientProtocol = false;
         if (pool.Map("tcp") is { } tcp)
         {
             maxConnections = tcp.Int("maxConnections", 1, int.MaxValue);
@@ -437,10 +441,7 @@ public static partial class IstioConfigLoader
             {
                 http.Context.Error(http.Join("h2UpgradePolicy"), "UPGRADE is not modelled: the local egress gateway speaks HTTP/1.1 upstream", http.Node);
             }
-            if (http.Bool("useClientProtocol") is true)
-            {
-                http.Context.Error(http.Join("useClientProtocol"), "is not modelled: the local egress gateway speaks HTTP/1.1 upstream", http.Node);
-            }
+            useClientProtocol = http.Bool("useClientProtocol") ?? false;
             http.RejectUnknown();
         }
         pool.RejectUnknown();
@@ -449,6 +450,7 @@ public static partial class IstioConfigLoader
             MaxRetries = maxRetries,
             IdleTimeout = idleTimeout,
             MaxConnectionDuration = maxConnectionDuration,
+            UseClientProtocol = useClientProtocol,
         };
     }
 
@@ -489,9 +491,35 @@ public static partial class IstioConfigLoader
             tls.String("caCertificates"),
             tls.String("credentialName"),
             tls.Path);
-        tls.Accept("clientCertificate", "privateKey", "caCrl");
+        if (mode == "MUTUAL")
+        {
+            tls.Context.Error(tls.Join("mode"), "MUTUAL (a client certificate to the external service) is not modelled by the local egress gateway; use SIMPLE", tls.Node);
+        }
+        tls.Refuse("clientCertificate", "client certificates");
+        tls.Refuse("privateKey", "client certificates");
+        tls.Refuse("caCrl", "certificate revocation lists");
         tls.RejectUnknown();
         return result;
+    }
+
+    // Envoy's load balancer only chooses among a cluster's endpoints: a simple policy is honoured as Istio's default
+    // (least request of two random picks); hashing and locality settings change which endpoint serves whom and are refused.
+    private static void ParseLoadBalancer(YamlFields policy)
+    {
+        if (policy.Map("loadBalancer") is not { } loadBalancer)
+        {
+            return;
+        }
+        var simple = loadBalancer.String("simple");
+        if (simple is not null and not ("UNSPECIFIED" or "LEAST_CONN" or "LEAST_REQUEST" or "ROUND_ROBIN" or "RANDOM"))
+        {
+            loadBalancer.Context.Error(loadBalancer.Join("simple"), $"'{simple}' is not modelled (UNSPECIFIED, LEAST_REQUEST, ROUND_ROBIN, RANDOM are)", loadBalancer.Node);
+        }
+        loadBalancer.Refuse("consistentHash", "consistent-hash load balancing");
+        loadBalancer.Refuse("localityLbSetting", "locality-aware load balancing");
+        loadBalancer.Refuse("warmupDurationSecs", "slow-start warm-up");
+        loadBalancer.Refuse("warmup", "slow-start warm-up");
+        loadBalancer.RejectUnknown();
     }
 
     private static VirtualService ParseVirtualService(ResourceId id, YamlFields spec)
@@ -647,7 +675,12 @@ public static partial class IstioConfigLoader
         var result = new List<KeyValuePair<string, StringMatch>>();
         foreach (var (name, value) in match.ObjectMap(key))
         {
-            if (ParseStringMatch(value) is { } parsed)
+            if (name.StartsWith("@request.auth.claims", StringComparison.Ordinal))
+            {
+                match.Context.Error(match.Join($"{key}.{name}"), "matches a JWT claim, which needs Istio's RequestAuthentication; the local egress gateway does not model it", match.Node);
+                continue;
+            }
+            if (ParseStringMatch(value, allowPresence: true) is { } parsed)
             {
                 result.Add(new(name.ToLowerInvariant(), parsed));
             }
@@ -655,7 +688,7 @@ public static partial class IstioConfigLoader
         return result;
     }
 
-    private static StringMatch? ParseStringMatch(YamlFields fields)
+    private static StringMatch? ParseStringMatch(YamlFields fields, bool allowPresence = false)
     {
         var exact = fields.String("exact");
         var prefix = fields.String("prefix");
@@ -674,6 +707,11 @@ public static partial class IstioConfigLoader
         if (prefix is not null)
         {
             return new StringMatch(StringMatchKind.Prefix, prefix, null);
+        }
+        if (allowPresence && regex == "*")
+        {
+            // Istio turns regex "*" on a header or query parameter into Envoy's present_match (istio/istio#20629).
+            return new StringMatch(StringMatchKind.Regex, regex, null);
         }
         try
         {

@@ -37,7 +37,11 @@ public sealed record ServiceEntry(
 /// <summary>A ServiceEntry endpoint: address (a DNS name or IP), per-port-name target ports, labels (what subsets select).</summary>
 public sealed record WorkloadEntry(string Address, IReadOnlyDictionary<string, int> Ports, IReadOnlyDictionary<string, string> Labels, int? Weight);
 
-public sealed record ServicePort(int Number, string? Name, string? Protocol);
+public sealed record ServicePort(int Number, string? Name, string? Protocol)
+{
+    /// <summary>The port the endpoints listen on (Istio: targetPort), when it differs from <see cref="Number"/>.</summary>
+    public int? TargetPort { get; init; }
+}
 
 public sealed record Gateway(ResourceId Id, IReadOnlyDictionary<string, string> Selector, IReadOnlyList<GatewayServer> Servers)
     : IstioResource(Id);
@@ -81,6 +85,9 @@ public sealed record ConnectionPool(int? MaxConnections, TimeSpan? ConnectTimeou
 
     /// <summary>http.idleTimeout: how long an idle upstream connection is kept.</summary>
     public TimeSpan? IdleTimeout { get; init; }
+
+    /// <summary>http.useClientProtocol: speak upstream the protocol the client spoke.</summary>
+    public bool UseClientProtocol { get; init; }
 
     /// <summary>tcp.maxConnectionDuration: the longest an upstream connection lives.</summary>
     public TimeSpan? MaxConnectionDuration { get; init; }

@@ -118,9 +118,10 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             {
                 IdleTimeout = cluster.IdleTimeout,
                 MaxConnectionDuration = cluster.MaxConnectionDuration,
+                Http2 = cluster.Http2 || cluster.UseDownstreamProtocol,
             },
             // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
-            DestinationPrefix = $"http://{endpoint.Address}:{endpoint.PortValue}",
+            DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
         }).ToList();
         return new ClusterRuntime
         {

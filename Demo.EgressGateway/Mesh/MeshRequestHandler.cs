@@ -33,6 +33,9 @@ public sealed class MeshRequestHandler(
         ActivityTimeout = TimeSpan.FromMinutes(5),
     };
 
+    // An HTTP/2 cluster (Istio: port protocol HTTP2/GRPC): h2 through ALPN over TLS, prior knowledge in clear text.
+    private static readonly ForwarderRequestConfig Http2RequestConfig = RequestConfig with { Version = HttpVersion.Version20 };
+
     public async Task HandleAsync(HttpContext context)
     {
         var request = new MeshRequest(context, configs.Current);
@@ -87,6 +90,12 @@ public sealed class MeshRequestHandler(
             // Envoy's CONNECT support is off unless a route enables it (Istio's HTTP routes do not): an internal 403,
             // no tunnel, whatever the authority.
             return await LocalReplyAsync(request, depth, StatusCodes.Status403Forbidden, "", ResponseFlags.None);
+        }
+        if (isSidecar && HttpProtocol.IsHttp10(request.Context.Request.Protocol))
+        {
+            // Istio leaves Envoy's accept_http_10 off (PILOT_HTTP10 unset): the codec answers 426 Upgrade Required.
+            frame.Details = "http1.0_not_allowed";
+            return await LocalReplyAsync(request, depth, StatusCodes.Status426UpgradeRequired, "", ResponseFlags.None);
         }
         if (isSidecar && HasControlCharacter(request.Context.Features.Get<IHttpRequestFeature>()?.RawTarget))
         {
@@ -307,8 +316,11 @@ public sealed class MeshRequestHandler(
             var authority = StripPort(request.Authority);
             transport = transport with { Sni = authority, SubjectAltNames = transport.SubjectAltNames.Count > 0 ? transport.SubjectAltNames : [authority] };
         }
+        var requestConfig = cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol))
+            ? Http2RequestConfig
+            : RequestConfig;
         var error = await forwarder.SendAsync(context, host.DestinationPrefix, clients.GetClient(transport),
-            RequestConfig, transformer, cancellationToken);
+            requestConfig, transformer, cancellationToken);
         if (error == ForwarderError.None)
         {
             return transformer.Outcome;

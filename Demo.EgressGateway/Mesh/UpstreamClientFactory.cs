@@ -21,6 +21,9 @@ public sealed record UpstreamTransport(
     int? MaxConnections,
     TimeSpan? ConnectTimeout)
 {
+    /// <summary>Offer HTTP/2 in ALPN (Envoy: an HTTP/2 cluster, Istio: a port declared HTTP2 or GRPC).</summary>
+    public bool Http2 { get; init; }
+
     /// <summary>How long an idle pooled connection is kept (Istio: connectionPool.http.idleTimeout); null: 1 minute.</summary>
     public TimeSpan? IdleTimeout { get; init; }
 
@@ -29,7 +32,7 @@ public sealed record UpstreamTransport(
 
     // Records compare lists by reference; the key must compare them by content.
     public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), InsecureSkipVerify,
-        CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration);
+        CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2);
 }
 
 /// <summary>
@@ -82,13 +85,21 @@ public sealed class UpstreamClientFactory : IDisposable
             tls = new SslClientAuthenticationOptions
             {
                 TargetHost = transport.Sni ?? transport.Host,
-                ApplicationProtocols = [SslApplicationProtocol.Http11],
+                ApplicationProtocols = transport.Http2 ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http11],
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     Verify(transport, certificate as X509Certificate2, trusted),
             };
         }
         // TLS is originated here rather than by the handler: SocketsHttpHandler would take the SNI from the Host
         // header, while Envoy sends the DestinationRule's sni whatever the Host is.
+        if (tls is not null && transport.Http2)
+        {
+            // HTTP/2 carries :scheme, which must say https on a TLS connection: the handler originates TLS itself
+            // here (its SNI is then the Host, which is Envoy's auto_sni; an explicit sni equal to the Host is the same).
+            handler.SslOptions = tls;
+            handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, null, cancellationToken);
+            return handler;
+        }
         handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, tls, cancellationToken);
         return handler;
     }

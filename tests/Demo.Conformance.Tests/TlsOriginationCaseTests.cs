@@ -181,7 +181,7 @@ public sealed class TlsOriginationCaseTests
 
         var reply = await mesh.GetAsync($"http://{external}:8882/");
 
-        Assert.Equal(200, reply.Status);
+        Assert.True(200 == reply.Status, string.Join("\n", mesh.Logs));
         Assert.True(reply.Received.Tls);
         Assert.Equal("HTTP/2", reply.Received.Protocol);
     }

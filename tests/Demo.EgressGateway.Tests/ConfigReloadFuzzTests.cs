@@ -39,10 +39,11 @@ public sealed class ConfigReloadFuzzTests(ITestOutputHelper output)
             var accepted = await Task.Run(gateway.Config.Reload).WaitAsync(TimeSpan.FromSeconds(30));
             if (accepted)
             {
-                // A mutation Istio would accept too (a renamed subset, other weights, ...): not sent traffic, since it
-                // may route anywhere; undone below.
+                // A mutation Istio would accept too (a renamed subset, other weights, ...): it gets traffic, and the
+                // answer is one Envoy could give for some configuration — never a crash or an unhandled 500.
                 applied++;
                 Assert.Equal(revision + 1, gateway.Config.Current.Revision);
+                await AssertEnvoyAnswerAsync(gateway, what);
             }
             else
             {
@@ -74,8 +75,10 @@ public sealed class ConfigReloadFuzzTests(ITestOutputHelper output)
         }
         foreach (var file in files)
         {
+            // Istio accepts any resource's deletion (routes to what is gone get 503 NC); the gateway applies it and serves.
             File.Delete(file);
-            Assert.False(gateway.Config.Reload() && file.Contains("service-entry", StringComparison.Ordinal), $"{file} deleted and still applied");
+            Assert.True(gateway.Config.Reload(), $"{file} deleted and refused");
+            await AssertEnvoyAnswerAsync(gateway, $"{Path.GetFileName(file)} deleted");
             await File.WriteAllTextAsync(file, originals[file]);
             Assert.True(gateway.Config.Reload());
             Assert.Contains(await GetAsync(gateway), Answers);
@@ -104,6 +107,23 @@ public sealed class ConfigReloadFuzzTests(ITestOutputHelper output)
         await File.WriteAllTextAsync(file, original);
         await WaitForAsync(() => gateway.Config.Current.Revision > 1);
         Assert.Contains(await GetAsync(gateway), Answers);
+    }
+
+    // What Envoy answers for some configuration of this mesh: an upstream answer (200, 404 unknown_route, 418 fault),
+    // a 404 NR, 502 block_all, 503 (UF/UH/NC/URX), 504 UT — or, for a port with no HTTP listener, a closed connection.
+    private static async Task AssertEnvoyAnswerAsync(GatewayHost gateway, string what)
+    {
+        var before = gateway.Logs.Messages().Count(m => m.StartsWith("[sidecar]", StringComparison.Ordinal));
+        try
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status is 200 or 404 or 418 or 502 or 503 or 504, $"{what}: {status} {body}");
+        }
+        catch (HttpRequestException)
+        {
+            // The BlackHoleCluster closes the connection.
+        }
+        Assert.True(gateway.Logs.Messages().Count(m => m.StartsWith("[sidecar]", StringComparison.Ordinal)) > before, $"{what}: no access-log line");
     }
 
     private static async Task<string> GetAsync(GatewayHost gateway)

@@ -22,9 +22,10 @@ public sealed class AbuseFixture : IAsyncLifetime
 }
 
 /// <summary>
-/// Requests no well-behaved client sends, over raw sockets: each gets a clear 4xx (or 502 NR, Istio's
-/// BlackHoleCluster, for a host no ServiceEntry registers), and nothing reaches a host that is not registered —
-/// the upstream sees only the registered CF hosts, and a canary listener on another local port sees no connection.
+/// Requests no well-behaved client sends, over raw sockets: each gets a clear 4xx (or, for a host no ServiceEntry
+/// registers, Istio's block_all 502 on an HTTP port and the BlackHoleCluster's closed connection on any other port),
+/// and nothing reaches a host that is not registered — the upstream sees only the registered CF hosts, and a canary
+/// listener on another local port sees no connection.
 /// </summary>
 public sealed class GatewayAbuseTests(AbuseFixture fixture, ITestOutputHelper output) : IClassFixture<AbuseFixture>
 {
@@ -34,14 +35,17 @@ public sealed class GatewayAbuseTests(AbuseFixture fixture, ITestOutputHelper ou
     private GatewayHost Gateway => fixture.Gateway;
     private int Canary => fixture.Canary.Port;
 
+    /// <summary>A connection closed without an HTTP answer: what Envoy's BlackHoleCluster (a TCP proxy with no endpoint) does.</summary>
+    private const int Closed = 0;
+
     private async Task<RawHttp.Answer> ExpectAsync(string name, string request, params int[] expected)
     {
         var hitsBefore = Gateway.Upstream.TotalHits;
         var answer = await RawHttp.SendAsync(fixture.Port, request);
         output.WriteLine($"{name}: {answer.Status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
-        Assert.True(answer.Status is { } status && expected.Contains(status),
-            $"{name}: expected {string.Join(" or ", expected)}, got {answer}");
-        if (answer.Status is >= 400)
+        Assert.True(expected.Contains(answer.Status ?? Closed),
+            $"{name}: expected {string.Join(" or ", expected.Select(e => e == Closed ? "a closed connection" : e.ToString(System.Globalization.CultureInfo.InvariantCulture)))}, got {answer}");
+        if (answer.Status is null or >= 400)
         {
             Assert.True(Gateway.Upstream.TotalHits == hitsBefore, $"{name}: the upstream was called");
         }
@@ -101,23 +105,30 @@ public sealed class GatewayAbuseTests(AbuseFixture fixture, ITestOutputHelper ou
     }
 
     [Fact]
-    public async Task Absolute_URIs_and_Hosts_that_no_ServiceEntry_registers_get_502_NR()
+    public async Task Absolute_URIs_and_Hosts_that_no_ServiceEntry_registers_get_block_all_or_the_BlackHoleCluster()
     {
+        // Port 80 has an HTTP listener (hello.external): an unknown Host there meets block_all, 502 with no flag.
         await ExpectAsync("absolute URI, unregistered host", "GET http://evil.example.com/ HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n", 502);
-        await ExpectAsync("absolute URI to a local port", $"GET http://127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 502);
-        await ExpectAsync("absolute URI to localhost", $"GET http://localhost:{Canary}/ HTTP/1.1\r\nHost: localhost:{Canary}\r\nConnection: close\r\n\r\n", 502);
-        await ExpectAsync("Host of a local port", $"GET / HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 502);
-        await ExpectAsync("Host of the upstream's port", $"GET / HTTP/1.1\r\nHost: 127.0.0.1:{Gateway.Upstream.Port}\r\nConnection: close\r\n\r\n", 502);
-        await ExpectAsync("registered name, unregistered port", $"GET http://{Registered}:443/ HTTP/1.1\r\nHost: {Registered}:443\r\nConnection: close\r\n\r\n", 502);
         await ExpectAsync("registered name, trailing dot", $"GET http://{Registered}./ HTTP/1.1\r\nHost: {Registered}.\r\nConnection: close\r\n\r\n", 502);
         await ExpectAsync("the CF host itself, past the sidecar's routes", $"GET http://{GatewayHost.V1Host}/ HTTP/1.1\r\nHost: {GatewayHost.V1Host}\r\nConnection: close\r\n\r\n", 502);
-        await ExpectAsync("the egress gateway service", "GET http://istio-egressgateway.istio-system.svc.cluster.local/ HTTP/1.1\r\nHost: istio-egressgateway.istio-system.svc.cluster.local\r\nConnection: close\r\n\r\n", 502, 404);
-        Assert.Contains(Gateway.Logs.Messages(), m => m.Contains(" 502 NR ", StringComparison.Ordinal) && m.Contains("authority=evil.example.com", StringComparison.Ordinal));
+        Assert.Contains(Gateway.Logs.Messages(), m => m.Contains(" 502 - attempts=0 route=block_all cluster=BlackHoleCluster authority=evil.example.com ", StringComparison.Ordinal));
 
-        // The CF host on its registered port is in the registry: Istio's default route takes it straight there (TLS
-        // originated by its DestinationRule). Registered, so allowed — and it is the only place it goes.
-        var answer = await ExpectAsync("the CF host on its registered port", $"GET http://{GatewayHost.V1Host}:443/ HTTP/1.1\r\nHost: {GatewayHost.V1Host}:443\r\nConnection: close\r\n\r\n", 200);
-        Assert.Contains("Hello K8s, from CF v1 service!", answer.Text, StringComparison.Ordinal);
+        // Ports with no HTTP listener in the app's sidecar: the connection goes to the BlackHoleCluster and is closed.
+        await ExpectAsync("absolute URI to a local port", $"GET http://127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", Closed);
+        await ExpectAsync("absolute URI to localhost", $"GET http://localhost:{Canary}/ HTTP/1.1\r\nHost: localhost:{Canary}\r\nConnection: close\r\n\r\n", Closed);
+        await ExpectAsync("Host of a local port", $"GET / HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", Closed);
+        await ExpectAsync("Host of the upstream's port", $"GET / HTTP/1.1\r\nHost: 127.0.0.1:{Gateway.Upstream.Port}\r\nConnection: close\r\n\r\n", Closed);
+
+        // Port 443 in the app's namespace is the egress gateway Service's HTTPS port (TLS passthrough, no HTTP
+        // routes); the CF hosts' ServiceEntry is exported only to the gateway's namespace, so plain HTTP from the
+        // app straight to a CF host on 443 is blocked, as in the cluster.
+        await ExpectAsync("registered name, unregistered port", $"GET http://{Registered}:443/ HTTP/1.1\r\nHost: {Registered}:443\r\nConnection: close\r\n\r\n", Closed);
+        await ExpectAsync("the CF host on its HTTPS port, in plain HTTP", $"GET http://{GatewayHost.V1Host}:443/ HTTP/1.1\r\nHost: {GatewayHost.V1Host}:443\r\nConnection: close\r\n\r\n", Closed);
+        Assert.Contains(Gateway.Logs.Messages(), m => m.Contains(" 0 UH attempts=0 route=- cluster=BlackHoleCluster ", StringComparison.Ordinal));
+
+        // The egress gateway Service's port 80 (http2) is registered, but the gateway has no server on 80: the
+        // sidecar's connection is refused — 503 UF after Istio's default retries.
+        await ExpectAsync("the egress gateway service", "GET http://istio-egressgateway.istio-system.svc.cluster.local/ HTTP/1.1\r\nHost: istio-egressgateway.istio-system.svc.cluster.local\r\nConnection: close\r\n\r\n", 503);
     }
 
     [Fact]
@@ -126,7 +137,7 @@ public sealed class GatewayAbuseTests(AbuseFixture fixture, ITestOutputHelper ou
         // Absolute-form and a Host that disagrees: refused, whichever of the two is the registered one.
         await ExpectAsync("registered absolute URI, Host elsewhere", $"GET http://{Registered}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 400);
         await ExpectAsync("absolute URI elsewhere, registered Host", $"GET http://127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: {Registered}\r\nConnection: close\r\n\r\n", 400);
-        await ExpectAsync("userinfo in the absolute URI", $"GET http://{Registered}@127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 400, 502);
+        await ExpectAsync("userinfo in the absolute URI", $"GET http://{Registered}@127.0.0.1:{Canary}/ HTTP/1.1\r\nHost: 127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 400, Closed);
         await ExpectAsync("userinfo in Host", $"GET / HTTP/1.1\r\nHost: {Registered}@127.0.0.1:{Canary}\r\nConnection: close\r\n\r\n", 400);
 
         // X-Forwarded-Host, Forwarded, X-Original-Host, :authority as a header: ignored, the Host decides.

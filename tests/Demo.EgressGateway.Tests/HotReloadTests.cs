@@ -57,16 +57,17 @@ public sealed class HotReloadTests
         var revision = gateway.Config.Current.Revision;
 
         var (config, diagnostics, _) = await EditAndWaitAsync(gateway,
-            () => File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), MeshYaml.Sidecar(60, 50)));
+            () => File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), MeshYaml.Sidecar(0, 0)));
 
+        // pkg/config/validation validateWeights: a route whose weights are all 0 is refused ("total destination weight = 0").
         Assert.Equal(revision, config.Revision);
         var error = Assert.Single(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
         Assert.EndsWith(MeshYaml.SidecarFile, error.File, StringComparison.Ordinal);
         Assert.Equal("VirtualService 'hello'", error.Resource);
         Assert.Equal("spec.http[0].route", error.Field);
-        Assert.Contains("add up to 110", error.Message, StringComparison.Ordinal);
+        Assert.Contains("total destination weight = 0", error.Message, StringComparison.Ordinal);
         Assert.Contains(gateway.Logs.Messages(LogLevel.Error), m => m.Contains("Rejected an Istio configuration change", StringComparison.Ordinal)
-            && m.Contains("add up to 110", StringComparison.Ordinal));
+            && m.Contains("total destination weight = 0", StringComparison.Ordinal));
         for (var i = 0; i < 20; i++)
         {
             Assert.Equal((200, "Hello K8s, from CF v1 service!"), await gateway.GetAsync());

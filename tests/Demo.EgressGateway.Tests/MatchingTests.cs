@@ -88,14 +88,46 @@ public sealed class MatchingTests
     [Fact]
     public async Task A_registered_host_without_a_VirtualService_takes_Istios_default_route_to_its_own_port_only()
     {
-        await using var gateway = await GatewayHost.StartAsync(NoFaults);
+        // Istio's sidecar TLS origination layout: an HTTP port 80 whose endpoints listen on 443 (targetPort), and a
+        // DestinationRule that originates TLS for port 80. No VirtualService: the default route (route "default",
+        // cluster outbound|80||host) takes it there; port 443 of that host has no HTTP listener.
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            NoFaults(folder);
+            folder.Write("service-entry-hello-cf.yaml", $$"""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata:
+                  name: hello-cf
+                  namespace: demo
+                spec:
+                  hosts: [{{GatewayHost.V1Host}}]
+                  location: MESH_EXTERNAL
+                  ports:
+                    - { number: 80, name: http, protocol: HTTP, targetPort: 443 }
+                  resolution: DNS
+                """);
+            folder.Write("destination-rule-hello-istio-v1.yaml", $$"""
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata:
+                  name: hello-istio-v1
+                  namespace: demo
+                spec:
+                  host: {{GatewayHost.V1Host}}
+                  trafficPolicy:
+                    portLevelSettings:
+                      - port: { number: 80 }
+                        tls: { mode: SIMPLE, sni: {{GatewayHost.V1Host}}, subjectAltNames: [{{GatewayHost.V1Host}}] }
+                """);
+        });
 
-        // hello-cf registers port 443 only: the sidecar originates TLS there (DestinationRule), port 80 is the BlackHole.
-        var direct = await gateway.GetAsync($"http://{GatewayHost.V1Host}:443/");
-        var wrongPort = await gateway.GetAsync($"http://{GatewayHost.V1Host}/");
+        var direct = await gateway.GetAsync($"http://{GatewayHost.V1Host}/");
+        await Assert.ThrowsAsync<HttpRequestException>(() => gateway.GetAsync($"http://{GatewayHost.V1Host}:443/"));
 
         Assert.Equal((200, "Hello K8s, from CF v1 service!"), direct);
-        Assert.Equal(502, wrongPort.Status);
         Assert.Equal(1, gateway.Upstream.TotalHits);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
+            && m.Contains($" 200 - attempts=1 route=default cluster=outbound|80||{GatewayHost.V1Host} ", StringComparison.Ordinal));
     }
 }

@@ -88,6 +88,11 @@ public sealed class RoutingTests
                 .Replace("host: istio-egressgateway.istio-system.svc.cluster.local\n            subset: v1", $"host: {GatewayHost.V1Host}", StringComparison.Ordinal)
                 .Replace("host: istio-egressgateway.istio-system.svc.cluster.local\n            subset: v2", $"host: {GatewayHost.V2Host}", StringComparison.Ordinal);
             folder.Write(Sidecar, text);
+            // Straight from the sidecar, the CF hosts and their TLS rules must be visible in the app's namespace.
+            foreach (var file in new[] { "service-entry-hello-cf.yaml", "destination-rule-hello-istio-v1.yaml", "destination-rule-hello-istio-v2.yaml" })
+            {
+                folder.Replace(file, "  exportTo:\n    - \".\"", "  exportTo:\n    - \"*\"");
+            }
         });
 
         for (var i = 0; i < 20; i++)
@@ -108,10 +113,15 @@ public sealed class RoutingTests
         var (status, _) = await gateway.GetAsync("http://unregistered.example.com/");
         var (direct, _) = await gateway.GetAsync($"http://{GatewayHost.V1Host}/");
 
+        // REGISTRY_ONLY: Istio's block_all virtual host answers with a direct response — 502, no response flag,
+        // reported against the BlackHoleCluster. The CF hosts are not registered for the app's sidecar either
+        // (their ServiceEntry is exported to the egress gateway's namespace only).
         Assert.Equal(502, status);
         Assert.Equal(502, direct);
         Assert.Equal(0, gateway.Upstream.TotalHits);
-        Assert.Contains(gateway.Logs.Messages(), m => m.Contains("502 NR", StringComparison.Ordinal));
+        Assert.Equal(2, gateway.Logs.Messages().Count(m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
+            && m.Contains(" 502 - attempts=0 route=block_all cluster=BlackHoleCluster ", StringComparison.Ordinal)));
+        Assert.DoesNotContain(gateway.Logs.Messages(), m => m.Contains(" NR ", StringComparison.Ordinal));
     }
 
     [Fact]
