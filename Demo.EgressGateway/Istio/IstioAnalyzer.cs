@@ -85,7 +85,7 @@ public static class IstioAnalyzer
         }
         foreach (var dr in destinationRules)
         {
-            if (!IsRegistered(dr.Host))
+            if (!IsRegistered(dr.Host) && !serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(dr.Host, h))))
             {
                 Warn(dr, "spec.host", $"'{dr.Host}' is not registered by any ServiceEntry, so this rule applies to nothing");
             }

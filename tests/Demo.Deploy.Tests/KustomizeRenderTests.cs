@@ -157,7 +157,9 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
         {
             Assert.Equal("networking.istio.io/v1", d.ApiVersion);
             Assert.Contains(d.Kind, new[] { "ServiceEntry", "Gateway", "DestinationRule", "VirtualService" });
-            Assert.Null(d.Namespace);
+            // Each file states the side it belongs to (the default namespaces of deploy/settings.yaml), so that the
+            // local gateway applies exportTo as the cluster does; replacements.yaml moves them to the configured ones.
+            Assert.Contains(d.Namespace, new[] { "demo", "istio-system" });
         });
     }
 

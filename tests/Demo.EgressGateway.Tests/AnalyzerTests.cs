@@ -115,4 +115,84 @@ public sealed class AnalyzerTests
             && d.Message.Contains("503 NC", StringComparison.Ordinal));
         Assert.DoesNotContain(diagnostics, d => d.Message.Contains("140", StringComparison.Ordinal));
     }
+
+    // route.go: a Host set for the whole route (rewrite.authority, or headers.request.set host/:authority) wins over
+    // every destination's; Istio's integration case "set host header in route and multi destination".
+    [Fact]
+    public void A_route_level_Host_header_that_beats_the_per_destination_Hosts_is_named()
+    {
+        var diagnostics = AnalyzeEdited(folder => folder.Replace(MeshYaml.SidecarFile, "      timeout: 5s",
+            "      headers:\n        request:\n          set:\n            :authority: hello-istio-v1.apps.example.com\n      timeout: 5s"));
+        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].headers.request.set.host");
+        Assert.Equal(DiagnosticSeverity.Warning, finding.Severity);
+        Assert.Contains("beats the per-destination Host of spec.http[0].route[1]", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_delay_on_the_sidecar_route_next_to_its_timeout_is_named()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(50, 50, timeout: "5s", fault: MeshYaml.Delay("3s", 50))));
+        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].fault" && d.Message.Contains("delay is not cut by the timeout", StringComparison.Ordinal));
+    }
+
+    // route.go TranslateFault: an abort without percentage gets none, which Envoy reads as 0%.
+    [Fact]
+    public void A_fault_without_percentage_is_named_as_never_firing()
+    {
+        var diagnostics = AnalyzeEdited(folder => folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(fault: "abort:\n  httpStatus: 418\n")));
+        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].fault.abort.percentage" && d.Message.Contains("aborts no request", StringComparison.Ordinal));
+    }
+
+    // route.go buildSidecarVirtualHostsForVirtualService: only HTTP (or sniffed) ports get HTTP routes.
+    [Fact]
+    public void Http_routes_for_a_host_whose_ports_are_all_HTTPS_are_named_as_never_applying()
+    {
+        var diagnostics = AnalyzeEdited(folder => folder.Write("virtual-service-cf-direct.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: cf-direct
+              namespace: istio-system
+            spec:
+              exportTo: ["."]
+              hosts: [hello-istio-v1.apps.example.com]
+              http:
+                - route:
+                    - destination: { host: hello-istio-v1.apps.example.com }
+            """));
+        Assert.Contains(diagnostics, d => d.Resource == "VirtualService 'cf-direct'" && d.Message.Contains("never applies", StringComparison.Ordinal)
+            && d.Message.Contains("443/HTTPS", StringComparison.Ordinal));
+    }
+
+    // push_context.go: a ServiceEntry exported only to its own namespace gives other namespaces no cluster: 503 NC.
+    [Fact]
+    public void A_route_to_a_host_not_exported_to_the_proxys_namespace_is_named_as_503_NC()
+    {
+        var diagnostics = AnalyzeEdited(folder => folder.Write(MeshYaml.SidecarFile, $$"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: hello
+              namespace: demo
+            spec:
+              exportTo: ["."]
+              hosts: [hello.external]
+              http:
+                - route:
+                    - destination: { host: {{GatewayHost.V1Host}}, port: { number: 443 } }
+                      headers: { request: { set: { host: {{GatewayHost.V1Host}} } } }
+            """));
+        Assert.Contains(diagnostics, d => d.Resource == "VirtualService 'hello'"
+            && d.Message.Contains($"routes to cluster 'outbound|443||{GatewayHost.V1Host}', which the workload's sidecar (namespace demo) does not have", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_analyze_command_takes_the_Istio_version()
+    {
+        Assert.Equal(0, IstioAnalyzeCommand.Run([ConfigFolder.DeployIstio, "--istio-version", "1.22"], new StringWriter()));
+        var output = new StringWriter();
+        Assert.Equal(2, IstioAnalyzeCommand.Run([ConfigFolder.DeployIstio, "--istio-version", "1.21"], output));
+        Assert.Contains("1.22", output.ToString(), StringComparison.Ordinal);
+    }
 }

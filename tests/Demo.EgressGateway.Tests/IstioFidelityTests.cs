@@ -1,0 +1,386 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Demo.EgressGateway.Envoy;
+using Demo.EgressGateway.Istio;
+using Demo.EgressGateway.Mesh;
+using Microsoft.Extensions.Time.Testing;
+using EnvoyCircuitBreakers = Demo.EgressGateway.Envoy.CircuitBreakers;
+
+namespace Demo.EgressGateway.Tests;
+
+/// <summary>
+/// The fidelity issue's divergences, one test per behaviour, each asserting what Istio's or Envoy's own source says
+/// (the source is named next to each expectation).
+/// </summary>
+public sealed class IstioFidelityTests
+{
+    private static OutlierSettings Outlier(int gatewayErrors = 1, int maxEjectionPercent = 100, double intervalSeconds = 10, double baseSeconds = 30) =>
+        new(0, gatewayErrors, Enforce5xx: false, EnforceGatewayFailure: true, TimeSpan.FromSeconds(intervalSeconds),
+            TimeSpan.FromSeconds(baseSeconds), maxEjectionPercent, SplitExternalLocalOriginErrors: false, ConsecutiveLocalOriginFailure: null);
+
+    // envoyproxy/envoy#27909 (Envoy ≥ 1.27, Istio ≥ 1.19): (ejected + 1) / hosts must stay within max_ejection_percent.
+    [Fact]
+    public void Outlier_detection_never_ejects_the_only_host_at_Envoys_default_10_percent()
+    {
+        var time = new FakeTimeProvider();
+        var host = new HostHealth(new OutlierGroup(time));
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.False(host.Record(Outlier(maxEjectionPercent: 10), hostsInCluster: 1, status: 503, localOriginFailure: false));
+        }
+        Assert.False(host.IsEjected(Outlier(maxEjectionPercent: 10)));
+        Assert.True(new HostHealth(new OutlierGroup(time)).Record(Outlier(maxEjectionPercent: 100), 1, 503, false));
+    }
+
+    [Fact]
+    public void Max_ejection_percent_counts_the_host_being_ejected()
+    {
+        var time = new FakeTimeProvider();
+        var group = new OutlierGroup(time);
+        var first = new HostHealth(group);
+        var second = new HostHealth(group);
+        var settings = Outlier(maxEjectionPercent: 50);
+
+        Assert.True(first.Record(settings, hostsInCluster: 2, 502, false));   // (0 + 1) / 2 = 50% ≤ 50%
+        Assert.False(second.Record(settings, hostsInCluster: 2, 502, false)); // (1 + 1) / 2 = 100% > 50%
+        Assert.Equal(1, group.Ejected);
+    }
+
+    // Envoy's detector: ejection time = base_ejection_time × the host's ejection back-off (capped at
+    // max(max_ejection_time 300 s, base)); hosts are un-ejected only by the interval sweep; the back-off shrinks by
+    // one on each sweep that finds the host healthy.
+    [Fact]
+    public void Ejection_time_is_base_times_ejections_and_ends_on_an_interval_sweep()
+    {
+        var time = new FakeTimeProvider();
+        var host = new HostHealth(new OutlierGroup(time));
+        var settings = Outlier(intervalSeconds: 10, baseSeconds: 30);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(host.Record(settings, 1, 503, false));
+        time.Advance(TimeSpan.FromSeconds(30));                 // t = 31: 30 s have passed, the next sweep is at 40
+        Assert.True(host.IsEjected(settings));
+        time.Advance(TimeSpan.FromSeconds(9));                  // t = 40: sweep
+        Assert.False(host.IsEjected(settings));
+
+        time.Advance(TimeSpan.FromSeconds(1));                  // t = 41: second ejection, 2 × 30 s
+        Assert.True(host.Record(settings, 1, 503, false));
+        time.Advance(TimeSpan.FromSeconds(68));                 // t = 109: 60 s passed at 101, the sweep is at 110
+        Assert.True(host.IsEjected(settings));
+        time.Advance(TimeSpan.FromSeconds(1));                  // t = 110
+        Assert.False(host.IsEjected(settings));
+        Assert.Equal(2, host.Ejections);
+
+        time.Advance(TimeSpan.FromSeconds(25));                 // t = 135: sweeps at 120 and 130 shrank the back-off to 0
+        Assert.True(host.Record(settings, 1, 503, false));      // third ejection: 1 × 30 s again
+        time.Advance(TimeSpan.FromSeconds(35));                 // t = 170: 30 s passed at 165, sweep at 170
+        Assert.False(host.IsEjected(settings));
+    }
+
+    // Envoy's HTTP/1.1 pool with its circuit breakers: max_connections requests in flight, max_pending_requests waiting.
+    [Fact]
+    public async Task The_connection_pool_overflows_beyond_max_connections_plus_max_pending_requests()
+    {
+        var gate = new ConnectionPoolGate(new EnvoyCircuitBreakers(MaxConnections: 1, MaxPendingRequests: 1, MaxRequests: uint.MaxValue, MaxRetries: uint.MaxValue));
+        Assert.True(await gate.TryEnterAsync(CancellationToken.None));
+        var pending = gate.TryEnterAsync(CancellationToken.None).AsTask();
+        Assert.Equal(1, gate.Pending);
+        Assert.False(await gate.TryEnterAsync(CancellationToken.None));
+        gate.Exit();
+        Assert.True(await pending);
+    }
+
+    // retry.go ConvertPolicy: attempts <= 0 returns no retry policy at all.
+    [Fact]
+    public async Task Attempts_0_disables_retries()
+    {
+        Assert.Null(IstioTranslator.ConvertRetryPolicy(new HttpRetry(0, null, "5xx", null), IstioVersion.Default));
+
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+            folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(retries: MeshYaml.Retries(0, "5xx")));
+        });
+        gateway.Upstream.Behaviour = async context =>
+        {
+            context.Response.StatusCode = 503;
+            await context.Response.WriteAsync("down");
+            return true;
+        };
+
+        Assert.Equal((503, "down"), await gateway.GetAsync());
+        Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 503 - attempts=1 ", StringComparison.Ordinal));
+    }
+
+    // retry.go defaultPolicy: retriable_status_codes [503] up to Istio 1.23; none from 1.24 (istio/istio#52111).
+    [Theory]
+    [InlineData("1.22", 200, 2)]
+    [InlineData("1.23", 200, 2)]
+    [InlineData("1.24", 503, 1)]
+    [InlineData("1.30", 503, 1)]
+    public async Task The_default_retry_policy_retries_503_up_to_Istio_1_23_only(string version, int expectedStatus, int expectedHits)
+    {
+        var policy = IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Parse(version))!;
+        Assert.Equal("connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes", policy.RetryOn);
+        Assert.Equal(2, policy.NumRetries);
+
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+        }, settings: new() { ["EgressGateway:IstioVersion"] = version });
+        var calls = 0;
+        gateway.Upstream.Behaviour = async context =>
+        {
+            if (Interlocked.Increment(ref calls) > 1)
+            {
+                return false;
+            }
+            context.Response.StatusCode = 503;
+            await context.Response.WriteAsync("once");
+            return true;
+        };
+
+        var (status, _) = await gateway.GetAsync();
+
+        Assert.Equal(expectedStatus, status);
+        Assert.Equal(expectedHits, gateway.Upstream.Hits(GatewayHost.V1Host));
+    }
+
+    [Fact]
+    public void An_Istio_version_outside_1_22_to_1_30_is_refused_naming_the_range()
+    {
+        var error = Assert.Throws<FormatException>(() => IstioVersion.Parse("1.21"));
+        Assert.Contains("1.22–1.30", error.Message, StringComparison.Ordinal);
+        Assert.True(IstioVersion.Parse("1.22").Serves("networking.istio.io/v1"));
+        Assert.False(IstioVersion.Parse("1.30").Serves("networking.istio.io/v2"));
+    }
+
+    // Envoy's router: a route naming a cluster the proxy does not have answers 503 with flag NC (cluster_not_found).
+    [Fact]
+    public async Task A_route_to_a_subset_no_DestinationRule_defines_gets_503_NC()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(0, 100).Replace("subset: v2", "subset: v3", StringComparison.Ordinal));
+        });
+
+        Assert.Equal((503, ""), await gateway.GetAsync());
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
+            && m.Contains(" 503 NC attempts=0 ", StringComparison.Ordinal) && m.Contains("details=cluster_not_found", StringComparison.Ordinal));
+    }
+
+    // The other common way to shift traffic between external versions: one ServiceEntry whose endpoints carry labels,
+    // and DestinationRule subsets that select them (Envoy: one cluster per subset, holding the matching endpoints).
+    [Fact]
+    public async Task ServiceEntry_endpoints_with_labels_and_DestinationRule_subsets_shift_traffic_between_versions()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write("service-entry-hello-versions.yaml", $$"""
+                apiVersion: networking.istio.io/v1
+                kind: ServiceEntry
+                metadata:
+                  name: hello-versions
+                spec:
+                  hosts: [hello.versions]
+                  location: MESH_EXTERNAL
+                  resolution: DNS
+                  ports:
+                    - { number: 443, name: https, protocol: HTTPS }
+                  endpoints:
+                    - { address: {{GatewayHost.V1Host}}, labels: { version: v1 } }
+                    - { address: {{GatewayHost.V2Host}}, labels: { version: v2 } }
+                """);
+            folder.Write("destination-rule-hello-versions.yaml", $$"""
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata:
+                  name: hello-versions
+                spec:
+                  host: hello.versions
+                  subsets:
+                    - name: v1
+                      labels: { version: v1 }
+                      trafficPolicy:
+                        tls: { mode: SIMPLE, sni: {{GatewayHost.V1Host}}, subjectAltNames: [{{GatewayHost.V1Host}}] }
+                    - name: v2
+                      labels: { version: v2 }
+                      trafficPolicy:
+                        tls: { mode: SIMPLE, sni: {{GatewayHost.V2Host}}, subjectAltNames: [{{GatewayHost.V2Host}}] }
+                """);
+            folder.Write(MeshYaml.SidecarFile, $$"""
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata:
+                  name: hello
+                spec:
+                  hosts: [hello.external]
+                  http:
+                    - route:
+                        - destination: { host: hello.versions, subset: v1 }
+                          weight: 50
+                          headers: { request: { set: { host: {{GatewayHost.V1Host}} } } }
+                        - destination: { host: hello.versions, subset: v2 }
+                          weight: 50
+                          headers: { request: { set: { host: {{GatewayHost.V2Host}} } } }
+                """);
+        });
+
+        var answers = new List<string>();
+        for (var i = 0; i < 60; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status == 200, $"{status} {body}");
+            answers.Add(body);
+        }
+
+        Assert.InRange(answers.Count(a => a.Contains("v1", StringComparison.Ordinal)), 10, 50);
+        Assert.InRange(answers.Count(a => a.Contains("v2", StringComparison.Ordinal)), 10, 50);
+        var dump = gateway.Config.Current.Xds.Sidecar.Clusters;
+        Assert.Equal([GatewayHost.V1Host], dump.Single(c => c.Name == "outbound|443|v1|hello.versions").Endpoints.Select(e => e.Address));
+        Assert.Equal([GatewayHost.V2Host], dump.Single(c => c.Name == "outbound|443|v2|hello.versions").Endpoints.Select(e => e.Address));
+    }
+
+    // push_context.go destinationRule / MostSpecificHostMatch: an exact host beats a wildcard one.
+    [Fact]
+    public async Task The_most_specific_DestinationRule_wins_over_a_wildcard_one_without_false_warnings()
+    {
+        static void AddWildcardRule(ConfigFolder folder) => folder.Write("destination-rule-apps-wildcard.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: apps-wildcard
+              namespace: istio-system
+            spec:
+              exportTo: ["."]
+              host: "*.apps.example.com"
+              trafficPolicy:
+                tls:
+                  mode: DISABLE
+            """);
+        var folder = ConfigFolder.CopyOfDeployIstio();
+        AddWildcardRule(folder);
+        Assert.Empty(IstioAnalyzeCommand.Analyze(folder.Path, []));
+
+        await using var gateway = await GatewayHost.StartAsync(f => { RoutingTests.NoFaults(f); AddWildcardRule(f); });
+        for (var i = 0; i < 10; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status == 200, $"{status} {body}");
+        }
+        Assert.NotNull(gateway.Config.Current.Xds.Gateway.Clusters.Single(c => c.Name == $"outbound|443||{GatewayHost.V1Host}").TransportSocket);
+    }
+
+    // Envoy's HTTP/1.1 codec has no stream reset: an upstream that closes its connection before answering is a
+    // connection termination (UC, "reset reason: connection termination"); UR is HTTP/2's RST_STREAM.
+    [Fact]
+    public async Task An_upstream_that_closes_its_connection_before_answering_is_UC_not_UR()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+        });
+        gateway.Upstream.Behaviour = context =>
+        {
+            context.Abort();
+            return Task.FromResult(true);
+        };
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal(503, status);
+        Assert.Equal("upstream connect error or disconnect/reset before headers. reset reason: connection termination", body);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 503 UC attempts=1 ", StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Logs.Messages(), m => m.Contains(" UR ", StringComparison.Ordinal));
+    }
+
+    // The SNI the sidecar presents picks the egress gateway's filter chain: without a server for it Envoy closes the
+    // connection (access log NR, filter_chain_not_found) and the sidecar sees a connection failure (UF).
+    [Fact]
+    public async Task A_subset_SNI_no_gateway_server_accepts_is_UF_at_the_sidecar_and_NR_filter_chain_not_found_at_the_gateway()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+            folder.Replace("destination-rule-istio-egressgateway.yaml", "sni: hello-istio-v1.apps.example.com", "sni: nobody.apps.example.com");
+        });
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal(503, status);
+        Assert.StartsWith("upstream connect error or disconnect/reset before headers. reset reason: connection failure", body, StringComparison.Ordinal);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 503 UF attempts=1 ", StringComparison.Ordinal));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal)
+            && m.Contains(" 0 NR ", StringComparison.Ordinal) && m.Contains("details=filter_chain_not_found sni=nobody.apps.example.com", StringComparison.Ordinal));
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+    }
+
+    // exportTo: the CF hosts' ServiceEntry lives in the gateway's namespace and is exported only there, and port 443
+    // is HTTPS (TLS passthrough at a sidecar, no HTTP routes): plain HTTP from the app to a CF host on 443 meets the
+    // BlackHoleCluster, as in the cluster.
+    [Fact]
+    public async Task Plain_HTTP_from_the_app_straight_to_a_CF_host_on_443_is_blocked_as_in_the_cluster()
+    {
+        await using var gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => gateway.GetAsync($"http://{GatewayHost.V1Host}:443/"));
+
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
+            && m.Contains(" 0 UH attempts=0 route=- cluster=BlackHoleCluster ", StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Config.Current.Xds.Sidecar.Clusters, c => c.Name.EndsWith(GatewayHost.V1Host, StringComparison.Ordinal));
+        Assert.Contains(gateway.Config.Current.Xds.Gateway.Clusters, c => c.Name == $"outbound|443||{GatewayHost.V1Host}");
+    }
+
+    [Fact]
+    public async Task Config_dump_on_the_admin_port_shows_the_per_version_host_rewrite_and_block_all()
+    {
+        var meshPort = FreePort();
+        var adminPort = FreePort();
+        await using var gateway = await GatewayHost.StartAsync(settings: new()
+        {
+            ["EgressGateway:MeshPort"] = meshPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["EgressGateway:AdminPort"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+        using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
+
+        using var sidecar = JsonDocument.Parse(await admin.GetStringAsync("/config_dump?proxy=sidecar&resource=dynamic_route_configs"));
+        var routes = sidecar.RootElement.EnumerateArray().Single(r => r.GetProperty("name").GetString() == "80");
+        var hello = routes.GetProperty("virtual_hosts").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "hello.external:80");
+        var weighted = hello.GetProperty("routes")[0].GetProperty("route").GetProperty("weighted_clusters").GetProperty("clusters");
+        Assert.Equal(["hello-istio-v1.apps.example.com", "hello-istio-v2.apps.example.com"],
+            weighted.EnumerateArray().Select(c => c.GetProperty("host_rewrite_literal").GetString()));
+        var blockAll = routes.GetProperty("virtual_hosts").EnumerateArray().Single(v => v.GetProperty("name").GetString() == "block_all");
+        Assert.Equal(502, blockAll.GetProperty("routes")[0].GetProperty("direct_response").GetProperty("status").GetInt32());
+
+        using var full = JsonDocument.Parse(await admin.GetStringAsync("/config_dump"));
+        var clusters = full.RootElement.GetProperty("configs").EnumerateArray()
+            .Single(c => c.GetProperty("@type").GetString() == "type.googleapis.com/envoy.admin.v3.ClustersConfigDump")
+            .GetProperty("dynamic_active_clusters").EnumerateArray().Select(c => c.GetProperty("cluster")).ToList();
+        var v1 = clusters.Single(c => c.GetProperty("name").GetString() == "outbound|443||hello-istio-v1.apps.example.com");
+        var tls = v1.GetProperty("transport_socket").GetProperty("typed_config");
+        Assert.Equal("hello-istio-v1.apps.example.com", tls.GetProperty("sni").GetString());
+        Assert.Equal("hello-istio-v1.apps.example.com", tls.GetProperty("common_tls_context").GetProperty("combined_validation_context")
+            .GetProperty("default_validation_context").GetProperty("match_subject_alt_names")[0].GetProperty("exact").GetString());
+
+        var bad = await admin.GetAsync("/config_dump?proxy=ingress");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Contains("'ingress'", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
