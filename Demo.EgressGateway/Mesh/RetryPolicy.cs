@@ -101,11 +101,14 @@ public sealed class RetryPolicy
         };
     }
 
-    /// <summary>Envoy's fully jittered exponential back-off: uniform in [0, (2^n − 1) × base], capped at 10 × base.</summary>
+    /// <summary>
+    /// Envoy's JitteredExponentialBackOffStrategy: before retry n+1 (<paramref name="attemptNumber"/> n, from 0) a
+    /// uniform wait in [0, base × 2^n), the bound doubling until it reaches max_interval (10 × base).
+    /// </summary>
     public TimeSpan Backoff(int attemptNumber)
     {
         // In double: a backoff of days times 2^20 overflows a long.
-        var ceiling = Math.Min(BaseInterval.Ticks * (double)((1L << Math.Min(attemptNumber + 1, 20)) - 1), MaxInterval.Ticks);
+        var ceiling = Math.Min(BaseInterval.Ticks * (double)(1L << Math.Min(attemptNumber, 20)), MaxInterval.Ticks);
         return Timer(TimeSpan.FromTicks((long)(Random.Shared.NextDouble() * ceiling)));
     }
 

@@ -223,15 +223,24 @@ public sealed class RetryAndTimeoutTests
         Assert.False(istioDefault.RetriesStatus(503));
     }
 
-    [Fact]
-    public void Backoff_is_Envoys_jittered_exponential_from_25ms()
+    // Envoy's JitteredExponentialBackOffStrategy (source/common/common/backoff_strategy.cc): the n-th retry waits
+    // uniformly in [0, base × 2^(n−1)), the bound doubling up to max_interval (10 × base): 25, 50, 100, 200, 250 ms.
+    [Theory]
+    [InlineData(0, 25)]
+    [InlineData(1, 50)]
+    [InlineData(2, 100)]
+    [InlineData(3, 200)]
+    [InlineData(4, 250)]
+    [InlineData(10, 250)]
+    public void Backoff_is_Envoys_fully_jittered_exponential_from_25ms(int retry, int boundMs)
     {
         var policy = new RetryPolicy(IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Default));
-        for (var i = 0; i < 1000; i++)
-        {
-            Assert.InRange(policy.Backoff(0), TimeSpan.Zero, TimeSpan.FromMilliseconds(25));
-            Assert.InRange(policy.Backoff(1), TimeSpan.Zero, TimeSpan.FromMilliseconds(75));
-            Assert.InRange(policy.Backoff(10), TimeSpan.Zero, TimeSpan.FromMilliseconds(250));
-        }
+        var samples = Enumerable.Range(0, 4000).Select(_ => policy.Backoff(retry).TotalMilliseconds).ToList();
+
+        Assert.All(samples, ms => Assert.InRange(ms, 0, boundMs));
+        Assert.True(samples.Max() > 0.95 * boundMs, $"max {samples.Max():0.0} ms: the range does not reach {boundMs} ms");
+        Assert.True(samples.Min() < 0.05 * boundMs, $"min {samples.Min():0.0} ms: the range does not start at 0");
+        // Uniform: mean bound/2, σ of the mean bound/√(12·4000) ≈ 0.46% of the bound; 5σ.
+        Assert.InRange(samples.Average(), boundMs * (0.5 - 0.023), boundMs * (0.5 + 0.023));
     }
 }
