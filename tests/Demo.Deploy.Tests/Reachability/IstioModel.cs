@@ -45,7 +45,7 @@ internal sealed record AuthorizationPolicy(string Name, string Namespace, IReadO
     IReadOnlyList<AuthorizationRule> Rules);
 
 internal sealed record TelemetryTracing(string Name, string Namespace, IReadOnlyDictionary<string, string>? Selector,
-    IReadOnlyList<string> Providers, double? RandomSamplingPercentage);
+    IReadOnlyList<string> Providers, double? RandomSamplingPercentage, bool? DisableSpanReporting);
 
 /// <summary>
 /// The mesh config of the install (<c>meshConfig</c> of the IstioOperator): outbound policy (Istio's default ALLOW_ANY),
@@ -153,9 +153,10 @@ internal sealed class IstioConfig
                     Fields.Known(spec, d.ToString(), "selector", "tracing");
                     foreach (var tracing in spec["tracing"]?.AsArray() ?? [])
                     {
-                        Fields.Known(tracing!.AsObject(), d.ToString(), "providers", "randomSamplingPercentage");
+                        Fields.Known(tracing!.AsObject(), d.ToString(), "providers", "randomSamplingPercentage", "disableSpanReporting");
                         config.Telemetries.Add(new(d.Name, ns, Fields.Map(spec["selector"]?["matchLabels"]),
-                            tracing["providers"]?.AsArray().Select(p => (string)p!["name"]!).ToList() ?? [], Fields.Number(tracing["randomSamplingPercentage"])));
+                            tracing["providers"]?.AsArray().Select(p => (string)p!["name"]!).ToList() ?? [], Fields.Number(tracing["randomSamplingPercentage"]),
+                            (bool?)tracing["disableSpanReporting"]));
                     }
                     break;
                 default:

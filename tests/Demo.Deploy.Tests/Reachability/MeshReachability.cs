@@ -77,20 +77,25 @@ internal sealed class MeshReachability(ClusterModel cluster, IstioConfig istio, 
     }
 
     /// <summary>
-    /// The tracing providers that apply to <paramref name="pod"/>, as Istio's Telemetry API picks them
-    /// (pilot/pkg/model/telemetry.go): root namespace, then the pod's namespace, then workload-selected ones; later
-    /// ones override.
+    /// The tracing providers <paramref name="pod"/>'s proxy reports spans to, as Istio's Telemetry API combines them
+    /// (pilot/pkg/model/telemetry.go): the root namespace's, then the pod's namespace's, then workload-selected
+    /// ones, a later <c>providers</c> or <c>disableSpanReporting</c> overriding an earlier one. Empty: no spans.
     /// </summary>
     public IReadOnlyList<string> TracingProviders(Pod pod)
     {
         IReadOnlyList<string> providers = [];
+        var disabled = false;
         foreach (var t in istio.Telemetries.Where(t => t.Namespace == mesh.RootNamespace && t.Selector is null && pod.Namespace != mesh.RootNamespace)
             .Concat(istio.Telemetries.Where(t => t.Namespace == pod.Namespace && t.Selector is null))
             .Concat(istio.Telemetries.Where(t => t.Namespace == pod.Namespace && t.Selector is not null && LabelSelectors.Matches(t.Selector, pod.Labels))))
         {
-            providers = t.Providers;
+            if (t.Providers.Count > 0)
+            {
+                providers = t.Providers;
+            }
+            disabled = t.DisableSpanReporting ?? disabled;
         }
-        return providers;
+        return disabled ? [] : providers;
     }
 
     private (string Host, string Step, Decision? Denial) Resolve(Pod from, string host)
