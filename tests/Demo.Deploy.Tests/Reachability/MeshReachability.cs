@@ -347,7 +347,7 @@ internal sealed class MeshReachability(ClusterModel cluster, IstioConfig istio, 
         }
         if (!cluster.ExternalDns.TryGetValue(host, out var address))
         {
-            yield return new(steps, Decision.Deny("DNS", $"{host} has no address"));
+            yield return new(steps, Decision.Deny("Upstream", $"{host} has no address the proxy can resolve"));
             yield break;
         }
         var decision = _networkPolicies.Allows(from, new AddressEndpoint(host, address), new ContainerPort(port));
