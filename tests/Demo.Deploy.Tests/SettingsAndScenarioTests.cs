@@ -127,6 +127,19 @@ public sealed class SettingsAndScenarioTests(DeployFixture fixture)
     }
 
     [Fact]
+    public async Task Aspirates_output_without_the_dashboard_renders_too()
+    {
+        using var tree = DeployTree.CopyOf(fixture.Tree);
+        var kustomization = Path.Combine(tree.AspirateOutput, "kustomization.yaml");
+        await File.WriteAllTextAsync(kustomization, (await File.ReadAllTextAsync(kustomization)).Replace("  - dashboard.yaml\n", "", StringComparison.Ordinal));
+        File.Delete(Path.Combine(tree.AspirateOutput, "dashboard.yaml"));
+
+        var documents = await tree.RenderAsync();
+        Assert.DoesNotContain(documents, d => d.Name == "aspire-dashboard");
+        Assert.Contains(documents, d => d.Kind == "Telemetry");
+    }
+
+    [Fact]
     public void The_scenario_line_of_deploy_kustomization_is_where_the_tests_put_it()
     {
         var text = File.ReadAllText(Path.Combine(Repository.Deploy, "kustomization.yaml"));
