@@ -50,6 +50,19 @@ public sealed class RenderedReachabilityTests(DeployFixture fixture)
         Assert.True(failures.Count == 0, string.Join("\n\n", failures));
     }
 
+    [Fact]
+    public void The_install_snippet_changes_no_mesh_wide_default_and_names_the_OTLP_backend()
+    {
+        var install = ClusterUnderTest.InstallSnippet();
+        Assert.Equal("IstioOperator", (string?)install["kind"]);
+        var mesh = MeshConfig.Parse(install["spec"]!["meshConfig"]!.AsObject());
+        Assert.Equal("ALLOW_ANY", mesh.OutboundTrafficPolicy);
+        Assert.Empty(mesh.DefaultProxyMetadata);
+        Assert.Equal(("aspire-dashboard.demo.svc.cluster.local", AspirateOutput.DashboardOtlpPort), mesh.OpenTelemetryProviders["aspire-dashboard"]);
+        var gateway = Assert.Single(install["spec"]!["components"]!["egressGateways"]!.AsArray())!;
+        Assert.Equal("istio-egressgateway", (string?)gateway["name"]);
+    }
+
     // The check has teeth: each of these breaks exactly the flow it should.
 
     [Fact]
