@@ -40,13 +40,25 @@ internal sealed class DeployTree : IDisposable
         File.WriteAllLines(path, lines);
     }
 
-    /// <summary>Selects a scenario the way deploy/README.md says: its file listed under patches.</summary>
+    /// <summary>The commented scenario line of deploy/kustomization.yaml, the one-line switch deploy/README.md documents.</summary>
+    public const string ScenarioLine = "  # - path: istio/scenarios/<name>.yaml\n";
+
+    /// <summary>Selects a scenario the way deploy/README.md says: the commented line, uncommented with its name.</summary>
     public void AddScenario(string scenarioFile)
     {
         var path = Path.Combine(Deploy, "kustomization.yaml");
         var text = File.ReadAllText(path);
-        Assert.Contains("\npatches:\n", text, StringComparison.Ordinal);
-        File.WriteAllText(path, text.Replace("\npatches:\n", $"\npatches:\n  - path: istio/scenarios/{scenarioFile}\n", StringComparison.Ordinal));
+        Assert.Contains(ScenarioLine, text, StringComparison.Ordinal);
+        File.WriteAllText(path, text.Replace(ScenarioLine, $"  - path: istio/scenarios/{scenarioFile}\n{ScenarioLine}", StringComparison.Ordinal));
+    }
+
+    /// <summary>A copy of <paramref name="other"/>, its generated base included (no second publish or msbuild run).</summary>
+    public static DeployTree CopyOf(DeployTree other)
+    {
+        var tree = new DeployTree();
+        Directory.Delete(tree.Deploy, recursive: true);
+        Copy(other.Deploy, tree.Deploy, topLevel: false);
+        return tree;
     }
 
     public void Dispose() => _folder.Dispose();

@@ -23,7 +23,8 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
     {
         // Per resource, Aspirate's configMapGenerator names get kustomize's hash suffix; envFrom follows it.
         Assert.Equal(
-            ["ConfigMap caller-env", "ConfigMap proxy-env", "Deployment caller", "Deployment proxy", "Namespace demo", "Service caller", "Service proxy"],
+            ["ConfigMap caller-env", "ConfigMap proxy-env", "Deployment aspire-dashboard", "Deployment caller", "Deployment proxy", "Namespace demo",
+             "Service aspire-dashboard", "Service caller", "Service proxy"],
             fixture.Base.Select(d => $"{d.Kind} {(d.Kind == "ConfigMap" ? d.Name[..d.Name.LastIndexOf('-')] : d.Name)}").Order(StringComparer.Ordinal));
         Assert.All(fixture.Base.Where(d => d.Kind != "Namespace"), d => Assert.Equal(DeployTree.AppNamespace, d.Namespace));
         foreach (var name in new[] { "proxy", "caller" })
@@ -41,13 +42,18 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
         Assert.Equal("8080", (string?)proxyEnv["HTTP_PORTS"]);
         var callerEnv = EnvConfigMap(fixture.Base, "caller").Json["data"]!;
         Assert.Equal("http://proxy:8080", (string?)callerEnv["services__proxy__http__0"]);
+        // --include-dashboard true: the apps export to the dashboard Aspirate deploys next to them.
+        Assert.All(new[] { proxyEnv, callerEnv }, env => Assert.Equal("http://aspire-dashboard:18889", (string?)env["OTEL_EXPORTER_OTLP_ENDPOINT"]));
+        var dashboard = Assert.Single(fixture.Base, d => d.Kind == "Service" && d.Name == "aspire-dashboard").Json;
+        Assert.Equal(["dashboard-ui:18888", "otlp:18889"], dashboard["spec"]!["ports"]!.AsArray().Select(p => $"{p!["name"]}:{p["port"]}"));
     }
 
     [Fact]
     public void Every_object_is_in_its_namespace()
     {
-        var egressSide = new[] { "ServiceEntry hello-cf", "Gateway istio-egressgateway", "VirtualService hello-egress",
-            "DestinationRule hello-istio-v1", "DestinationRule hello-istio-v2", "AuthorizationPolicy hello-cf-only-from-proxy" };
+        var egressSide = new[] { "ServiceEntry hello-cf", "Gateway hello-cf-egress", "VirtualService hello-egress",
+            "DestinationRule hello-istio-v1", "DestinationRule hello-istio-v2", "AuthorizationPolicy hello-cf-only-from-proxy",
+            "Telemetry hello-cf-egress-tracing" };
         foreach (var document in Whole)
         {
             var id = $"{document.Kind} {document.Name}";
@@ -91,7 +97,7 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
     [Fact]
     public void Sidecars_and_the_gateway_talk_mTLS()
     {
-        var server = Assert.Single(Single("Gateway", "istio-egressgateway").Spec["servers"]!.AsArray())!;
+        var server = Assert.Single(Single("Gateway", "hello-cf-egress").Spec["servers"]!.AsArray())!;
         Assert.Equal("ISTIO_MUTUAL", (string?)server["tls"]!["mode"]);
         Assert.Equal(CfHosts.Select(h => "./" + h), Strings(server["hosts"]));
 
@@ -113,22 +119,61 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
     }
 
     [Fact]
-    public void App_pods_reach_only_their_namespace_istio_system_and_DNS()
+    public void App_pods_reach_only_their_namespace_istiod_DNS_and_the_egress_gateway()
     {
-        var spec = Single("NetworkPolicy", "egress-via-istio-only").Spec;
-        Assert.Empty(spec["podSelector"]!.AsObject());
-        Assert.Equal(["Egress"], Strings(spec["policyTypes"]));
-        var peers = spec["egress"]!.AsArray().Select(rule => (
-            To: Assert.Single(rule!["to"]!.AsArray())!,
-            Ports: rule["ports"]?.AsArray().Select(p => $"{p!["protocol"]}/{p["port"]}").ToList() ?? []))
-            .ToList();
-        Assert.Equal(3, peers.Count);
-        Assert.Equal("{}", peers[0].To["podSelector"]!.ToJsonString());
-        Assert.Null(peers[0].To["namespaceSelector"]);
-        Assert.Equal(Egress, (string?)peers[1].To["namespaceSelector"]!["matchLabels"]!["kubernetes.io/metadata.name"]);
-        Assert.Equal("kube-system", (string?)peers[2].To["namespaceSelector"]!["matchLabels"]!["kubernetes.io/metadata.name"]);
-        Assert.Equal("kube-dns", (string?)peers[2].To["podSelector"]!["matchLabels"]!["k8s-app"]);
-        Assert.Equal(["UDP/53", "TCP/53"], peers[2].Ports);
+        var policies = Whole.Where(d => d.Kind == "NetworkPolicy").OrderBy(d => d.Name, StringComparer.Ordinal).ToList();
+        Assert.Equal(["app-egress-dns", "app-egress-egress-gateway", "app-egress-istiod", "app-egress-own-namespace"], policies.Select(p => p.Name));
+        var peers = new List<string>();
+        foreach (var policy in policies)
+        {
+            Assert.Equal(App, policy.Namespace);
+            Assert.Empty(policy.Spec["podSelector"]!.AsObject());
+            Assert.Equal(["Egress"], Strings(policy.Spec["policyTypes"]));
+            foreach (var rule in policy.Spec["egress"]!.AsArray())
+            {
+                var ports = string.Join(",", rule!["ports"]?.AsArray().Select(p => $"{p!["protocol"]}/{p["port"]}") ?? ["any"]);
+                peers.AddRange(rule["to"]!.AsArray().Select(to => $"{policy.Name}: {to!.ToJsonString()} {ports}"));
+            }
+        }
+        Assert.Equal([
+            """app-egress-dns: {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}} UDP/53,TCP/53""",
+            """app-egress-dns: {"ipBlock":{"cidr":"169.254.20.10/32"}} UDP/53,TCP/53""",
+            """app-egress-egress-gateway: {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"istio-system"}},"podSelector":{"matchLabels":{"istio":"egressgateway"}}} TCP/8443,TCP/443""",
+            """app-egress-istiod: {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"istio-system"}},"podSelector":{"matchLabels":{"app":"istiod"}}} TCP/15012""",
+            """app-egress-own-namespace: {"podSelector":{}} any""",
+        ], peers);
+    }
+
+    [Fact]
+    public void The_proxy_and_the_caller_capture_DNS_and_auto_allocate_per_workload()
+    {
+        foreach (var name in new[] { "proxy", "caller" })
+        {
+            var config = (string?)Single("Deployment", name).Spec["template"]!["metadata"]!["annotations"]!["proxy.istio.io/config"];
+            var metadata = RenderedDocument.Parse($"kind: ProxyConfig\nspec:\n{string.Concat(config!.Split('\n').Select(l => "  " + l + "\n"))}").Json["spec"]!["proxyMetadata"]!;
+            Assert.Equal("true", (string?)metadata["ISTIO_META_DNS_CAPTURE"]);
+            Assert.Equal("true", (string?)metadata["ISTIO_META_DNS_AUTO_ALLOCATE"]);
+        }
+        Assert.Null(Single("Deployment", "aspire-dashboard").Spec["template"]!["metadata"]!["annotations"]);
+    }
+
+    [Fact]
+    public void Tracing_is_on_for_the_app_namespace_and_the_egress_gateway_only()
+    {
+        var app = Single("Telemetry", "hello-tracing");
+        Assert.Equal(App, app.Namespace);
+        Assert.Null(app.Spec["selector"]);
+        var gateway = Single("Telemetry", "hello-cf-egress-tracing");
+        Assert.Equal(Egress, gateway.Namespace);
+        Assert.Equal("egressgateway", (string?)gateway.Spec["selector"]!["matchLabels"]!["istio"]);
+        foreach (var telemetry in new[] { app, gateway })
+        {
+            var tracing = Assert.Single(telemetry.Spec["tracing"]!.AsArray())!;
+            Assert.Equal(["aspire-dashboard"], tracing["providers"]!.AsArray().Select(p => (string)p!["name"]!));
+            Assert.Equal(100, (long)tracing["randomSamplingPercentage"]!);
+        }
+        var otlp = Single("Service", "aspire-dashboard").Spec["ports"]!.AsArray().Single(p => (string?)p!["name"] == "otlp")!;
+        Assert.Equal("grpc", (string?)otlp["appProtocol"]);
     }
 
     [Fact]
@@ -140,8 +185,8 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
         }
         // The gateway-side VirtualService binds to the Gateway of its own namespace.
         var egress = Single("VirtualService", "hello-egress");
-        Assert.Equal(["istio-egressgateway"], Strings(egress.Spec["gateways"]));
-        Assert.Equal(Single("Gateway", "istio-egressgateway").Namespace, egress.Namespace);
+        Assert.Equal(["hello-cf-egress"], Strings(egress.Spec["gateways"]));
+        Assert.Equal(Single("Gateway", "hello-cf-egress").Namespace, egress.Namespace);
         // The sidecar-side objects live with the app; the subsets' DestinationRule must be in the client's namespace.
         Assert.Equal(App, Single("VirtualService", "hello").Namespace);
         Assert.Equal("istio-egressgateway.istio-system.svc.cluster.local", (string?)Single("DestinationRule", "istio-egressgateway").Spec["host"]);
@@ -164,7 +209,7 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
     }
 
     [Fact]
-    public void The_app_objects_come_from_the_base_unchanged_but_for_the_service_account()
+    public void The_app_objects_come_from_the_base_unchanged_but_for_identity_DNS_capture_and_the_OTLP_protocol()
     {
         foreach (var document in fixture.Base)
         {
@@ -173,6 +218,17 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
             if (document.Kind == "Deployment" && document.Name == "proxy")
             {
                 expected["spec"]!["template"]!["spec"]!["serviceAccountName"] = "proxy";
+            }
+            if (document.Kind == "Deployment" && document.Name is "proxy" or "caller")
+            {
+                expected["spec"]!["template"]!["metadata"]!["annotations"] = new JsonObject
+                {
+                    ["proxy.istio.io/config"] = "proxyMetadata:\n  ISTIO_META_DNS_CAPTURE: \"true\"\n  ISTIO_META_DNS_AUTO_ALLOCATE: \"true\"",
+                };
+            }
+            if (document.Kind == "Service" && document.Name == "aspire-dashboard")
+            {
+                expected["spec"]!["ports"]![1]!["appProtocol"] = "grpc";
             }
             if (document.Kind == "Namespace")
             {

@@ -22,6 +22,24 @@ public sealed class SchemaValidationTests(DeployFixture fixture)
         Assert.True(findings.Count == 0, string.Join("\n", findings));
         Assert.Contains(fixture.Whole, d => d.Group == "security.istio.io");
         Assert.Contains(fixture.Whole, d => d.Kind == "NetworkPolicy");
+        Assert.Contains(fixture.Whole, d => d.ApiVersion == "telemetry.istio.io/v1" && d.Kind == "Telemetry");
+    }
+
+    [Fact]
+    public void The_Istio_check_fails_on_a_Telemetry_with_an_unknown_field_or_an_unserved_version()
+    {
+        var telemetry = Assert.Single(fixture.Whole, d => d.Kind == "Telemetry" && d.Name == "hello-tracing");
+        Assert.Empty(IstioSchemas.Validate(telemetry));
+
+        var misspelt = (JsonObject)telemetry.Json.DeepClone();
+        misspelt["spec"]!["tracing"]![0]!["randomSamplingPercent"] = 100;
+        Assert.Contains("spec.tracing[0].randomSamplingPercent: unknown field", IstioSchemas.Validate(telemetry.ApiVersion, telemetry.Kind, misspelt));
+
+        var wrongType = (JsonObject)telemetry.Json.DeepClone();
+        wrongType["spec"]!["tracing"]![0]!["providers"] = "aspire-dashboard";
+        Assert.NotEmpty(IstioSchemas.Validate(telemetry.ApiVersion, telemetry.Kind, wrongType));
+
+        Assert.NotEmpty(IstioSchemas.Validate("telemetry.istio.io/v2", telemetry.Kind, telemetry.Json));
     }
 
     [Fact]
@@ -57,7 +75,7 @@ public sealed class SchemaValidationTests(DeployFixture fixture)
         Assert.NotEmpty(KubernetesSchemas.Validate(deployment.ApiVersion, deployment.Kind,
             deployment.Yaml.Replace("serviceAccountName: proxy", "serviceAcountName: proxy", StringComparison.Ordinal)));
 
-        var policy = Assert.Single(fixture.Whole, d => d.Kind == "NetworkPolicy");
+        var policy = Assert.Single(fixture.Whole, d => d.Kind == "NetworkPolicy" && d.Name == "app-egress-own-namespace");
         Assert.NotEmpty(KubernetesSchemas.Validate(policy.ApiVersion, policy.Kind,
             policy.Yaml.Replace("podSelector: {}", "podSelector: []", StringComparison.Ordinal)));
     }

@@ -60,7 +60,7 @@ public static class MeshYaml
                 - hello-istio-v1.apps.example.com
                 - hello-istio-v2.apps.example.com
               gateways:
-                - istio-egressgateway
+                - hello-cf-egress
               http:
 
             """);
@@ -69,7 +69,7 @@ public static class MeshYaml
             text.Append(CultureInfo.InvariantCulture, $"""
                     - name: hello-{version}
                       match:
-                        - gateways: [istio-egressgateway]
+                        - gateways: [hello-cf-egress]
                           port: 443
                           authority:
                             exact: hello-istio-{version}.apps.example.com

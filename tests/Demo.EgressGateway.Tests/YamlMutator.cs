@@ -45,7 +45,7 @@ public sealed class YamlMutator(Random random)
         "true", "false", "yes", "no", "on", "off", "True", "TRUE", "null", "~", "", "SIMPLE", "DISABLE", "MUTUAL",
         "ISTIO_MUTUAL", "simple", "PASSTHROUGH", "HTTP", "HTTPS", "TCP", "UDP", "MESH_INTERNAL", "DNS", "STATIC", "v1", "v2",
         "v3", "5xx", "5xx,gateway-error", "418", "600", "99", "retriable-4xx,,", ",", "connect-failure;reset", "mesh",
-        "istio-egressgateway", "istio-system/istio-egressgateway", "other/istio-egressgateway", "Gateway", "ServiceEntry",
+        "hello-cf-egress", "istio-system/hello-cf-egress", "other/hello-cf-egress", "Gateway", "ServiceEntry",
         "VirtualService", "DestinationRule", "Sidecar", "networking.istio.io/v1alpha3", "networking.istio.io/v2",
         "v1", "apps/v1", "\u0000", "\u202e", "\uFEFF", "a\nb", "'quoted'", "\"dq\"", "key: value", "- item", "{a: 1}",
         "[1, 2]", "&anchor", "*alias", "!tag", "%", "@", "`", "|", ">",
