@@ -57,6 +57,12 @@ public static class IstioAnalyzer
         void Warn(IstioResource r, string? field, string message) =>
             diagnostics.Add(new(DiagnosticSeverity.Warning, r.Id.File, r.Id.ToString(), field, message));
 
+        // networking.istio.io/v1 exists from Istio 1.22: a target older than the declared version would not serve it.
+        foreach (var resource in config.Resources.Where(r => r.Id.ApiVersion.Length > 0 && !environment.IstioVersion.Serves(r.Id.ApiVersion)))
+        {
+            Error(resource, "apiVersion", $"'{resource.Id.ApiVersion}' is not served by Istio {environment.IstioVersion}");
+        }
+
         foreach (var duplicate in config.Resources.GroupBy(r => (r.Id.Kind, r.Id.Name, r.Id.Namespace)).Where(g => g.Count() > 1))
         {
             var first = duplicate.First();

@@ -255,7 +255,7 @@ public static partial class IstioConfigLoader
             return null;
         }
 
-        var id = new ResourceId(kind, name, ns, context.File);
+        var id = new ResourceId(kind, name, ns, context.File) { ApiVersion = apiVersion ?? "" };
         IstioResource? resource = kind switch
         {
             "ServiceEntry" => ParseServiceEntry(id, spec),

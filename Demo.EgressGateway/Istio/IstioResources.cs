@@ -7,6 +7,9 @@ namespace Demo.EgressGateway.Istio;
 
 public sealed record ResourceId(string Kind, string Name, string? Namespace, string File)
 {
+    /// <summary>The resource's apiVersion, e.g. <c>networking.istio.io/v1</c>.</summary>
+    public string ApiVersion { get; init; } = "";
+
     public override string ToString() => $"{Kind} '{Name}'";
 }
 

@@ -44,7 +44,9 @@ public sealed class GatewayTelemetry
         var flags = frame.Flags.ToEnvoyString();
         var route = frame.Route?.Name ?? "-";
         var version = frame.Destination?.Cluster?.Subset ?? "-";
-        var service = frame.Destination?.Cluster?.Host ?? request.Authority;
+        // Istio's stats name the BlackHoleCluster as the destination of block_all and blocked connections.
+        var service = frame.UpstreamHost == Envoy.IstioTranslator.BlackHoleCluster ? Envoy.IstioTranslator.BlackHoleCluster
+            : frame.Destination?.Cluster?.Host ?? request.Authority;
         var tags = new TagList
         {
             { "reporter", frame.Stage },
