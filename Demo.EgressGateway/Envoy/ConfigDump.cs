@@ -147,6 +147,16 @@ public static class ConfigDump
                 }
                 json.WriteEndObject();
             }
+            if (chain.ServerTlsMode is { } mode)
+            {
+                json.WriteStartObject("transport_socket");
+                json.WriteString("name", "envoy.transport_sockets.tls");
+                json.WriteStartObject("typed_config");
+                json.WriteString("@type", "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext");
+                json.WriteBoolean("require_client_certificate", mode is "ISTIO_MUTUAL" or "MUTUAL");
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
             json.WriteStartArray("filters");
             json.WriteStartObject();
             json.WriteString("name", "envoy.filters.network.http_connection_manager");

@@ -26,7 +26,14 @@ public sealed record SocketAddress(string Address, int PortValue);
 /// </summary>
 /// <param name="RouteConfigName">The RDS name of the HTTP connection manager, e.g. <c>80</c> or <c>https.443.https.hello-cf-egress.istio-system</c>.</param>
 /// <param name="TransportProtocol">"tls" when the chain terminates TLS (an ISTIO_MUTUAL or SIMPLE server), else null.</param>
-public sealed record FilterChain(string Name, FilterChainMatch? FilterChainMatch, string RouteConfigName, string? TransportProtocol);
+public sealed record FilterChain(string Name, FilterChainMatch? FilterChainMatch, string RouteConfigName, string? TransportProtocol)
+{
+    /// <summary>
+    /// The Gateway server's tls.mode this chain terminates (ISTIO_MUTUAL, SIMPLE, …; null: plain text): Envoy's
+    /// DownstreamTlsContext, with require_client_certificate for the mutual modes.
+    /// </summary>
+    public string? ServerTlsMode { get; init; }
+}
 
 /// <summary>envoy.config.listener.v3.FilterChainMatch: the SNI names a chain accepts (empty: any).</summary>
 public sealed record FilterChainMatch(IReadOnlyList<string> ServerNames, string? TransportProtocol);

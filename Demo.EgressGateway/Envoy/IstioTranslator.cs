@@ -322,7 +322,10 @@ public static class IstioTranslator
                         ? server.Hosts.Select(IstioAnalyzer.StripNamespace).Where(h => h != "*").Distinct(StringComparer.OrdinalIgnoreCase).ToList()
                         : [];
                     chains.Add(new FilterChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}]",
-                        terminatesTls ? new FilterChainMatch(serverNames, "tls") : null, routeName, terminatesTls ? "tls" : null));
+                        terminatesTls ? new FilterChainMatch(serverNames, "tls") : null, routeName, terminatesTls ? "tls" : null)
+                    {
+                        ServerTlsMode = terminatesTls ? server.TlsMode : null,
+                    });
                 }
                 listeners.Add(new Listener($"0.0.0.0_{port}", new SocketAddress("0.0.0.0", port), chains));
             }
@@ -686,7 +689,13 @@ public static class IstioTranslator
                 // cluster_tls.go: a credentialName is a Secret only gateways may read; a sidecar gets no TLS context at all.
                 tls = null;
             }
-            if (tls is { Mode: "ISTIO_MUTUAL" })
+            if (tls is null && service.IsEgressGatewayService)
+            {
+                // Auto mTLS: the egress gateway has an Istio proxy, so a sidecar speaks ISTIO_MUTUAL to it unless a
+                // DestinationRule says otherwise; the SNI is then the cluster's own name.
+                transportSocket = new UpstreamTlsContext(SniOfCluster(name), [], null, IstioMutual: true, false);
+            }
+            else if (tls is { Mode: "ISTIO_MUTUAL" })
             {
                 transportSocket = new UpstreamTlsContext(tls.Sni ?? SniOfCluster(name), tls.SubjectAltNames, null, IstioMutual: true, false);
             }

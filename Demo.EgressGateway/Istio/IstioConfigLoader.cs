@@ -346,7 +346,17 @@ public static partial class IstioConfigLoader
                 {
                     tls.Context.Error(tls.Join("mode"), $"must be PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, ISTIO_MUTUAL or OPTIONAL_MUTUAL, got '{tlsMode}'", tls.Node);
                 }
-                tls.Accept("httpsRedirect", "serverCertificate", "privateKey", "caCertificates", "credentialName",
+                if (tlsMode is "PASSTHROUGH" or "AUTO_PASSTHROUGH")
+                {
+                    tls.Context.Error(tls.Join("mode"), $"{tlsMode} (TLS passthrough at the gateway) is not modelled by the local egress gateway; terminate with ISTIO_MUTUAL", tls.Node);
+                }
+                if (tls.Bool("httpsRedirect") is true)
+                {
+                    tls.Context.Error(tls.Join("httpsRedirect"), "is not modelled by the local egress gateway (a 301 to https)", tls.Node);
+                }
+                // The sidecar → gateway hop runs in-process: the gateway's own certificate settings decide only whether
+                // a sidecar's TLS mode fits the server's (see the filter chain match), not bytes on a wire.
+                tls.Accept("serverCertificate", "privateKey", "caCertificates", "credentialName",
                     "credentialNames", "subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash",
                     "minProtocolVersion", "maxProtocolVersion", "cipherSuites", "caCrl", "tlsCertificates");
                 tls.RejectUnknown();

@@ -291,12 +291,19 @@ public sealed class MeshRequestHandler(
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
                 $"reset reason: connection failure, transport failure reason: delayed connect error: 111 (the egress gateway has no listener on port {cluster.Port})");
         }
-        var sni = cluster.Sni ?? request.Authority;
+        // Plain text carries no SNI; TLS carries the cluster's sni (or, with auto_sni, the Host).
+        var sni = cluster.Config.TransportSocket is null ? null : cluster.Sni ?? request.Authority;
         if (listener.Match(sni) is not { } chain)
         {
-            Log.FilterChainNotFound(logger, "gateway", sni, cluster.Port);
+            Log.FilterChainNotFound(logger, "gateway", sni ?? "-", cluster.Port);
+            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure, sni is null
+                ? $"reset reason: connection failure, transport failure reason: the egress gateway has no server for a plain-text connection on port {cluster.Port} (filter_chain_not_found)"
+                : $"reset reason: connection failure, transport failure reason: TLS_error: the egress gateway has no server for SNI '{sni}' on port {cluster.Port} (filter_chain_not_found)");
+        }
+        if (TlsMismatch(cluster.Config.TransportSocket, chain.Chain.ServerTlsMode) is { } mismatch)
+        {
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: connection failure, transport failure reason: TLS_error: the egress gateway has no server for SNI '{sni}' on port {cluster.Port} (filter_chain_not_found)");
+                $"reset reason: connection failure, transport failure reason: {mismatch}");
         }
         request.GatewayRoutes = chain.Routes;
         request.GatewayListener = chain.Chain.Name;
@@ -409,6 +416,19 @@ public sealed class MeshRequestHandler(
             ? rewrite + path[prefix.Length..]
             : rewrite;
     }
+
+    // What the TLS handshake between the sidecar's cluster and the gateway server would do: plain text against a TLS
+    // server (or the reverse) fails; Istio's mTLS needs a server that terminates it with the mesh's certificates.
+    private static string? TlsMismatch(UpstreamTlsContext? client, string? serverMode) => (client, serverMode) switch
+    {
+        (null, null) => null,
+        (null, _) => $"the egress gateway's server expects TLS ({serverMode}) and the sidecar sends plain text",
+        (_, null) => "the sidecar originates TLS and the egress gateway's server is plain text",
+        ({ IstioMutual: true }, "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL") => null,
+        ({ IstioMutual: true }, _) => $"the sidecar speaks Istio mTLS and the egress gateway's server is {serverMode} (its certificate is not the mesh's)",
+        ({ IstioMutual: false }, "ISTIO_MUTUAL") => "the egress gateway's server requires Istio mTLS and the sidecar presents no mesh certificate",
+        _ => null,
+    };
 
     private static string StripPort(string authority)
     {

@@ -341,6 +341,29 @@ public sealed class IstioFidelityTests
         Assert.Contains(gateway.Config.Current.Xds.Gateway.Clusters, c => c.Name == $"outbound|443||{GatewayHost.V1Host}");
     }
 
+    // A sidecar → gateway hop whose TLS does not fit the server: the DestinationRule turns Istio's mTLS off (DISABLE)
+    // while the Gateway server terminates ISTIO_MUTUAL for given SNIs — plain text matches no filter chain: 503 UF
+    // at the sidecar, NR filter_chain_not_found at the gateway.
+    [Fact]
+    public async Task Plain_text_from_the_sidecar_to_an_ISTIO_MUTUAL_gateway_server_fails_with_UF()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+            folder.Replace("destination-rule-istio-egressgateway.yaml", "              mode: ISTIO_MUTUAL\n              sni: hello-istio-v1.apps.example.com",
+                "              mode: DISABLE");
+        });
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal(503, status);
+        Assert.Contains("no server for a plain-text connection on port 443 (filter_chain_not_found)", body, StringComparison.Ordinal);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal)
+            && m.Contains("details=filter_chain_not_found sni=- port=443", StringComparison.Ordinal));
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+    }
+
     [Fact]
     public async Task Config_dump_on_the_admin_port_shows_the_per_version_host_rewrite_and_block_all()
     {
