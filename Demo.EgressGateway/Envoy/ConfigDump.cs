@@ -67,51 +67,40 @@ public static class ConfigDump
     public static string Duration(TimeSpan value) =>
         value.TotalSeconds.ToString("0.#########", CultureInfo.InvariantCulture) + "s";
 
-    private static void WriteListenersDump(Utf8JsonWriter json, ProxyConfig proxy)
-    {
-        json.WriteStartObject();
-        json.WriteString("@type", "type.googleapis.com/envoy.admin.v3.ListenersConfigDump");
-        json.WriteStartArray(ListenersResource);
-        foreach (var listener in proxy.Listeners)
+    private static void WriteListenersDump(Utf8JsonWriter json, ProxyConfig proxy) =>
+        WriteDump(json, "ListenersConfigDump", ListenersResource, proxy.Listeners, (item, listener) =>
         {
-            json.WriteStartObject();
-            json.WriteString("name", listener.Name);
-            json.WriteStartObject("active_state");
-            json.WritePropertyName("listener");
-            WriteListener(json, listener);
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-        json.WriteEndObject();
-    }
+            item.WriteString("name", listener.Name);
+            item.WriteStartObject("active_state");
+            item.WritePropertyName("listener");
+            WriteListener(item, listener);
+            item.WriteEndObject();
+        });
 
-    private static void WriteRoutesDump(Utf8JsonWriter json, ProxyConfig proxy)
-    {
-        json.WriteStartObject();
-        json.WriteString("@type", "type.googleapis.com/envoy.admin.v3.RoutesConfigDump");
-        json.WriteStartArray(RoutesResource);
-        foreach (var routes in proxy.RouteConfigs)
+    private static void WriteRoutesDump(Utf8JsonWriter json, ProxyConfig proxy) =>
+        WriteDump(json, "RoutesConfigDump", RoutesResource, proxy.RouteConfigs, (item, routes) =>
         {
-            json.WriteStartObject();
-            json.WritePropertyName("route_config");
-            WriteRouteConfiguration(json, routes);
-            json.WriteEndObject();
-        }
-        json.WriteEndArray();
-        json.WriteEndObject();
-    }
+            item.WritePropertyName("route_config");
+            WriteRouteConfiguration(item, routes);
+        });
 
-    private static void WriteClustersDump(Utf8JsonWriter json, ProxyConfig proxy)
+    private static void WriteClustersDump(Utf8JsonWriter json, ProxyConfig proxy) =>
+        WriteDump(json, "ClustersConfigDump", ClustersResource, proxy.Clusters, (item, cluster) =>
+        {
+            item.WritePropertyName("cluster");
+            WriteCluster(item, cluster);
+        });
+
+    // One envoy.admin.v3.*ConfigDump: its @type and the list of wrapped resources.
+    private static void WriteDump<T>(Utf8JsonWriter json, string dumpType, string listName, IEnumerable<T> items, Action<Utf8JsonWriter, T> writeItem)
     {
         json.WriteStartObject();
-        json.WriteString("@type", "type.googleapis.com/envoy.admin.v3.ClustersConfigDump");
-        json.WriteStartArray(ClustersResource);
-        foreach (var cluster in proxy.Clusters)
+        json.WriteString("@type", $"type.googleapis.com/envoy.admin.v3.{dumpType}");
+        json.WriteStartArray(listName);
+        foreach (var item in items)
         {
             json.WriteStartObject();
-            json.WritePropertyName("cluster");
-            WriteCluster(json, cluster);
+            writeItem(json, item);
             json.WriteEndObject();
         }
         json.WriteEndArray();

@@ -12,18 +12,7 @@ public sealed partial class ConformanceTableTests
 {
     private static readonly string[] Statuses = ["covered", "n/a", "failing"];
 
-    private static string RepositoryRoot
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Demo.sln")))
-            {
-                directory = directory.Parent;
-            }
-            return directory?.FullName ?? throw new InvalidOperationException("Demo.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
+    private static string RepositoryRoot => Repository.Root;
 
     private static string Table => File.ReadAllText(Path.Combine(RepositoryRoot, "docs", "conformance.md"));
 

@@ -9,18 +9,7 @@ namespace Demo.Conformance.Tests;
 /// </summary>
 public sealed partial class ReadmeClaimsTests
 {
-    private static string RepositoryRoot
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Demo.sln")))
-            {
-                directory = directory.Parent;
-            }
-            return directory?.FullName ?? throw new InvalidOperationException("Demo.sln not found above " + AppContext.BaseDirectory);
-        }
-    }
+    private static string RepositoryRoot => Repository.Root;
 
     [GeneratedRegex(@"`(?<class>[A-Z][A-Za-z0-9]*Tests)\.(?<method>[A-Za-z0-9_]+)`")]
     private static partial Regex TestReference();
