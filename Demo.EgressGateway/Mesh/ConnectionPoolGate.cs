@@ -1,17 +1,19 @@
-using Demo.EgressGateway.Istio;
-
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
 /// Envoy's circuit breakers for an HTTP/1.1 cluster (one request per connection): at most max_connections requests
 /// (and max_requests) in flight, at most max_pending_requests waiting for a connection; anything beyond overflows
-/// (503 <c>UO</c>). Istio writes 2^32−1 (unlimited) for every threshold the DestinationRule leaves unset (or 0).
+/// (503 <c>UO</c>). As in Envoy's ConnPoolImplBase::newStreamImpl, a request that must wait counts as pending, and so
+/// does a request whose new connection is still being established (<see cref="ConnectStarted"/>): with
+/// max_pending_requests 1, a second request that arrives while the first one's connection is being set up overflows.
+/// Istio writes 2^32−1 (unlimited) for every threshold the DestinationRule leaves unset (or 0).
 /// </summary>
 public sealed class ConnectionPoolGate
 {
     private readonly SemaphoreSlim? _active;
     private readonly long _maxPending;
     private int _pending;
+    private int _connecting;
 
     public ConnectionPoolGate(Envoy.CircuitBreakers? breakers)
     {
@@ -25,6 +27,11 @@ public sealed class ConnectionPoolGate
 
     public static readonly ConnectionPoolGate Unlimited = new(null);
 
+    /// <summary>A new upstream connection is being established (TCP and TLS): its request is pending until it is up.</summary>
+    public void ConnectStarted() => Interlocked.Increment(ref _connecting);
+
+    public void ConnectEnded() => Interlocked.Decrement(ref _connecting);
+
     /// <summary>Enters the pool, waiting as a pending request if allowed; false means overflow.</summary>
     public async ValueTask<bool> TryEnterAsync(CancellationToken cancellationToken)
     {
@@ -32,7 +39,7 @@ public sealed class ConnectionPoolGate
         {
             return true;
         }
-        if (Interlocked.Increment(ref _pending) > _maxPending)
+        if (Interlocked.Increment(ref _pending) + Volatile.Read(ref _connecting) > _maxPending)
         {
             Interlocked.Decrement(ref _pending);
             return false;

@@ -106,6 +106,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
     {
         var isEgressGateway = !isGateway && IstioAnalyzer.HostMatches(environment.EgressGatewayService, cluster.Metadata.ServiceHost);
         var tls = cluster.TransportSocket;
+        var pool = clusterState.Pool(cluster.Name, cluster.CircuitBreakers);
         var hosts = cluster.Endpoints.Select(endpoint => new HostRuntime
         {
             Endpoint = endpoint,
@@ -119,6 +120,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 IdleTimeout = cluster.IdleTimeout,
                 MaxConnectionDuration = cluster.MaxConnectionDuration,
                 Http2 = cluster.Http2 || cluster.UseDownstreamProtocol,
+                Pool = pool,
             },
             // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
             DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
@@ -129,7 +131,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             IsEgressGateway = isEgressGateway,
             Hosts = hosts,
             Outlier = OutlierSettings.From(cluster),
-            Pool = clusterState.Pool(cluster.Name, cluster.CircuitBreakers),
+            Pool = pool,
             Stats = clusterState.Stats(cluster.Name),
         };
     }

@@ -21,6 +21,9 @@ public sealed record UpstreamTransport(
     int? MaxConnections,
     TimeSpan? ConnectTimeout)
 {
+    /// <summary>The cluster's circuit breakers, told when a new connection is being set up (not part of <see cref="Key"/>).</summary>
+    public ConnectionPoolGate? Pool { get; init; }
+
     /// <summary>Offer HTTP/2 in ALPN (Envoy: an HTTP/2 cluster, Istio: a port declared HTTP2 or GRPC).</summary>
     public bool Http2 { get; init; }
 
@@ -97,10 +100,10 @@ public sealed class UpstreamClientFactory : IDisposable
             // HTTP/2 carries :scheme, which must say https on a TLS connection: the handler originates TLS itself
             // here (its SNI is then the Host, which is Envoy's auto_sni; an explicit sni equal to the Host is the same).
             handler.SslOptions = tls;
-            handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, null, cancellationToken);
+            handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, null, transport.Pool, cancellationToken);
             return handler;
         }
-        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, tls, cancellationToken);
+        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, tls, transport.Pool, cancellationToken);
         return handler;
     }
 
@@ -143,6 +146,20 @@ public sealed class UpstreamClientFactory : IDisposable
     }
 
     private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, SslClientAuthenticationOptions? tls,
+        ConnectionPoolGate? pool, CancellationToken cancellationToken)
+    {
+        pool?.ConnectStarted();
+        try
+        {
+            return await ConnectCoreAsync(context, tls, cancellationToken);
+        }
+        finally
+        {
+            pool?.ConnectEnded();
+        }
+    }
+
+    private async ValueTask<Stream> ConnectCoreAsync(SocketsHttpConnectionContext context, SslClientAuthenticationOptions? tls,
         CancellationToken cancellationToken)
     {
         var endpoint = context.DnsEndPoint;

@@ -104,8 +104,10 @@ public sealed class ConfigReloadFuzzTests(ITestOutputHelper output)
         Assert.Equal(1, gateway.Config.Current.Revision);
         Assert.Contains(gateway.Config.LastRejection, d => d.File == file);
 
+        // The watcher may see the file half-written (truncated first): wait for the revision that holds it whole.
         await File.WriteAllTextAsync(file, original);
-        await WaitForAsync(() => gateway.Config.Current.Revision > 1);
+        await WaitForAsync(() => gateway.Config.Current.Revision > 1
+            && gateway.Config.Current.Source.Resources.Any(r => r.Id is { Kind: "VirtualService", Name: "hello" }));
         Assert.Contains(await GetAsync(gateway), Answers);
     }
 

@@ -89,6 +89,18 @@ public sealed class IstioFidelityTests
         Assert.False(await gate.TryEnterAsync(CancellationToken.None));
         gate.Exit();
         Assert.True(await pending);
+        gate.Exit();
+
+        // Cold start (ConnPoolImplBase::newStreamImpl): the first request's connection is still being set up, so it
+        // counts as pending and a second request finds the pending budget spent.
+        Assert.True(await gate.TryEnterAsync(CancellationToken.None));
+        gate.ConnectStarted();
+        Assert.False(await gate.TryEnterAsync(CancellationToken.None));
+        gate.ConnectEnded();
+        var waiting = gate.TryEnterAsync(CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+        gate.Exit();
+        Assert.True(await waiting);
     }
 
     // retry.go ConvertPolicy: attempts <= 0 returns no retry policy at all.
