@@ -368,6 +368,18 @@ public sealed class HostRuntime
     public required string DestinationPrefix { get; init; }
 
     private int _active;
+    private HttpMessageInvoker? _client;
+    private ConcurrentDictionary<string, HttpMessageInvoker>? _clientsBySni;
+
+    /// <summary>The pooled client for <see cref="Transport"/>, resolved once (not per request).</summary>
+    public HttpMessageInvoker Client(UpstreamClientFactory factory) => _client ??= factory.GetClient(Transport!);
+
+    /// <summary>With auto_sni the SNI (and, without subjectAltNames, the SAN checked) is the request's Host: one client per Host.</summary>
+    public HttpMessageInvoker ClientForSni(UpstreamClientFactory factory, string sni) =>
+        (_clientsBySni ??= new(StringComparer.OrdinalIgnoreCase)).GetOrAdd(sni, static (name, state) => state.Factory.GetClient(
+            state.Transport with { Sni = name, SubjectAltNames = state.Transport.SubjectAltNames.Count > 0 ? state.Transport.SubjectAltNames : [name] }),
+            (Factory: factory, Transport: Transport!));
+
     public int ActiveRequests => Volatile.Read(ref _active);
     public void Enter() => Interlocked.Increment(ref _active);
     public void Exit() => Interlocked.Decrement(ref _active);

@@ -316,18 +316,15 @@ public sealed class MeshRequestHandler(
         var transformer = request.Transformer;
         transformer.Depth = depth;
         var transport = host.Transport!;
-        if (transport.Tls && transport.Sni is null)
-        {
-            // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host; with no
-            // subjectAltNames either, auto_san_validation checks the certificate against that Host too.
-            var authority = StripPort(request.Authority);
-            transport = transport with { Sni = authority, SubjectAltNames = transport.SubjectAltNames.Count > 0 ? transport.SubjectAltNames : [authority] };
-        }
+        // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host; with no
+        // subjectAltNames either, auto_san_validation checks the certificate against that Host too.
+        var client = transport.Tls && transport.Sni is null
+            ? host.ClientForSni(clients, StripPort(request.Authority))
+            : host.Client(clients);
         var requestConfig = cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol))
             ? Http2RequestConfig
             : RequestConfig;
-        var error = await forwarder.SendAsync(context, host.DestinationPrefix, clients.GetClient(transport),
-            requestConfig, transformer, cancellationToken);
+        var error = await forwarder.SendAsync(context, host.DestinationPrefix, client, requestConfig, transformer, cancellationToken);
         if (error == ForwarderError.None)
         {
             return transformer.Outcome;

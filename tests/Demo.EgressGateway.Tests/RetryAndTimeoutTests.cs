@@ -202,7 +202,7 @@ public sealed class RetryAndTimeoutTests
         // Without the route timeout, 11 tries of 400 ms would take over 4 s.
         Assert.Equal(504, status);
         Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.9, 3.0);
-        Assert.InRange(gateway.Upstream.Hits(GatewayHost.V1Host), 2, 3);
+        Assert.True(gateway.Upstream.Hits(GatewayHost.V1Host) is >= 2 and <= 3, string.Join("\n", gateway.Logs.Messages()));
     }
 
     [Fact]
