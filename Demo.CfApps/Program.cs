@@ -7,6 +7,7 @@ builder.AddCfApp();
 
 var app = builder.Build();
 
+app.UseRequestLog();
 app.UseGorouterStyleRouting();
 
 app.MapDefaultEndpoints();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -13,7 +14,17 @@ public static class RouteRegistrationApi
     public static IEndpointRouteBuilder MapRouteRegistrationApi(this IEndpointRouteBuilder app)
     {
         var statusPort = app.ServiceProvider.GetRequiredService<IOptions<CfRouterOptions>>().Value.StatusPort;
-        var group = app.MapGroup("/routes").RequireHost($"*:{statusPort}");
+        var group = app.MapGroup("/routes").RequireHost($"*:{statusPort}")
+            .AddEndpointFilter((context, next) =>
+            {
+                // Registrations arrive every second from every instance: platform plumbing, kept out of the traces.
+                if (Activity.Current is { } activity)
+                {
+                    activity.IsAllDataRequested = false;
+                    activity.ActivityTraceFlags &= ~ActivityTraceFlags.Recorded;
+                }
+                return next(context);
+            });
         group.MapGet("/", GetRoutes);
         group.MapPost("/register", Register);
         group.MapPost("/unregister", Unregister);
