@@ -49,7 +49,7 @@ public sealed class GorouterHandler(
         var receivedAt = time.GetUtcNow();
         var request = context.Request;
         var host = request.Host.Value ?? "";
-        using var activity = GorouterTelemetry.ActivitySource.StartActivity("gorouter " + request.Method);
+        using var activity = GorouterTelemetry.ActivitySource.StartActivity("gorouter " + request.Method) ?? StartUnrecordedSpan(context);
         activity?.SetTag("cf.route", request.Host.Host);
         var vcapRequestId = VcapRequestId(Activity.Current);
 
@@ -250,6 +250,23 @@ public sealed class GorouterHandler(
         response.Headers["X-Content-Type-Options"] = "nosniff";
         response.ContentType = "text/plain; charset=utf-8";
         await response.WriteAsync(body + "\n");
+    }
+
+    /// <summary>
+    /// Without a trace listener (no telemetry exporter) the router still keeps W3C trace context with a span of its own,
+    /// as gorouter does: a plain <see cref="Activity"/>, child of the incoming <c>traceparent</c>, that the client
+    /// handler's propagator sends on.
+    /// </summary>
+    private static Activity StartUnrecordedSpan(HttpContext context)
+    {
+        var activity = new Activity("gorouter " + context.Request.Method);
+        if (Activity.Current is null
+            && ActivityContext.TryParse(context.Request.Headers.TraceParent.ToString(), context.Request.Headers.TraceState.ToString(), out var parent))
+        {
+            activity.SetParentId(parent.TraceId, parent.SpanId, parent.TraceFlags);
+            activity.TraceStateString = parent.TraceState;
+        }
+        return activity.Start();
     }
 
     /// <summary>
