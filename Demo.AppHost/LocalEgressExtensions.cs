@@ -11,9 +11,6 @@ internal static class LocalEgressExtensions
     /// <summary>Instances per CF app (<c>--CfInstances 2</c>, like <c>cf scale -i 2</c>); 1 by default.</summary>
     public const string CfInstancesSetting = "CfInstances";
 
-    /// <summary>The platform's apps domain (<c>--CfAppsDomain</c>); the router's certificate is <c>*.&lt;domain&gt;</c>.</summary>
-    public const string CfAppsDomainSetting = "CfAppsDomain";
-
     private static string RepositoryRoot(IDistributedApplicationBuilder builder) =>
         Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
@@ -54,21 +51,21 @@ internal static class LocalEgressExtensions
     /// stopped router must refuse connections, as a platform that is down does (Envoy: 503 UF), rather than a proxy
     /// that accepts them and never answers.
     /// </summary>
+    /// <param name="appsDomain">The platform's apps domain, e.g. <c>apps.example.com</c>: the certificate is <c>*.&lt;domain&gt;</c>.</param>
     public static IResourceBuilder<ProjectResource>? AddCfRouter(this IDistributedApplicationBuilder builder, string name,
-        IResourceBuilder<ProjectResource>? egress)
+        string appsDomain, IResourceBuilder<ProjectResource>? egress)
     {
         if (egress is null)
         {
             return null;
         }
 
-        var appsDomain = builder.Configuration[CfAppsDomainSetting] is { Length: > 0 } domain ? domain : "apps.example.com";
         ServerCertificateFiles certificate;
         using (var ca = LocalCertificateAuthority.LoadOrCreate(DevCertificatesDirectory(builder)))
         {
             certificate = ca.EnsureServerCertificate("*." + appsDomain);
         }
-        return builder.AddProject<Projects.Demo_CfRouter>(name, o => o.ExcludeLaunchProfile = true)
+        var router = builder.AddProject<Projects.Demo_CfRouter>(name, o => o.ExcludeLaunchProfile = true)
             .WithHttpsEndpoint(name: "https", env: "CfRouter__HttpsPort", isProxied: false)
             .WithHttpEndpoint(name: "status", env: "CfRouter__StatusPort", isProxied: false)
             .WithEnvironment("CfRouter__CertificatePath", certificate.CertificatePath)
@@ -80,6 +77,8 @@ internal static class LocalEgressExtensions
             .WithEnvironment("CfRouter__PruneStaleDropletsInterval", "00:00:01")
             .WithEnvironment("OTEL_SERVICE_NAME", name)
             .WithHttpHealthCheck("/health", endpointName: "status");
+        egress.WaitFor(router);
+        return router;
     }
 
     /// <summary>
@@ -114,7 +113,6 @@ internal static class LocalEgressExtensions
             .WithHttpHealthCheck("/health");
 
         egress.WithEnvironment($"EgressGateway__Upstreams__{route}", router.GetEndpoint("https"))
-            .WaitFor(router)
             .WaitFor(app);
         return app;
     }

@@ -2,7 +2,7 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 var egress = builder.AddLocalEgressGateway("egress");
 
-var router = builder.AddCfRouter("cf-router", egress);
+var router = builder.AddCfRouter("cf-router", appsDomain: "apps.example.com", egress);
 builder.AddCfApp("cf-v1", appName: "hello-istio-v1", version: "v1", route: "hello-istio-v1.apps.example.com", router, egress);
 builder.AddCfApp("cf-v2", appName: "hello-istio-v2", version: "v2", route: "hello-istio-v2.apps.example.com", router, egress);
 

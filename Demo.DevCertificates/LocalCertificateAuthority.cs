@@ -5,7 +5,7 @@ namespace Demo.DevCertificates;
 
 /// <summary>
 /// A private certificate authority kept as PEM files in one folder. Nothing is installed system-wide:
-/// the CF mocks load the server certificates it issues, and the egress gateway trusts its CA file.
+/// the local CF router loads the server certificate it issues, and the egress gateway trusts its CA file.
 /// </summary>
 public sealed class LocalCertificateAuthority : IDisposable
 {
