@@ -84,7 +84,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         var outage = await fixture.WaitForCallerAsync(c => c.TickedFrom(outageFrom).Count() >= 32,
             TimeSpan.FromSeconds(30), "32 ticks with cf-v2 stopped", ct);
         var during = outage.TickedFrom(outageFrom).ToList();
-        output.WriteLine($"cf-v2 stopped: {Tally(during)}; lines: {string.Join(" | ", during.Select(l => l.Body).Distinct())}");
+        output.WriteLine($"cf-v2 stopped: {Tally(during)}; caller lines:{Environment.NewLine}{Examples(during)}");
         Assert.DoesNotContain(during, l => l.Outcome == Outcome.V2);
         // Cloud Foundry: the route has no instance, so gorouter answers 404 unknown_route, and the caller prints it.
         Assert.All(during.Where(l => l.Outcome == Outcome.Failure), l => Assert.Equal(V2UnknownRoute, l.Body));
@@ -163,7 +163,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
             $"12 ticks after {instance} is back", ct);
 
         var window = caller.TickedFrom(from).ToList();
-        output.WriteLine($"{instance} stopped and started: {Tally(window)}");
+        output.WriteLine($"{instance} stopped and started: {Tally(window)}; caller lines:{Environment.NewLine}{Examples(window)}");
         Assert.All(window, l => Assert.True(l.Outcome is not Outcome.Failure, l.ToString()));
         var router = await fixture.GetRouterAsync(ct);
         output.WriteLine("router: " + string.Join(" | ", router.Registrations.TakeLast(4)));
@@ -192,7 +192,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         await fixture.StartAsync("cf-router", ct);
         var upAt = DateTimeOffset.Now;
         var during = outage.Lines.Where(l => l.Tick >= downFrom && l.Tick < NextWholeSecond(upAt).AddSeconds(-1)).ToList();
-        output.WriteLine($"router down: {Tally(during)}; failures: {string.Join(" | ", during.Where(l => l.Outcome == Outcome.Failure).Select(l => l.Body).Distinct())}");
+        output.WriteLine($"router down: {Tally(during)}; caller lines:{Environment.NewLine}{Examples(during)}");
         // Both CF hosts are behind the one router: neither version answers, and nothing fails over.
         Assert.DoesNotContain(during, l => l.Outcome is Outcome.V1 or Outcome.V2);
         Assert.All(during.Where(l => l.Outcome == Outcome.Failure), l =>
@@ -215,7 +215,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
                 && c.Lines.Count >= 8 && c.Lines.TakeLast(8).All(l => l.Outcome != Outcome.Failure),
             TimeSpan.FromSeconds(60), "v1 and v2 answering again after the router started", ct);
         var firstAnswer = recovered.TickedFrom(upFrom).First(l => l.Outcome is Outcome.V1 or Outcome.V2);
-        output.WriteLine($"router started at {upAt:HH:mm:ss}; first answer {firstAnswer}; since: {Tally(recovered.TickedFrom(upFrom))}");
+        output.WriteLine($"router started at {upAt:HH:mm:ss}; first answer {firstAnswer}; since: {Tally(recovered.TickedFrom(upFrom))}; caller lines:{Environment.NewLine}{Examples(recovered.TickedFrom(upFrom))}");
         await WaitForEveryTickPrintedAsync(downFrom, firstAnswer.Tick, ct);
         AssertOnlyRestarted(pids, fixture.InstanceIds("cf-router"));
     }
@@ -331,6 +331,10 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.True(share >= min && share <= max,
             $"{outcome} is {share:P0} of {lines.Count} lines, expected {min:P0}–{max:P0}:{Environment.NewLine}{string.Join(Environment.NewLine, lines)}");
     }
+
+    /// <summary>The first line of each distinct body, as printed.</summary>
+    private static string Examples(IEnumerable<CallerLine> lines) =>
+        string.Join(Environment.NewLine, lines.GroupBy(l => l.Body).Select(g => $"  {g.First().Timestamp}\t{g.Key}"));
 
     private static string Tally(IEnumerable<CallerLine> lines)
     {
