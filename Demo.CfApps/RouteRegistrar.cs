@@ -24,6 +24,7 @@ public sealed class RouteRegistrar(
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
     private readonly string _instanceId = configuration["CF_INSTANCE_GUID"] ?? Guid.NewGuid().ToString();
     private Registration? _registration;
+    private readonly CancellationTokenSource _stopRenewing = new();
     private bool? _lastSucceeded;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -42,22 +43,33 @@ public sealed class RouteRegistrar(
             configuration["CF_INSTANCE_INDEX"] ?? "", settings.StaleThresholdInSeconds);
 
         using var timer = new PeriodicTimer(settings.RegisterInterval);
+        using var renewing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _stopRenewing.Token);
         try
         {
             do
             {
+                // Not cancelled by the stop: a renewal in flight completes before the unregistration is sent, so it
+                // can never arrive after it and put the stopping instance back in the route.
                 await SendAsync("register", stoppingToken);
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
+            while (await timer.WaitForNextTickAsync(renewing.Token));
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (renewing.IsCancellationRequested)
         {
         }
     }
 
-    /// <summary>Runs before any hosted service stops, so the route is gone before Kestrel stops accepting requests.</summary>
+    /// <summary>
+    /// Runs before any hosted service stops: ends the renewals, then unregisters, so the route is gone before Kestrel
+    /// stops accepting requests.
+    /// </summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        await _stopRenewing.CancelAsync();
+        if (ExecuteTask is { } renewals)
+        {
+            await renewals.WaitAsync(cancellationToken);
+        }
         if (_registration is not null)
         {
             await SendAsync("unregister", cancellationToken);
@@ -110,6 +122,7 @@ public sealed class RouteRegistrar(
     public override void Dispose()
     {
         _http.Dispose();
+        _stopRenewing.Dispose();
         base.Dispose();
     }
 

@@ -47,6 +47,7 @@ public sealed class RouteRegistrarTests
         Assert.Equal(3, register.GetProperty("stale_threshold_in_seconds").GetInt32());
         Assert.True(messages.Count(m => m.Action == "register") >= 2, "the registration is renewed every interval");
         var unregister = Assert.Single(messages, m => m.Action == "unregister");
+        Assert.Equal("unregister", messages.Last().Action);
         Assert.Equal(port, unregister.Body.GetProperty("port").GetInt32());
         // Unregistered first, then the server stops: no request meets a closed port in between.
         Assert.True(unregister.AppStillServing, "the app had stopped serving before it unregistered");
