@@ -95,11 +95,13 @@ internal static class LocalEgressExtensions
             return null;
         }
 
-        var instances = builder.Configuration[CfInstancesSetting] is { Length: > 0 } setting
-            ? int.Parse(setting, System.Globalization.CultureInfo.InvariantCulture) : 1;
-        if (instances is < 1 or > 20)
+        var setting = builder.Configuration[CfInstancesSetting];
+        var instances = 1;
+        if (!string.IsNullOrEmpty(setting)
+            && (!int.TryParse(setting, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out instances)
+                || instances is < 1 or > 20))
         {
-            throw new ArgumentOutOfRangeException(CfInstancesSetting, instances, "--CfInstances must be 1 to 20.");
+            throw new InvalidOperationException($"--{CfInstancesSetting} '{setting}' is not a number of instances from 1 to 20 (like cf scale -i).");
         }
         var app = builder.AddProject<Projects.Demo_CfApps>(name, o => o.ExcludeLaunchProfile = true)
             .WithHttpEndpoint(name: "http", env: "PORT")

@@ -202,3 +202,25 @@ public sealed class GorouterTests
         Assert.Equal(404, (int)response.StatusCode);
     }
 }
+
+/// <summary>The router refuses to start on settings it cannot honour, naming them.</summary>
+public sealed class RouterOptionsTests
+{
+    [Fact]
+    public async Task A_missing_certificate_file_stops_the_router_at_start_naming_the_settings()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            RouterHost.StartAsync(new() { ["CfRouter:CertificatePath"] = "/nonexistent/apps.crt.pem" }));
+
+        Assert.Contains("CfRouter:CertificatePath and CfRouter:CertificateKeyPath must name existing PEM files", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MaxAttempts_of_zero_is_refused_at_start()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            RouterHost.StartAsync(new() { ["CfRouter:MaxAttempts"] = "0" }));
+
+        Assert.Contains("MaxAttempts", error.Message, StringComparison.Ordinal);
+    }
+}
