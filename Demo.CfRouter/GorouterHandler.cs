@@ -50,7 +50,7 @@ public sealed class GorouterHandler(
         var request = context.Request;
         var host = request.Host.Value ?? "";
         using var activity = GorouterTelemetry.ActivitySource.StartActivity("gorouter " + request.Method) ?? StartUnrecordedSpan(context);
-        activity?.SetTag("cf.route", request.Host.Host);
+        activity.SetTag("cf.route", request.Host.Host);
         var vcapRequestId = VcapRequestId(Activity.Current);
 
         RouteEndpoint? backend = null;
@@ -84,17 +84,17 @@ public sealed class GorouterHandler(
         }
 
         var status = context.Response.StatusCode;
-        activity?.SetTag("http.response.status_code", status);
-        activity?.SetTag("cf.app_id", backend?.App);
-        activity?.SetTag("cf.app_index", backend?.InstanceIndex);
-        activity?.SetTag("cf.backend", backend?.Address);
-        activity?.SetTag("cf.attempts", attempts);
+        activity.SetTag("http.response.status_code", status);
+        activity.SetTag("cf.app_id", backend?.App);
+        activity.SetTag("cf.app_index", backend?.InstanceIndex);
+        activity.SetTag("cf.backend", backend?.Address);
+        activity.SetTag("cf.attempts", attempts);
         if (routerError.Length > 0)
         {
-            activity?.SetTag("cf.router_error", routerError);
+            activity.SetTag("cf.router_error", routerError);
             if (status >= 500)
             {
-                activity?.SetStatus(ActivityStatusCode.Error, routerError);
+                activity.SetStatus(ActivityStatusCode.Error, routerError);
             }
         }
         var errorKind = routerError.Split(' ', 2)[0];
