@@ -27,6 +27,16 @@ public static class Extensions
         builder.Services.AddHostedService<RouteRegistrar>();
     }
 
+    /// <summary>The app's request pipeline: request log, gorouter-style routing, health and the hello endpoint.</summary>
+    public static WebApplication UseCfApp(this WebApplication app)
+    {
+        app.UseRequestLog();
+        app.UseGorouterStyleRouting();
+        app.MapDefaultEndpoints();
+        app.MapHelloApi();
+        return app;
+    }
+
     /// <summary>One structured log line per request (health probes excepted) with the router's headers and the trace ids.</summary>
     public static IApplicationBuilder UseRequestLog(this WebApplication app) => app.Use(async (context, next) =>
     {

@@ -7,11 +7,7 @@ builder.AddCfApp();
 
 var app = builder.Build();
 
-app.UseRequestLog();
-app.UseGorouterStyleRouting();
-
-app.MapDefaultEndpoints();
-app.MapHelloApi();
+app.UseCfApp();
 
 app.Run();
 

@@ -45,6 +45,15 @@ public static class Extensions
         kestrel.ListenLocalhost(options.StatusPort);
     }
 
+    /// <summary>The router's request pipeline: gorouter on the HTTPS port; health and route registration on the status port.</summary>
+    public static WebApplication UseCfRouter(this WebApplication app)
+    {
+        app.UseGorouter();
+        app.MapDefaultEndpoints();
+        app.MapRouteRegistrationApi();
+        return app;
+    }
+
     /// <summary>Every request on the HTTPS port is routed like gorouter routes it; the status port serves the rest.</summary>
     public static IApplicationBuilder UseGorouter(this WebApplication app)
     {

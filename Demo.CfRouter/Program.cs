@@ -7,9 +7,7 @@ builder.AddCfRouter();
 
 var app = builder.Build();
 
-app.UseGorouter();
-app.MapDefaultEndpoints();
-app.MapRouteRegistrationApi();
+app.UseCfRouter();
 
 app.Run();
 

@@ -79,9 +79,7 @@ public sealed class RouterHost : IAsyncDisposable
         builder.AddServiceDefaults();
         builder.AddCfRouter();
         var app = builder.Build();
-        app.UseGorouter();
-        app.MapDefaultEndpoints();
-        app.MapRouteRegistrationApi();
+        app.UseCfRouter();
         await app.StartAsync();
         return new RouterHost(app, httpsPort, statusPort);
     }

@@ -86,10 +86,7 @@ public sealed class RouteRegistrarTests
         builder.AddServiceDefaults();
         builder.AddCfApp();
         var app = builder.Build();
-        app.UseRequestLog();
-        app.UseGorouterStyleRouting();
-        app.MapDefaultEndpoints();
-        app.MapHelloApi();
+        app.UseCfApp();
         return app;
     }
 
