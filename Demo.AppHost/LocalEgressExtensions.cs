@@ -3,13 +3,19 @@ using Demo.DevCertificates;
 namespace Aspire.Hosting;
 
 /// <summary>
-/// The local-only half of the app model: CF mocks and the local egress gateway exist only in run mode.
-/// In a cluster the CF apps are external and Istio's egress gateway applies deploy/istio.
+/// The local-only half of the app model: the Cloud Foundry stand-in (router and app instances) and the local egress
+/// gateway exist only in run mode. In a cluster the CF apps are external and Istio's egress gateway applies deploy/istio.
 /// </summary>
 internal static class LocalEgressExtensions
 {
+    /// <summary>Instances per CF app (<c>--CfInstances 2</c>, like <c>cf scale -i 2</c>); 1 by default.</summary>
+    public const string CfInstancesSetting = "CfInstances";
+
     private static string RepositoryRoot(IDistributedApplicationBuilder builder) =>
         Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
+
+    private static string DevCertificatesDirectory(IDistributedApplicationBuilder builder) =>
+        Path.Combine(RepositoryRoot(builder), ".devcerts");
 
     /// <summary>The Istio configuration the local gateway applies: <c>IstioConfigDirectory</c>, by default deploy/istio.</summary>
     private static string IstioConfigDirectory(IDistributedApplicationBuilder builder) =>
@@ -24,40 +30,91 @@ internal static class LocalEgressExtensions
             return null;
         }
 
-        using var ca = LocalCertificateAuthority.LoadOrCreate(Path.Combine(RepositoryRoot(builder), ".devcerts"));
+        string caPath;
+        using (var ca = LocalCertificateAuthority.LoadOrCreate(DevCertificatesDirectory(builder)))
+        {
+            caPath = ca.CaCertificatePath;
+        }
         return builder.AddProject<Projects.Demo_EgressGateway>(name, o => o.ExcludeLaunchProfile = true)
             .WithHttpEndpoint(name: "http", env: "EgressGateway__MeshPort")
             .WithHttpEndpoint(name: "admin", env: "EgressGateway__AdminPort")
             .WithEnvironment("EgressGateway__ConfigDirectory", IstioConfigDirectory(builder))
             .WithEnvironment("EgressGateway__Scenario", builder.Configuration["Scenario"] ?? "")
-            .WithEnvironment("EgressGateway__TrustedCaPath", ca.CaCertificatePath)
+            .WithEnvironment("EgressGateway__TrustedCaPath", caPath)
             .WithEnvironment("OTEL_SERVICE_NAME", name)
             .WithHttpHealthCheck("/health", endpointName: "admin");
     }
 
-    /// <summary>A mock CF app: HTTPS with a certificate for its route from the local CA; health on plain HTTP.</summary>
-    public static IResourceBuilder<ProjectResource>? AddCfApp(this IDistributedApplicationBuilder builder,
-        string name, string version, string route, IResourceBuilder<ProjectResource>? egress)
+    /// <summary>
+    /// The platform's router (gorouter's stand-in, Demo.CfRouter): HTTPS for the whole apps domain with one wildcard
+    /// certificate from the local CA, routing by Host to the instances that registered. Not behind DCP's proxy: a
+    /// stopped router must refuse connections, as a platform that is down does (Envoy: 503 UF), rather than a proxy
+    /// that accepts them and never answers.
+    /// </summary>
+    /// <param name="appsDomain">The platform's apps domain, e.g. <c>apps.example.com</c>: the certificate is <c>*.&lt;domain&gt;</c>.</param>
+    public static IResourceBuilder<ProjectResource>? AddCfRouter(this IDistributedApplicationBuilder builder, string name,
+        string appsDomain, IResourceBuilder<ProjectResource>? egress)
     {
         if (egress is null)
         {
             return null;
         }
 
-        using var ca = LocalCertificateAuthority.LoadOrCreate(Path.Combine(RepositoryRoot(builder), ".devcerts"));
-        var certificate = ca.EnsureServerCertificate(route);
+        ServerCertificateFiles certificate;
+        using (var ca = LocalCertificateAuthority.LoadOrCreate(DevCertificatesDirectory(builder)))
+        {
+            certificate = ca.EnsureServerCertificate("*." + appsDomain);
+        }
+        var router = builder.AddProject<Projects.Demo_CfRouter>(name, o => o.ExcludeLaunchProfile = true)
+            .WithHttpsEndpoint(name: "https", env: "CfRouter__HttpsPort", isProxied: false)
+            .WithHttpEndpoint(name: "status", env: "CfRouter__StatusPort", isProxied: false)
+            .WithEnvironment("CfRouter__CertificatePath", certificate.CertificatePath)
+            .WithEnvironment("CfRouter__CertificateKeyPath", certificate.KeyPath)
+            // Local timings: instances renew every second, so a restarted router knows every route within 2 s, and an
+            // instance that vanished without unregistering (killed) is pruned within 3-4 s.
+            .WithEnvironment("CfRouter__StartResponseDelayInterval", "00:00:02")
+            .WithEnvironment("CfRouter__DropletStaleThreshold", "00:00:03")
+            .WithEnvironment("CfRouter__PruneStaleDropletsInterval", "00:00:01")
+            .WithEnvironment("OTEL_SERVICE_NAME", name)
+            .WithHttpHealthCheck("/health", endpointName: "status");
+        egress.WaitFor(router);
+        return router;
+    }
+
+    /// <summary>
+    /// A CF app as <c>cf push</c> runs it: plain HTTP on <c>$PORT</c>, <c>--CfInstances</c> instances (replicas), each
+    /// registering its route with the router while it runs. The egress gateway maps the route's host name to the
+    /// router, as the platform's DNS does.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource>? AddCfApp(this IDistributedApplicationBuilder builder,
+        string name, string appName, string version, string route, IResourceBuilder<ProjectResource>? router,
+        IResourceBuilder<ProjectResource>? egress)
+    {
+        if (router is null || egress is null)
+        {
+            return null;
+        }
+
+        var setting = builder.Configuration[CfInstancesSetting];
+        var instances = 1;
+        if (!string.IsNullOrEmpty(setting)
+            && (!int.TryParse(setting, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out instances)
+                || instances is < 1 or > 20))
+        {
+            throw new InvalidOperationException($"--{CfInstancesSetting} '{setting}' is not a number of instances from 1 to 20 (like cf scale -i).");
+        }
         var app = builder.AddProject<Projects.Demo_CfApps>(name, o => o.ExcludeLaunchProfile = true)
-            // Not behind DCP's proxy: a stopped CF app must refuse connections, as a dead host does (Envoy: 503 UF),
-            // instead of a proxy that accepts them and never answers.
-            .WithHttpsEndpoint(name: "https", env: "CfApp__HttpsPort", isProxied: false)
-            .WithHttpEndpoint(name: "management", env: "CfApp__ManagementPort")
+            .WithHttpEndpoint(name: "http", env: "PORT")
+            .WithReplicas(instances)
             .WithEnvironment("CfApp__Version", version)
             .WithEnvironment("CfApp__Routes__0", route)
-            .WithEnvironment("CfApp__CertificatePath", certificate.CertificatePath)
-            .WithEnvironment("CfApp__CertificateKeyPath", certificate.KeyPath)
-            .WithHttpHealthCheck("/health", endpointName: "management");
+            .WithEnvironment("CfApp__RouteRegistrar__RouterUrl", router.GetEndpoint("status"))
+            .WithEnvironment("CfApp__RouteRegistrar__App", appName)
+            .WithEnvironment("CfApp__RouteRegistrar__RegisterInterval", "00:00:01")
+            .WithEnvironment("CfApp__RouteRegistrar__StaleThresholdInSeconds", "3")
+            .WithHttpHealthCheck("/health");
 
-        egress.WithEnvironment($"EgressGateway__Upstreams__{route}", app.GetEndpoint("https"))
+        egress.WithEnvironment($"EgressGateway__Upstreams__{route}", router.GetEndpoint("https"))
             .WaitFor(app);
         return app;
     }

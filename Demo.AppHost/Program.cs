@@ -2,8 +2,9 @@ var builder = DistributedApplication.CreateBuilder(args);
 
 var egress = builder.AddLocalEgressGateway("egress");
 
-builder.AddCfApp("cf-v1", version: "v1", route: "hello-istio-v1.apps.example.com", egress);
-builder.AddCfApp("cf-v2", version: "v2", route: "hello-istio-v2.apps.example.com", egress);
+var router = builder.AddCfRouter("cf-router", appsDomain: "apps.example.com", egress);
+builder.AddCfApp("cf-v1", appName: "hello-istio-v1", version: "v1", route: "hello-istio-v1.apps.example.com", router, egress);
+builder.AddCfApp("cf-v2", appName: "hello-istio-v2", version: "v2", route: "hello-istio-v2.apps.example.com", router, egress);
 
 var proxy = builder.AddProject<Projects.Demo_Proxy>("proxy").PublishForCluster()
     .WithEnvironment("Upstream__BaseAddress", "http://hello.external/")

@@ -18,8 +18,9 @@ public sealed class CfAppOptions
     public List<string> Routes { get; set; } = [];
 
     /// <summary>
-    /// Local run only: serve the app over HTTPS on this port with the certificate below. In Cloud Foundry
-    /// this stays unset: the gorouter terminates TLS and the app listens on plain HTTP (<c>$PORT</c>).
+    /// Benchmarks only (bench/): serve the app over HTTPS on this port with the certificate below, to measure a
+    /// direct HTTPS upstream. In Cloud Foundry, and in the local run, this stays unset: the router (gorouter, or
+    /// Demo.CfRouter locally) terminates TLS and the app listens on plain HTTP (<c>$PORT</c>).
     /// </summary>
     [Range(1, 65535)]
     public int? HttpsPort { get; set; }
@@ -31,9 +32,34 @@ public sealed class CfAppOptions
     public string? CertificateKeyPath { get; set; }
 
     /// <summary>
-    /// Local run only: a plain-HTTP port that serves the health endpoints and nothing else, so that a
-    /// health checker that does not trust the local CA can still probe the app.
+    /// Benchmarks only, with <see cref="HttpsPort"/>: a plain-HTTP port that serves the health endpoints and nothing else.
     /// </summary>
     [Range(1, 65535)]
     public int? ManagementPort { get; set; }
+
+    /// <summary>Local run only: how this instance tells the local router about itself (see <see cref="RouteRegistrarOptions"/>).</summary>
+    public RouteRegistrarOptions RouteRegistrar { get; set; } = new();
+}
+
+/// <summary>
+/// Local run only (section <c>CfApp:RouteRegistrar</c>). On a platform the app never registers a route: Diego's route
+/// emitter sees the instance running and publishes gorouter's <c>router.register</c> (and <c>router.unregister</c>
+/// when it stops) on NATS. Locally the instance does the emitter's job for itself — with
+/// <see cref="RouterUrl"/> unset (as on Cloud Foundry) nothing is registered.
+/// </summary>
+public sealed class RouteRegistrarOptions
+{
+    /// <summary>The local router's status endpoint, e.g. <c>http://localhost:5400</c>; registrations go to <c>/routes/register</c>.</summary>
+    public Uri? RouterUrl { get; set; }
+
+    /// <summary>The app name sent as <c>app</c>, e.g. <c>hello-istio-v1</c> (the name in manifest.yml).</summary>
+    public string App { get; set; } = "";
+
+    /// <summary>How often the registration is renewed (the route emitter re-emits every 20 s on a platform).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan RegisterInterval { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Sent as <c>stale_threshold_in_seconds</c>: the router drops the registration when it is not renewed for this long.</summary>
+    [Range(1, 3600)]
+    public int StaleThresholdInSeconds { get; set; } = 120;
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
@@ -15,14 +16,58 @@ public static class Extensions
                 "CfApp:HttpsPort is set, so CfApp:CertificatePath and CfApp:CertificateKeyPath must name existing PEM files.")
             .ValidateOnStart();
 
+        // Cloud Foundry's contract: the app serves plain HTTP on $PORT. The .NET buildpack passes it as ASPNETCORE_URLS;
+        // where nobody did (the AppHost sets only PORT, one per instance), listen on it here, on loopback.
+        var port = builder.Configuration["PORT"];
+        var urls = builder.Configuration["ASPNETCORE_URLS"] ?? builder.Configuration["URLS"];
         builder.Services.AddOptions<KestrelServerOptions>()
-            .Configure<IOptions<CfAppOptions>>((kestrel, cfApp) => ConfigureLocalListeners(kestrel, cfApp.Value));
+            .Configure<IOptions<CfAppOptions>>((kestrel, cfApp) => ConfigureLocalListeners(kestrel, cfApp.Value,
+                string.IsNullOrEmpty(urls) && int.TryParse(port, out var p) ? p : null));
+
+        builder.Services.AddHostedService<RouteRegistrar>();
     }
 
-    // Locally the app has an HTTPS listener (its CF route) and a plain-HTTP management listener.
-    // Without those settings Kestrel keeps its defaults (ASPNETCORE_URLS / PORT in Cloud Foundry).
-    private static void ConfigureLocalListeners(KestrelServerOptions kestrel, CfAppOptions options)
+    /// <summary>The app's request pipeline: request log, gorouter-style routing, health and the hello endpoint.</summary>
+    public static WebApplication UseCfApp(this WebApplication app)
     {
+        app.UseRequestLog();
+        app.UseGorouterStyleRouting();
+        app.MapDefaultEndpoints();
+        app.MapHelloApi();
+        return app;
+    }
+
+    /// <summary>One structured log line per request (health probes excepted) with the router's headers and the trace ids.</summary>
+    public static IApplicationBuilder UseRequestLog(this WebApplication app) => app.Use(async (context, next) =>
+    {
+        await next(context);
+        var request = context.Request;
+        if (IsHealthProbe(request.Path))
+        {
+            return;
+        }
+        Log.Request(app.Logger, request.Host.Value ?? "", request.Method, request.Path + request.QueryString, context.Response.StatusCode,
+            HeaderOrDash(request, "X-Vcap-Request-Id"), HeaderOrDash(request, "X-Forwarded-For"), HeaderOrDash(request, "X-Forwarded-Proto"),
+            HeaderOrDash(request, "X-Request-Start"), Activity.Current?.TraceId.ToString() ?? "-", Activity.Current?.SpanId.ToString() ?? "-");
+    });
+
+    private static string HeaderOrDash(HttpRequest request, string name) =>
+        request.Headers[name].ToString() is { Length: > 0 } value ? value : "-";
+
+    private static bool IsHealthProbe(PathString path) =>
+        path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
+        || path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath);
+
+    // Benchmarks give the app an HTTPS listener and a plain-HTTP management listener. Otherwise — Cloud Foundry and
+    // the local run — Kestrel keeps its defaults: plain HTTP on ASPNETCORE_URLS, which the buildpack (and the AppHost)
+    // set to $PORT.
+    private static void ConfigureLocalListeners(KestrelServerOptions kestrel, CfAppOptions options, int? port)
+    {
+        if (port is { } cfPort && options.HttpsPort is null)
+        {
+            kestrel.ListenLocalhost(cfPort);
+        }
+
         if (options.HttpsPort is { } httpsPort)
         {
             var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath!, options.CertificateKeyPath!);
@@ -37,7 +82,8 @@ public static class Extensions
 
     /// <summary>
     /// Answers like Cloud Foundry's gorouter: a Host that is not one of the app's routes gets 404
-    /// <c>unknown_route</c>. When the app has an HTTPS listener, plain HTTP serves only the health endpoints.
+    /// <c>unknown_route</c> (behind a router only its routes reach the app, so this matters when it is called
+    /// directly). When the app has an HTTPS listener (benchmarks), plain HTTP serves only the health endpoints.
     /// </summary>
     public static IApplicationBuilder UseGorouterStyleRouting(this WebApplication app)
     {
@@ -47,9 +93,7 @@ public static class Extensions
 
         return app.Use((context, next) =>
         {
-            var path = context.Request.Path;
-            if (path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
-                || path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath))
+            if (IsHealthProbe(context.Request.Path))
             {
                 return next(context);
             }

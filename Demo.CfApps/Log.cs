@@ -5,4 +5,16 @@ internal static partial class Log
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,
         Message = "404 unknown_route: Host '{Host}' is not a route of this app (https: {IsHttps})")]
     public static partial void UnknownRoute(ILogger logger, string host, bool isHttps);
+
+    /// <summary>One line per request (health probes excepted), with the router's request id and the trace.</summary>
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information,
+        Message = "{Host} \"{Method} {Path}\" {StatusCode} vcap_request_id:\"{VcapRequestId}\" x_forwarded_for:\"{XForwardedFor}\" x_forwarded_proto:\"{XForwardedProto}\" x_request_start:\"{XRequestStart}\" traceid:\"{TraceId}\" spanid:\"{SpanId}\"")]
+    public static partial void Request(ILogger logger, string host, string method, string path, int statusCode, string vcapRequestId,
+        string xForwardedFor, string xForwardedProto, string xRequestStart, string traceId, string spanId);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Route {Action}: [{Routes}] -> 127.0.0.1:{Port}")]
+    public static partial void RouteRegistration(ILogger logger, string action, string routes, int port);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Route {Action} at {RouterUrl} failed (retrying every interval): {Reason}")]
+    public static partial void RouteRegistrationFailed(ILogger logger, string action, Uri routerUrl, string reason);
 }

@@ -7,10 +7,7 @@ builder.AddCfApp();
 
 var app = builder.Build();
 
-app.UseGorouterStyleRouting();
-
-app.MapDefaultEndpoints();
-app.MapHelloApi();
+app.UseCfApp();
 
 app.Run();
 

@@ -5,7 +5,7 @@ namespace Demo.DevCertificates;
 
 /// <summary>
 /// A private certificate authority kept as PEM files in one folder. Nothing is installed system-wide:
-/// the CF mocks load the server certificates it issues, and the egress gateway trusts its CA file.
+/// the local CF router loads the server certificate it issues, and the egress gateway trusts its CA file.
 /// </summary>
 public sealed class LocalCertificateAuthority : IDisposable
 {
@@ -68,14 +68,17 @@ public sealed class LocalCertificateAuthority : IDisposable
 
     /// <summary>
     /// Returns PEM paths of a server certificate for <paramref name="dnsName"/> issued by this CA, issuing a
-    /// new one when it is missing, about to expire, or issued by another CA.
+    /// new one when it is missing, about to expire, or issued by another CA. <paramref name="dnsName"/> may be a
+    /// wildcard such as <c>*.apps.example.com</c> — a platform's shared-domain certificate, as Cloud Foundry's
+    /// gorouter serves for every route of the apps domain; its files are then named <c>_wildcard.apps.example.com.*.pem</c>.
     /// </summary>
     public ServerCertificateFiles EnsureServerCertificate(string dnsName)
     {
         using var _ = AcquireLock(Directory);
+        var fileStem = dnsName.Replace("*", "_wildcard", StringComparison.Ordinal);
         var files = new ServerCertificateFiles(
-            Path.Combine(Directory, $"{dnsName}.crt.pem"),
-            Path.Combine(Directory, $"{dnsName}.key.pem"));
+            Path.Combine(Directory, $"{fileStem}.crt.pem"),
+            Path.Combine(Directory, $"{fileStem}.key.pem"));
 
         if (File.Exists(files.CertificatePath) && File.Exists(files.KeyPath))
         {
@@ -93,7 +96,7 @@ public sealed class LocalCertificateAuthority : IDisposable
         return files;
     }
 
-    /// <summary>Issues a TLS server certificate whose SAN is <paramref name="dnsName"/>.</summary>
+    /// <summary>Issues a TLS server certificate whose one DNS SAN (and CN) is <paramref name="dnsName"/>, e.g. <c>*.apps.example.com</c>.</summary>
     public static X509Certificate2 IssueServerCertificate(
         X509Certificate2 issuer, string dnsName, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {

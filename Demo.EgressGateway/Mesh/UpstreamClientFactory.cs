@@ -135,14 +135,62 @@ public sealed class UpstreamClientFactory : IDisposable
         }
 
         IReadOnlyList<string> names = transport.SubjectAltNames.Count > 0 ? transport.SubjectAltNames : [transport.Sni ?? transport.Host];
-        if (!names.Any(name => certificate.MatchesHostname(name)))
+        var dnsSans = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames()).ToList();
+        if (!names.Any(name => dnsSans.Any(san => DnsNameMatches(name, san))))
         {
-            var san = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames());
             Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
-                $"certificate SAN [{string.Join(", ", san)}] matches none of subjectAltNames [{string.Join(", ", names)}]");
+                $"certificate DNS SANs [{string.Join(", ", dnsSans)}] match none of subjectAltNames [{string.Join(", ", names)}]");
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// Whether an expected name (a DestinationRule <c>subjectAltNames</c> entry, or the SNI/Host when there are none)
+    /// matches one DNS SAN of the upstream's certificate, as Envoy decides it (Envoy
+    /// <c>source/common/tls/utility.cc</c> <c>Utility::dnsNameMatch</c>, called by the default certificate validator's
+    /// SAN matcher for an exact DNS matcher, which is what Istio makes of <c>subjectAltNames</c>):
+    /// case-insensitive equality — so an entry spelled exactly like a wildcard SAN matches it — or a wildcard in the
+    /// certificate's left-most label only (not an <c>xn--</c> A-label) that stands for exactly one label of the
+    /// expected name: <c>*.apps.example.com</c> matches <c>hello-istio-v1.apps.example.com</c>, not
+    /// <c>apps.example.com</c> nor <c>a.b.apps.example.com</c>; <c>hello-*.apps.example.com</c> matches
+    /// <c>hello-istio-v1.apps.example.com</c>. The subject's common name is never consulted.
+    /// </summary>
+    public static bool DnsNameMatches(string expected, string certificateSan)
+    {
+        if (string.Equals(expected, certificateSan, StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        var name = expected.ToLowerInvariant().Split('.', 2);
+        var pattern = certificateSan.ToLowerInvariant().Split('.', 2);
+        if (name.Length < 2 || pattern.Length < 2)
+        {
+            return false;
+        }
+        if (!pattern[0].Contains('*', StringComparison.Ordinal) || pattern[1].Contains('*', StringComparison.Ordinal)
+            || pattern[0].StartsWith("xn--", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        return name[1] == pattern[1] && LabelWildcardMatches(name[0], pattern[0]);
+    }
+
+    // Envoy Utility::labelWildcardMatch: "*" alone matches any label; otherwise one '*' with a fixed prefix and suffix.
+    private static bool LabelWildcardMatches(string label, string pattern)
+    {
+        if (pattern == "*")
+        {
+            return true;
+        }
+        var star = pattern.IndexOf('*', StringComparison.Ordinal);
+        if (pattern.IndexOf('*', star + 1) >= 0)
+        {
+            return false;
+        }
+        return pattern.Length <= label.Length + 1
+            && label.StartsWith(pattern[..star], StringComparison.Ordinal)
+            && label.EndsWith(pattern[(star + 1)..], StringComparison.Ordinal);
     }
 
     private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, SslClientAuthenticationOptions? tls,

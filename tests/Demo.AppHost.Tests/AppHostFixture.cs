@@ -5,17 +5,21 @@ using Microsoft.Extensions.Logging;
 namespace Demo.AppHost.Tests;
 
 /// <summary>
-/// One real AppHost for the whole class: cf-v1, cf-v2, egress, proxy and caller, with the caller ticking fast and
-/// the egress gateway reading a private copy of deploy/istio that tests may edit (hot reload) without touching the
-/// repository's files.
+/// One real AppHost for the whole class: cf-router, cf-v1 and cf-v2 with two instances each (<c>--CfInstances 2</c>),
+/// egress, proxy and caller, with the caller ticking fast and the egress gateway reading a private copy of deploy/istio
+/// that tests may edit (hot reload) without touching the repository's files.
 /// </summary>
 public sealed class AppHostFixture : IAsyncLifetime
 {
-    public static readonly string[] ResourceNames = ["cf-v1", "cf-v2", "egress", "proxy", "caller"];
+    public static readonly string[] ResourceNames = ["cf-router", "cf-v1", "cf-v2", "egress", "proxy", "caller"];
+    public const int CfInstances = 2;
     public static readonly TimeSpan CallerInterval = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
 
     private DistributedApplication? _app;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _instanceNames = new();
+    private readonly CancellationTokenSource _watching = new();
+    private Task? _watcher;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
@@ -32,7 +36,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         using var cts = new CancellationTokenSource(StartTimeout);
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Demo_AppHost>(
-            [$"IstioConfigDirectory={IstioDirectory}"], cts.Token);
+            [$"IstioConfigDirectory={IstioDirectory}", $"CfInstances={CfInstances}"], cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
             // A stopped resource fails its health checks by design; the tests look at its state instead.
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
@@ -54,16 +58,43 @@ public sealed class AppHostFixture : IAsyncLifetime
             .WithEnvironment("Logging__LogLevel__Demo.Caller.CallerWorker", "Debug");
 
         _app = await builder.BuildAsync(cts.Token);
+        _watcher = WatchInstancesAsync(_app, _watching.Token);
         await _app.StartAsync(cts.Token);
-        foreach (var name in ResourceNames)
+        await WaitUntilAsync(_ => Task.FromResult(ResourceNames.ToDictionary(n => n, n => InstanceIds(n).Count)),
+            counts => counts.All(c => c.Value == (c.Key.StartsWith("cf-v", StringComparison.Ordinal) ? CfInstances : 1)),
+            StartTimeout, counts => "instances: " + string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")), cts.Token);
+        foreach (var id in ResourceNames.SelectMany(InstanceIds))
         {
-            await _app.ResourceNotifications.WaitForResourceHealthyAsync(name, cts.Token);
+            await WaitForStateAsync(id, IsRunningAndHealthy, StartTimeout, cts.Token);
         }
         SinceStart.Start();
     }
 
+    // Aspire's resource events name every instance (one per replica); the model only names the resource.
+    private async Task WatchInstancesAsync(DistributedApplication app, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var resourceEvent in app.ResourceNotifications.WatchAsync(cancellationToken))
+            {
+                if (ResourceNames.Contains(resourceEvent.Resource.Name))
+                {
+                    _instanceNames.TryAdd(resourceEvent.ResourceId, resourceEvent.Resource.Name);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public async Task DisposeAsync()
     {
+        await _watching.CancelAsync();
+        if (_watcher is not null)
+        {
+            await _watcher;
+        }
         if (_app is not null)
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
@@ -79,15 +110,38 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Everything the resource has written to stdout/stderr so far, as Aspire captured it.</summary>
-    public async Task<IReadOnlyList<LogLine>> GetLogAsync(string resourceName, CancellationToken cancellationToken)
+    public IResource Resource(string name) =>
+        App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == name);
+
+    /// <summary>The resource's instances as DCP names them (one per replica, e.g. <c>cf-v1-abcdefgh</c>).</summary>
+    public IReadOnlyList<string> InstanceIds(string name) =>
+        _instanceNames.Where(i => i.Value == name).Select(i => i.Key).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// Everything one instance (or, for a resource name, each of its instances in turn) has written to stdout/stderr so
+    /// far, as Aspire captured it.
+    /// </summary>
+    public async Task<IReadOnlyList<LogLine>> GetLogAsync(string resourceNameOrInstanceId, CancellationToken cancellationToken)
     {
-        var resource = App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == resourceName);
         var loggers = App.Services.GetRequiredService<ResourceLoggerService>();
         var lines = new List<LogLine>();
-        await foreach (var batch in loggers.GetAllAsync(resource).WithCancellation(cancellationToken))
+        foreach (var id in Instances(resourceNameOrInstanceId))
         {
-            lines.AddRange(batch);
+            await foreach (var batch in loggers.GetAllAsync(id).WithCancellation(cancellationToken))
+            {
+                lines.AddRange(batch);
+            }
+        }
+        return lines;
+    }
+
+    /// <summary>Every instance's console, one after the other.</summary>
+    public async Task<IReadOnlyList<ConsoleLine>> GetInstancesConsoleAsync(string resourceName, CancellationToken cancellationToken)
+    {
+        var lines = new List<ConsoleLine>();
+        foreach (var id in InstanceIds(resourceName))
+        {
+            lines.AddRange(ConsoleLog.Parse(await GetLogAsync(id, cancellationToken)));
         }
         return lines;
     }
@@ -97,6 +151,9 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public async Task<EgressConsole> GetEgressAsync(CancellationToken cancellationToken) =>
         EgressConsole.Parse(ConsoleLog.Parse(await GetLogAsync("egress", cancellationToken)));
+
+    public async Task<RouterConsole> GetRouterAsync(CancellationToken cancellationToken) =>
+        RouterConsole.Parse(await GetInstancesConsoleAsync("cf-router", cancellationToken));
 
     /// <summary>Polls <paramref name="read"/> until <paramref name="done"/> holds; on timeout fails with <paramref name="describe"/>.</summary>
     public static async Task<T> WaitUntilAsync<T>(Func<CancellationToken, Task<T>> read, Func<T, bool> done, TimeSpan timeout,
@@ -138,32 +195,78 @@ public sealed class AppHostFixture : IAsyncLifetime
     public static string? ProcessId(ResourceEvent state) =>
         state.Snapshot.Properties.FirstOrDefault(p => p.Name == "executable.pid")?.Value?.ToString();
 
+    /// <summary>Instance id → process id, over every instance of every resource.</summary>
     public IReadOnlyDictionary<string, string?> ProcessIds() =>
-        ResourceNames.ToDictionary(name => name, name => ProcessId(State(name)));
+        ResourceNames.SelectMany(InstanceIds).ToDictionary(id => id, id => ProcessId(State(id)));
+
+    public static bool IsStopped(ResourceEvent state) =>
+        state.Snapshot.State?.Text is { } text && KnownResourceStates.TerminalStates.Contains(text);
 
     public static bool IsRunningAndHealthy(ResourceEvent state) =>
         state.Snapshot.State?.Text == KnownResourceStates.Running
         && state.Snapshot.HealthStatus == Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy;
 
-    public async Task ExecuteCommandAsync(string name, string command, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a resource command (<c>resource-stop</c>, <c>resource-start</c>) as the dashboard does: on a resource name it
+    /// runs on every instance (all replicas), on an instance id on that one only.
+    /// </summary>
+    public async Task ExecuteCommandAsync(string nameOrInstanceId, string command, CancellationToken cancellationToken)
     {
-        var result = await App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(name, command, cancellationToken);
-        Assert.True(result.Success, $"{command} on {name}: {result.Message}");
+        var commands = App.Services.GetRequiredService<ResourceCommandService>();
+        var result = ResourceNames.Contains(nameOrInstanceId)
+            ? await commands.ExecuteCommandAsync(Resource(nameOrInstanceId), command, cancellationToken)
+            : await commands.ExecuteCommandAsync(nameOrInstanceId, command, cancellationToken);
+        Assert.True(result.Success, $"{command} on {nameOrInstanceId}: {result.Message}");
     }
 
-    public async Task<ResourceEvent> WaitForStateAsync(string name, Func<ResourceEvent, bool> predicate, TimeSpan timeout,
+    /// <summary>Stops (or starts) a resource and waits until each of its instances is stopped (or running and healthy).</summary>
+    public async Task StopAsync(string nameOrInstanceId, CancellationToken cancellationToken)
+    {
+        await ExecuteCommandAsync(nameOrInstanceId, KnownResourceCommands.StopCommand, cancellationToken);
+        foreach (var id in Instances(nameOrInstanceId))
+        {
+            await WaitForStateAsync(id, IsStopped, TimeSpan.FromSeconds(60), cancellationToken);
+        }
+    }
+
+    public async Task StartAsync(string nameOrInstanceId, CancellationToken cancellationToken)
+    {
+        var before = Instances(nameOrInstanceId).ToDictionary(id => id, id => ProcessId(State(id)));
+        await ExecuteCommandAsync(nameOrInstanceId, KnownResourceCommands.StartCommand, cancellationToken);
+        foreach (var id in before.Keys)
+        {
+            await WaitForStateAsync(id, s => IsRunningAndHealthy(s) && ProcessId(s) != before[id], TimeSpan.FromSeconds(60), cancellationToken);
+        }
+    }
+
+    private IReadOnlyList<string> Instances(string nameOrInstanceId) =>
+        ResourceNames.Contains(nameOrInstanceId) ? InstanceIds(nameOrInstanceId) : [nameOrInstanceId];
+
+    /// <summary>Waits, on Aspire's resource events, until one instance's state satisfies <paramref name="predicate"/>.</summary>
+    public async Task<ResourceEvent> WaitForStateAsync(string instanceId, Func<ResourceEvent, bool> predicate, TimeSpan timeout,
         CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
         try
         {
-            return await App.ResourceNotifications.WaitForResourceAsync(name, predicate, cts.Token);
+            if (App.ResourceNotifications.TryGetCurrentState(instanceId, out var current) && predicate(current))
+            {
+                return current;
+            }
+            await foreach (var resourceEvent in App.ResourceNotifications.WatchAsync(cts.Token))
+            {
+                if (resourceEvent.ResourceId == instanceId && predicate(resourceEvent))
+                {
+                    return resourceEvent;
+                }
+            }
+            throw new OperationCanceledException();
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            var state = State(name).Snapshot;
-            throw new TimeoutException($"{name} not in the expected state within {timeout.TotalSeconds:0} s; it is {state.State?.Text} ({state.HealthStatus}).");
+            var state = App.ResourceNotifications.TryGetCurrentState(instanceId, out var last) ? last.Snapshot : null;
+            throw new TimeoutException($"{instanceId} not in the expected state within {timeout.TotalSeconds:0} s; it is {state?.State?.Text} ({state?.HealthStatus}).");
         }
     }
 
@@ -181,14 +284,13 @@ public sealed class AppHostFixture : IAsyncLifetime
     /// <summary>Brings every resource back to running and healthy, so one failed test does not fail the next.</summary>
     public async Task EnsureAllHealthyAsync(CancellationToken cancellationToken)
     {
-        foreach (var name in ResourceNames)
+        foreach (var id in ResourceNames.SelectMany(InstanceIds))
         {
-            var state = State(name).Snapshot.State?.Text;
-            if (state is not null && KnownResourceStates.TerminalStates.Contains(state))
+            if (IsStopped(State(id)))
             {
-                await ExecuteCommandAsync(name, KnownResourceCommands.StartCommand, cancellationToken);
+                await ExecuteCommandAsync(id, KnownResourceCommands.StartCommand, cancellationToken);
             }
-            await WaitForStateAsync(name, IsRunningAndHealthy, TimeSpan.FromSeconds(60), cancellationToken);
+            await WaitForStateAsync(id, IsRunningAndHealthy, TimeSpan.FromSeconds(60), cancellationToken);
         }
         // An outlier ejection (baseEjectionTime) can outlast the fault that caused it.
         await WaitForCallerAsync(c => c.Lines.Count >= 8 && c.Lines.TakeLast(8).All(l => l.Outcome != Outcome.Failure),

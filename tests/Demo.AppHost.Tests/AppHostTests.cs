@@ -4,12 +4,15 @@ using Xunit.Abstractions;
 namespace Demo.AppHost.Tests;
 
 /// <summary>
-/// The real AppHost, started once: the demo end to end (issue 2), then faults survived and nothing lost (issue 6).
-/// The steps share the caller's history, so they run in order; each one first brings every resource back to healthy.
+/// The real AppHost, started once with two instances per CF app: the demo end to end through the local CF router
+/// (issue 2), the Cloud Foundry failure stories — an app stopped (<c>cf stop</c>), one instance of two stopped, the
+/// router (the platform) down — (issue 9), then faults survived and nothing lost (issue 6). The steps share the
+/// caller's history, so they run in order; each one first brings every resource back to healthy.
 /// </summary>
 [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
 public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelper output) : IClassFixture<AppHostFixture>
 {
+    private const string V2UnknownRoute = "404 Not Found: Requested route ('hello-istio-v2.apps.example.com') does not exist.";
     private const string UpstreamFailurePrefix = "upstream connect error or disconnect/reset before headers";
     private const string NoHealthyUpstream = "no healthy upstream";
     private const string RoutesFile = "virtual-service-hello.yaml";
@@ -22,11 +25,13 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
     public async Task Caller_prints_v1_v2_and_fault_lines_in_the_demo_format()
     {
         using var cts = new CancellationTokenSource(StepTimeout);
-        foreach (var name in AppHostFixture.ResourceNames)
+        foreach (var id in AppHostFixture.ResourceNames.SelectMany(fixture.InstanceIds))
         {
-            var state = fixture.State(name).Snapshot;
-            Assert.True(AppHostFixture.IsRunningAndHealthy(fixture.State(name)), $"{name} is {state.State?.Text} ({state.HealthStatus})");
+            var state = fixture.State(id).Snapshot;
+            Assert.True(AppHostFixture.IsRunningAndHealthy(fixture.State(id)), $"{id} is {state.State?.Text} ({state.HealthStatus})");
         }
+        Assert.Equal(AppHostFixture.CfInstances, fixture.InstanceIds("cf-v1").Count);
+        Assert.Equal(AppHostFixture.CfInstances, fixture.InstanceIds("cf-v2").Count);
 
         var caller = await fixture.WaitForCallerAsync(
             c => c.Lines.Any(l => l.Outcome == Outcome.V1) && c.Lines.Any(l => l.Outcome == Outcome.V2) && c.Lines.Any(l => l.Outcome == Outcome.Fault),
@@ -38,11 +43,30 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.Contains(caller.Lines, l => l.Body == CallerLine.V2Body);
         Assert.Contains(caller.Lines, l => l.Body == CallerLine.FaultBody);
         Assert.DoesNotContain(caller.Lines, l => l.Outcome == Outcome.Failure);
-        output.WriteLine($"{Tally(caller.Lines)}, {fixture.SinceStart.Elapsed.TotalSeconds:0.0} s after all five were healthy");
+        output.WriteLine($"{Tally(caller.Lines)}, {fixture.SinceStart.Elapsed.TotalSeconds:0.0} s after all were healthy");
+        output.WriteLine("caller: " + string.Join(" | ", caller.Lines.TakeLast(3)));
+
+        // Every answer went through the router, round-robin over both instances of each app, with gorouter's headers.
+        var router = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync,
+            r => r.Access.Count(a => a.Status == 200) >= 8, TimeSpan.FromSeconds(30), r => $"{r.Access.Count} router access-log lines", cts.Token);
+        foreach (var host in new[] { "hello-istio-v1.apps.example.com", "hello-istio-v2.apps.example.com" })
+        {
+            var backends = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.Backend).Distinct().ToList();
+            Assert.True(backends.Count == AppHostFixture.CfInstances, $"{host} answered by [{string.Join(", ", backends)}]");
+        }
+        output.WriteLine("router: " + router.Access.First(a => a.Status == 200).Text);
+        var app = (await fixture.GetInstancesConsoleAsync("cf-v1", cts.Token)).Select(l => l.Text.Trim())
+            .Where(t => t.StartsWith("hello-istio-v1.apps.example.com \"GET /\" 200", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(app);
+        output.WriteLine("cf-v1: " + app[^1]);
+        Assert.All(app, line => Assert.Matches(
+            @"vcap_request_id:""[0-9a-f-]{36}"" x_forwarded_for:""127\.0\.0\.1"" x_forwarded_proto:""https"" x_request_start:""\d{13}"" traceid:""[0-9a-f]{32}""", line));
+        var traced = router.Access.Where(a => a.Status == 200 && a.Host == "hello-istio-v1.apps.example.com").Select(a => a.TraceId).ToHashSet();
+        Assert.Contains(app, line => traced.Any(t => line.Contains(t, StringComparison.Ordinal)));
     }
 
     [Fact, Step(2)]
-    public async Task Cf_v2_stopped_mid_run_fails_its_share_until_v1_only_is_applied_and_answers_again_once_restarted()
+    public async Task Cf_v2_stopped_is_cf_stop_its_share_prints_404_unknown_route_without_ejection_and_v2_answers_once_started()
     {
         using var cts = new CancellationTokenSource(StepTimeout);
         var ct = cts.Token;
@@ -50,41 +74,45 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         var pids = fixture.ProcessIds();
         var routeTimeout = RouteTimeout(fixture.ReadIstioFile(RoutesFile));
         var egressMark = (await fixture.GetEgressAsync(ct)).Access.LastOrDefault()?.Number ?? -1;
-        var ejects = fixture.ReadIstioFile(V2DestinationRuleFile).Contains("outlierDetection:", StringComparison.Ordinal);
+        var routerMark = (await fixture.GetRouterAsync(ct)).Access.Count;
 
-        await fixture.ExecuteCommandAsync("cf-v2", KnownResourceCommands.StopCommand, ct);
-        await fixture.WaitForStateAsync("cf-v2", s => s.Snapshot.State?.Text is { } text && KnownResourceStates.TerminalStates.Contains(text),
-            TimeSpan.FromSeconds(60), ct);
-        var outageFrom = NextWholeSecond(DateTimeOffset.Now);
+        var stopping = DateTimeOffset.Now;
+        await fixture.StopAsync("cf-v2", ct);
+        var stopped = DateTimeOffset.Now;
+        output.WriteLine($"cf-v2 (both instances) stopped in {(stopped - stopping).TotalSeconds:0.0} s");
+        var outageFrom = NextWholeSecond(stopped);
 
         var outage = await fixture.WaitForCallerAsync(c => c.TickedFrom(outageFrom).Count() >= 32,
             TimeSpan.FromSeconds(30), "32 ticks with cf-v2 stopped", ct);
-        var egress = ejects
-            ? await fixture.WaitForEgressAsync(e => e.Access.Any(a => a.Number > egressMark && a.Status == 503 && a.Flags.Contains("UH")),
-                TimeSpan.FromSeconds(30), "503 UH once cf-v2 is ejected", ct)
-            : await fixture.GetEgressAsync(ct);
-
         var during = outage.TickedFrom(outageFrom).ToList();
-        output.WriteLine($"cf-v2 stopped: {Tally(during)}; failures: {string.Join(" | ", during.Where(l => l.Outcome == Outcome.Failure).Select(l => l.Body[..Math.Min(l.Body.Length, 60)]).Distinct())}");
+        output.WriteLine($"cf-v2 stopped: {Tally(during)}; caller lines:{Environment.NewLine}{Examples(during)}");
         Assert.DoesNotContain(during, l => l.Outcome == Outcome.V2);
-        Assert.All(during.Where(l => l.Outcome == Outcome.Failure), l =>
-            Assert.True(l.Body.StartsWith(UpstreamFailurePrefix, StringComparison.Ordinal) || l.Body == NoHealthyUpstream, l.ToString()));
-        // 50/50 weights, 10% faults: ~45% v1, ~45% failures. The bounds are more than 3 standard deviations wide at n >= 32;
-        // a gateway that failed v2's share over to v1 would push v1 towards 90%.
+        // Cloud Foundry: the route has no instance, so gorouter answers 404 unknown_route, and the caller prints it.
+        Assert.All(during.Where(l => l.Outcome == Outcome.Failure), l => Assert.Equal(V2UnknownRoute, l.Body));
         AssertShare(during, Outcome.V1, 0.15, 0.75);
         AssertShare(during, Outcome.Failure, 0.15, 0.75);
+        // It shows as soon as the stop begins: the instances unregister before they stop serving, so nothing in
+        // between fails otherwise.
+        var firstUnknown = outage.Lines.First(l => l.Body == V2UnknownRoute);
+        output.WriteLine($"first 404 line: {firstUnknown}, {(firstUnknown.CapturedAt - stopping)?.TotalSeconds:0.0} s after the stop command");
+        Assert.True(firstUnknown.CapturedAt <= stopped + TimeSpan.FromSeconds(1), $"{firstUnknown} came later than a second after the stop completed");
+        Assert.All(outage.Lines.Where(l => l.Tick >= NextWholeSecond(stopping).AddSeconds(-1)), l =>
+            Assert.True(l.Outcome is not Outcome.Failure || l.Body == V2UnknownRoute, l.ToString()));
 
-        var failures = egress.Access.Where(a => a.Number > egressMark && a.Status == 503).ToList();
-        output.WriteLine("egress 503s: " + string.Join(", ", failures.CountBy(a => $"{a.Stage} {string.Join(',', a.Flags.Order())}").Select(f => $"{f.Key} ×{f.Value}")));
-        // As with Envoy: the gateway's route (Istio's default retry policy) retries the refused connection and gives up
-        // (UF,URX); the sidecar retries that 503 (retryOn 5xx) and gives up too (URX); with outlierDetection, UH once ejected.
-        Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UF") && a.Flags.Contains("URX"));
-        Assert.Contains(failures, a => a.Stage == "sidecar" && a.Flags.Contains("URX"));
-        if (ejects)
-        {
-            Assert.Contains(failures, a => a.Flags.Contains("UH"));
-        }
+        var egress = await fixture.GetEgressAsync(ct);
+        var since = egress.Access.Where(a => a.Number > egressMark).ToList();
+        output.WriteLine("egress since the stop: " + string.Join(", ", since.CountBy(a => $"{a.Stage} {a.Status} {string.Join(',', a.Flags.Order())}").Select(f => $"{f.Key} ×{f.Value}")));
+        // A 404 is an answer, not a gateway error: no retry, no outlier ejection, no 5xx anywhere.
+        Assert.Contains(since, a => a.Stage == "gateway" && a.Status == 404 && a.Flags.Count == 0);
+        Assert.DoesNotContain(since, a => a.Flags.Contains("UH") || a.Status >= 500);
+        var router = await fixture.GetRouterAsync(ct);
+        // The instances left the route before they stopped serving: no request met a closed port (502 endpoint_failure).
+        Assert.DoesNotContain(router.Access.Skip(routerMark), a => a.Status >= 500);
+        var unknown = router.Access.Where(a => a.Status == 404).ToList();
+        Assert.Contains(unknown, a => a.Host == "hello-istio-v2.apps.example.com" && a.RouterError == "unknown_route" && a.Backend == "-");
+        output.WriteLine("router: " + unknown[^1].Text);
 
+        // Shifting the traffic away (the v1-only scenario, hot-reloaded) ends the 404s.
         var original = fixture.ReadIstioFile(RoutesFile);
         var applied = egress.Applied.Count;
         try
@@ -97,9 +125,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
                 TimeSpan.FromSeconds(20), "12 ticks after v1-only was applied", ct);
             Assert.All(calm.TickedFrom(calmFrom), l => Assert.True(l.Outcome is Outcome.V1 or Outcome.Fault, l.ToString()));
 
-            await fixture.ExecuteCommandAsync("cf-v2", KnownResourceCommands.StartCommand, ct);
-            await fixture.WaitForStateAsync("cf-v2", s => AppHostFixture.IsRunningAndHealthy(s) && AppHostFixture.ProcessId(s) != pids["cf-v2"],
-                TimeSpan.FromSeconds(60), ct);
+            await fixture.StartAsync("cf-v2", ct);
         }
         finally
         {
@@ -107,33 +133,104 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         }
         egress = await fixture.WaitForEgressAsync(e => e.Applied.Count > applied, TimeSpan.FromSeconds(15), "the 50/50 routes applied again", ct);
         var backFrom = NextWholeSecond(egress.Applied[^1].At ?? DateTimeOffset.Now);
-        // The outlier ejection (baseEjectionTime in the DestinationRule) may still be running when v2 is back.
-        await fixture.WaitForCallerAsync(c => c.TickedFrom(backFrom).Any(l => l.Outcome == Outcome.V2),
-            TimeSpan.FromSeconds(60), "a v2 answer after cf-v2 restarted", ct);
+        // Nothing was ejected, so v2 answers as soon as the routes send it traffic again.
+        var back = await fixture.WaitForCallerAsync(c => c.TickedFrom(backFrom).Count(l => l.Outcome == Outcome.V2) >= 2 && c.TickedFrom(backFrom).Count() >= 8,
+            TimeSpan.FromSeconds(20), "v2 answers after cf-v2 started", ct);
+        Assert.All(back.TickedFrom(backFrom), l => Assert.True(l.Outcome is not Outcome.Failure, $"after cf-v2 started: {l}"));
 
-        // Through the outage, the reloads and the restart: one line per tick, none later than the route timeout
-        // (plus the tick's truncation to whole seconds and the log's own delay).
         var whole = await WaitForEveryTickPrintedAsync(outageFrom, backFrom, ct);
         var window = whole.Lines.Where(l => l.Tick >= outageFrom && l.Tick < backFrom).ToList();
         output.WriteLine($"stop to v2 back: {Tally(window)}, slowest line {window.Max(l => l.Latency)?.TotalSeconds:0.0} s after its tick");
         Assert.All(window, l => Assert.True(l.Latency <= routeTimeout + TimeSpan.FromSeconds(2),
             $"{l} appeared {l.Latency?.TotalSeconds:0.0} s after its tick (route timeout {routeTimeout.TotalSeconds} s)"));
-
-        var now = fixture.ProcessIds();
-        Assert.NotEqual(pids["cf-v2"], now["cf-v2"]);
-        foreach (var name in AppHostFixture.ResourceNames.Where(n => n != "cf-v2"))
-        {
-            Assert.True(pids[name] == now[name], $"{name} restarted: process {pids[name]} became {now[name]}");
-        }
+        AssertOnlyRestarted(pids, fixture.InstanceIds("cf-v2"));
     }
 
     [Fact, Step(3)]
-    public Task Proxy_down_caller_prints_errors_and_recovers_by_itself_once_it_is_back() => StopAndRecoverAsync("proxy");
+    public async Task One_of_two_v1_instances_stopped_prints_no_failed_line()
+    {
+        using var cts = new CancellationTokenSource(StepTimeout);
+        var ct = cts.Token;
+        await fixture.EnsureAllHealthyAsync(ct);
+        var pids = fixture.ProcessIds();
+        var instance = fixture.InstanceIds("cf-v1")[0];
+        var from = NextWholeSecond(DateTimeOffset.Now);
+        var routerMark = (await fixture.GetRouterAsync(ct)).Access.Count;
+
+        await fixture.StopAsync(instance, ct);
+        var downFrom = NextWholeSecond(DateTimeOffset.Now);
+        await fixture.WaitForCallerAsync(c => c.TickedFrom(downFrom).Count(l => l.Outcome == Outcome.V1) >= 6,
+            TimeSpan.FromSeconds(30), $"6 v1 answers with {instance} stopped", ct);
+        await fixture.StartAsync(instance, ct);
+        var upFrom = NextWholeSecond(DateTimeOffset.Now);
+        var caller = await fixture.WaitForCallerAsync(c => c.TickedFrom(upFrom).Count() >= 12, TimeSpan.FromSeconds(30),
+            $"12 ticks after {instance} is back", ct);
+
+        var window = caller.TickedFrom(from).ToList();
+        output.WriteLine($"{instance} stopped and started: {Tally(window)}; caller lines:{Environment.NewLine}{Examples(window)}");
+        Assert.All(window, l => Assert.True(l.Outcome is not Outcome.Failure, l.ToString()));
+        var router = await fixture.GetRouterAsync(ct);
+        output.WriteLine("router: " + string.Join(" | ", router.Registrations.TakeLast(4)));
+        Assert.Contains(router.Registrations, r => r.StartsWith("Unregistered", StringComparison.Ordinal) && r.Contains("hello-istio-v1", StringComparison.Ordinal));
+        Assert.DoesNotContain(router.Access.Skip(routerMark), a => a.Status >= 500);
+        AssertOnlyRestarted(pids, [instance]);
+    }
 
     [Fact, Step(4)]
-    public Task Egress_gateway_down_caller_prints_errors_and_recovers_by_itself_once_it_is_back() => StopAndRecoverAsync("egress");
+    public async Task Router_down_is_the_platform_down_503_UF_URX_then_UH_once_ejected_and_traffic_recovers_by_itself_once_started()
+    {
+        using var cts = new CancellationTokenSource(StepTimeout);
+        var ct = cts.Token;
+        await fixture.EnsureAllHealthyAsync(ct);
+        var pids = fixture.ProcessIds();
+        var egressMark = (await fixture.GetEgressAsync(ct)).Access.LastOrDefault()?.Number ?? -1;
+        Assert.Contains("maxEjectionPercent: 100", fixture.ReadIstioFile(V2DestinationRuleFile), StringComparison.Ordinal);
+
+        await fixture.StopAsync("cf-router", ct);
+        var downFrom = NextWholeSecond(DateTimeOffset.Now);
+        var outage = await fixture.WaitForCallerAsync(c => c.TickedFrom(downFrom).Count() >= 16, TimeSpan.FromSeconds(20), "16 ticks with the router down", ct);
+        var egress = await fixture.WaitForEgressAsync(e => new[] { "hello-istio-v1", "hello-istio-v2" }.All(host => e.Access.Any(a =>
+                a.Number > egressMark && a.Stage == "gateway" && a.Status == 503 && a.Flags.Contains("UH") && a.Cluster.Contains(host, StringComparison.Ordinal))),
+            TimeSpan.FromSeconds(40), "503 UH at the gateway once both hosts are ejected", ct);
+
+        await fixture.StartAsync("cf-router", ct);
+        var upAt = DateTimeOffset.Now;
+        var during = outage.Lines.Where(l => l.Tick >= downFrom && l.Tick < NextWholeSecond(upAt).AddSeconds(-1)).ToList();
+        output.WriteLine($"router down: {Tally(during)}; caller lines:{Environment.NewLine}{Examples(during)}");
+        // Both CF hosts are behind the one router: neither version answers, and nothing fails over.
+        Assert.DoesNotContain(during, l => l.Outcome is Outcome.V1 or Outcome.V2);
+        Assert.All(during.Where(l => l.Outcome == Outcome.Failure), l =>
+            Assert.True(l.Body.StartsWith(UpstreamFailurePrefix, StringComparison.Ordinal) || l.Body == NoHealthyUpstream, l.ToString()));
+        Assert.Contains(during, l => l.Body == NoHealthyUpstream);
+
+        var failures = egress.Access.Where(a => a.Number > egressMark && a.Status == 503).ToList();
+        output.WriteLine("egress 503s: " + string.Join(", ", failures.CountBy(a => $"{a.Stage} {string.Join(',', a.Flags.Order())}").Select(f => $"{f.Key} ×{f.Value}")));
+        // As Envoy reports it: the gateway's route (Istio's default retry policy) retries the refused connection and gives
+        // up (UF,URX); the sidecar retries that 503 (retryOn 5xx) and gives up too (URX); once ejected, UH.
+        Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UF") && a.Flags.Contains("URX"));
+        Assert.Contains(failures, a => a.Stage == "sidecar" && a.Flags.Contains("URX"));
+        Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UH") && a.Cluster.Contains("hello-istio-v1", StringComparison.Ordinal));
+        Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UH") && a.Cluster.Contains("hello-istio-v2", StringComparison.Ordinal));
+
+        // Started again, nobody does anything: the ejection ends (baseEjectionTime) and both versions answer.
+        var upFrom = NextWholeSecond(upAt);
+        var recovered = await fixture.WaitForCallerAsync(
+            c => c.TickedFrom(upFrom).Any(l => l.Outcome == Outcome.V1) && c.TickedFrom(upFrom).Any(l => l.Outcome == Outcome.V2)
+                && c.Lines.Count >= 8 && c.Lines.TakeLast(8).All(l => l.Outcome != Outcome.Failure),
+            TimeSpan.FromSeconds(60), "v1 and v2 answering again after the router started", ct);
+        var firstAnswer = recovered.TickedFrom(upFrom).First(l => l.Outcome is Outcome.V1 or Outcome.V2);
+        output.WriteLine($"router started at {upAt:HH:mm:ss}; first answer {firstAnswer}; since: {Tally(recovered.TickedFrom(upFrom))}; caller lines:{Environment.NewLine}{Examples(recovered.TickedFrom(upFrom))}");
+        await WaitForEveryTickPrintedAsync(downFrom, firstAnswer.Tick, ct);
+        AssertOnlyRestarted(pids, fixture.InstanceIds("cf-router"));
+    }
 
     [Fact, Step(5)]
+    public Task Proxy_down_caller_prints_errors_and_recovers_by_itself_once_it_is_back() => StopAndRecoverAsync("proxy");
+
+    [Fact, Step(6)]
+    public Task Egress_gateway_down_caller_prints_errors_and_recovers_by_itself_once_it_is_back() => StopAndRecoverAsync("egress");
+
+    [Fact, Step(7)]
     public async Task Every_tick_produces_exactly_one_line_through_faults_and_restarts()
     {
         using var cts = new CancellationTokenSource(StepTimeout);
@@ -172,16 +269,12 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         await fixture.EnsureAllHealthyAsync(ct);
         var pids = fixture.ProcessIds();
 
-        await fixture.ExecuteCommandAsync(name, KnownResourceCommands.StopCommand, ct);
-        await fixture.WaitForStateAsync(name, s => s.Snapshot.State?.Text is { } text && KnownResourceStates.TerminalStates.Contains(text),
-            TimeSpan.FromSeconds(60), ct);
+        await fixture.StopAsync(name, ct);
         var downFrom = NextWholeSecond(DateTimeOffset.Now);
         await fixture.WaitForCallerAsync(c => c.TickedFrom(downFrom).Any(l => l.Outcome == Outcome.Failure),
             TimeSpan.FromSeconds(30), $"an error line while {name} is down", ct);
 
-        await fixture.ExecuteCommandAsync(name, KnownResourceCommands.StartCommand, ct);
-        await fixture.WaitForStateAsync(name, s => AppHostFixture.IsRunningAndHealthy(s) && AppHostFixture.ProcessId(s) != pids[name],
-            TimeSpan.FromSeconds(60), ct);
+        await fixture.StartAsync(name, ct);
         var upFrom = NextWholeSecond(DateTimeOffset.Now).AddSeconds(1);
 
         var caller = await fixture.WaitForCallerAsync(c => c.TickedFrom(upFrom).Count() >= 12,
@@ -193,10 +286,23 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
             l => Assert.DoesNotContain("no answer within", l.Body, StringComparison.Ordinal));
         Assert.Empty(caller.Malformed);
 
+        AssertOnlyRestarted(pids, fixture.InstanceIds(name));
+    }
+
+    /// <summary>The given instances have new processes; every other instance kept its own.</summary>
+    private void AssertOnlyRestarted(IReadOnlyDictionary<string, string?> before, IReadOnlyList<string> restarted)
+    {
         var now = fixture.ProcessIds();
-        foreach (var other in AppHostFixture.ResourceNames.Where(n => n != name))
+        foreach (var (id, pid) in before)
         {
-            Assert.True(pids[other] == now[other], $"{other} restarted: process {pids[other]} became {now[other]}");
+            if (restarted.Contains(id))
+            {
+                Assert.True(pid != now[id], $"{id} kept process {pid}");
+            }
+            else
+            {
+                Assert.True(pid == now[id], $"{id} restarted: process {pid} became {now[id]}");
+            }
         }
     }
 
@@ -229,6 +335,10 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.True(share >= min && share <= max,
             $"{outcome} is {share:P0} of {lines.Count} lines, expected {min:P0}–{max:P0}:{Environment.NewLine}{string.Join(Environment.NewLine, lines)}");
     }
+
+    /// <summary>The first line of each distinct body, as printed.</summary>
+    private static string Examples(IEnumerable<CallerLine> lines) =>
+        string.Join(Environment.NewLine, lines.GroupBy(l => l.Body).Select(g => $"  {g.First().Timestamp}\t{g.Key}"));
 
     private static string Tally(IEnumerable<CallerLine> lines)
     {

@@ -7,8 +7,11 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace Demo.EgressGateway.Tests;
 
 /// <summary>
-/// An HTTPS upstream on 127.0.0.1 that stands in for the CF apps: one certificate per route (picked by SNI), and,
-/// like gorouter, 404 unknown_route for a Host that is not a route. Behaviour per request is scriptable.
+/// An HTTPS upstream on 127.0.0.1 that stands in for the CF router in front of the apps: by default the platform's
+/// certificate layout — one wildcard SAN for the apps domain (<c>*.apps.example.com</c>), as gorouter and the local
+/// Demo.CfRouter serve it, so every TLS-origination test verifies the DestinationRules' exact <c>subjectAltNames</c>
+/// against a wildcard — and, like gorouter, 404 unknown_route for a Host that is not a route. Behaviour per request
+/// is scriptable.
 /// </summary>
 public sealed class TestUpstream : IAsyncDisposable
 {
@@ -45,7 +48,7 @@ public sealed class TestUpstream : IAsyncDisposable
         var certificates = routes.Keys.ToDictionary(
             host => host,
             host => certificateFor?.Invoke(host) ?? LocalCertificateAuthority.IssueServerCertificate(
-                issuer, host, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1)),
+                issuer, PlatformCertificateName(host), DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1)),
             StringComparer.OrdinalIgnoreCase);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -82,6 +85,15 @@ public sealed class TestUpstream : IAsyncDisposable
         }
         context.Response.ContentType = "text/plain; charset=utf-8";
         await context.Response.WriteAsync($"Hello K8s, from CF {version} service!");
+    }
+
+    /// <summary><c>*.apps.example.com</c> for a host of that domain (the platform's shared-domain certificate), else the host.</summary>
+    public static string PlatformCertificateName(string host)
+    {
+        const string AppsDomain = ".apps.example.com";
+        return host.EndsWith(AppsDomain, StringComparison.OrdinalIgnoreCase) && host.IndexOf('.', StringComparison.Ordinal) == host.Length - AppsDomain.Length
+            ? "*" + AppsDomain
+            : host;
     }
 
     public async ValueTask DisposeAsync()

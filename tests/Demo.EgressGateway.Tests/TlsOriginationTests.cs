@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Demo.DevCertificates;
+using Demo.EgressGateway.Mesh;
 
 namespace Demo.EgressGateway.Tests;
 
@@ -150,4 +151,80 @@ public sealed class TlsOriginationTests
                 && m.Contains("/nonexistent/ca.pem", StringComparison.Ordinal) && m.Contains("TrustedCaPath", StringComparison.Ordinal));
         }
     }
+
+    private const string AppsDomainWildcard = "*.apps.example.com";
+
+    // A platform's shared-domain certificate, as Cloud Foundry's gorouter serves it for every app route.
+    private static Task<TestUpstream> UpstreamWithCertificateFor(string san) => TestUpstream.StartAsync(TestCa.Certificate, Routes,
+        _ => LocalCertificateAuthority.IssueServerCertificate(TestCa.Certificate, san,
+            DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1)));
+
+    [Fact]
+    public async Task A_wildcard_certificate_for_the_apps_domain_verifies_against_each_hosts_exact_subjectAltNames()
+    {
+        await using var gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults, await UpstreamWithCertificateFor(AppsDomainWildcard));
+        Assert.Contains("- " + GatewayHost.V1Host, File.ReadAllText(Path.Combine(gateway.ConfigDirectory, V1Rule)), StringComparison.Ordinal);
+
+        for (var i = 0; i < 20; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status == 200, $"{status} {body}");
+        }
+        Assert.True(gateway.Upstream.Hits(GatewayHost.V1Host) > 0 && gateway.Upstream.Hits(GatewayHost.V2Host) > 0);
+        Assert.DoesNotContain(gateway.Logs.Messages(LogLevel.Warning), m => m.StartsWith("TLS origination", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_subjectAltNames_entry_spelled_like_the_wildcard_SAN_matches_it()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Replace(V1Rule, "            - " + GatewayHost.V1Host, "            - \"" + AppsDomainWildcard + "\"");
+            folder.Replace(V2Rule, "            - " + GatewayHost.V2Host, "            - \"" + AppsDomainWildcard + "\"");
+        }, await UpstreamWithCertificateFor(AppsDomainWildcard));
+
+        for (var i = 0; i < 10; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status == 200, $"{status} {body}");
+        }
+    }
+
+    [Fact]
+    public async Task A_wildcard_SAN_stands_for_one_label_only_and_the_refusal_names_both_sides()
+    {
+        await using var gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults, await UpstreamWithCertificateFor("*.example.com"));
+
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.True(status == 503, $"{status} {body}");
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+        Assert.Contains(gateway.Logs.Messages(LogLevel.Warning), m =>
+            m.StartsWith("TLS origination to hello-istio-v", StringComparison.Ordinal)
+            && m.Contains("certificate DNS SANs [*.example.com]", StringComparison.Ordinal)
+            && (m.Contains($"subjectAltNames [{GatewayHost.V1Host}]", StringComparison.Ordinal)
+                || m.Contains($"subjectAltNames [{GatewayHost.V2Host}]", StringComparison.Ordinal)));
+        Assert.DoesNotContain(gateway.Logs.Messages(), m => m.Contains("Exception", StringComparison.Ordinal));
+    }
+
+    /// <summary>Envoy's <c>Utility::dnsNameMatch</c> (expected name, certificate SAN), case by case.</summary>
+    [Theory]
+    [InlineData("hello-istio-v1.apps.example.com", "hello-istio-v1.apps.example.com", true)]
+    [InlineData("HELLO-istio-v1.apps.example.com", "hello-istio-v1.APPS.example.com", true)]
+    [InlineData("hello-istio-v1.apps.example.com", "*.apps.example.com", true)]
+    [InlineData("*.apps.example.com", "*.apps.example.com", true)]
+    [InlineData("hello-istio-v1.apps.example.com", "hello-*.apps.example.com", true)]
+    [InlineData("hello-istio-v1.apps.example.com", "*-v1.apps.example.com", true)]
+    [InlineData("apps.example.com", "*.apps.example.com", false)]
+    [InlineData("a.hello-istio-v1.apps.example.com", "*.apps.example.com", false)]
+    [InlineData("hello-istio-v1.apps.example.com", "*.example.com", false)]
+    [InlineData("hello-istio-v1.apps.example.com", "*.*.example.com", false)]
+    [InlineData("hello-istio-v1.apps.example.com", "h*o-*.apps.example.com", false)]
+    [InlineData("xn--bcher-kva.apps.example.com", "xn--*.apps.example.com", false)]
+    [InlineData("hello-istio-v2.apps.example.com", "hello-istio-v1.apps.example.com", false)]
+    [InlineData("*.apps.example.com", "hello-istio-v1.apps.example.com", false)]
+    [InlineData("localhost", "*", false)]
+    public void Dns_SAN_matching_follows_Envoy(string expected, string certificateSan, bool matches) =>
+        Assert.Equal(matches, UpstreamClientFactory.DnsNameMatches(expected, certificateSan));
 }

@@ -22,9 +22,7 @@ public sealed class GorouterTests : IAsyncLifetime
         builder.AddServiceDefaults();
         builder.AddCfApp();
         _app = builder.Build();
-        _app.UseGorouterStyleRouting();
-        _app.MapDefaultEndpoints();
-        _app.MapHelloApi();
+        _app.UseCfApp();
         await _app.StartAsync();
         _client = new HttpClient { BaseAddress = new Uri(_app.Urls.First()) };
     }

@@ -1,0 +1,59 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Demo.CfRouter;
+
+/// <summary>
+/// The router's settings (section <c>CfRouter</c>), named after gorouter's configuration
+/// (cloudfoundry/gorouter <c>config/config.go</c>); defaults are gorouter's unless said otherwise.
+/// </summary>
+public sealed class CfRouterOptions
+{
+    public const string SectionName = "CfRouter";
+
+    /// <summary>The HTTPS port app routes are served on (gorouter's <c>ssl_port</c>, 443 on a platform). HTTP/1.1 only.</summary>
+    [Range(1, 65535)]
+    public int HttpsPort { get; set; }
+
+    /// <summary>
+    /// The plain-HTTP status port (gorouter's <c>status.port</c>): <c>/health</c>, the route table at <c>GET /routes</c>
+    /// and route registration (<c>POST /routes/register</c>, <c>/routes/unregister</c>), which a platform sends over
+    /// NATS as <c>router.register</c> / <c>router.unregister</c>.
+    /// </summary>
+    [Range(1, 65535)]
+    public int StatusPort { get; set; }
+
+    /// <summary>PEM certificate for the apps domain, e.g. SAN <c>*.apps.example.com</c> (the platform's shared-domain certificate).</summary>
+    [Required]
+    public string CertificatePath { get; set; } = "";
+
+    /// <summary>PEM private key of <see cref="CertificatePath"/>.</summary>
+    [Required]
+    public string CertificateKeyPath { get; set; } = "";
+
+    /// <summary>Attempts per request over the route's instances (routing-release <c>router.max_attempts</c>, default 3).</summary>
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>A registration not renewed for this long is pruned (<c>droplet_stale_threshold</c>, 120 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan DropletStaleThreshold { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>How often stale registrations are pruned (<c>prune_stale_droplets_interval</c>, 30 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan PruneStaleDropletsInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// After start, how long the router waits for registrations before it treats a route without instances as unknown
+    /// (<c>start_response_delay_interval</c>, 5 s).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
+    public TimeSpan StartResponseDelayInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Connect timeout to an instance (<c>endpoint_dial_timeout</c>, 5 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan EndpointDialTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Time allowed for an instance's response (<c>endpoint_timeout</c>, 60 s).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan EndpointTimeout { get; set; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,70 @@
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+
+namespace Demo.CfRouter;
+
+public static class Extensions
+{
+    public static void AddCfRouter(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<CfRouterOptions>()
+            .BindConfiguration(CfRouterOptions.SectionName)
+            .ValidateDataAnnotations()
+            .Validate(o => File.Exists(o.CertificatePath) && File.Exists(o.CertificateKeyPath),
+                "CfRouter:CertificatePath and CfRouter:CertificateKeyPath must name existing PEM files.")
+            .Validate(o => o.HttpsPort != o.StatusPort, "CfRouter:HttpsPort and CfRouter:StatusPort must differ.")
+            .ValidateOnStart();
+
+        builder.Services.AddOptions<KestrelServerOptions>()
+            .Configure<IOptions<CfRouterOptions>>((kestrel, router) => ConfigureListeners(kestrel, router.Value));
+
+        builder.Services.AddHttpForwarder();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<RouteRegistry>();
+        builder.Services.AddSingleton<GorouterTelemetry>();
+        builder.Services.AddSingleton<GorouterHandler>();
+        builder.Services.AddHostedService<StaleRoutePruner>();
+        if (builder.IsTelemetryExported())
+        {
+            builder.Services.AddOpenTelemetry()
+                .WithTracing(t => t.AddSource(GorouterTelemetry.Name))
+                .WithMetrics(m => m.AddMeter(GorouterTelemetry.Name));
+        }
+    }
+
+    // The apps' HTTPS port (HTTP/1.1 with keep-alive, one certificate for the apps domain) and the plain-HTTP status port.
+    private static void ConfigureListeners(KestrelServerOptions kestrel, CfRouterOptions options)
+    {
+        var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.CertificateKeyPath);
+        kestrel.ListenLocalhost(options.HttpsPort, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.UseHttps(certificate);
+        });
+        kestrel.ListenLocalhost(options.StatusPort);
+    }
+
+    /// <summary>The router's request pipeline: gorouter on the HTTPS port; health and route registration on the status port.</summary>
+    public static WebApplication UseCfRouter(this WebApplication app)
+    {
+        app.UseGorouter();
+        app.MapDefaultEndpoints();
+        app.MapRouteRegistrationApi();
+        return app;
+    }
+
+    /// <summary>Every request on the HTTPS port is routed like gorouter routes it; the status port serves the rest.</summary>
+    public static IApplicationBuilder UseGorouter(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<CfRouterOptions>>().Value;
+        using (var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(options.CertificatePath)))
+        {
+            var sans = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames());
+            Log.Serving(app.Logger, options.HttpsPort, string.Join(", ", sans), options.StatusPort);
+        }
+        var handler = app.Services.GetRequiredService<GorouterHandler>();
+        return app.MapWhen(context => context.Connection.LocalPort == options.HttpsPort,
+            routed => routed.Run(handler.HandleAsync));
+    }
+}

@@ -1,0 +1,296 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Demo.CfRouter;
+
+/// <summary>
+/// gorouter's request path on the apps' HTTPS port, on YARP's forwarder:
+/// <list type="bullet">
+/// <item>Host → route (<c>handlers/lookup.go</c>): an unknown route, or one without instances, is 404 with
+/// <c>X-Cf-Routererror: unknown_route</c> and the body <c>404 Not Found: Requested route ('&lt;host&gt;') does not exist.</c>;
+/// an empty Host is 400 <c>empty_host</c>.</item>
+/// <item>Round-robin over the route's instances, up to <see cref="CfRouterOptions.MaxAttempts"/> attempts, never the same
+/// instance twice (<c>proxy/round_tripper/proxy_round_tripper.go</c>). Only errors gorouter's <c>RetriableClassifiers</c>
+/// (<c>proxy/fails/classifier_group.go</c>) call safe move on to another instance: the dial failed (connection refused,
+/// connect timeout), or an idempotent request met EOF before any response. Connection refused and reset also make the
+/// instance ineligible for a while (<c>FailableClassifiers</c>).</item>
+/// <item>When no attempt got a response: 502 with <c>X-Cf-Routererror: endpoint_failure (&lt;error&gt;)</c> and the body
+/// <c>502 Bad Gateway: Registered endpoint failed to handle the request.</c> (<c>proxy/round_tripper/error_handler.go</c>).</item>
+/// </list>
+/// </summary>
+public sealed class GorouterHandler(
+    IHttpForwarder forwarder,
+    RouteRegistry registry,
+    GorouterTelemetry telemetry,
+    IOptions<CfRouterOptions> options,
+    TimeProvider time,
+    ILogger<GorouterHandler> logger)
+{
+    public const string RouterErrorHeader = "X-Cf-Routererror";
+    public const string BadGatewayBody = "502 Bad Gateway: Registered endpoint failed to handle the request.";
+
+    private readonly HttpMessageInvoker _client = CreateClient(options.Value);
+    private readonly ForwarderRequestConfig _requestConfig = new()
+    {
+        ActivityTimeout = options.Value.EndpointTimeout,
+        Version = HttpVersion.Version11,
+        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+    private readonly long _startedAt = Stopwatch.GetTimestamp();
+
+    public static string UnknownRouteBody(string host) => $"404 Not Found: Requested route ('{host}') does not exist.";
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var receivedAt = time.GetUtcNow();
+        var request = context.Request;
+        var host = request.Host.Value ?? "";
+        using var activity = GorouterTelemetry.ActivitySource.StartActivity("gorouter " + request.Method) ?? StartUnrecordedSpan(context);
+        activity.SetTag("cf.route", request.Host.Host);
+        var vcapRequestId = VcapRequestId(Activity.Current);
+
+        RouteEndpoint? backend = null;
+        var attempts = 0;
+        var routerError = "";
+        if (request.Host.Host.Length == 0)
+        {
+            routerError = "empty_host";
+            await WriteErrorAsync(context, StatusCodes.Status400BadRequest, routerError, "400 Bad Request: Request had empty Host header",
+                "public,max-age=2");
+        }
+        else if (await LookupAsync(request.Host.Host, context.RequestAborted) is not { } pool)
+        {
+            routerError = "unknown_route";
+            await WriteErrorAsync(context, StatusCodes.Status404NotFound, routerError, UnknownRouteBody(host), "no-cache, no-store");
+        }
+        else
+        {
+            (backend, attempts, var failure) = await ForwardAsync(context, pool, new GorouterTransformer(vcapRequestId, receivedAt));
+            if (failure is not null)
+            {
+                routerError = $"endpoint_failure ({failure})";
+                await WriteErrorAsync(context, StatusCodes.Status502BadGateway, routerError, BadGatewayBody, cacheControl: null);
+            }
+            else if (backend is null)
+            {
+                // Every instance went away between the lookup and the pick.
+                routerError = "unknown_route";
+                await WriteErrorAsync(context, StatusCodes.Status404NotFound, routerError, UnknownRouteBody(host), "no-cache, no-store");
+            }
+        }
+
+        var status = context.Response.StatusCode;
+        activity.SetTag("http.response.status_code", status);
+        activity.SetTag("cf.app_id", backend?.App);
+        activity.SetTag("cf.app_index", backend?.InstanceIndex);
+        activity.SetTag("cf.backend", backend?.Address);
+        activity.SetTag("cf.attempts", attempts);
+        if (routerError.Length > 0)
+        {
+            activity.SetTag("cf.router_error", routerError);
+            if (status >= 500)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, routerError);
+            }
+        }
+        var errorKind = routerError.Split(' ', 2)[0];
+        telemetry.Record(request.Host.Host, status, errorKind);
+        Log.Access(logger, host, request.Method, request.Path + request.QueryString, request.Protocol, status,
+            request.Headers["X-Forwarded-For"].ToString() is { Length: > 0 } xff ? xff : "-",
+            request.Headers["X-Forwarded-Proto"].ToString() is { Length: > 0 } xfp ? xfp : (request.IsHttps ? "https" : "http"),
+            vcapRequestId, Stopwatch.GetElapsedTime(started).TotalSeconds, backend?.App ?? "-", backend?.InstanceIndex ?? "-",
+            backend?.Address ?? "-", attempts, routerError.Length > 0 ? routerError : "-",
+            Activity.Current?.TraceId.ToString() ?? "-", Activity.Current?.SpanId.ToString() ?? "-");
+    }
+
+    /// <summary>
+    /// The route's pool when it has instances. Right after start the router has not heard every registration yet, so a
+    /// route without instances waits out <see cref="CfRouterOptions.StartResponseDelayInterval"/> before it is unknown.
+    /// </summary>
+    private async Task<EndpointPool?> LookupAsync(string host, CancellationToken cancellationToken)
+    {
+        var pool = registry.Lookup(host);
+        var untilReady = options.Value.StartResponseDelayInterval - Stopwatch.GetElapsedTime(_startedAt);
+        if ((pool is null || pool.Count == 0) && untilReady > TimeSpan.Zero)
+        {
+            await Task.Delay(untilReady, time, cancellationToken);
+            pool = registry.Lookup(host);
+        }
+        return pool is { Count: > 0 } ? pool : null;
+    }
+
+    private async Task<(RouteEndpoint? Backend, int Attempts, string? Failure)> ForwardAsync(HttpContext context, EndpointPool pool,
+        GorouterTransformer transformer)
+    {
+        var tried = new HashSet<string>(StringComparer.Ordinal);
+        RouteEndpoint? backend = null;
+        string? failure = null;
+        var attempt = 0;
+        while (attempt < options.Value.MaxAttempts)
+        {
+            var next = pool.Next(time.GetUtcNow());
+            if (next is null || (attempt > 0 && tried.Contains(next.Address)))
+            {
+                break;
+            }
+            attempt++;
+            backend = next;
+            tried.Add(backend.Address);
+            if (!context.Response.HasStarted)
+            {
+                context.Response.Clear();
+            }
+
+            var error = await forwarder.SendAsync(context, backend.DestinationPrefix, _client, _requestConfig, transformer,
+                context.RequestAborted);
+            if (error == ForwarderError.None)
+            {
+                return (backend, attempt, null);
+            }
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away: gorouter logs 499 and writes nothing more.
+                context.Response.StatusCode = 499;
+                return (backend, attempt, null);
+            }
+            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
+            failure = Describe(error, exception, backend.Address);
+            if (context.Response.HasStarted)
+            {
+                Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App, backend.InstanceIndex, attempt, failure, false);
+                return (backend, attempt, null);
+            }
+            context.Response.Clear();
+
+            var (retriable, failable) = Classify(error, exception, context.Request.Method);
+            if (failable)
+            {
+                pool.MarkFailed(backend, time.GetUtcNow());
+            }
+            Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App, backend.InstanceIndex, attempt, failure, retriable);
+            if (!retriable)
+            {
+                break;
+            }
+        }
+        return (backend, attempt, failure);
+    }
+
+    /// <summary>gorouter's classifiers: Dial (retriable, failable), IdempotentRequestEOF (retriable), ConnectionResetOnRead (failable).</summary>
+    private static (bool Retriable, bool Failable) Classify(ForwarderError error, Exception? exception, string method)
+    {
+        if (error == ForwarderError.Request && exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        {
+            return (true, true);
+        }
+        var reset = FindSocketError(exception) == SocketError.ConnectionReset;
+        var idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method);
+        if (error == ForwarderError.Request && exception is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } && idempotent)
+        {
+            return (true, reset);
+        }
+        return (false, reset);
+    }
+
+    /// <summary>The error as gorouter's Go error text reads, e.g. <c>dial tcp 127.0.0.1:5001: connect: connection refused</c>.</summary>
+    private static string Describe(ForwarderError error, Exception? exception, string address)
+    {
+        var socketError = FindSocketError(exception);
+        if (error == ForwarderError.Request && exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        {
+            return socketError switch
+            {
+                SocketError.ConnectionRefused => $"dial tcp {address}: connect: connection refused",
+                null or SocketError.TimedOut => $"dial tcp {address}: i/o timeout",
+                _ => $"dial tcp {address}: connect: {socketError}",
+            };
+        }
+        if (socketError == SocketError.ConnectionReset)
+        {
+            return $"read tcp {address}: read: connection reset by peer";
+        }
+        if (exception is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded })
+        {
+            return "EOF (via idempotent request)";
+        }
+        return error == ForwarderError.RequestTimedOut ? "context deadline exceeded" : $"{error} ({exception?.GetType().Name ?? "no exception"})";
+    }
+
+    private static SocketError? FindSocketError(Exception? exception)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is SocketException socket)
+            {
+                return socket.SocketErrorCode;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>gorouter's plain-text error writer: <c>&lt;code&gt; &lt;status text&gt;: &lt;message&gt;\n</c>, nosniff.</summary>
+    private static async Task WriteErrorAsync(HttpContext context, int status, string routerError, string body, string? cacheControl)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return;
+        }
+        response.Clear();
+        response.StatusCode = status;
+        response.Headers[RouterErrorHeader] = routerError;
+        if (cacheControl is not null)
+        {
+            response.Headers.CacheControl = cacheControl;
+        }
+        response.Headers["X-Content-Type-Options"] = "nosniff";
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.WriteAsync(body + "\n");
+    }
+
+    /// <summary>
+    /// Without a trace listener (no telemetry exporter) the router still keeps W3C trace context with a span of its own,
+    /// as gorouter does: a plain <see cref="Activity"/>, child of the incoming <c>traceparent</c>, that the client
+    /// handler's propagator sends on.
+    /// </summary>
+    private static Activity StartUnrecordedSpan(HttpContext context)
+    {
+        var activity = new Activity("gorouter " + context.Request.Method);
+        if (Activity.Current is null
+            && ActivityContext.TryParse(context.Request.Headers.TraceParent.ToString(), context.Request.Headers.TraceState.ToString(), out var parent))
+        {
+            activity.SetParentId(parent.TraceId, parent.SpanId, parent.TraceFlags);
+            activity.TraceStateString = parent.TraceState;
+        }
+        return activity.Start();
+    }
+
+    /// <summary>
+    /// With W3C tracing gorouter derives the request id from the incoming trace id, formatted as a UUID
+    /// (<c>handlers/requestinfo.go</c> <c>SetTraceInfo</c>), so the two correlate.
+    /// </summary>
+    private static string VcapRequestId(Activity? activity)
+    {
+        var traceId = activity?.TraceId.ToHexString();
+        if (traceId is not { Length: 32 } || traceId == new string('0', 32))
+        {
+            return Guid.NewGuid().ToString();
+        }
+        return $"{traceId[..8]}-{traceId[8..12]}-{traceId[12..16]}-{traceId[16..20]}-{traceId[20..]}";
+    }
+
+    private static HttpMessageInvoker CreateClient(CfRouterOptions options) => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ConnectTimeout = options.EndpointDialTimeout,
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+        ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+    }, disposeHandler: true);
+}

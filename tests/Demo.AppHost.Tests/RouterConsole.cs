@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Demo.AppHost.Tests;
+
+/// <summary>One access-log line of the local CF router (gorouter's fields).</summary>
+public sealed record RouterAccessEntry(int Number, string Host, int Status, string Backend, int Attempts, string RouterError,
+    string VcapRequestId, string TraceId, DateTimeOffset? CapturedAt, string Text);
+
+/// <summary>The CF router's console: access-log lines and route (un)registrations.</summary>
+public sealed partial class RouterConsole
+{
+    private RouterConsole(List<RouterAccessEntry> access, List<string> registrations)
+    {
+        Access = access;
+        Registrations = registrations;
+    }
+
+    public IReadOnlyList<RouterAccessEntry> Access { get; }
+
+    /// <summary>"Registered …", "Unregistered …" and "Pruned stale …" lines.</summary>
+    public IReadOnlyList<string> Registrations { get; }
+
+    public static RouterConsole Parse(IReadOnlyList<ConsoleLine> console)
+    {
+        var access = new List<RouterAccessEntry>();
+        var registrations = new List<string>();
+        foreach (var line in console)
+        {
+            if (AccessLine().Match(line.Text) is { Success: true } a)
+            {
+                access.Add(new RouterAccessEntry(line.Number, a.Groups["host"].Value,
+                    int.Parse(a.Groups["status"].Value, CultureInfo.InvariantCulture), a.Groups["backend"].Value,
+                    int.Parse(a.Groups["attempts"].Value, CultureInfo.InvariantCulture), a.Groups["error"].Value,
+                    a.Groups["vcap"].Value, a.Groups["trace"].Value, line.CapturedAt, line.Text.Trim()));
+            }
+            else if (RegistrationLine().IsMatch(line.Text))
+            {
+                registrations.Add(line.Text.Trim());
+            }
+        }
+        return new RouterConsole(access, registrations);
+    }
+
+    [GeneratedRegex(@"^\s*(?<host>\S+) - ""\S+ \S+ \S+"" (?<status>\d{3}) .* vcap_request_id:""(?<vcap>[^""]*)"" .* backend:""(?<backend>[^""]*)"" attempts:(?<attempts>\d+) x_cf_routererror:""(?<error>[^""]*)"" traceid:""(?<trace>[^""]*)""")]
+    private static partial Regex AccessLine();
+
+    [GeneratedRegex(@"^\s*(Registered|Unregistered|Pruned stale) ")]
+    private static partial Regex RegistrationLine();
+}

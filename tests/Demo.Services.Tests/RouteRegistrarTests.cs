@@ -1,0 +1,128 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Demo.CfApps;
+
+namespace Demo.Services.Tests;
+
+/// <summary>
+/// A CF app instance as <c>cf push</c> runs it: plain HTTP on <c>$PORT</c>; locally it registers its route with the
+/// router while it runs (gorouter's <c>router.register</c>) and unregisters before it stops serving (<c>cf stop</c>).
+/// </summary>
+public sealed class RouteRegistrarTests
+{
+    private const string Route = "hello-istio-v1.apps.example.com";
+
+    [Fact]
+    public async Task The_app_serves_PORT_registers_its_route_while_it_runs_and_unregisters_before_it_stops()
+    {
+        var messages = new ConcurrentQueue<(string Action, JsonElement Body, bool AppStillServing)>();
+        var port = FreePort();
+        await using var router = await StartFakeRouterAsync(messages, port);
+        var app = StartApp(port, new Uri(router.Urls.First()));
+        await app.StartAsync();
+
+        using (var http = new HttpClient())
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/");
+            request.Headers.Host = Route;
+            using var response = await http.SendAsync(request);
+            Assert.Equal("Hello K8s, from CF v1 service!", await response.Content.ReadAsStringAsync());
+        }
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (messages.Count(m => m.Action == "register") < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await app.StopAsync();
+        await app.DisposeAsync();
+
+        var register = messages.First(m => m.Action == "register").Body;
+        Assert.Equal("127.0.0.1", register.GetProperty("host").GetString());
+        Assert.Equal(port, register.GetProperty("port").GetInt32());
+        Assert.Equal([Route], register.GetProperty("uris").EnumerateArray().Select(u => u.GetString()));
+        Assert.Equal("hello-istio-v1", register.GetProperty("app").GetString());
+        Assert.Equal(3, register.GetProperty("stale_threshold_in_seconds").GetInt32());
+        Assert.True(messages.Count(m => m.Action == "register") >= 2, "the registration is renewed every interval");
+        var unregister = Assert.Single(messages, m => m.Action == "unregister");
+        Assert.Equal("unregister", messages.Last().Action);
+        Assert.Equal(port, unregister.Body.GetProperty("port").GetInt32());
+        // Unregistered first, then the server stops: no request meets a closed port in between.
+        Assert.True(unregister.AppStillServing, "the app had stopped serving before it unregistered");
+    }
+
+    [Fact]
+    public async Task Without_a_router_url_nothing_is_registered_as_on_Cloud_Foundry()
+    {
+        var port = FreePort();
+        var app = StartApp(port, routerUrl: null);
+        await app.StartAsync();
+        using (var http = new HttpClient())
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{port}/health");
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+
+    private static WebApplication StartApp(int port, Uri? routerUrl)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["CfApp:Version"] = "v1",
+            ["CfApp:Routes:0"] = Route,
+            ["CfApp:RouteRegistrar:RouterUrl"] = routerUrl?.ToString(),
+            ["CfApp:RouteRegistrar:App"] = "hello-istio-v1",
+            ["CfApp:RouteRegistrar:RegisterInterval"] = "00:00:00.200",
+            ["CfApp:RouteRegistrar:StaleThresholdInSeconds"] = "3",
+        });
+        builder.AddServiceDefaults();
+        builder.AddCfApp();
+        var app = builder.Build();
+        app.UseCfApp();
+        return app;
+    }
+
+    private static async Task<WebApplication> StartFakeRouterAsync(ConcurrentQueue<(string, JsonElement, bool)> messages, int appPort)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var router = builder.Build();
+        router.MapPost("/routes/{action}", async (string action, JsonElement body) =>
+        {
+            messages.Enqueue((action, body, await IsServingAsync(appPort)));
+            return Results.NoContent();
+        });
+        await router.StartAsync();
+        return router;
+    }
+
+    private static async Task<bool> IsServingAsync(int port)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
