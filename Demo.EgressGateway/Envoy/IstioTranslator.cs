@@ -675,12 +675,10 @@ public static class IstioTranslator
         private void AddCluster(Service service, ServicePort port, Subset? subset, IstioDestinationRule? rule)
         {
             var name = ClusterName(port.Number, subset?.Name, service.Host);
-            var subsetPolicy = subset?.TrafficPolicy;
-            var tls = IstioAnalyzer.EffectiveTls(subsetPolicy, port.Number) ?? IstioAnalyzer.EffectiveTls(rule?.TrafficPolicy, port.Number);
-            var pool = PortLevel(subsetPolicy, port.Number)?.ConnectionPool ?? subsetPolicy?.ConnectionPool
-                ?? PortLevel(rule?.TrafficPolicy, port.Number)?.ConnectionPool ?? rule?.TrafficPolicy?.ConnectionPool;
-            var outlier = PortLevel(subsetPolicy, port.Number)?.OutlierDetection ?? subsetPolicy?.OutlierDetection
-                ?? PortLevel(rule?.TrafficPolicy, port.Number)?.OutlierDetection ?? rule?.TrafficPolicy?.OutlierDetection;
+            var policy = TrafficPolicies.Effective(rule?.TrafficPolicy, subset?.TrafficPolicy, port.Number);
+            var tls = policy?.Tls;
+            var pool = policy?.ConnectionPool;
+            var outlier = policy?.OutlierDetection;
 
             var endpoints = Endpoints(service, port, subset);
             UpstreamTlsContext? transportSocket = null;
@@ -773,9 +771,6 @@ public static class IstioTranslator
                 outlier.Consecutive5xxErrors is null ? 100 : outlier.Consecutive5xxErrors > 0 ? 100 : 0,
                 outlier.ConsecutiveGatewayErrors is > 0 ? 100 : 0);
         }
-
-        private static PortTrafficPolicy? PortLevel(TrafficPolicy? policy, int port) =>
-            policy?.PortLevelSettings.FirstOrDefault(p => p.Port == port);
 
         // push_context.go destinationRule: the proxy's namespace first, then the service's, then the root namespace;
         // in each, the most specific host (exact, then the longest wildcard).

@@ -103,6 +103,11 @@ public static class IstioAnalyzer
             {
                 CheckClientTls(dr, tls, field, environment, Warn, Error);
             }
+            foreach (var (policy, field) in new[] { (dr.TrafficPolicy, "spec.trafficPolicy") }
+                .Concat(dr.Subsets.Select((s, i) => (s.TrafficPolicy, $"spec.subsets[{i}].trafficPolicy"))))
+            {
+                CheckPortLevelShadowing(dr, policy, field, Warn);
+            }
         }
 
         // Gateways played by the egress gateway.
@@ -415,6 +420,38 @@ public static class IstioAnalyzer
         }
     }
 
+    // util.go GetPortLevelTrafficPolicy: "port level policies do not inherit" — a top-level field a port-level entry
+    // leaves out does not apply to that port at all.
+    private static void CheckPortLevelShadowing(DestinationRule dr, TrafficPolicy? policy, string field, Action<IstioResource, string?, string> warn)
+    {
+        if (policy is null)
+        {
+            return;
+        }
+        for (var i = 0; i < policy.PortLevelSettings.Count; i++)
+        {
+            var setting = policy.PortLevelSettings[i];
+            var lost = new List<string>();
+            if (policy.ConnectionPool is not null && setting.ConnectionPool is null)
+            {
+                lost.Add("connectionPool");
+            }
+            if (policy.OutlierDetection is not null && setting.OutlierDetection is null)
+            {
+                lost.Add("outlierDetection");
+            }
+            if (policy.Tls is not null && setting.Tls is null)
+            {
+                lost.Add("tls");
+            }
+            foreach (var name in lost)
+            {
+                warn(dr, $"{field}.{name}",
+                    $"does not apply to port {setting.Port}: {field}.portLevelSettings[{i}] replaces the whole policy for that port (port-level settings do not inherit), so {name} is the default there — repeat it in the port-level entry");
+            }
+        }
+    }
+
     private static IEnumerable<(ClientTls Tls, string Field)> AllTls(DestinationRule dr)
     {
         foreach (var item in PolicyTls(dr.TrafficPolicy, "spec.trafficPolicy"))
@@ -451,9 +488,8 @@ public static class IstioAnalyzer
         }
     }
 
-    /// <summary>The TLS settings Istio applies for <paramref name="port"/>: port-level settings win over the top level.</summary>
-    public static ClientTls? EffectiveTls(TrafficPolicy? policy, int port) =>
-        policy?.PortLevelSettings.FirstOrDefault(p => p.Port == port)?.Tls ?? policy?.Tls;
+    /// <summary>The TLS settings Istio applies for <paramref name="port"/>: a port-level entry replaces the whole policy.</summary>
+    public static ClientTls? EffectiveTls(TrafficPolicy? policy, int port) => TrafficPolicies.ForPort(policy, port, out _)?.Tls;
 
     public static string? SubsetSni(IEnumerable<DestinationRule> rules, Destination destination, MeshEnvironment environment)
     {
@@ -464,7 +500,7 @@ public static class IstioAnalyzer
         }
         var port = destination.Port ?? 80;
         var subset = rule.Subsets.FirstOrDefault(s => s.Name == destination.Subset);
-        return (EffectiveTls(subset?.TrafficPolicy, port) ?? EffectiveTls(rule.TrafficPolicy, port))?.Sni;
+        return TrafficPolicies.Effective(rule.TrafficPolicy, subset?.TrafficPolicy, port)?.Tls?.Sni;
     }
 
     /// <summary>

@@ -203,3 +203,51 @@ public sealed record FaultDelay(TimeSpan FixedDelay, double? Percentage);
 
 /// <param name="Percentage">0–100; null when not given (Envoy then aborts no request).</param>
 public sealed record FaultAbort(int HttpStatus, double? Percentage);
+
+/// <summary>
+/// The traffic policy Istio applies to one port of a destination (and subset), as
+/// <c>pilot/pkg/networking/util/util.go</c> MergeSubsetTrafficPolicy / GetPortLevelTrafficPolicy compute it: a
+/// matching <c>portLevelSettings</c> entry replaces the whole policy for that port — fields it leaves out fall back to
+/// defaults, they are not inherited — and a subset's policy overrides field by field (all of them when the subset has
+/// a matching port-level entry).
+/// </summary>
+public static class TrafficPolicies
+{
+    public static PortTrafficPolicy? Effective(TrafficPolicy? rulePolicy, TrafficPolicy? subsetPolicy, int port)
+    {
+        var original = ForPort(rulePolicy, port, out _);
+        if (subsetPolicy is null)
+        {
+            return original;
+        }
+        var subset = ForPort(subsetPolicy, port, out var hasPortLevel);
+        if (original is null)
+        {
+            return subset;
+        }
+        return new PortTrafficPolicy(
+            port,
+            subset!.ConnectionPool is not null || hasPortLevel ? subset.ConnectionPool : original.ConnectionPool,
+            subset.OutlierDetection is not null || hasPortLevel ? subset.OutlierDetection : original.OutlierDetection,
+            subset.Tls is not null || hasPortLevel ? subset.Tls : original.Tls);
+    }
+
+    /// <summary>The port-level entry for <paramref name="port"/> as a whole policy, else the top-level policy.</summary>
+    public static PortTrafficPolicy? ForPort(TrafficPolicy? policy, int port, out bool hasPortLevel)
+    {
+        hasPortLevel = false;
+        if (policy is null)
+        {
+            return null;
+        }
+        foreach (var setting in policy.PortLevelSettings)
+        {
+            if (setting.Port == port)
+            {
+                hasPortLevel = true;
+                return setting;
+            }
+        }
+        return new PortTrafficPolicy(port, policy.ConnectionPool, policy.OutlierDetection, policy.Tls);
+    }
+}

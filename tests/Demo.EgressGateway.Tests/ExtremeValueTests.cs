@@ -17,9 +17,9 @@ public sealed class ExtremeValueTests
     [InlineData("timeout: 5s", "timeout: 1ms", Sidecar, 504)]
     [InlineData("attempts: 2", "attempts: 100", Sidecar, 200)]
     [InlineData("perTryTimeout: 2s", "perTryTimeout: 2s\n        backoff: 87600h", Sidecar, 200)]
-    [InlineData("    outlierDetection:\n", "    connectionPool:\n      tcp:\n        connectTimeout: 87600h\n    outlierDetection:\n", "destination-rule-hello-istio-v1.yaml", 200)]
-    [InlineData("    outlierDetection:\n", "    connectionPool:\n      tcp:\n        connectTimeout: 10s\n        maxConnections: 2147483647\n    outlierDetection:\n", "destination-rule-hello-istio-v1.yaml", 200)]
-    [InlineData("      baseEjectionTime: 15s", "      baseEjectionTime: 87600h", "destination-rule-hello-istio-v1.yaml", 200)]
+    [InlineData("        outlierDetection:\n", "        connectionPool:\n          tcp:\n            connectTimeout: 87600h\n        outlierDetection:\n", "destination-rule-hello-istio-v1.yaml", 200)]
+    [InlineData("        outlierDetection:\n", "        connectionPool:\n          tcp:\n            connectTimeout: 10s\n            maxConnections: 2147483647\n        outlierDetection:\n", "destination-rule-hello-istio-v1.yaml", 200)]
+    [InlineData("          baseEjectionTime: 15s", "          baseEjectionTime: 87600h", "destination-rule-hello-istio-v1.yaml", 200)]
     public async Task Edge_values_of_a_route_still_answer_as_Envoy_would(string find, string replacement, string file, int expected)
     {
         await using var gateway = await GatewayHost.StartAsync(folder =>

@@ -376,6 +376,39 @@ public sealed class IstioFidelityTests
         Assert.Equal(0, gateway.Upstream.TotalHits);
     }
 
+    // util.go GetPortLevelTrafficPolicy: "port level policies do not inherit" — a matching portLevelSettings entry
+    // replaces the whole policy for its port.
+    [Fact]
+    public void A_portLevelSettings_entry_replaces_the_whole_policy_for_its_port()
+    {
+        var folder = ConfigFolder.CopyOfDeployIstio();
+        folder.Write("destination-rule-hello-istio-v1.yaml", $$"""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: hello-istio-v1
+              namespace: istio-system
+            spec:
+              exportTo: ["."]
+              host: {{GatewayHost.V1Host}}
+              trafficPolicy:
+                outlierDetection: { consecutiveGatewayErrors: 3, maxEjectionPercent: 100 }
+                tls: { mode: SIMPLE, sni: {{GatewayHost.V1Host}}, subjectAltNames: [{{GatewayHost.V1Host}}] }
+                portLevelSettings:
+                  - port: { number: 443 }
+                    connectionPool: { tcp: { maxConnections: 10 } }
+            """);
+        var config = IstioConfigLoader.LoadDirectory(folder.Path);
+        var cluster = IstioTranslator.Translate(config, new MeshEnvironment()).Gateway.Clusters.Single(c => c.Name == $"outbound|443||{GatewayHost.V1Host}");
+
+        Assert.Null(cluster.OutlierDetection);
+        Assert.Null(cluster.TransportSocket);
+        Assert.Equal(10, cluster.CircuitBreakers.MaxConnections);
+        var diagnostics = IstioAnalyzer.Analyze(config);
+        Assert.Contains(diagnostics, d => d.Field == "spec.trafficPolicy.outlierDetection" && d.Message.Contains("replaces the whole policy for that port", StringComparison.Ordinal));
+        Assert.Contains(diagnostics, d => d.Field == "spec.trafficPolicy.tls" && d.Message.Contains("does not apply to port 443", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Config_dump_on_the_admin_port_shows_the_per_version_host_rewrite_and_block_all()
     {

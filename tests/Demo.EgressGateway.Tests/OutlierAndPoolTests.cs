@@ -5,6 +5,7 @@ namespace Demo.EgressGateway.Tests;
 /// <summary>DestinationRule traffic policy: outlier detection per cluster (no failover between weighted versions) and circuit breaking.</summary>
 public sealed class OutlierAndPoolTests
 {
+    // Top-level policy only: a portLevelSettings entry would replace it for port 443 (port-level settings do not inherit).
     private static string TlsRule(string version, string trafficPolicyExtra) => $"""
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -14,14 +15,11 @@ public sealed class OutlierAndPoolTests
           host: hello-istio-{version}.apps.example.com
           trafficPolicy:
         {trafficPolicyExtra}
-            portLevelSettings:
-              - port:
-                  number: 443
-                tls:
-                  mode: SIMPLE
-                  sni: hello-istio-{version}.apps.example.com
-                  subjectAltNames:
-                    - hello-istio-{version}.apps.example.com
+            tls:
+              mode: SIMPLE
+              sni: hello-istio-{version}.apps.example.com
+              subjectAltNames:
+                - hello-istio-{version}.apps.example.com
         """;
 
     [Fact]

@@ -133,7 +133,22 @@ public sealed class TlsOriginationTests
                 }
                 else if (variant == "top-level tls instead of port-level")
                 {
-                    folder.Write(rule, text.Replace(find, replacement, StringComparison.Ordinal).Replace("\n          ", "\n      ", StringComparison.Ordinal));
+                    var host = rule == V1Rule ? GatewayHost.V1Host : GatewayHost.V2Host;
+                    folder.Write(rule, $$"""
+                        apiVersion: networking.istio.io/v1
+                        kind: DestinationRule
+                        metadata:
+                          name: {{Path.GetFileNameWithoutExtension(rule)["destination-rule-".Length..]}}
+                          namespace: istio-system
+                        spec:
+                          exportTo: ["."]
+                          host: {{host}}
+                          trafficPolicy:
+                            tls:
+                              mode: SIMPLE
+                              sni: {{host}}
+                              subjectAltNames: [{{host}}]
+                        """);
                 }
                 else
                 {
