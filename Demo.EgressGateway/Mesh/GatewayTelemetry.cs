@@ -79,7 +79,7 @@ public sealed class GatewayTelemetry
         if (_accessLog)
         {
             var http = request.Context.Request;
-            Log.AccessLog(logger, frame.Stage, http.Method, http.Path.Value ?? "/", http.Protocol, frame.Status, flags,
+            Log.AccessLog(logger, frame.Stage, http.Method, frame.Path, http.Protocol, frame.Status, flags,
                 frame.Attempts, route, frame.UpstreamHost ?? "-", frame.Authority.Length > 0 ? frame.Authority : request.Authority,
                 frame.Details ?? "-", elapsed.TotalMilliseconds);
         }

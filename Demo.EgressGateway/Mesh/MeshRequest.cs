@@ -54,6 +54,12 @@ public sealed class StageFrame(string stage, string listener)
     /// <summary>The current attempt holds one of the cluster's max_retries slots.</summary>
     public bool RetryInFlight { get; set; }
 
+    /// <summary>The path as this proxy received it (Istio's access log: <c>%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%</c>).</summary>
+    public string Path { get; set; } = "/";
+
+    /// <summary>The request as this stage received it, when its route changes path or headers (restored when it is done).</summary>
+    public (PathString Path, HeaderDictionary Headers)? Restore { get; set; }
+
     /// <summary>Envoy's <c>%RESPONSE_CODE_DETAILS%</c> for a local reply (e.g. <c>cluster_not_found</c>, <c>filter_chain_not_found</c>).</summary>
     public string? Details { get; set; }
     public string Authority { get; set; } = "";
@@ -73,6 +79,7 @@ public sealed class StageFrame(string stage, string listener)
         AttemptedHosts.Clear();
         RetryInFlight = false;
         Details = null;
+        Restore = null;
         Attempts = 0;
         Status = 0;
         Flags = ResponseFlags.None;

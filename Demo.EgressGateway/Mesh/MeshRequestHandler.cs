@@ -61,6 +61,7 @@ public sealed class MeshRequestHandler(
         var frame = request.Frames[depth];
         frame.Reset(depth == MeshRequest.SidecarDepth ? MeshEnvironment.MeshGateway : "");
         frame.StartTimestamp = TimeProvider.System.GetTimestamp();
+        frame.Path = request.Context.Request.Path.Value ?? "/";
         frame.Activity = telemetry.StartStage(frame.Stage, request);
         var outcome = default(AttemptOutcome);
         try
@@ -77,6 +78,16 @@ public sealed class MeshRequestHandler(
         {
             frame.Status = outcome.Status;
             telemetry.StageCompleted(frame, request, logger);
+            if (frame.Restore is { } restore)
+            {
+                var http = request.Context.Request;
+                http.Path = restore.Path;
+                http.Headers.Clear();
+                foreach (var (name, value) in restore.Headers)
+                {
+                    http.Headers[name] = value;
+                }
+            }
         }
     }
 
@@ -173,10 +184,17 @@ public sealed class MeshRequestHandler(
             frame.Details = "cluster_not_found";
             return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, "", ResponseFlags.NoClusterFound);
         }
-        ApplyRequestHeaders(request, destination);
-        if (route.Config.Action?.PrefixRewrite is { } rewrite)
+        // The egress gateway is a separate proxy: what it changes in the request must not leak into the sidecar's
+        // next try, which sends the sidecar's own request again. Kept only when this route changes something.
+        var prefixRewrite = route.Config.Action?.PrefixRewrite;
+        if (depth > MeshRequest.SidecarDepth && (prefixRewrite is not null || destination.RequestHeaderOperations.Any(o => !o.IsEmpty)))
         {
-            RewritePath(request.Context.Request, route.Config.Match, rewrite);
+            frame.Restore = (request.Context.Request.Path, new HeaderDictionary(request.Context.Request.Headers.ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase)));
+        }
+        ApplyRequestHeaders(request, destination);
+        if (prefixRewrite is not null)
+        {
+            RewritePath(request.Context.Request, route.Config.Match, prefixRewrite);
         }
         frame.Authority = request.Authority;
 

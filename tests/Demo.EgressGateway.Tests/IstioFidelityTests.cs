@@ -376,6 +376,54 @@ public sealed class IstioFidelityTests
         Assert.Equal(0, gateway.Upstream.TotalHits);
     }
 
+    // The sidecar and the egress gateway are two proxies: on a retry the sidecar sends its own request again, and the
+    // gateway's rewrite and added headers apply once to it, not on top of the previous try's.
+    [Fact]
+    public async Task A_sidecar_retry_does_not_carry_the_gateways_rewrite_and_added_headers_twice()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(2, "5xx")));
+            folder.Write(MeshYaml.EgressFile, $$"""
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata:
+                  name: hello-egress
+                spec:
+                  hosts: [{{GatewayHost.V1Host}}]
+                  gateways: [hello-cf-egress]
+                  http:
+                    - match:
+                        - uri: { prefix: /api }
+                          authority: { exact: {{GatewayHost.V1Host}} }
+                      rewrite: { uri: /api/v2 }
+                      headers: { request: { add: { x-gw: "1" } } }
+                      retries: { attempts: 0 }
+                      route:
+                        - destination: { host: {{GatewayHost.V1Host}}, port: { number: 443 } }
+                """);
+        });
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Path, string Header)>();
+        var calls = 0;
+        gateway.Upstream.Behaviour = async context =>
+        {
+            seen.Enqueue((context.Request.Path.Value!, context.Request.Headers["x-gw"].ToString()));
+            if (Interlocked.Increment(ref calls) > 1)
+            {
+                return false;
+            }
+            context.Response.StatusCode = 503;
+            await context.Response.WriteAsync("once");
+            return true;
+        };
+
+        var (status, _) = await gateway.GetAsync("http://hello.external/api/x");
+
+        Assert.Equal(200, status);
+        Assert.Equal([("/api/v2/x", "1"), ("/api/v2/x", "1")], seen.ToArray());
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar] \"GET /api/x ", StringComparison.Ordinal) && m.Contains(" attempts=2 ", StringComparison.Ordinal));
+    }
+
     // util.go GetPortLevelTrafficPolicy: "port level policies do not inherit" — a matching portLevelSettings entry
     // replaces the whole policy for its port.
     [Fact]
