@@ -287,8 +287,8 @@ public static class IstioTranslator
             }
         }
 
-        private static IReadOnlyList<string> Domains(string host, int port) =>
-            host == "*" ? ["*"] : [host, $"{host}:{port}"];
+        // Istio writes the host without its port and sets ignore_port_in_host_matching on the route configuration.
+        private static IReadOnlyList<string> Domains(string host, int port) => [host];
 
         private static RouteMatch CatchAll() => new("/", null, null, true, [], []);
 
@@ -333,8 +333,10 @@ public static class IstioTranslator
 
         private RouteConfiguration BuildGatewayRouteConfig(string name, int port, IReadOnlyList<(IstioGateway Gateway, GatewayServer Server)> servers)
         {
-            var virtualHosts = new List<VirtualHost>();
-            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            // gateway.go buildGatewayHTTPRouteConfig: every VirtualService bound to a host adds its routes to that
+            // host's virtual host; SortVHostRoutes then moves catch-all routes behind the others.
+            var routesByHost = new Dictionary<string, List<Route>>(StringComparer.OrdinalIgnoreCase);
+            var hostOrder = new List<string>();
             foreach (var (gateway, server) in servers)
             {
                 var gatewayNamespace = NamespaceOf(gateway);
@@ -362,12 +364,21 @@ public static class IstioTranslator
                     {
                         continue;
                     }
-                    foreach (var host in hosts.Where(seen.Add))
+                    foreach (var host in hosts)
                     {
-                        virtualHosts.Add(new VirtualHost($"{host}:{port}", Domains(host, port), routes));
+                        if (!routesByHost.TryGetValue(host, out var existing))
+                        {
+                            routesByHost[host] = existing = [];
+                            hostOrder.Add(host);
+                        }
+                        existing.AddRange(routes);
                     }
                 }
             }
+            var virtualHosts = hostOrder
+                .Select(host => new VirtualHost($"{host}:{port}", Domains(host, port),
+                    [.. routesByHost[host].Where(r => !IsCatchAll(r.Match)), .. routesByHost[host].Where(r => IsCatchAll(r.Match))]))
+                .ToList();
             if (virtualHosts.Count == 0)
             {
                 // No VirtualService for this server: Envoy answers 404 NR.
@@ -453,7 +464,8 @@ public static class IstioTranslator
 
         private Route TranslateRoute(IstioVirtualService vs, IstioHttpRoute http, HttpMatch? match, int listenPort)
         {
-            var name = http.Name is { } routeName && match?.Name is { } matchName ? $"{routeName}.{matchName}" : http.Name;
+            // route.go TranslateRoute: routeName = in.Name, then "." + match.Name when the match has one (".m1" without a route name).
+            var name = match?.Name is { Length: > 0 } matchName ? $"{http.Name}.{matchName}" : http.Name;
             var routeMatch = TranslateRouteMatch(match);
             var (requestHeaders, responseHeaders, authority) = TranslateHeaders(http.Headers);
 
@@ -644,7 +656,7 @@ public static class IstioTranslator
                 return null;
             }
             FaultDelay? delay = fault.Delay is { } d
-                ? new FaultDelay(d.FixedDelay, Fraction(d.Percentage))
+                ? new FaultDelay(d.FixedDelay, d.IntegerPercent ? new FractionalPercent((uint)(d.Percentage ?? 0), "HUNDRED") : Fraction(d.Percentage))
                 : null;
             FaultAbort? abort = fault.Abort is { } a
                 ? new FaultAbort(a.HttpStatus, Fraction(a.Percentage))
@@ -652,8 +664,9 @@ public static class IstioTranslator
             return new HttpFault(delay, abort);
         }
 
+        // translatePercentToFractionalPercent: uint32(p.Value * 10000), truncated.
         private static FractionalPercent Fraction(double? percent) =>
-            new((uint)Math.Round((percent ?? 0) * 10_000), "MILLION");
+            new((uint)((percent ?? 0) * 10_000), "MILLION");
 
         // ---- clusters: cluster.go buildOutboundClusters, cluster_builder.go, cluster_traffic_policy.go ----
 

@@ -591,7 +591,7 @@ public static partial class IstioConfigLoader
             if (f.Map("delay") is { } d)
             {
                 var fixedDelay = d.Duration("fixedDelay", TimeSpan.FromMilliseconds(1));
-                var percentage = ParsePercentage(d, allowPercent: true);
+                var percentage = ParsePercentage(d, allowPercent: true, out var integerPercent);
                 d.Refuse("exponentialDelay", "exponential delays");
                 d.RejectUnknown();
                 if (fixedDelay is null)
@@ -600,14 +600,14 @@ public static partial class IstioConfigLoader
                 }
                 else
                 {
-                    delay = new FaultDelay(fixedDelay.Value, percentage);
+                    delay = new FaultDelay(fixedDelay.Value, percentage) { IntegerPercent = integerPercent };
                 }
             }
             FaultAbort? abort = null;
             if (f.Map("abort") is { } a)
             {
                 var status = a.Int("httpStatus", 200, 599);
-                var percentage = ParsePercentage(a, allowPercent: false);
+                var percentage = ParsePercentage(a, allowPercent: false, out _);
                 a.Refuse("grpcStatus", "gRPC aborts");
                 a.Refuse("http2Error", "HTTP/2 error aborts");
                 a.RejectUnknown();
@@ -640,8 +640,9 @@ public static partial class IstioConfigLoader
     // Envoy's FractionalPercent as Istio writes it: percentage.value (0-100); the deprecated integer 'percent' too.
     // Istio (route.go TranslateFault): percentage.value wins; a delay without it uses the deprecated integer percent;
     // an abort without percentage has none, which Envoy reads as 0%.
-    private static double? ParsePercentage(YamlFields fault, bool allowPercent)
+    private static double? ParsePercentage(YamlFields fault, bool allowPercent, out bool integerPercent)
     {
+        integerPercent = false;
         var percent = allowPercent ? fault.Int("percent", 0, 100) : null;
         if (!allowPercent)
         {
@@ -653,6 +654,7 @@ public static partial class IstioConfigLoader
             percentage.RejectUnknown();
             return value ?? 0;
         }
+        integerPercent = percent is not null;
         return percent;
     }
 

@@ -199,7 +199,11 @@ public sealed record HttpRetry(int Attempts, TimeSpan? PerTryTimeout, string? Re
 public sealed record HttpFault(FaultDelay? Delay, FaultAbort? Abort);
 
 /// <param name="Percentage">0–100; null when neither percentage nor the deprecated percent is given (Envoy then injects on no request).</param>
-public sealed record FaultDelay(TimeSpan FixedDelay, double? Percentage);
+public sealed record FaultDelay(TimeSpan FixedDelay, double? Percentage)
+{
+    /// <summary>Given as the deprecated integer <c>percent</c> (Istio writes it per HUNDRED, not per MILLION).</summary>
+    public bool IntegerPercent { get; init; }
+}
 
 /// <param name="Percentage">0–100; null when not given (Envoy then aborts no request).</param>
 public sealed record FaultAbort(int HttpStatus, double? Percentage);

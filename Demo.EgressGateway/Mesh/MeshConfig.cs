@@ -104,6 +104,12 @@ public sealed class RouteTable(RouteConfiguration config, IReadOnlyList<VirtualH
     /// <summary>Envoy's domain search: exact, then the longest suffix wildcard (<c>*.x</c>), then prefix wildcards, then <c>*</c>.</summary>
     public VirtualHostRuntime? FindVirtualHost(string authority)
     {
+        // ignore_port_in_host_matching (Istio sets it): the port of the Host plays no part in choosing a virtual host.
+        var colon = authority.LastIndexOf(':');
+        if (colon > 0 && authority.IndexOf(':') == colon && !authority.EndsWith(']'))
+        {
+            authority = authority[..colon];
+        }
         VirtualHostRuntime? best = null;
         var bestRank = int.MaxValue;
         var bestLength = -1;
@@ -214,7 +220,8 @@ public sealed class RouteMatcher
     public RouteMatcher(RouteMatch match)
     {
         _match = match;
-        _pathRegex = match.SafeRegex is { } regex ? Compile(regex, !match.CaseSensitive) : null;
+        // case_sensitive is ignored for safe_regex (route_components.proto): a regex is always case-sensitive.
+        _pathRegex = match.SafeRegex is { } regex ? Compile(regex, ignoreCase: false) : null;
         _headers = match.Headers.Select(h => (h, h.StringMatch?.SafeRegex is { } r ? Compile(r, false) : null)).ToArray();
         _query = match.QueryParameters.Select(q => (q, q.StringMatch?.SafeRegex is { } r ? Compile(r, false) : null)).ToArray();
     }

@@ -40,7 +40,8 @@ public sealed class MeshRequestHandler(
     {
         var request = new MeshRequest(context, configs.Current);
         var host = context.Request.Host;
-        request.Authority = host.Host;
+        // :authority keeps its port (header matches, the upstream Host); only virtual-host selection ignores it.
+        request.Authority = host.Value ?? "";
         var port = host.Port ?? (context.Request.IsHttps ? 443 : 80);
         try
         {
@@ -208,10 +209,17 @@ public sealed class MeshRequestHandler(
                 resilience,
                 (Handler: this, Request: request, Depth: depth));
         }
-        catch (TimeoutRejectedException)
+        catch (TimeoutRejectedException timeout)
         {
-            frame.Details = "upstream_response_timeout";
-            return await LocalReplyAsync(request, depth, StatusCodes.Status504GatewayTimeout, TimeoutBody, ResponseFlags.UpstreamRequestTimeout);
+            // Envoy's router: the last try's per-try timeout ends the request as upstream_per_try_timeout, with URX
+            // when it used up the retries; the route timeout as upstream_response_timeout.
+            var routeTimeout = route.Config.Action?.Timeout ?? TimeSpan.Zero;
+            var perTryTimedOut = route.Retry.PerTryTimeout is { } perTryTimeout && timeout.Timeout == RetryPolicy.Timer(perTryTimeout)
+                && (routeTimeout <= TimeSpan.Zero || timeout.Timeout != RetryPolicy.Timer(routeTimeout));
+            var flags = ResponseFlags.UpstreamRequestTimeout
+                | (perTryTimedOut && route.Retry.Attempts > 0 && frame.Attempts > route.Retry.Attempts ? ResponseFlags.UpstreamRetryLimitExceeded : ResponseFlags.None);
+            frame.Details = perTryTimedOut ? "upstream_per_try_timeout" : "upstream_response_timeout";
+            return await LocalReplyAsync(request, depth, StatusCodes.Status504GatewayTimeout, TimeoutBody, flags);
         }
         finally
         {
@@ -273,6 +281,16 @@ public sealed class MeshRequestHandler(
                 outcome = cluster.IsEgressGateway
                     ? await ConnectToGatewayAsync(request, depth, cluster, cancellationToken)
                     : await ForwardAsync(request, depth, cluster, host, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                // Envoy's router records a route or per-try timeout on the host as LocalOriginTimeout (a 504).
+                if (cluster.Outlier is { } timedOut && host.Health.Record(timedOut, cluster.Hosts.Count, 504, localOriginFailure: true))
+                {
+                    Log.EndpointEjected(logger, $"{host.Endpoint.Address}:{host.Endpoint.PortValue}", cluster.Name, host.Health.Ejections,
+                        host.Health.RemainingEjection(timedOut));
+                }
+                throw;
             }
             finally
             {

@@ -136,7 +136,8 @@ public sealed class HostHealth(OutlierGroup group)
 
     /// <summary>
     /// Records one result; returns true when it ejected the host. <paramref name="localOriginFailure"/>: a connect
-    /// failure, reset or timeout (Envoy maps it to 503/504 unless split_external_local_origin_errors).
+    /// failure or reset (<paramref name="status"/> 0, counted as 503) or a timeout (504), unless
+    /// split_external_local_origin_errors counts them apart.
     /// </summary>
     public bool Record(OutlierSettings settings, int hostsInCluster, int status, bool localOriginFailure)
     {
@@ -157,7 +158,8 @@ public sealed class HostHealth(OutlierGroup group)
             {
                 _consecutiveLocalOrigin = 0;
             }
-            var code = localOriginFailure ? 503 : status;
+            // Not split: Envoy maps a local-origin failure to a code — a connect failure to 503, a timeout to 504.
+            var code = localOriginFailure && status == 0 ? 503 : status;
             if (code < 500)
             {
                 _consecutive5xx = 0;

@@ -118,7 +118,8 @@ public sealed class RetryPolicy
     /// </summary>
     public static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(int.MaxValue);
 
-    private static TimeSpan Timer(TimeSpan value) => value > MaxTimer ? MaxTimer : value;
+    /// <summary>The value a timer is armed with: at most <see cref="MaxTimer"/>.</summary>
+    public static TimeSpan Timer(TimeSpan value) => value > MaxTimer ? MaxTimer : value;
 
     /// <summary>Route timeout outside, retries inside it, per-try timeout innermost — as Envoy's router nests them.</summary>
     /// <param name="admitRetry">Envoy's max_retries circuit breaker, asked before each retry; false: no retry (flag UO).</param>
