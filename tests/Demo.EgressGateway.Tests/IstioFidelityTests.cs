@@ -424,6 +424,133 @@ public sealed class IstioFidelityTests
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar] \"GET /api/x ", StringComparison.Ordinal) && m.Contains(" attempts=2 ", StringComparison.Ordinal));
     }
 
+    // gateway.go buildGatewayHTTPRouteConfig: the routes of every VirtualService bound to a host end up in its virtual host.
+    [Fact]
+    public async Task Two_gateway_VirtualServices_for_one_host_merge_their_routes()
+    {
+        static string GatewayVs(string name, string prefix, int status) => $$"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: {{name}}
+            spec:
+              hosts: [{{GatewayHost.V1Host}}]
+              gateways: [hello-cf-egress]
+              http:
+                - match: [{ uri: { prefix: {{prefix}} } }]
+                  fault: { abort: { httpStatus: {{status}}, percentage: { value: 100 } } }
+                  route:
+                    - destination: { host: {{GatewayHost.V1Host}}, port: { number: 443 } }
+            """;
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+            folder.Write(MeshYaml.EgressFile, GatewayVs("hello-egress-a", "/a", 418));
+            folder.Write("virtual-service-hello-egress-b.yaml", GatewayVs("hello-egress-b", "/b", 419));
+        });
+
+        Assert.Equal(418, (await gateway.GetAsync("http://hello.external/a")).Status);
+        Assert.Equal(419, (await gateway.GetAsync("http://hello.external/b")).Status);
+    }
+
+    // router.cc onPerTryTimeout / onResponseTimeout: updateOutlierDetection(LocalOriginTimeout) — a 504 for the host.
+    [Fact]
+    public async Task A_timeout_counts_as_a_gateway_error_for_outlier_detection()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
+            folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(timeout: "300ms", retries: MeshYaml.Retries(0, "5xx")));
+            folder.Replace("destination-rule-hello-istio-v1.yaml", "consecutiveGatewayErrors: 3", "consecutiveGatewayErrors: 1");
+        });
+        gateway.Upstream.Behaviour = async context =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), context.RequestAborted);
+            return false;
+        };
+
+        Assert.Equal((504, MeshRequestHandler.TimeoutBody), await gateway.GetAsync());
+        Assert.Equal((503, MeshRequestHandler.NoHealthyUpstreamBody), await gateway.GetAsync());
+        Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
+    }
+
+    // router.cc onPerTryTimeout: the last try's per-try timeout gives response_code_details upstream_per_try_timeout,
+    // and URX when the retries are used up.
+    [Fact]
+    public async Task Per_try_timeouts_that_use_up_the_retries_are_UT_URX_with_upstream_per_try_timeout()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(2, "5xx", perTryTimeout: "200ms")));
+        });
+        gateway.Upstream.Behaviour = async context =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2), context.RequestAborted);
+            return false;
+        };
+
+        Assert.Equal((504, MeshRequestHandler.TimeoutBody), await gateway.GetAsync());
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
+            && m.Contains(" 504 UT,URX attempts=3 ", StringComparison.Ordinal) && m.Contains("details=upstream_per_try_timeout", StringComparison.Ordinal));
+    }
+
+    // route_components.proto RouteMatch.case_sensitive: "Ignored for safe_regex matching".
+    [Fact]
+    public void IgnoreUriCase_does_not_make_a_regex_match_case_insensitive()
+    {
+        var matcher = new RouteMatcher(new RouteMatch(null, null, "/Hello.*", CaseSensitive: false, [], []));
+        var context = new DefaultHttpContext();
+        context.Request.Path = "/hello";
+        Assert.False(matcher.Matches(context.Request, "hello.external"));
+        context.Request.Path = "/Hello/x";
+        Assert.True(matcher.Matches(context.Request, "hello.external"));
+    }
+
+    // httproute.go: ignore_port_in_host_matching — the port plays no part in choosing the virtual host, but
+    // :authority keeps it for header matches and for the upstream Host.
+    [Fact]
+    public async Task The_Host_port_is_ignored_for_the_virtual_host_but_kept_for_authority_matches()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Replace(MeshYaml.SidecarFile, "    - name: hello-split\n", "    - name: hello-split\n      match:\n        - authority:\n            exact: hello.external:80\n");
+        });
+
+        Assert.Equal(200, (await gateway.GetAsync("http://hello.external/", r => r.Headers.Host = "hello.external:80")).Status);
+        Assert.Equal(404, (await gateway.GetAsync("http://hello.external/", r => r.Headers.Host = "hello.external")).Status);
+    }
+
+    // route.go TranslateFault: uint32(percentage.value × 10 000) per MILLION (truncated); the integer percent per HUNDRED;
+    // TranslateRoute: the route name is "<http.name>.<match.name>".
+    [Fact]
+    public void Fault_fractions_and_route_names_are_written_as_istiod_writes_them()
+    {
+        var config = IstioConfigLoader.Parse("vs.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: faults
+            spec:
+              hosts: [hello.external]
+              http:
+                - match: [{ name: m1, uri: { prefix: /a } }]
+                  fault:
+                    abort: { httpStatus: 418, percentage: { value: 0.57 } }
+                    delay: { fixedDelay: 1s, percent: 50 }
+                  route:
+                    - destination: { host: hello.external }
+            """);
+        Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
+        var route = IstioTranslator.Translate(config, new MeshEnvironment()).Sidecar.RouteConfigs.Single(r => r.Name == "80")
+            .VirtualHosts.Single(v => v.Name == "hello.external:80").Routes[0];
+
+        Assert.Equal(".m1", route.Name);
+        Assert.Equal(new FractionalPercent(5699, "MILLION"), route.Fault!.Abort!.Percentage);
+        Assert.Equal(new FractionalPercent(50, "HUNDRED"), route.Fault.Delay!.Percentage);
+    }
+
     // util.go GetPortLevelTrafficPolicy: "port level policies do not inherit" — a matching portLevelSettings entry
     // replaces the whole policy for its port.
     [Fact]
