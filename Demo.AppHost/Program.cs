@@ -1,4 +1,5 @@
 var builder = DistributedApplication.CreateBuilder(args);
+builder.TrustDevelopmentCertificateForCurrentUser();
 
 var egress = builder.AddLocalEgressGateway("egress");
 
