@@ -22,6 +22,8 @@ public static class Extensions
         builder.Services.AddSingleton<ClusterStateRegistry>();
         builder.Services.AddSingleton<MeshConfigProvider>();
         builder.Services.AddSingleton<UpstreamClientFactory>();
+        builder.Services.AddSingleton<IstioStats>();
+        builder.Services.AddSingleton<ClusterStats>();
         builder.Services.AddSingleton<GatewayTelemetry>();
         builder.Services.AddSingleton<MeshRequestHandler>();
         builder.Services.AddHttpForwarder();
@@ -31,6 +33,17 @@ public static class Extensions
             builder.Services.AddOpenTelemetry()
                 .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName))
                 .WithTracing(t => t.AddSource(GatewayTelemetry.ActivitySource.Name));
+            // The upstream call's span says http (TLS is added below HttpClient, in the connect step); show what
+            // goes on the wire when this gateway originates TLS.
+            builder.Services.AddOptions<OpenTelemetry.Instrumentation.Http.HttpClientTraceInstrumentationOptions>()
+                .Configure<IServiceProvider>((http, services) => http.EnrichWithHttpRequestMessage = (activity, request) =>
+                {
+                    if (request.RequestUri is { } uri && TlsOriginated(services.GetRequiredService<MeshConfigProvider>().Current, uri))
+                    {
+                        activity.SetTag("url.scheme", "https");
+                        activity.SetTag("url.full", new UriBuilder(uri) { Scheme = Uri.UriSchemeHttps }.Uri.ToString());
+                    }
+                });
         }
 
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
@@ -64,6 +77,13 @@ public static class Extensions
         ? context.Connection.LocalPort == port
         : context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
             || context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<MeshConfig, HashSet<string>> TlsUpstreams = new();
+
+    private static bool TlsOriginated(MeshConfig config, Uri uri) => TlsUpstreams.GetValue(config, static c =>
+            new HashSet<string>(ClusterStats.ClustersOf(c).Select(x => x.Transport).OfType<UpstreamTransport>()
+                .Where(t => t.Tls).Select(t => $"{t.Host}:{t.Port}"), StringComparer.OrdinalIgnoreCase))
+        .Contains($"{uri.Host}:{uri.Port}");
 
     private static bool IsEndpoint(string value)
     {

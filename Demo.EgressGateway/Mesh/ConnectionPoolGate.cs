@@ -18,7 +18,13 @@ public sealed class ConnectionPoolGate
         var maxActive = Math.Min(OrUnlimited(pool?.MaxConnections), OrUnlimited(pool?.Http2MaxRequests));
         _active = maxActive == int.MaxValue ? null : new SemaphoreSlim(maxActive, maxActive);
         _maxPending = OrUnlimited(pool?.Http1MaxPendingRequests);
+        Limits = new(Shown(pool?.MaxConnections), Shown(pool?.Http1MaxPendingRequests), Shown(pool?.Http2MaxRequests));
     }
+
+    /// <summary>The thresholds as Envoy's <c>/clusters</c> shows them: Istio's max uint32 where none is set.</summary>
+    public CircuitBreakerLimits Limits { get; }
+
+    private static long Shown(int? value) => value is > 0 ? value.Value : ClusterStats.IstioUnlimited;
 
     public static readonly ConnectionPoolGate Unlimited = new(null);
 
@@ -49,3 +55,6 @@ public sealed class ConnectionPoolGate
 
     public void Exit() => _active?.Release();
 }
+
+/// <summary>Envoy's circuit-breaker thresholds of one cluster (<c>max_connections</c>, <c>max_pending_requests</c>, <c>max_requests</c>).</summary>
+public readonly record struct CircuitBreakerLimits(long MaxConnections, long MaxPendingRequests, long MaxRequests);

@@ -1,30 +1,66 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Istio-shaped telemetry: <c>istio_requests_total</c> and <c>istio_request_duration_milliseconds</c> by proxy
-/// stage, destination version, response code and flags; a span per stage; an Envoy-style access-log line.
+/// Istio-shaped telemetry per proxy stage (the caller's sidecar, then the egress gateway):
+/// <list type="bullet">
+/// <item><c>istio_requests_total</c> and <c>istio_request_duration_milliseconds</c> with Istio's standard labels
+/// (<see cref="IstioLabels"/>), exported through OpenTelemetry and kept for <c>/stats/prometheus</c>;</item>
+/// <item>a span per stage named as Envoy names it for Istio — the route's decorator, <c>&lt;host&gt;:&lt;port&gt;/*</c>
+/// (istio/istio <c>pilot/pkg/networking/core/route/route.go</c>, <c>GetRouteOperation</c>: the destination
+/// cluster's host and port when the route has one destination, else the VirtualService's name and the listener port)
+/// — with Envoy's and Istio's tags (<c>upstream_cluster</c>, <c>response_flags</c>, <c>http.status_code</c>,
+/// <c>istio.canonical_service</c>, <c>istio.mesh_id</c>, …) beside this project's <c>istio.*</c> ones;</item>
+/// <item>an Envoy-style access-log line.</item>
+/// </list>
+/// A stage's span has error status when that proxy made the answer itself: an injected abort (<c>FI</c>) or a local
+/// error reply (<c>NR</c>, <c>UH</c>, <c>UO</c>, <c>UF</c>, <c>UT</c>, <c>URX</c>, <c>UR</c>), or any 5xx.
+/// A response passed through from the next hop is not this proxy's error.
 /// </summary>
 public sealed class GatewayTelemetry
 {
     public const string MeterName = "Demo.EgressGateway";
+    public const string MeshId = "cluster.local";
     public static readonly ActivitySource ActivitySource = new("Demo.EgressGateway");
+
+    private const ResponseFlags LocalErrorFlags = ResponseFlags.FaultInjected | ResponseFlags.NoRouteFound
+        | ResponseFlags.NoHealthyUpstream | ResponseFlags.UpstreamOverflow | ResponseFlags.UpstreamConnectionFailure
+        | ResponseFlags.UpstreamRequestTimeout | ResponseFlags.UpstreamRetryLimitExceeded | ResponseFlags.UpstreamRemoteReset;
 
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly bool _accessLog;
+    private readonly IstioStats _stats;
+    private readonly ClusterStats _clusters;
+    private readonly (string Workload, string Namespace) _sidecar;
+    private readonly (string Workload, string Namespace) _gateway;
 
-    public GatewayTelemetry(IMeterFactory meterFactory, IOptions<EgressGatewayOptions> options)
+    public GatewayTelemetry(IMeterFactory meterFactory, IOptions<EgressGatewayOptions> options, IstioStats stats, ClusterStats clusters)
     {
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("istio_requests_total", "{request}",
-            "Requests handled by the local egress gateway, per proxy stage (sidecar or gateway).");
+            "Requests handled by the local egress gateway, per proxy stage (source_workload: the caller's sidecar or the egress gateway).");
         _duration = meter.CreateHistogram<double>("istio_request_duration_milliseconds", "ms",
-            "Time from the request's arrival at a proxy stage to its response.");
+            "Time from the request's arrival at a proxy stage to its response.", advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = IstioStats.DurationBuckets,
+            });
         _accessLog = options.Value.AccessLog;
+        _stats = stats;
+        _clusters = clusters;
+        _sidecar = (options.Value.SourceWorkload, options.Value.SourceWorkloadNamespace);
+        _gateway = WorkloadOf(options.Value.EgressGatewayService);
+    }
+
+    /// <summary><c>istio-egressgateway.istio-system.svc.cluster.local</c> → (<c>istio-egressgateway</c>, <c>istio-system</c>).</summary>
+    private static (string Workload, string Namespace) WorkloadOf(string service)
+    {
+        var labels = service.Split('.');
+        return (labels[0], labels.Length > 1 ? labels[1] : IstioLabels.Unknown);
     }
 
     public Activity? StartStage(string stage, MeshRequest request)
@@ -32,8 +68,14 @@ public sealed class GatewayTelemetry
         var activity = ActivitySource.StartActivity(stage == "sidecar" ? "egress sidecar" : "egress gateway", ActivityKind.Internal);
         if (activity is { IsAllDataRequested: true })
         {
+            var (workload, ns) = stage == "sidecar" ? _sidecar : _gateway;
             activity.SetTag("istio.stage", stage);
             activity.SetTag("istio.authority", request.Authority);
+            activity.SetTag("component", "proxy");
+            activity.SetTag("istio.canonical_service", workload);
+            activity.SetTag("istio.canonical_revision", "latest");
+            activity.SetTag("istio.namespace", ns);
+            activity.SetTag("istio.mesh_id", MeshId);
         }
         return activity;
     }
@@ -43,22 +85,34 @@ public sealed class GatewayTelemetry
         var elapsed = TimeProvider.System.GetElapsedTime(frame.StartTimestamp);
         var flags = frame.Flags.ToEnvoyString();
         var route = frame.Route?.Name ?? "-";
-        var version = frame.Destination?.Cluster.Subset ?? "-";
-        var service = frame.Destination?.Cluster.Host ?? request.Authority;
-        var tags = new TagList
+        var cluster = frame.Destination?.Cluster;
+        var isSidecar = frame.Stage == "sidecar";
+        var sidecarCluster = request.Frames[MeshRequest.SidecarDepth].Destination?.Cluster;
+        // The gateway routes to the CF host itself (no subset); the version is the subset the sidecar picked.
+        var version = cluster?.Subset ?? (isSidecar ? null : sidecarCluster?.Subset) ?? IstioLabels.Unknown;
+        var service = cluster?.Host ?? request.Authority;
+        var (source, sourceNamespace) = isSidecar ? _sidecar : _gateway;
+        var (destination, destinationNamespace) = cluster is { IsEgressGateway: true } ? _gateway : (IstioLabels.Unknown, IstioLabels.Unknown);
+        var labels = new IstioLabels(source, sourceNamespace, destination, destinationNamespace, service, version,
+            frame.Status, flags, route);
+
+        var tags = new TagList();
+        foreach (var tag in labels.Tags())
         {
-            { "reporter", frame.Stage },
-            { "destination_service", service },
-            { "destination_version", version },
-            { "response_code", frame.Status },
-            { "response_flags", flags },
-            { "route", route },
-        };
+            tags.Add(tag);
+        }
         _requests.Add(1, tags);
         _duration.Record(elapsed.TotalMilliseconds, tags);
+        _stats.Record(labels, elapsed.TotalMilliseconds);
+        if (cluster is not null)
+        {
+            _clusters.Completed(cluster, frame.Attempts, frame.Status, frame.Flags);
+        }
 
         if (frame.Activity is { IsAllDataRequested: true } activity)
         {
+            var listenPort = isSidecar ? request.Context.Request.Host.Port ?? 80 : sidecarCluster?.Port ?? 443;
+            activity.DisplayName = Operation(frame.Route, request.Authority, listenPort);
             activity.SetTag("istio.route", route);
             activity.SetTag("istio.destination.version", version);
             activity.SetTag("istio.destination.cluster", frame.UpstreamHost);
@@ -67,9 +121,21 @@ public sealed class GatewayTelemetry
             activity.SetTag("istio.fault", frame.Flags.HasFlag(ResponseFlags.FaultInjected) ? "abort"
                 : frame.Flags.HasFlag(ResponseFlags.DelayInjected) ? "delay" : "none");
             activity.SetTag("http.response.status_code", frame.Status);
-            if (frame.Status >= 500 || frame.Status == 0)
+            // Envoy's own tag names (source/common/tracing/tracer_impl.cc, setCommonTags).
+            activity.SetTag("upstream_cluster", cluster?.Name ?? "-");
+            activity.SetTag("upstream_cluster.name", cluster?.Name ?? "-");
+            activity.SetTag("http.status_code", frame.Status.ToString(CultureInfo.InvariantCulture));
+            activity.SetTag("response_flags", flags);
+            activity.SetTag("destination_version", version);
+            if (cluster?.Transport is { Tls: true } transport)
             {
-                activity.SetStatus(ActivityStatusCode.Error);
+                // TLS is originated by this proxy: the hop to the CF app is https, whatever the request said.
+                activity.SetTag("url.scheme", "https");
+                activity.SetTag("tls.server_name", transport.Sni ?? transport.Host);
+            }
+            if (IsOwnError(frame))
+            {
+                activity.SetStatus(ActivityStatusCode.Error, Describe(frame, flags));
             }
         }
         frame.Activity?.Dispose();
@@ -82,4 +148,33 @@ public sealed class GatewayTelemetry
                 elapsed.TotalMilliseconds);
         }
     }
+
+    /// <summary>Istio's route decorator: <c>host:port/*</c> (or the match's path) for one destination, else <c>vs:port/*</c>.</summary>
+    public static string Operation(CompiledRoute? route, string authority, int listenPort)
+    {
+        if (route is null)
+        {
+            return $"{authority}:{listenPort.ToString(CultureInfo.InvariantCulture)}/*";
+        }
+        var path = "/*";
+        if (route.Route.Match is [{ Uri: { } uri }])
+        {
+            path = uri.Kind switch
+            {
+                Istio.StringMatchKind.Prefix => uri.Value + "*",
+                _ => uri.Value,
+            };
+        }
+        var clusters = route.Destinations.Select(d => d.Cluster).DistinctBy(c => c.Name).ToList();
+        return clusters is [var only]
+            ? $"{only.Host}:{only.Port.ToString(CultureInfo.InvariantCulture)}{path}"
+            : $"{route.VirtualService.Id.Name}:{listenPort.ToString(CultureInfo.InvariantCulture)}{path}";
+    }
+
+    private static bool IsOwnError(StageFrame frame) =>
+        (frame.Flags & LocalErrorFlags) != 0 || frame.Status >= 500 || frame.Status == 0;
+
+    private static string Describe(StageFrame frame, string flags) => frame.Flags.HasFlag(ResponseFlags.FaultInjected)
+        ? $"fault filter abort: {frame.Status} ({flags})"
+        : $"{frame.Status} {flags}";
 }
