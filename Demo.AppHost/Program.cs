@@ -1,7 +1,7 @@
 var builder = DistributedApplication.CreateBuilder(args);
 builder.TrustDevelopmentCertificateForCurrentUser();
 
-var egress = builder.AddLocalEgressGateway("egress");
+var egress = builder.AddLocalEgressGateway("egress")?.WithIstioControlPanel();
 
 builder.AddCfApp("cf-v1", version: "v1", route: "hello-istio-v1.apps.example.com", egress);
 builder.AddCfApp("cf-v2", version: "v2", route: "hello-istio-v2.apps.example.com", egress);
