@@ -33,6 +33,15 @@ public static class Extensions
             builder.Services.AddOpenTelemetry()
                 .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName))
                 .WithTracing(t => t.AddSource(GatewayTelemetry.ActivitySource.Name));
+            // Admin requests (the dashboard polls /status, health checks, /clusters) are not traffic: no spans for
+            // them, as for the health endpoints.
+            builder.Services.AddOptions<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>()
+                .Configure<IOptions<EgressGatewayOptions>>((aspNetCore, gateway) =>
+                {
+                    var previous = aspNetCore.Filter;
+                    aspNetCore.Filter = context => (previous?.Invoke(context) ?? true)
+                        && !(gateway.Value.AdminPort is { } admin && context.Connection.LocalPort == admin);
+                });
             // The upstream call's span says http (TLS is added below HttpClient, in the connect step); show what
             // goes on the wire when this gateway originates TLS.
             builder.Services.AddOptions<OpenTelemetry.Instrumentation.Http.HttpClientTraceInstrumentationOptions>()
