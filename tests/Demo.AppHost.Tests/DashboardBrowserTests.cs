@@ -114,6 +114,12 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
                 Assert.All(hops.Zip(positions), p => Assert.True(p.Second >= 0, $"{p.First} is not in the trace"));
                 Assert.Matches(CfApp(), detail);
                 Assert.Contains("hello-istio-v", detail, StringComparison.Ordinal);
+
+                // The gateway's call to the CF app (the last client span) originates TLS: its URL says https.
+                await page.GetByText(new Regex(@"^HTTP GET \d{3}$")).Last.ClickAsync();
+                await WaitForAsync(page, async () => (await page.InnerTextAsync("body")).Contains("https://hello-istio-v", StringComparison.Ordinal),
+                    TimeSpan.FromSeconds(20), "the CF call's span details with an https URL", cts.Token);
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "tls-span.png") });
             }
             catch
             {
