@@ -24,6 +24,13 @@ internal static class EgressCommandsExtensions
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    // One client for the admin port, without IHttpClientFactory's per-request Information logs in the AppHost console
+    // (the status is polled every second).
+    private static readonly HttpClient Admin = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(1) })
+    {
+        Timeout = TimeSpan.FromSeconds(10),
+    };
+
     /// <summary>Adds the commands, the configuration health check, the status properties and the admin links to <paramref name="egress"/>.</summary>
     /// <remarks>"Apply scenario…" offers one checkbox per file of the scenarios folder of <c>IstioConfigDirectory</c>
     /// (deploy/istio/scenarios by default), read at start.</remarks>
@@ -36,12 +43,10 @@ internal static class EgressCommandsExtensions
             : Path.Combine(repository, "deploy", "istio"), "scenarios");
         var admin = egress.GetEndpoint("admin");
         var healthCheck = egress.Resource.Name + ConfigHealthCheckSuffix;
-        builder.Services.AddHttpClient();
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck,
-            services => new IstioConfigHealthCheck(admin, services.GetRequiredService<IHttpClientFactory>()),
-            failureStatus: HealthStatus.Unhealthy, tags: null));
+            _ => new IstioConfigHealthCheck(admin), failureStatus: HealthStatus.Unhealthy, tags: null));
         builder.Services.AddHostedService(services => new IstioStatusPublisher(egress.Resource, admin,
-            services.GetRequiredService<ResourceNotificationService>(), services.GetRequiredService<IHttpClientFactory>()));
+            services.GetRequiredService<ResourceNotificationService>()));
 
         var scenarios = ReadScenarios(scenariosDirectory);
         return egress
@@ -113,8 +118,7 @@ internal static class EgressCommandsExtensions
 
     private static async Task<ExecuteCommandResult> PostAsync(ExecuteCommandContext context, EndpointReference admin, string path, object? body)
     {
-        using var client = context.Services.GetRequiredService<IHttpClientFactory>().CreateClient();
-        using var response = await client.PostAsJsonAsync(new Uri(new Uri(admin.Url), path), body, context.CancellationToken);
+        using var response = await Admin.PostAsJsonAsync(new Uri(new Uri(admin.Url), path), body, context.CancellationToken);
         var result = await response.Content.ReadFromJsonAsync<ApplyResult>(Json, context.CancellationToken);
         if (result is null)
         {
@@ -129,8 +133,7 @@ internal static class EgressCommandsExtensions
 
     private static async Task<ExecuteCommandResult> AnalyzeAsync(ExecuteCommandContext context, EndpointReference admin)
     {
-        using var client = context.Services.GetRequiredService<IHttpClientFactory>().CreateClient();
-        var analysis = await client.GetFromJsonAsync<Analysis>(new Uri(new Uri(admin.Url), "analyze"), Json, context.CancellationToken);
+        var analysis = await Admin.GetFromJsonAsync<Analysis>(new Uri(new Uri(admin.Url), "analyze"), Json, context.CancellationToken);
         var findings = analysis?.Findings ?? [];
         var what = analysis?.Scenarios is { Count: > 0 } s ? "deploy/istio + " + string.Join(", ", s) : "deploy/istio";
         var text = new StringBuilder();
@@ -169,8 +172,12 @@ internal static class EgressCommandsExtensions
         return text.StartsWith("Scenario:", StringComparison.OrdinalIgnoreCase) ? text["Scenario:".Length..].Trim() : text;
     }
 
-    internal static async Task<ConfigStatus?> GetStatusAsync(HttpClient client, EndpointReference admin, CancellationToken cancellationToken) =>
-        await client.GetFromJsonAsync<ConfigStatus>(new Uri(new Uri(admin.Url), "status"), Json, cancellationToken);
+    internal static async Task<ConfigStatus?> GetStatusAsync(EndpointReference admin, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        return await Admin.GetFromJsonAsync<ConfigStatus>(new Uri(new Uri(admin.Url), "status"), Json, cts.Token);
+    }
 
     internal sealed record ConfigStatus(int Revision, IReadOnlyList<string> Scenarios, Rejection? Rejection);
 
@@ -187,15 +194,13 @@ internal static class EgressCommandsExtensions
     /// <c>file:line: error: …</c> lines), Healthy once a change applies — Istio keeps serving the last good
     /// configuration either way, so this is a warning, not an outage.
     /// </summary>
-    private sealed class IstioConfigHealthCheck(EndpointReference admin, IHttpClientFactory clients) : IHealthCheck
+    private sealed class IstioConfigHealthCheck(EndpointReference admin) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
             try
             {
-                using var client = clients.CreateClient();
-                client.Timeout = TimeSpan.FromSeconds(5);
-                var status = await GetStatusAsync(client, admin, cancellationToken);
+                var status = await GetStatusAsync(admin, TimeSpan.FromSeconds(5), cancellationToken);
                 if (status?.Rejection is { Errors.Count: > 0 } rejection)
                 {
                     return HealthCheckResult.Degraded(
@@ -203,7 +208,8 @@ internal static class EgressCommandsExtensions
                 }
                 return HealthCheckResult.Healthy($"Istio configuration revision {status?.Revision} applied");
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException)
+            catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidOperationException
+                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 return HealthCheckResult.Unhealthy("The egress gateway's admin endpoint does not answer: " + ex.Message);
             }
@@ -211,8 +217,8 @@ internal static class EgressCommandsExtensions
     }
 
     /// <summary>Keeps the resource's <c>istio.revision</c> and <c>istio.scenarios</c> properties current (polls <c>/status</c>).</summary>
-    private sealed class IstioStatusPublisher(IResource egress, EndpointReference admin, ResourceNotificationService notifications,
-        IHttpClientFactory clients) : BackgroundService
+    private sealed class IstioStatusPublisher(IResource egress, EndpointReference admin, ResourceNotificationService notifications)
+        : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
@@ -227,11 +233,10 @@ internal static class EgressCommandsExtensions
                 ConfigStatus? status;
                 try
                 {
-                    using var client = clients.CreateClient();
-                    client.Timeout = TimeSpan.FromSeconds(2);
-                    status = await GetStatusAsync(client, admin, stoppingToken);
+                    status = await GetStatusAsync(admin, TimeSpan.FromSeconds(2), stoppingToken);
                 }
-                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException)
+                catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidOperationException
+                || (ex is OperationCanceledException && !stoppingToken.IsCancellationRequested))
                 {
                     continue;
                 }
