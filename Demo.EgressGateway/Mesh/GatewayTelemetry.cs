@@ -96,13 +96,17 @@ public sealed class GatewayTelemetry
         var labels = new IstioLabels(source, sourceNamespace, destination, destinationNamespace, service, version,
             frame.Status, flags, route);
 
-        var tags = new TagList();
-        foreach (var tag in labels.Tags())
+        if (_requests.Enabled || _duration.Enabled)
         {
-            tags.Add(tag);
+            // Only when something listens (an OTLP exporter): the 15-label TagList allocates.
+            var tags = new TagList();
+            foreach (var tag in labels.Tags())
+            {
+                tags.Add(tag);
+            }
+            _requests.Add(1, tags);
+            _duration.Record(elapsed.TotalMilliseconds, tags);
         }
-        _requests.Add(1, tags);
-        _duration.Record(elapsed.TotalMilliseconds, tags);
         _stats.Record(labels, elapsed.TotalMilliseconds);
         if (cluster is not null)
         {

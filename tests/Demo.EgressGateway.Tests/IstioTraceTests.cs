@@ -31,6 +31,12 @@ public sealed class IstioTraceTests : IDisposable
     {
         var traceId = ActivityTraceId.CreateRandom();
         var (status, _) = await gateway.GetAsync(url, r => r.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01"));
+        // A stage's span ends after its response has gone out: give it a moment.
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (!_stopped.Any(a => a.TraceId == traceId && (string?)a.GetTagItem("istio.stage") == "sidecar") && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
         var spans = _stopped.Where(a => a.TraceId == traceId).ToList();
         return (Assert.Single(spans, a => (string?)a.GetTagItem("istio.stage") == "sidecar"),
             spans.SingleOrDefault(a => (string?)a.GetTagItem("istio.stage") == "gateway"), status);
