@@ -118,6 +118,26 @@ public sealed partial class AppHostProcess : IAsyncDisposable
         _process.Dispose();
     }
 
+    /// <summary>
+    /// Removes a temp HOME once the AppHost is gone; DCP and the dashboard may still be writing their last files for a
+    /// few seconds after it exits, so retry, then leave what remains to the temp folder's cleanup.
+    /// </summary>
+    public static async Task DeleteHomeAsync(string home)
+    {
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            try
+            {
+                Directory.Delete(home, recursive: true);
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+        }
+    }
+
     private static string BuildConfiguration =>
         AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar).Contains("Release") ? "Release" : "Debug";
 

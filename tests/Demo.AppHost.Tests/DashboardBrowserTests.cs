@@ -131,7 +131,7 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
         }
         finally
         {
-            Directory.Delete(home, recursive: true);
+            await AppHostProcess.DeleteHomeAsync(home);
         }
     }
 

@@ -38,7 +38,7 @@ public sealed class DevCertificateTests(ITestOutputHelper output)
         }
         finally
         {
-            Directory.Delete(home, recursive: true);
+            await AppHostProcess.DeleteHomeAsync(home);
         }
     }
 
@@ -66,7 +66,7 @@ public sealed class DevCertificateTests(ITestOutputHelper output)
         }
         finally
         {
-            Directory.Delete(home, recursive: true);
+            await AppHostProcess.DeleteHomeAsync(home);
         }
     }
 
@@ -84,7 +84,7 @@ public sealed class DevCertificateTests(ITestOutputHelper output)
         }
         finally
         {
-            Directory.Delete(home, recursive: true);
+            await AppHostProcess.DeleteHomeAsync(home);
         }
     }
 
