@@ -45,7 +45,7 @@ internal static class EgressCommandsExtensions
         var healthCheck = egress.Resource.Name + ConfigHealthCheckSuffix;
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck,
             _ => new IstioConfigHealthCheck(admin), failureStatus: HealthStatus.Unhealthy, tags: null));
-        builder.Services.AddHostedService(services => new IstioStatusPublisher(egress.Resource, admin,
+        builder.Services.AddHostedService(services => new IstioStatusPublisher(egress.Resource, admin, healthCheck,
             services.GetRequiredService<ResourceNotificationService>()));
 
         var scenarios = ReadScenarios(scenariosDirectory);
@@ -200,13 +200,8 @@ internal static class EgressCommandsExtensions
         {
             try
             {
-                var status = await GetStatusAsync(admin, TimeSpan.FromSeconds(5), cancellationToken);
-                if (status?.Rejection is { Errors.Count: > 0 } rejection)
-                {
-                    return HealthCheckResult.Degraded(
-                        $"Revision {status.Revision} keeps serving; the latest change was rejected: " + string.Join(" | ", rejection.Errors.Select(e => e.Text)));
-                }
-                return HealthCheckResult.Healthy($"Istio configuration revision {status?.Revision} applied");
+                var (health, description) = HealthOf(await GetStatusAsync(admin, TimeSpan.FromSeconds(5), cancellationToken));
+                return new HealthCheckResult(health, description);
             }
             catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidOperationException
                 || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
@@ -216,8 +211,19 @@ internal static class EgressCommandsExtensions
         }
     }
 
-    /// <summary>Keeps the resource's <c>istio.revision</c> and <c>istio.scenarios</c> properties current (polls <c>/status</c>).</summary>
-    private sealed class IstioStatusPublisher(IResource egress, EndpointReference admin, ResourceNotificationService notifications)
+    /// <summary>Degraded with the rejection's <c>file:line: error: …</c> lines while the latest change is rejected; else Healthy.</summary>
+    private static (HealthStatus Status, string Description) HealthOf(ConfigStatus? status) =>
+        status?.Rejection is { Errors.Count: > 0 } rejection
+            ? (HealthStatus.Degraded, $"Revision {status.Revision} keeps serving; the latest change was rejected: "
+                + string.Join(" | ", rejection.Errors.Select(e => e.Text)))
+            : (HealthStatus.Healthy, $"Istio configuration revision {status?.Revision} applied");
+
+    /// <summary>
+    /// Keeps the resource's <c>istio.revision</c> and <c>istio.scenarios</c> properties current (polls <c>/status</c>
+    /// every second), and its configuration health report too: Aspire re-runs the checks of a healthy resource only
+    /// every 30 s, so without this a rejected edit would take that long to show.
+    /// </summary>
+    private sealed class IstioStatusPublisher(IResource egress, EndpointReference admin, string healthCheck, ResourceNotificationService notifications)
         : BackgroundService
     {
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -241,16 +247,26 @@ internal static class EgressCommandsExtensions
                     continue;
                 }
                 if (status is null || (published is not null && published.Revision == status.Revision
-                    && published.Scenarios.SequenceEqual(status.Scenarios)))
+                    && published.Scenarios.SequenceEqual(status.Scenarios) && HealthOf(published) == HealthOf(status)))
                 {
                     continue;
                 }
                 published = status;
                 var scenarios = status.Scenarios.Count == 0 ? "(none: deploy/istio)" : string.Join(", ", status.Scenarios);
-                await notifications.PublishUpdateAsync(egress, snapshot => snapshot with
+                var (health, description) = HealthOf(status);
+                await notifications.PublishUpdateAsync(egress, snapshot =>
                 {
-                    Properties = SetProperty(SetProperty(snapshot.Properties, RevisionProperty, "Istio config revision", status.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                        ScenariosProperty, "Istio scenarios", scenarios),
+                    var updated = snapshot with
+                    {
+                        Properties = SetProperty(SetProperty(snapshot.Properties, RevisionProperty, "Istio config revision", status.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+                            ScenariosProperty, "Istio scenarios", scenarios),
+                    };
+                    // Only once Aspire's own health monitoring has reported this check (it also decides readiness).
+                    return updated.HealthReports.Any(r => r.Name == healthCheck)
+                        ? updated.WithHealthReports([.. updated.HealthReports.Select(r => r.Name == healthCheck
+                            ? new HealthReportSnapshot(healthCheck, health, description, null) { LastRunAt = DateTime.UtcNow }
+                            : r)])
+                        : updated;
                 });
             }
         }

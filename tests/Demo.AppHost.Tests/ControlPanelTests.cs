@@ -92,8 +92,9 @@ public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper 
         {
             fixture.WriteIstioFile(file, good.Replace("weight: 50", "weight: fifty", StringComparison.Ordinal));
 
+            // Within seconds, not Aspire's 30 s re-check interval of a healthy resource.
             var degraded = await fixture.WaitForStateAsync("egress", s => s.Snapshot.HealthStatus == HealthStatus.Degraded,
-                TimeSpan.FromSeconds(60), ct);
+                TimeSpan.FromSeconds(15), ct);
             var report = Assert.Single(degraded.Snapshot.HealthReports, r => r.Status == HealthStatus.Degraded);
             output.WriteLine(report.Description);
             Assert.Matches(@$"{System.Text.RegularExpressions.Regex.Escape(file)}:\d+: error: ", report.Description);
@@ -102,7 +103,7 @@ public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper 
         {
             fixture.WriteIstioFile(file, good);
         }
-        await fixture.WaitForStateAsync("egress", s => s.Snapshot.HealthStatus == HealthStatus.Healthy, TimeSpan.FromSeconds(60), ct);
+        await fixture.WaitForStateAsync("egress", s => s.Snapshot.HealthStatus == HealthStatus.Healthy, TimeSpan.FromSeconds(15), ct);
     }
 
     private async Task<List<string>> AskProxyAsync(int count, CancellationToken cancellationToken)
