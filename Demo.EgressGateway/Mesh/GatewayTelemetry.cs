@@ -18,8 +18,10 @@ namespace Demo.EgressGateway.Mesh;
 /// <item>an Envoy-style access-log line.</item>
 /// </list>
 /// A stage's span has error status when that proxy made the answer itself: an injected abort (<c>FI</c>) or a local
-/// error reply (<c>NR</c>, <c>UH</c>, <c>UO</c>, <c>UF</c>, <c>UT</c>, <c>URX</c>, <c>UR</c>), or any 5xx.
-/// A response passed through from the next hop is not this proxy's error.
+/// error reply (<c>NR</c>, <c>UH</c>, <c>UO</c>, <c>UF</c>, <c>UT</c>, <c>URX</c>, <c>UR</c>), or any 5xx — so the
+/// dashboard marks the hop that failed, as Kiali colours an edge. Envoy's own <c>error=true</c> tag is set as Envoy
+/// sets it (<c>source/common/tracing/tracer_impl.cc</c>: no response code or a 5xx), so a 418 abort has error status
+/// here but no <c>error</c> tag, as in Envoy.
 /// </summary>
 public sealed class GatewayTelemetry
 {
@@ -131,6 +133,10 @@ public sealed class GatewayTelemetry
             activity.SetTag("http.status_code", frame.Status.ToString(CultureInfo.InvariantCulture));
             activity.SetTag("response_flags", flags);
             activity.SetTag("destination_version", version);
+            if (frame.Status is 0 or >= 500 and < 600)
+            {
+                activity.SetTag("error", "true");
+            }
             if (cluster?.Transport is { Tls: true } transport)
             {
                 // TLS is originated by this proxy: the hop to the CF app is https, whatever the request said.

@@ -93,6 +93,8 @@ public sealed class IstioTraceTests : IDisposable
         Assert.Equal("FI", egress.GetTagItem("response_flags"));
         Assert.Equal("418", egress.GetTagItem("http.status_code"));
         Assert.Equal("v1", egress.GetTagItem("istio.destination.version"));
+        // Envoy's own error tag is for 5xx (or no response) only.
+        Assert.Null(egress.GetTagItem("error"));
         Assert.Equal(ActivityStatusCode.Unset, sidecar.Status);
     }
 
@@ -135,6 +137,7 @@ public sealed class IstioTraceTests : IDisposable
         Assert.NotNull(egress);
         Assert.Equal("UH", egress.GetTagItem("response_flags"));
         Assert.Equal(ActivityStatusCode.Error, egress.Status);
+        Assert.Equal("true", egress.GetTagItem("error"));
         // A 5xx the sidecar passes on is still a 5xx on its span (Envoy tags error=true for every 5xx).
         Assert.Equal(ActivityStatusCode.Error, sidecar.Status);
     }
