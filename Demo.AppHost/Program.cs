@@ -1,6 +1,7 @@
 var builder = DistributedApplication.CreateBuilder(args);
+builder.TrustDevelopmentCertificateForCurrentUser();
 
-var egress = builder.AddLocalEgressGateway("egress");
+var egress = builder.AddLocalEgressGateway("egress")?.WithIstioControlPanel();
 
 var router = builder.AddCfRouter("cf-router", appsDomain: "apps.example.com", egress);
 builder.AddCfApp("cf-v1", appName: "hello-istio-v1", version: "v1", route: "hello-istio-v1.apps.example.com", router, egress);

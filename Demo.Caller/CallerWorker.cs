@@ -15,8 +15,11 @@ public sealed class CallerWorker(
     CallerMetrics metrics,
     TimeProvider time,
     IOptions<CallerOptions> options,
-    ILogger<CallerWorker> logger) : BackgroundService
+    ILogger<CallerWorker> logger,
+    ILogger<CallerTicks>? outcomes = null) : BackgroundService
 {
+    private readonly ILogger _outcomes = outcomes ?? (ILogger)Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     public static readonly ActivitySource ActivitySource = new("Demo.Caller");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -46,6 +49,7 @@ public sealed class CallerWorker(
     public async Task TickAsync(DateTimeOffset tickTime, TimeSpan requestTimeout, CancellationToken stoppingToken)
     {
         using var activity = ActivitySource.StartActivity("caller tick");
+        var started = time.GetTimestamp();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         timeout.CancelAfter(requestTimeout);
         string text;
@@ -72,6 +76,12 @@ public sealed class CallerWorker(
         }
 
         activity?.SetTag("caller.outcome", outcome);
+        if (outcome == "other")
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, text);
+        }
+        Log.TickOutcome(_outcomes, outcome switch { "v1" or "v2" => LogLevel.Information, "fault" => LogLevel.Warning, _ => LogLevel.Error },
+            outcome, status, time.GetElapsedTime(started).TotalMilliseconds, text);
         metrics.Record(outcome, status);
         output.WriteLine(Format(tickTime, text));
     }
@@ -92,3 +102,9 @@ public sealed class CallerWorker(
     private static string OneLine(string text) =>
         text.ReplaceLineEndings(" ").Trim();
 }
+
+/// <summary>
+/// Log category of the tick outcomes (<c>Demo.Caller.CallerTicks</c>): structured records for the dashboard's
+/// Structured logs page; kept off the console, which shows the demo's one line per tick.
+/// </summary>
+public sealed class CallerTicks;

@@ -44,6 +44,17 @@ public sealed class EgressGatewayOptions
     /// <summary>Reload the configuration when a file changes (like kubectl apply).</summary>
     public bool WatchConfiguration { get; set; } = true;
 
+    /// <summary>
+    /// The workload whose sidecar this process plays, as Istio's <c>source_workload</c> label and the sidecar span's
+    /// <c>istio.canonical_service</c> name it (the Deployment of Demo.Proxy).
+    /// </summary>
+    [Required]
+    public string SourceWorkload { get; set; } = "proxy";
+
+    /// <summary>That workload's namespace (<c>appNamespace</c> of deploy/settings.yaml).</summary>
+    [Required]
+    public string SourceWorkloadNamespace { get; set; } = "demo";
+
     /// <summary>One Envoy-style access-log line per request and proxy stage.</summary>
     public bool AccessLog { get; set; } = true;
 

@@ -24,6 +24,8 @@ public static class Extensions
         builder.Services.AddSingleton<ClusterStateRegistry>();
         builder.Services.AddSingleton<MeshConfigProvider>();
         builder.Services.AddSingleton<UpstreamClientFactory>();
+        builder.Services.AddSingleton<IstioStats>();
+        builder.Services.AddSingleton<ClusterStats>();
         builder.Services.AddSingleton<GatewayTelemetry>();
         builder.Services.AddSingleton<MeshRequestHandler>();
         builder.Services.AddHttpForwarder();
@@ -33,6 +35,26 @@ public static class Extensions
             builder.Services.AddOpenTelemetry()
                 .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName))
                 .WithTracing(t => t.AddSource(GatewayTelemetry.ActivitySource.Name));
+            // Admin requests (the dashboard polls /status, health checks, /clusters) are not traffic: no spans for
+            // them, as for the health endpoints.
+            builder.Services.AddOptions<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>()
+                .Configure<IOptions<EgressGatewayOptions>>((aspNetCore, gateway) =>
+                {
+                    var previous = aspNetCore.Filter;
+                    aspNetCore.Filter = context => (previous?.Invoke(context) ?? true)
+                        && !(gateway.Value.AdminPort is { } admin && context.Connection.LocalPort == admin);
+                });
+            // The upstream call's span says http (TLS is added below HttpClient, in the connect step); show what
+            // goes on the wire when this gateway originates TLS.
+            builder.Services.AddOptions<OpenTelemetry.Instrumentation.Http.HttpClientTraceInstrumentationOptions>()
+                .Configure<IServiceProvider>((http, services) => http.EnrichWithHttpRequestMessage = (activity, request) =>
+                {
+                    if (request.RequestUri is { } uri && TlsOriginated(services.GetRequiredService<MeshConfigProvider>().Current, uri))
+                    {
+                        activity.SetTag("url.scheme", "https");
+                        activity.SetTag("url.full", new UriBuilder(uri) { Scheme = Uri.UriSchemeHttps }.Uri.ToString());
+                    }
+                });
         }
 
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
@@ -66,6 +88,13 @@ public static class Extensions
         ? context.Connection.LocalPort == port
         : context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
             || context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<MeshConfig, HashSet<string>> TlsUpstreams = new();
+
+    private static bool TlsOriginated(MeshConfig config, Uri uri) => TlsUpstreams.GetValue(config, static c =>
+            new HashSet<string>(ClusterStats.ClustersOf(c).SelectMany(x => x.Hosts).Select(h => h.Transport).OfType<UpstreamTransport>()
+                .Where(t => t.Tls).Select(t => $"{t.Host}:{t.Port}"), StringComparer.OrdinalIgnoreCase))
+        .Contains($"{uri.Host}:{uri.Port}");
 
     private static bool IsEndpoint(string value)
     {

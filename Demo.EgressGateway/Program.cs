@@ -24,6 +24,7 @@ catch (IstioConfigException ex)
     return 1;
 }
 app.MapDefaultEndpoints();
+app.MapAdminApi();
 app.MapConfigDump();
 
 app.Run();

@@ -14,9 +14,13 @@ public static class ProxyApi
     public static async Task<Results<ContentHttpResult, ProblemHttpResult>> GetFromUpstream(
         UpstreamClient upstream, ILogger<UpstreamClient> logger, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var response = await upstream.GetRootAsync(cancellationToken);
+            var success = response.StatusCode is >= 200 and < 400;
+            Log.UpstreamAnswered(logger, success ? LogLevel.Information : LogLevel.Warning, upstream.Target, response.StatusCode,
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, success ? "" : Detail(response.Body));
             return TypedResults.Content(response.Body, response.ContentType, statusCode: response.StatusCode);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
@@ -27,5 +31,11 @@ public static class ProxyApi
                 title: "Upstream unreachable",
                 detail: $"{upstream.Target} could not be reached: {ex.Message}");
         }
+    }
+
+    private static string Detail(string body)
+    {
+        var line = body.ReplaceLineEndings(" ").Trim();
+        return line.Length <= 200 ? line : line[..200] + "…";
     }
 }

@@ -20,7 +20,12 @@ public sealed class ConnectionPoolGate
         var maxActive = Math.Min(breakers?.MaxConnections ?? uint.MaxValue, breakers?.MaxRequests ?? uint.MaxValue);
         _active = maxActive >= int.MaxValue ? null : new SemaphoreSlim((int)maxActive, (int)maxActive);
         _maxPending = breakers?.MaxPendingRequests ?? uint.MaxValue;
+        Limits = new(breakers?.MaxConnections ?? ClusterStats.IstioUnlimited, breakers?.MaxPendingRequests ?? ClusterStats.IstioUnlimited,
+            breakers?.MaxRequests ?? ClusterStats.IstioUnlimited);
     }
+
+    /// <summary>The thresholds as Envoy's <c>/clusters</c> shows them: Istio's max uint32 where none is set.</summary>
+    public CircuitBreakerLimits Limits { get; }
 
     /// <summary>Requests waiting for a connection now (Envoy's upstream_rq_pending_active).</summary>
     public int Pending => Volatile.Read(ref _pending);
@@ -57,3 +62,6 @@ public sealed class ConnectionPoolGate
 
     public void Exit() => _active?.Release();
 }
+
+/// <summary>Envoy's circuit-breaker thresholds of one cluster (<c>max_connections</c>, <c>max_pending_requests</c>, <c>max_requests</c>).</summary>
+public readonly record struct CircuitBreakerLimits(long MaxConnections, long MaxPendingRequests, long MaxRequests);

@@ -1,30 +1,68 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Istio-shaped telemetry: <c>istio_requests_total</c> and <c>istio_request_duration_milliseconds</c> by proxy
-/// stage, destination version, response code and flags; a span per stage; an Envoy-style access-log line.
+/// Istio-shaped telemetry per proxy stage (the caller's sidecar, then the egress gateway):
+/// <list type="bullet">
+/// <item><c>istio_requests_total</c> and <c>istio_request_duration_milliseconds</c> with Istio's standard labels
+/// (<see cref="IstioLabels"/>), exported through OpenTelemetry and kept for <c>/stats/prometheus</c>;</item>
+/// <item>a span per stage named as Envoy names it for Istio — the route's decorator, <c>&lt;host&gt;:&lt;port&gt;/*</c>
+/// (istio/istio <c>pilot/pkg/networking/core/route/route.go</c>, <c>GetRouteOperation</c>: the destination
+/// cluster's host and port when the route has one destination, else the VirtualService's name and the listener port)
+/// — with Envoy's and Istio's tags (<c>upstream_cluster</c>, <c>response_flags</c>, <c>http.status_code</c>,
+/// <c>istio.canonical_service</c>, <c>istio.mesh_id</c>, …) beside this project's <c>istio.*</c> ones;</item>
+/// <item>an Envoy-style access-log line.</item>
+/// </list>
+/// A stage's span has error status when that proxy made the answer itself: an injected abort (<c>FI</c>) or a local
+/// error reply (<c>NR</c>, <c>UH</c>, <c>UO</c>, <c>UF</c>, <c>UT</c>, <c>URX</c>, <c>UR</c>), or any 5xx — so the
+/// dashboard marks the hop that failed, as Kiali colours an edge. Envoy's own <c>error=true</c> tag is set as Envoy
+/// sets it (<c>source/common/tracing/tracer_impl.cc</c>: no response code or a 5xx), so a 418 abort has error status
+/// here but no <c>error</c> tag, as in Envoy.
 /// </summary>
 public sealed class GatewayTelemetry
 {
     public const string MeterName = "Demo.EgressGateway";
+    public const string MeshId = "cluster.local";
     public static readonly ActivitySource ActivitySource = new("Demo.EgressGateway");
+
+    private const ResponseFlags LocalErrorFlags = ResponseFlags.FaultInjected | ResponseFlags.NoRouteFound
+        | ResponseFlags.NoHealthyUpstream | ResponseFlags.UpstreamOverflow | ResponseFlags.UpstreamConnectionFailure
+        | ResponseFlags.UpstreamRequestTimeout | ResponseFlags.UpstreamRetryLimitExceeded | ResponseFlags.UpstreamRemoteReset;
 
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly bool _accessLog;
+    private readonly IstioStats _stats;
+    private readonly ClusterStats _clusters;
+    private readonly (string Workload, string Namespace) _sidecar;
+    private readonly (string Workload, string Namespace) _gateway;
 
-    public GatewayTelemetry(IMeterFactory meterFactory, IOptions<EgressGatewayOptions> options)
+    public GatewayTelemetry(IMeterFactory meterFactory, IOptions<EgressGatewayOptions> options, IstioStats stats, ClusterStats clusters)
     {
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("istio_requests_total", "{request}",
-            "Requests handled by the local egress gateway, per proxy stage (sidecar or gateway).");
+            "Requests handled by the local egress gateway, per proxy stage (source_workload: the caller's sidecar or the egress gateway).");
         _duration = meter.CreateHistogram<double>("istio_request_duration_milliseconds", "ms",
-            "Time from the request's arrival at a proxy stage to its response.");
+            "Time from the request's arrival at a proxy stage to its response.", advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = IstioStats.DurationBuckets,
+            });
         _accessLog = options.Value.AccessLog;
+        _stats = stats;
+        _clusters = clusters;
+        _sidecar = (options.Value.SourceWorkload, options.Value.SourceWorkloadNamespace);
+        _gateway = WorkloadOf(options.Value.EgressGatewayService);
+    }
+
+    /// <summary><c>istio-egressgateway.istio-system.svc.cluster.local</c> → (<c>istio-egressgateway</c>, <c>istio-system</c>).</summary>
+    private static (string Workload, string Namespace) WorkloadOf(string service)
+    {
+        var labels = service.Split('.');
+        return (labels[0], labels.Length > 1 ? labels[1] : IstioLabels.Unknown);
     }
 
     public Activity? StartStage(string stage, MeshRequest request)
@@ -32,8 +70,14 @@ public sealed class GatewayTelemetry
         var activity = ActivitySource.StartActivity(stage == "sidecar" ? "egress sidecar" : "egress gateway", ActivityKind.Internal);
         if (activity is { IsAllDataRequested: true })
         {
+            var (workload, ns) = stage == "sidecar" ? _sidecar : _gateway;
             activity.SetTag("istio.stage", stage);
             activity.SetTag("istio.authority", request.Authority);
+            activity.SetTag("component", "proxy");
+            activity.SetTag("istio.canonical_service", workload);
+            activity.SetTag("istio.canonical_revision", "latest");
+            activity.SetTag("istio.namespace", ns);
+            activity.SetTag("istio.mesh_id", MeshId);
         }
         return activity;
     }
@@ -43,24 +87,42 @@ public sealed class GatewayTelemetry
         var elapsed = TimeProvider.System.GetElapsedTime(frame.StartTimestamp);
         var flags = frame.Flags.ToEnvoyString();
         var route = frame.Route?.Name ?? "-";
-        var version = frame.Destination?.Cluster?.Subset ?? "-";
+        var cluster = frame.Destination?.Cluster;
+        var isSidecar = frame.Stage == "sidecar";
+        var sidecarCluster = request.Frames[MeshRequest.SidecarDepth].Destination?.Cluster;
+        // The gateway routes to the CF host itself (no subset); the version is the subset the sidecar picked.
+        var version = cluster?.Subset ?? (isSidecar ? null : sidecarCluster?.Subset) ?? IstioLabels.Unknown;
         // Istio's stats name the BlackHoleCluster as the destination of block_all and blocked connections.
         var service = frame.UpstreamHost == Envoy.IstioTranslator.BlackHoleCluster ? Envoy.IstioTranslator.BlackHoleCluster
-            : frame.Destination?.Cluster?.Host ?? request.Authority;
-        var tags = new TagList
+            : cluster?.Host ?? request.Authority;
+        var (source, sourceNamespace) = isSidecar ? _sidecar : _gateway;
+        var (destination, destinationNamespace) = cluster is { IsEgressGateway: true } ? _gateway : (IstioLabels.Unknown, IstioLabels.Unknown);
+        var labels = new IstioLabels(source, sourceNamespace, destination, destinationNamespace, service, version,
+            frame.Status, flags, route);
+
+        if (_requests.Enabled || _duration.Enabled)
         {
-            { "reporter", frame.Stage },
-            { "destination_service", service },
-            { "destination_version", version },
-            { "response_code", frame.Status },
-            { "response_flags", flags },
-            { "route", route },
-        };
-        _requests.Add(1, tags);
-        _duration.Record(elapsed.TotalMilliseconds, tags);
+            // Only when something listens (an OTLP exporter): the 15-label TagList allocates.
+            var tags = new TagList();
+            foreach (var tag in labels.Tags())
+            {
+                tags.Add(tag);
+            }
+            _requests.Add(1, tags);
+            _duration.Record(elapsed.TotalMilliseconds, tags);
+        }
+        _stats.Record(labels, elapsed.TotalMilliseconds);
+        if (cluster is not null)
+        {
+            _clusters.Completed(cluster, frame.Attempts, frame.Status, frame.Flags);
+        }
 
         if (frame.Activity is { IsAllDataRequested: true } activity)
         {
+            var listenPort = isSidecar ? request.Context.Request.Host.Port ?? 80 : sidecarCluster?.Port ?? 443;
+            // The route's decorator, as istiod writes it (route.go GetRouteOperation): host:port/path for one cluster,
+            // else the VirtualService's name.
+            activity.DisplayName = frame.Route?.Config.Decorator ?? $"{request.Authority}:{listenPort.ToString(CultureInfo.InvariantCulture)}/*";
             activity.SetTag("istio.route", route);
             activity.SetTag("istio.destination.version", version);
             activity.SetTag("istio.destination.cluster", frame.UpstreamHost);
@@ -69,9 +131,25 @@ public sealed class GatewayTelemetry
             activity.SetTag("istio.fault", frame.Flags.HasFlag(ResponseFlags.FaultInjected) ? "abort"
                 : frame.Flags.HasFlag(ResponseFlags.DelayInjected) ? "delay" : "none");
             activity.SetTag("http.response.status_code", frame.Status);
-            if (frame.Status >= 500 || frame.Status == 0)
+            // Envoy's own tag names (source/common/tracing/tracer_impl.cc, setCommonTags).
+            activity.SetTag("upstream_cluster", cluster?.Name ?? "-");
+            activity.SetTag("upstream_cluster.name", cluster?.Name ?? "-");
+            activity.SetTag("http.status_code", frame.Status.ToString(CultureInfo.InvariantCulture));
+            activity.SetTag("response_flags", flags);
+            activity.SetTag("destination_version", version);
+            if (frame.Status is 0 or >= 500 and < 600)
             {
-                activity.SetStatus(ActivityStatusCode.Error);
+                activity.SetTag("error", "true");
+            }
+            if (frame.Host?.Transport is { Tls: true } transport)
+            {
+                // TLS is originated by this proxy: the hop to the CF app is https, whatever the request said.
+                activity.SetTag("url.scheme", "https");
+                activity.SetTag("tls.server_name", transport.Sni ?? transport.Host);
+            }
+            if (IsOwnError(frame))
+            {
+                activity.SetStatus(ActivityStatusCode.Error, Describe(frame, flags));
             }
         }
         frame.Activity?.Dispose();
@@ -84,4 +162,11 @@ public sealed class GatewayTelemetry
                 frame.Details ?? "-", elapsed.TotalMilliseconds);
         }
     }
+
+    private static bool IsOwnError(StageFrame frame) =>
+        (frame.Flags & LocalErrorFlags) != 0 || frame.Status >= 500 || frame.Status == 0;
+
+    private static string Describe(StageFrame frame, string flags) => frame.Flags.HasFlag(ResponseFlags.FaultInjected)
+        ? $"fault filter abort: {frame.Status} ({flags})"
+        : $"{frame.Status} {flags}";
 }

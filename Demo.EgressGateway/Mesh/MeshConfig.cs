@@ -311,7 +311,6 @@ public sealed class ClusterRuntime
     public required IReadOnlyList<HostRuntime> Hosts { get; init; }
     public required OutlierSettings? Outlier { get; init; }
     public required ConnectionPoolGate Pool { get; init; }
-    public required ClusterStats Stats { get; init; }
 
     private int _retriesInFlight;
 
@@ -392,39 +391,8 @@ public sealed class HostRuntime
     public void Exit() => Interlocked.Decrement(ref _active);
 }
 
-/// <summary>Envoy-style per-cluster counters (admin /clusters): requests, errors, active requests.</summary>
-public sealed class ClusterStats
-{
-    private long _requests;
-    private long _errors;
-    private long _active;
-    private long _overflow;
-
-    public long RequestsTotal => Interlocked.Read(ref _requests);
-    public long RequestErrors => Interlocked.Read(ref _errors);
-    public long RequestsActive => Interlocked.Read(ref _active);
-    public long Overflow => Interlocked.Read(ref _overflow);
-
-    public void Started()
-    {
-        Interlocked.Increment(ref _requests);
-        Interlocked.Increment(ref _active);
-    }
-
-    public void Finished(bool error)
-    {
-        Interlocked.Decrement(ref _active);
-        if (error)
-        {
-            Interlocked.Increment(ref _errors);
-        }
-    }
-
-    public void Overflowed() => Interlocked.Increment(ref _overflow);
-}
-
 /// <summary>
-/// Ejection, pool and counter state outlive a reload, like Envoy keeps host health across config updates (keyed by
+/// Ejection and pool state outlive a reload, like Envoy keeps host health across config updates (keyed by
 /// cluster name and endpoint).
 /// </summary>
 public sealed class ClusterStateRegistry(TimeProvider time)
@@ -432,7 +400,6 @@ public sealed class ClusterStateRegistry(TimeProvider time)
     private readonly ConcurrentDictionary<string, HostHealth> _hosts = new();
     private readonly ConcurrentDictionary<string, OutlierGroup> _groups = new();
     private readonly ConcurrentDictionary<string, (string Key, ConnectionPoolGate Gate)> _pools = new();
-    private readonly ConcurrentDictionary<string, ClusterStats> _stats = new();
 
     public TimeProvider Time => time;
 
@@ -440,8 +407,6 @@ public sealed class ClusterStateRegistry(TimeProvider time)
 
     public HostHealth Host(string cluster, string endpoint) =>
         _hosts.GetOrAdd($"{cluster}#{endpoint}", _ => new HostHealth(Group(cluster)));
-
-    public ClusterStats Stats(string cluster) => _stats.GetOrAdd(cluster, _ => new ClusterStats());
 
     public ConnectionPoolGate Pool(string cluster, CircuitBreakers breakers)
     {

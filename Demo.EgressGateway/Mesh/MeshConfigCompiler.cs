@@ -86,7 +86,6 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             return true;
         }
         frame.Flags |= ResponseFlags.UpstreamOverflow;
-        cluster.Stats.Overflowed();
         return false;
     }
 
@@ -132,7 +131,6 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             Hosts = hosts,
             Outlier = OutlierSettings.From(cluster),
             Pool = pool,
-            Stats = clusterState.Stats(cluster.Name),
         };
     }
 }

@@ -17,13 +17,15 @@ public sealed class MeshConfigProvider : IDisposable
     private FileSystemWatcher? _watcher;
     private Timer? _debounceTimer;
     private MeshConfig _current;
+    private IReadOnlyList<string> _scenarios;
 
     public MeshConfigProvider(IOptions<EgressGatewayOptions> options, ClusterStateRegistry clusterState, ILogger<MeshConfigProvider> logger)
     {
         _options = options.Value;
         _compiler = new MeshConfigCompiler(clusterState, _options);
         _logger = logger;
-        _current = Build(revision: 1, out var diagnostics)
+        _scenarios = _options.Scenarios;
+        _current = Build(revision: 1, _scenarios, out var diagnostics)
             ?? throw new IstioConfigException(diagnostics);
         Log.ConfigurationApplied(_logger, _current.Revision, _options.ConfigDirectory, DescribeScenario(), _current.Source.Resources.Count);
         if (_options.WatchConfiguration)
@@ -37,34 +39,71 @@ public sealed class MeshConfigProvider : IDisposable
     /// <summary>Raised after a reload attempt: the new revision, or the diagnostics that kept the old one.</summary>
     public event Action<MeshConfig, IReadOnlyList<ConfigDiagnostic>>? Reloaded;
 
+    /// <summary>The errors of the latest change if it was rejected (the previous revision keeps serving); empty once a change applies.</summary>
     public IReadOnlyList<ConfigDiagnostic> LastRejection { get; private set; } = [];
+
+    /// <summary>When <see cref="LastRejection"/> happened; null when the latest change applied.</summary>
+    public DateTimeOffset? LastRejectedAt { get; private set; }
+
+    /// <summary>When the serving revision was applied.</summary>
+    public DateTimeOffset AppliedAt { get; private set; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The scenarios (file names without .yaml, from <c>scenarios/</c>) the serving revision was built with.</summary>
+    public IReadOnlyList<string> ActiveScenarios => Volatile.Read(ref _scenarios);
 
     /// <summary>Re-reads the folder now; returns true when the new configuration was applied.</summary>
     public bool Reload()
     {
         lock (_reloadGate)
         {
-            var next = Build(Current.Revision + 1, out var diagnostics);
-            if (next is null)
-            {
-                LastRejection = diagnostics;
-                Log.ConfigurationRejected(_logger, Current.Revision,
-                    string.Join(Environment.NewLine, diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)));
-                Reloaded?.Invoke(Current, diagnostics);
-                return false;
-            }
-            Volatile.Write(ref _current, next);
-            LastRejection = [];
-            Log.ConfigurationApplied(_logger, next.Revision, _options.ConfigDirectory, DescribeScenario(), next.Source.Resources.Count);
-            Reloaded?.Invoke(next, diagnostics);
-            return true;
+            return TryApply(_scenarios, out _);
         }
     }
 
-    private MeshConfig? Build(int revision, out IReadOnlyList<ConfigDiagnostic> diagnostics)
+    /// <summary>
+    /// Applies deploy/istio with <paramref name="scenarios"/> on top, at run time — no file is edited, nothing
+    /// restarts (empty: back to deploy/istio alone). Like <c>kubectl apply</c> of the scenario files: a set that does
+    /// not load or validate is rejected with its findings, and the serving revision and its scenarios stay.
+    /// </summary>
+    public bool ApplyScenarios(IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
+    {
+        lock (_reloadGate)
+        {
+            return TryApply([.. scenarios.Distinct(StringComparer.Ordinal)], out diagnostics);
+        }
+    }
+
+    private bool TryApply(IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
+    {
+        var next = Build(Current.Revision + 1, scenarios, out diagnostics);
+        if (next is null)
+        {
+            Reject(diagnostics);
+            return false;
+        }
+        Volatile.Write(ref _scenarios, scenarios);
+        Volatile.Write(ref _current, next);
+        LastRejection = [];
+        LastRejectedAt = null;
+        AppliedAt = DateTimeOffset.UtcNow;
+        Log.ConfigurationApplied(_logger, next.Revision, _options.ConfigDirectory, DescribeScenario(), next.Source.Resources.Count);
+        Reloaded?.Invoke(next, diagnostics);
+        return true;
+    }
+
+    private void Reject(IReadOnlyList<ConfigDiagnostic> diagnostics)
+    {
+        LastRejection = diagnostics;
+        LastRejectedAt = DateTimeOffset.UtcNow;
+        Log.ConfigurationRejected(_logger, Current.Revision,
+            string.Join(Environment.NewLine, diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)));
+        Reloaded?.Invoke(Current, diagnostics);
+    }
+
+    private MeshConfig? Build(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
     {
         var environment = _options.ToMeshEnvironment();
-        var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, _options.Scenarios);
+        var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, scenarios);
         diagnostics = config.HasErrors ? config.Diagnostics : [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)];
         foreach (var warning in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning))
         {
@@ -87,7 +126,7 @@ public sealed class MeshConfigProvider : IDisposable
         return _compiler.Compile(config, revision);
     }
 
-    private string DescribeScenario() => _options.Scenarios.Count == 0 ? "default" : string.Join(",", _options.Scenarios);
+    private string DescribeScenario() => ActiveScenarios.Count == 0 ? "default" : string.Join(",", ActiveScenarios);
 
     private void StartWatching()
     {

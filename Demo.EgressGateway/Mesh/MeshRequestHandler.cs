@@ -267,14 +267,12 @@ public sealed class MeshRequestHandler(
             frame.AttemptedHosts.Add(host);
             if (!await cluster.Pool.TryEnterAsync(cancellationToken))
             {
-                cluster.Stats.Overflowed();
                 frame.Details = "upstream_reset_before_response_started{overflow}";
                 return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable,
                     ResetBefore + "reset reason: overflow", ResponseFlags.UpstreamOverflow);
             }
 
             var outcome = default(AttemptOutcome);
-            cluster.Stats.Started();
             host.Enter();
             try
             {
@@ -296,7 +294,6 @@ public sealed class MeshRequestHandler(
             {
                 host.Exit();
                 cluster.Pool.Exit();
-                cluster.Stats.Finished(outcome.Kind != OutcomeKind.Response || outcome.Status >= 500);
             }
 
             if (cluster.Outlier is { } outlier

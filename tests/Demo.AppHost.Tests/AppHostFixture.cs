@@ -36,7 +36,8 @@ public sealed class AppHostFixture : IAsyncLifetime
         using var cts = new CancellationTokenSource(StartTimeout);
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Demo_AppHost>(
-            [$"IstioConfigDirectory={IstioDirectory}", $"CfInstances={CfInstances}"], cts.Token);
+            // The dashboard is off here, and tests leave the user's certificate stores alone (DevCertificateTests covers the trust step).
+            [$"IstioConfigDirectory={IstioDirectory}", $"CfInstances={CfInstances}", "DevCertificates:Trust=false"], cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
             // A stopped resource fails its health checks by design; the tests look at its state instead.
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)

@@ -78,6 +78,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var app = builder.Build();
         app.UseMeshListener();
         app.MapGet("/health", () => "Healthy");
+        app.MapAdminApi();
         app.MapConfigDump();
         await app.StartAsync();
         return new GatewayHost(app, folder.Path, upstream, logs);

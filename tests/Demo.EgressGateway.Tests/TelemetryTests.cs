@@ -36,8 +36,8 @@ public sealed class TelemetryTests
         Assert.DoesNotContain(callerSpan.ToString(), traceParent, StringComparison.Ordinal);
 
         var stages = stopped.Where(a => a.TraceId == traceId && a.Source.Name == GatewayTelemetry.ActivitySource.Name).ToList();
-        var sidecar = Assert.Single(stages, a => a.DisplayName == "egress sidecar");
-        var egress = Assert.Single(stages, a => a.DisplayName == "egress gateway");
+        var sidecar = Assert.Single(stages, a => (string?)a.GetTagItem("istio.stage") == "sidecar");
+        var egress = Assert.Single(stages, a => (string?)a.GetTagItem("istio.stage") == "gateway");
         Assert.Equal("hello-split", sidecar.GetTagItem("istio.route"));
         Assert.Equal("v2", sidecar.GetTagItem("istio.destination.version"));
         Assert.Equal(1, sidecar.GetTagItem("istio.attempts"));
@@ -85,9 +85,12 @@ public sealed class TelemetryTests
         }
 
         var ours = measurements.Skip(before).Where(m => (string?)m["route"] is "hello-v1" or "hello-split").ToList();
-        Assert.Equal(5, ours.Count(m => (string?)m["reporter"] == "gateway" && (string?)m["response_flags"] == "FI"
-            && (int?)m["response_code"] == 418 && (string?)m["destination_version"] == "-"));
-        Assert.Equal(5, ours.Count(m => (string?)m["reporter"] == "sidecar" && (string?)m["destination_version"] == "v1"
+        // Istio: client proxies and gateways both report as "source"; the stage is the source workload. The gateway
+        // carries the version the sidecar picked (its own route has no subset).
+        Assert.Equal(5, ours.Count(m => (string?)m["reporter"] == "source" && (string?)m["source_workload"] == "istio-egressgateway"
+            && (string?)m["response_flags"] == "FI" && (int?)m["response_code"] == 418 && (string?)m["destination_version"] == "v1"));
+        Assert.Equal(5, ours.Count(m => (string?)m["reporter"] == "source" && (string?)m["source_workload"] == "proxy"
+            && (string?)m["destination_version"] == "v1"
             && (int?)m["response_code"] == 418));
     }
 }

@@ -18,10 +18,14 @@ public sealed class ProxyHost : IAsyncDisposable
     public Uri Url { get; }
     public int Port => Url.Port;
 
-    public static async Task<ProxyHost> StartAsync(IDictionary<string, string?> settings)
+    public static async Task<ProxyHost> StartAsync(IDictionary<string, string?> settings, ILoggerProvider? logs = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
         builder.Logging.ClearProviders();
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Configuration.AddInMemoryCollection(settings);
 

@@ -1,0 +1,112 @@
+using Xunit.Abstractions;
+
+namespace Demo.AppHost.Tests;
+
+/// <summary>
+/// Issue 10 item 6: a first <c>dotnet run --project Demo.AppHost</c> on a fresh HOME shows no "No trusted Aspire
+/// development certificate" warning (the dashboard's red banner is the same check), trusts per user only, and says
+/// so in one console line.
+/// </summary>
+[Collection(DashboardCollection.Name)]
+public sealed class DevCertificateTests(ITestOutputHelper output)
+{
+    private const string AspireWarning = "No trusted Aspire development certificate";
+
+    [Fact]
+    public async Task First_run_on_a_fresh_home_trusts_the_development_certificate_per_user_and_aspire_does_not_warn()
+    {
+        var home = Directory.CreateTempSubdirectory("demo-fresh-home-").FullName;
+        var systemStores = SystemTrustStores();
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            await using (var apphost = AppHostProcess.Start(home))
+            {
+                await apphost.WaitForStartedAsync(cts.Token);
+                // Aspire checks before it starts DCP; give any late warning a moment to show anyway.
+                await Task.Delay(TimeSpan.FromSeconds(2), cts.Token);
+                output.WriteLine(apphost.OutputText);
+
+                Assert.DoesNotContain(apphost.Output, l => l.Contains(AspireWarning, StringComparison.Ordinal));
+                Assert.Single(apphost.Output, l => l == DeveloperCertificateTrust.Announcement);
+            }
+
+            // Per user: the certificate and its trust live under the temp HOME; no system store changed.
+            Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(home, ".dotnet", "corefx", "cryptography", "x509stores", "my")));
+            Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(home, ".dotnet", "corefx", "cryptography", "x509stores", "root")));
+            Assert.Equal(systemStores, SystemTrustStores());
+        }
+        finally
+        {
+            await AppHostProcess.DeleteHomeAsync(home);
+        }
+    }
+
+    [Fact]
+    public async Task Second_run_finds_the_certificate_trusted_and_says_nothing()
+    {
+        var home = Directory.CreateTempSubdirectory("demo-fresh-home-").FullName;
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            using (var trust = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("dotnet", ["dev-certs", "https", "--trust"])
+            {
+                Environment = { ["HOME"] = home, ["DOTNET_CLI_HOME"] = home },
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!)
+            {
+                await trust.WaitForExitAsync(cts.Token);
+            }
+            await using var apphost = AppHostProcess.Start(home);
+            await apphost.WaitForStartedAsync(cts.Token);
+
+            Assert.DoesNotContain(apphost.Output, l => l.Contains(AspireWarning, StringComparison.Ordinal));
+            Assert.DoesNotContain(apphost.Output, l => l == DeveloperCertificateTrust.Announcement);
+        }
+        finally
+        {
+            await AppHostProcess.DeleteHomeAsync(home);
+        }
+    }
+
+    [Fact]
+    public async Task Without_the_trust_step_aspire_warns_so_the_check_above_can_fail()
+    {
+        var home = Directory.CreateTempSubdirectory("demo-fresh-home-").FullName;
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+            await using var apphost = AppHostProcess.Start(home, new Dictionary<string, string> { ["DevCertificates__Trust"] = "false" });
+            await apphost.WaitForStartedAsync(cts.Token);
+
+            Assert.Contains(apphost.Output, l => l.Contains(AspireWarning, StringComparison.Ordinal));
+        }
+        finally
+        {
+            await AppHostProcess.DeleteHomeAsync(home);
+        }
+    }
+
+    /// <summary>Names and sizes of the files in the system's trust stores.</summary>
+    private static string SystemTrustStores() => string.Join('\n',
+        new[] { "/etc/ssl/certs", "/usr/local/share/ca-certificates", "/usr/share/ca-certificates" }
+            .Where(Directory.Exists)
+            .SelectMany(d => Directory.EnumerateFileSystemEntries(d, "*", SearchOption.AllDirectories))
+            .Order(StringComparer.Ordinal)
+            .Select(f => File.Exists(f) ? $"{f} {new FileInfo(f).Length}" : f));
+}
+
+/// <summary>Tests that start their own AppHost (with the dashboard) run one at a time.</summary>
+[CollectionDefinition(Name)]
+public sealed class DashboardCollection
+{
+    public const string Name = "Dashboard";
+}
+
+/// <summary>The AppHost's announcement, as <c>Demo.AppHost/DeveloperCertificateTrustExtensions.cs</c> prints it.</summary>
+internal static class DeveloperCertificateTrust
+{
+    public const string Announcement =
+        "Trusting the ASP.NET Core development certificate for this user only (dotnet dev-certs https --trust: ~/.dotnet and ~/.aspnet, nothing system-wide).";
+}
