@@ -229,9 +229,12 @@ public static class ConfigDump
             json.WriteEndObject();
             json.WriteEndObject();
         }
-        json.WriteStartObject("decorator");
-        json.WriteString("operation", route.Decorator);
-        json.WriteEndObject();
+        if (route.Decorator.Length > 0)
+        {
+            json.WriteStartObject("decorator");
+            json.WriteString("operation", route.Decorator);
+            json.WriteEndObject();
+        }
         WriteHeaders(json, route.RequestHeaders, "request");
         WriteHeaders(json, route.ResponseHeaders, "response");
         if (route.Fault is { } fault)

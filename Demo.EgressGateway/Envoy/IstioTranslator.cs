@@ -277,8 +277,9 @@ public static class IstioTranslator
                 // REGISTRY_ONLY (the demo's Sidecar outboundTrafficPolicy): everything else gets Istio's block_all.
                 virtualHosts.Add(new VirtualHost(BlockAllRoute, ["*"],
                 [
+                    // httproute.go: Istio's block_all route has no decorator.
                     new Route(BlockAllRoute, CatchAll(), null, new DirectResponseAction(502, null), null,
-                        HeaderOperations.None, HeaderOperations.None, BlockAllRoute, null),
+                        HeaderOperations.None, HeaderOperations.None, "", null),
                 ]));
                 var name = port.ToString(CultureInfo.InvariantCulture);
                 routeConfigs.Add(new RouteConfiguration(name, virtualHosts));

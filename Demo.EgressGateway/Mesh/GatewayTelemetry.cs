@@ -31,7 +31,8 @@ public sealed class GatewayTelemetry
 
     private const ResponseFlags LocalErrorFlags = ResponseFlags.FaultInjected | ResponseFlags.NoRouteFound
         | ResponseFlags.NoHealthyUpstream | ResponseFlags.UpstreamOverflow | ResponseFlags.UpstreamConnectionFailure
-        | ResponseFlags.UpstreamRequestTimeout | ResponseFlags.UpstreamRetryLimitExceeded | ResponseFlags.UpstreamRemoteReset;
+        | ResponseFlags.UpstreamRequestTimeout | ResponseFlags.UpstreamRetryLimitExceeded | ResponseFlags.UpstreamRemoteReset
+        | ResponseFlags.UpstreamConnectionTermination | ResponseFlags.NoClusterFound;
 
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
@@ -122,7 +123,9 @@ public sealed class GatewayTelemetry
             var listenPort = isSidecar ? request.Context.Request.Host.Port ?? 80 : sidecarCluster?.Port ?? 443;
             // The route's decorator, as istiod writes it (route.go GetRouteOperation): host:port/path for one cluster,
             // else the VirtualService's name.
-            activity.DisplayName = frame.Route?.Config.Decorator ?? $"{request.Authority}:{listenPort.ToString(CultureInfo.InvariantCulture)}/*";
+            activity.DisplayName = frame.Route?.Config.Decorator is { Length: > 0 } decorator
+                ? decorator
+                : $"{StripPort(request.Authority)}:{listenPort.ToString(CultureInfo.InvariantCulture)}/*";
             activity.SetTag("istio.route", route);
             activity.SetTag("istio.destination.version", version);
             activity.SetTag("istio.destination.cluster", frame.UpstreamHost);
@@ -161,6 +164,12 @@ public sealed class GatewayTelemetry
                 frame.Attempts, route, frame.UpstreamHost ?? "-", frame.Authority.Length > 0 ? frame.Authority : request.Authority,
                 frame.Details ?? "-", elapsed.TotalMilliseconds);
         }
+    }
+
+    private static string StripPort(string authority)
+    {
+        var colon = authority.LastIndexOf(':');
+        return colon > 0 && authority.IndexOf(':') == colon ? authority[..colon] : authority;
     }
 
     private static bool IsOwnError(StageFrame frame) =>

@@ -108,7 +108,8 @@ public sealed class IstioTraceTests : IDisposable
         Assert.Equal(502, status);
         Assert.Null(egress);
         Assert.Equal(ActivityStatusCode.Error, sidecar.Status);
-        Assert.Equal("NR", sidecar.GetTagItem("response_flags"));
+        // Istio's block_all is a direct response: 502 with no response flag (httproute.go, util.BlackHole).
+        Assert.Equal("-", sidecar.GetTagItem("response_flags"));
         Assert.Equal("not-registered.example.com:80/*", sidecar.DisplayName);
     }
 
