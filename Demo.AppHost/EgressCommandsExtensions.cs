@@ -179,7 +179,8 @@ internal static class EgressCommandsExtensions
         return await Admin.GetFromJsonAsync<ConfigStatus>(new Uri(new Uri(admin.Url), "status"), Json, cts.Token);
     }
 
-    internal sealed record ConfigStatus(int Revision, IReadOnlyList<string> Scenarios, Rejection? Rejection);
+    /// <param name="AppliedAt">When the serving revision was applied: a restarted gateway starts again at revision 1 with a new time.</param>
+    internal sealed record ConfigStatus(int Revision, IReadOnlyList<string> Scenarios, Rejection? Rejection, DateTimeOffset AppliedAt = default);
 
     internal sealed record Rejection(IReadOnlyList<Finding> Errors);
 
@@ -246,15 +247,26 @@ internal static class EgressCommandsExtensions
                 {
                     continue;
                 }
-                if (status is null || (published is not null && published.Revision == status.Revision
+                if (status is null || (published is not null && published.Revision == status.Revision && published.AppliedAt == status.AppliedAt
                     && published.Scenarios.SequenceEqual(status.Scenarios) && HealthOf(published) == HealthOf(status)))
                 {
                     continue;
                 }
-                published = status;
                 var scenarios = status.Scenarios.Count == 0 ? "(none: deploy/istio)" : string.Join(", ", status.Scenarios);
                 var (health, description) = HealthOf(status);
-                await notifications.PublishUpdateAsync(egress, snapshot =>
+                try
+                {
+                    await PublishAsync(status, scenarios, health, description);
+                    published = status;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    // Keep polling: the next tick publishes again (a restarting resource may refuse an update).
+                }
+            }
+
+            Task PublishAsync(ConfigStatus status, string scenarios, HealthStatus health, string description) =>
+                notifications.PublishUpdateAsync(egress, snapshot =>
                 {
                     var updated = snapshot with
                     {
@@ -268,7 +280,6 @@ internal static class EgressCommandsExtensions
                             : r)])
                         : updated;
                 });
-            }
         }
 
         private static ImmutableArray<ResourcePropertySnapshot> SetProperty(ImmutableArray<ResourcePropertySnapshot> properties,

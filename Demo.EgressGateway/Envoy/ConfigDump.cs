@@ -182,6 +182,7 @@ public static class ConfigDump
             json.WriteStartObject();
             json.WriteString("name", virtualHost.Name);
             WriteStrings(json, "domains", virtualHost.Domains);
+            json.WriteBoolean("include_request_attempt_count", true);
             json.WriteStartArray("routes");
             foreach (var route in virtualHost.Routes)
             {
@@ -192,6 +193,8 @@ public static class ConfigDump
         }
         json.WriteEndArray();
         json.WriteBoolean("validate_clusters", false);
+        json.WriteNumber("max_direct_response_body_size_bytes", 1048576);
+        json.WriteBoolean("ignore_port_in_host_matching", true);
         json.WriteEndObject();
     }
 
@@ -393,6 +396,7 @@ public static class ConfigDump
             json.WriteString("prefix_rewrite", prefix);
         }
         json.WriteString("timeout", Duration(action.Timeout));
+        json.WriteString("max_grpc_timeout", Duration(action.Timeout));
         if (action.RetryPolicy is { } retry)
         {
             json.WriteStartObject("retry_policy");
@@ -471,6 +475,7 @@ public static class ConfigDump
         json.WriteNumber("max_pending_requests", cluster.CircuitBreakers.MaxPendingRequests);
         json.WriteNumber("max_requests", cluster.CircuitBreakers.MaxRequests);
         json.WriteNumber("max_retries", cluster.CircuitBreakers.MaxRetries);
+        json.WriteBoolean("track_remaining", true);
         json.WriteEndObject();
         json.WriteEndArray();
         json.WriteEndObject();
@@ -502,6 +507,28 @@ public static class ConfigDump
             json.WriteEndObject();
             json.WriteEndObject();
         }
+        if (cluster.Type == "EDS")
+        {
+            // Endpoints of a mesh service come over EDS: the dump names the service, not its pods.
+            json.WriteStartObject("eds_cluster_config");
+            json.WriteStartObject("eds_config");
+            json.WriteStartObject("ads");
+            json.WriteEndObject();
+            json.WriteString("initial_fetch_timeout", "0s");
+            json.WriteString("resource_api_version", "V3");
+            json.WriteEndObject();
+            json.WriteString("service_name", cluster.Name);
+            json.WriteEndObject();
+        }
+        else
+        {
+            WriteLoadAssignment(json, cluster);
+        }
+        WriteClusterTail(json, cluster);
+    }
+
+    private static void WriteLoadAssignment(Utf8JsonWriter json, Cluster cluster)
+    {
         json.WriteStartObject("load_assignment");
         json.WriteString("cluster_name", cluster.Name);
         json.WriteStartArray("endpoints");
@@ -537,6 +564,10 @@ public static class ConfigDump
         json.WriteEndObject();
         json.WriteEndArray();
         json.WriteEndObject();
+    }
+
+    private static void WriteClusterTail(Utf8JsonWriter json, Cluster cluster)
+    {
         if (cluster.TransportSocket is { } tls)
         {
             json.WriteStartObject("transport_socket");
@@ -581,9 +612,13 @@ public static class ConfigDump
             json.WriteEndObject();
             json.WriteEndObject();
         }
-        if (cluster.IdleTimeout is not null || cluster.MaxConnectionDuration is not null)
+        if (cluster.IdleTimeout is not null || cluster.MaxConnectionDuration is not null || cluster.MaxRequestsPerConnection is not null)
         {
             json.WriteStartObject("common_http_protocol_options");
+            if (cluster.MaxRequestsPerConnection is { } perConnection)
+            {
+                json.WriteNumber("max_requests_per_connection", perConnection);
+            }
             if (cluster.IdleTimeout is { } idle)
             {
                 json.WriteString("idle_timeout", Duration(idle));

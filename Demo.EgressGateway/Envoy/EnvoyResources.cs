@@ -177,6 +177,9 @@ public sealed record Cluster(
 
     public int? ConsecutiveLocalOriginFailure { get; init; }
 
+    /// <summary>common_http_protocol_options.max_requests_per_connection (Istio: connectionPool.http.maxRequestsPerConnection); null unlimited.</summary>
+    public int? MaxRequestsPerConnection { get; init; }
+
     /// <summary>typed_extension_protocol_options: HTTP/2 to the upstream (Istio: a port declared HTTP2 or GRPC).</summary>
     public bool Http2 { get; init; }
 

@@ -748,6 +748,7 @@ public static class IstioTranslator
                 ConsecutiveLocalOriginFailure = outlier?.ConsecutiveLocalOriginFailures,
                 Http2 = port.Protocol is "HTTP2" or "GRPC",
                 UseDownstreamProtocol = pool?.UseClientProtocol ?? false,
+                MaxRequestsPerConnection = pool?.MaxRequestsPerConnection is > 0 and var perConnection ? perConnection : null,
             };
         }
 
@@ -794,8 +795,15 @@ public static class IstioTranslator
             IstioDestinationRule? MostSpecific(IEnumerable<IstioDestinationRule> candidates)
             {
                 var matching = candidates.Where(r => HostMatches(r.Host, service.Host)).ToList();
-                return matching.FirstOrDefault(r => string.Equals(r.Host, service.Host, StringComparison.OrdinalIgnoreCase))
+                var best = matching.FirstOrDefault(r => string.Equals(r.Host, service.Host, StringComparison.OrdinalIgnoreCase))
                     ?? matching.Where(r => r.Host.Contains('*')).OrderByDescending(r => r.Host.Length).FirstOrDefault();
+                // destination_rule.go mergeDestinationRule: rules for the same host in one namespace are merged — the
+                // first one's traffic policy, every rule's subsets (the first of a name wins).
+                var others = best is null ? [] : matching.Where(r => r != best && string.Equals(r.Host, best.Host, StringComparison.OrdinalIgnoreCase)).ToList();
+                return others.Count == 0 ? best : best! with
+                {
+                    Subsets = [.. best.Subsets.Concat(others.SelectMany(r => r.Subsets)).DistinctBy(s => s.Name)],
+                };
             }
             if (proxyNamespace != RootNamespace)
             {

@@ -82,11 +82,11 @@ public static class IstioAnalyzer
         DestinationRule? RuleFor(string host) => MostSpecificRule(destinationRules, host);
 
         // DestinationRules: one per host, subsets unique, TLS origination complete.
-        foreach (var group in destinationRules.GroupBy(dr => dr.Host, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1))
+        foreach (var group in destinationRules.GroupBy(dr => (Host: dr.Host.ToLowerInvariant(), dr.Id.Namespace)).Where(g => g.Count() > 1))
         {
             foreach (var dr in group.Skip(1))
             {
-                Error(dr, "spec.host", $"'{dr.Host}' already has DestinationRule '{group.First().Id.Name}'; Istio would merge or ignore one of them — keep one per host");
+                Warn(dr, "spec.host", $"'{dr.Host}' already has DestinationRule '{group.First().Id.Name}' in this namespace: Istio merges them — the subsets are combined, and only the first rule's trafficPolicy applies");
             }
         }
         foreach (var dr in destinationRules)

@@ -422,10 +422,11 @@ public static partial class IstioConfigLoader
         TimeSpan? maxConnectionDuration = null;
         TimeSpan? idleTimeout = null;
         int? maxRetries = null;
+        int? maxRequestsPerConnection = null;
         var useClientProtocol = false;
         if (pool.Map("tcp") is { } tcp)
         {
-            maxConnections = tcp.Int("maxConnections", 1, int.MaxValue);
+            maxConnections = tcp.Int("maxConnections", 0, int.MaxValue);
             connectTimeout = tcp.Duration("connectTimeout", TimeSpan.FromMilliseconds(1));
             maxConnectionDuration = tcp.Duration("maxConnectionDuration", TimeSpan.FromMilliseconds(1));
             tcp.Refuse("idleTimeout", "TCP idle timeouts (TCP proxying)");
@@ -438,10 +439,11 @@ public static partial class IstioConfigLoader
         if (pool.Map("http") is { } http)
         {
             pending = http.Int("http1MaxPendingRequests", 0, int.MaxValue);
-            maxRequests = http.Int("http2MaxRequests", 1, int.MaxValue);
-            if (http.Int("maxRequestsPerConnection", 0, int.MaxValue) is > 0)
+            maxRequests = http.Int("http2MaxRequests", 0, int.MaxValue);
+            maxRequestsPerConnection = http.Int("maxRequestsPerConnection", 0, int.MaxValue);
+            if (maxRequestsPerConnection is > 1)
             {
-                http.Context.Error(http.Join("maxRequestsPerConnection"), "is not modelled by the local egress gateway (its HTTP/1.1 pool cannot cap requests per connection); remove it or set 0", http.Node);
+                http.Context.Error(http.Join("maxRequestsPerConnection"), $"{maxRequestsPerConnection} is not modelled by the local egress gateway (its HTTP/1.1 pool can close a connection after each request, 1, but cannot count to more); use 0 (unlimited) or 1", http.Node);
             }
             maxRetries = http.Int("maxRetries", 0, int.MaxValue);
             // HTTP/2 settings: the local gateway speaks HTTP/1.1 upstream, as Envoy does unless told to upgrade.
@@ -461,6 +463,7 @@ public static partial class IstioConfigLoader
             IdleTimeout = idleTimeout,
             MaxConnectionDuration = maxConnectionDuration,
             UseClientProtocol = useClientProtocol,
+            MaxRequestsPerConnection = maxRequestsPerConnection,
         };
     }
 
@@ -561,7 +564,7 @@ public static partial class IstioConfigLoader
         HttpRetry? retries = null;
         if (route.Map("retries") is { } r)
         {
-            var attempts = r.Int("attempts", 0, 100) ?? 0;
+            var attempts = r.Int("attempts", 0, int.MaxValue) ?? 0;
             retries = new HttpRetry(
                 attempts,
                 r.Duration("perTryTimeout", TimeSpan.FromMilliseconds(1)),
@@ -571,15 +574,26 @@ public static partial class IstioConfigLoader
                 RetryIgnorePreviousHosts = r.Bool("retryIgnorePreviousHosts"),
             };
             // One locality here: retrying in other localities changes nothing.
-            r.Bool("retryRemoteLocalities");
+            var remoteLocalities = r.Bool("retryRemoteLocalities");
             r.RejectUnknown();
-            if (retries.RetryOn is { } retryOn)
+            // pkg/config/validation/agent ValidateHTTPRetry.
+            if (attempts == 0 && (retries.PerTryTimeout is not null || !string.IsNullOrEmpty(retries.RetryOn) || remoteLocalities is not null))
             {
-                foreach (var condition in retryOn.Split(',', StringSplitOptions.TrimEntries))
+                r.Context.Error(r.Join("attempts"), "http retry policy configured when attempts are set to 0 (disabled): Istio refuses it; drop the other fields or set attempts", r.Node);
+            }
+            if (retries.RetryOn is { Length: > 0 } retryOn)
+            {
+                // Split on ',' exactly as istiod does: a space is part of the condition, and only codes Go's
+                // http.StatusText knows are codes.
+                foreach (var condition in retryOn.Split(','))
                 {
                     if (!RetryConditions.IsKnown(condition))
                     {
-                        r.Context.Error(r.Join("retryOn"), $"'{condition}' is not an Envoy retry condition or an HTTP status code (known: {string.Join(", ", RetryConditions.Known)})", r.Node);
+                        r.Context.Error(r.Join("retryOn"), $"\"{condition}\" is not a valid retryOn policy (Envoy conditions: {string.Join(", ", RetryConditions.Known)}; or an HTTP status code)", r.Node);
+                    }
+                    else if (condition == "envoy-ratelimited")
+                    {
+                        r.Context.Error(r.Join("retryOn"), "envoy-ratelimited (a retry on Envoy's x-envoy-ratelimited response header) is not modelled by the local egress gateway", r.Node);
                     }
                 }
             }
@@ -624,6 +638,16 @@ public static partial class IstioConfigLoader
             fault = new HttpFault(delay, abort);
         }
         var headers = route.Map("headers") is { } h ? ParseHeaders(h) : null;
+        // virtualservice.go validateAuthorityRewrite: one route sets its Host in one place only.
+        var authorities = new[] { rewriteAuthority }
+            .Concat(headers?.Request?.Set.Where(kv => IsAuthorityHeader(kv.Key)).Select(kv => kv.Value) ?? [])
+            .Concat(headers?.Request?.Add.Where(kv => IsAuthorityHeader(kv.Key)).Select(kv => kv.Value) ?? [])
+            .Where(v => !string.IsNullOrEmpty(v))
+            .ToList();
+        if (authorities.Count > 1)
+        {
+            route.Context.Error(route.Join("headers.request"), $"authority header cannot be set multiple times: have \"{authorities[0]}\", attempting to set \"{authorities[1]}\" (rewrite.authority and a Host/:authority header are one setting; Istio refuses both)", route.Node);
+        }
         route.Refuse("redirect", "redirects");
         route.Refuse("directResponse", "direct responses");
         route.Refuse("delegate", "delegated VirtualServices");
@@ -636,6 +660,9 @@ public static partial class IstioConfigLoader
         route.RejectUnknown();
         return new HttpRoute(index, name, matches, destinations, rewriteAuthority, rewriteUri, timeout, retries, fault, headers);
     }
+
+    private static bool IsAuthorityHeader(string name) =>
+        name.Equals("host", StringComparison.OrdinalIgnoreCase) || name.Equals(":authority", StringComparison.OrdinalIgnoreCase);
 
     // Envoy's FractionalPercent as Istio writes it: percentage.value (0-100); the deprecated integer 'percent' too.
     // Istio (route.go TranslateFault): percentage.value wins; a delay without it uses the deprecated integer percent;
@@ -707,6 +734,11 @@ public static partial class IstioConfigLoader
         var regex = fields.String("regex");
         fields.RejectUnknown();
         var given = new[] { exact, prefix, regex }.Count(v => v is not null);
+        if (given == 0 && allowPresence)
+        {
+            // route.go canBeConvertedToPresentMatch: a header or query match without a value is a presence match.
+            return new StringMatch(StringMatchKind.Regex, "*", null);
+        }
         if (given != 1)
         {
             fields.Context.Error(fields.Path, "must have exactly one of exact, prefix or regex", fields.Node);

@@ -89,6 +89,9 @@ public sealed record ConnectionPool(int? MaxConnections, TimeSpan? ConnectTimeou
     /// <summary>http.idleTimeout: how long an idle upstream connection is kept.</summary>
     public TimeSpan? IdleTimeout { get; init; }
 
+    /// <summary>http.maxRequestsPerConnection: 0 or null unlimited; 1 closes the connection after each request.</summary>
+    public int? MaxRequestsPerConnection { get; init; }
+
     /// <summary>http.useClientProtocol: speak upstream the protocol the client spoke.</summary>
     public bool UseClientProtocol { get; init; }
 

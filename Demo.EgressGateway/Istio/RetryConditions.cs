@@ -15,6 +15,7 @@ public static class RetryConditions
     public static bool IsKnown(string condition) =>
         Known.Contains(condition) || IsStatusCode(condition, out _);
 
+    /// <summary>A code Go's <c>net/http.StatusText</c> names (istiod's test for "this part of retryOn is a status code").</summary>
     public static bool IsStatusCode(string condition, out int status) =>
-        int.TryParse(condition, NumberStyles.None, CultureInfo.InvariantCulture, out status) && status is >= 100 and <= 599;
+        int.TryParse(condition, NumberStyles.None, CultureInfo.InvariantCulture, out status) && Envoy.IstioTranslator.IsKnownStatus(status);
 }

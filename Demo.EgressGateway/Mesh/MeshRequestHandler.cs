@@ -25,6 +25,8 @@ public sealed class MeshRequestHandler(
     public const string NoHealthyUpstreamBody = "no healthy upstream";
     private const string ResetBefore = "upstream connect error or disconnect/reset before headers. ";
 
+    private static readonly string[] AttemptCounts = [.. Enumerable.Range(0, 16).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+
     private static readonly ForwarderRequestConfig RequestConfig = new()
     {
         // Envoy speaks HTTP/1.1 to upstreams unless told otherwise; YARP would negotiate HTTP/2 through ALPN.
@@ -40,6 +42,14 @@ public sealed class MeshRequestHandler(
     {
         var request = new MeshRequest(context, configs.Current);
         var host = context.Request.Host;
+        // What the sidecar's connection manager adds (use_remote_address false): a request id when there is none,
+        // and the scheme the app spoke.
+        var headers = context.Request.Headers;
+        if (!headers.ContainsKey("x-request-id"))
+        {
+            headers["x-request-id"] = Guid.NewGuid().ToString();
+        }
+        headers["x-forwarded-proto"] = context.Request.Scheme;
         // :authority keeps its port (header matches, the upstream Host); only virtual-host selection ignores it.
         request.Authority = host.Value ?? "";
         var port = host.Port ?? (context.Request.IsHttps ? 443 : 80);
@@ -230,7 +240,12 @@ public sealed class MeshRequestHandler(
         if (outcome.Kind != OutcomeKind.Response)
         {
             var flags = outcome.Flags | (exhausted ? ResponseFlags.UpstreamRetryLimitExceeded : ResponseFlags.None);
-            return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, ResetBefore + outcome.Detail, flags);
+            // Envoy's router: "retried and the latest reset reason: …" once it has retried.
+            frame.Details = outcome.Flags.HasFlag(ResponseFlags.UpstreamConnectionTermination)
+                ? "upstream_reset_before_response_started{connection_termination}"
+                : "upstream_reset_before_response_started{remote_connection_failure}";
+            var detail = frame.Attempts > 1 && outcome.Detail is { } latest ? "retried and the latest " + latest : outcome.Detail;
+            return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, ResetBefore + detail, flags);
         }
         // An inner stage's flags stay on its own access-log line: this proxy only saw the response.
         if (exhausted && route.Retry.RetriesStatus(outcome.Status))
@@ -246,6 +261,16 @@ public sealed class MeshRequestHandler(
         frame.Attempts++;
         request.Authority = frame.Authority;
         var context = request.Context;
+        // Istio sets include_request_attempt_count; the router tells the upstream the time it will wait.
+        context.Request.Headers["x-envoy-attempt-count"] = frame.Attempts < AttemptCounts.Length
+            ? AttemptCounts[frame.Attempts]
+            : frame.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var routeTimeout = frame.Route!.Config.Action?.Timeout ?? TimeSpan.Zero;
+        var expected = frame.Route.Retry.PerTryTimeout ?? (routeTimeout > TimeSpan.Zero ? routeTimeout : null);
+        if (expected is { } expectedTimeout)
+        {
+            context.Request.Headers["x-envoy-expected-rq-timeout-ms"] = ((long)expectedTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         if (!context.Response.HasStarted)
         {
             context.Response.Clear();
@@ -322,7 +347,7 @@ public sealed class MeshRequestHandler(
         if (gateway.FindListener(cluster.Port) is not { } listener)
         {
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: connection failure, transport failure reason: delayed connect error: 111 (the egress gateway has no listener on port {cluster.Port})");
+                $"reset reason: remote connection failure, transport failure reason: delayed connect error: 111 (the egress gateway has no listener on port {cluster.Port})");
         }
         // Plain text carries no SNI; TLS carries the cluster's sni (or, with auto_sni, the Host).
         var sni = cluster.Config.TransportSocket is null ? null : cluster.Sni ?? request.Authority;
@@ -330,13 +355,13 @@ public sealed class MeshRequestHandler(
         {
             Log.FilterChainNotFound(logger, "gateway", sni ?? "-", cluster.Port);
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure, sni is null
-                ? $"reset reason: connection failure, transport failure reason: the egress gateway has no server for a plain-text connection on port {cluster.Port} (filter_chain_not_found)"
-                : $"reset reason: connection failure, transport failure reason: TLS_error: the egress gateway has no server for SNI '{sni}' on port {cluster.Port} (filter_chain_not_found)");
+                ? $"reset reason: remote connection failure, transport failure reason: the egress gateway has no server for a plain-text connection on port {cluster.Port} (filter_chain_not_found)"
+                : $"reset reason: remote connection failure, transport failure reason: TLS_error: the egress gateway has no server for SNI '{sni}' on port {cluster.Port} (filter_chain_not_found)");
         }
         if (TlsMismatch(cluster.Config.TransportSocket, chain.Chain.ServerTlsMode) is { } mismatch)
         {
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: connection failure, transport failure reason: {mismatch}");
+                $"reset reason: remote connection failure, transport failure reason: {mismatch}");
         }
         request.GatewayRoutes = chain.Routes;
         request.GatewayListener = chain.Chain.Name;
@@ -382,7 +407,7 @@ public sealed class MeshRequestHandler(
         {
             Log.UpstreamConnectFailed(logger, cluster.Name, reason);
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: connection failure, transport failure reason: {reason}");
+                $"reset reason: remote connection failure, transport failure reason: {reason}");
         }
         Log.UpstreamReset(logger, cluster.Name, error.ToString(), reason);
         // HTTP/1.1 has no stream reset: an upstream that goes away before its response is a connection

@@ -16,6 +16,11 @@ public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         proxyRequest.Headers.Host = request.Authority;
+        if (request.Frames[Depth].Destination?.Cluster?.Config.MaxRequestsPerConnection == 1)
+        {
+            // max_requests_per_connection 1: the connection serves this request only.
+            proxyRequest.Headers.ConnectionClose = true;
+        }
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse,

@@ -137,8 +137,8 @@ public sealed partial class IstioSourceCaseTests
         Assert.Equal(4, Attempts(mesh.LastAccessLog("sidecar")));
     }
 
-    // retry.go ConvertPolicy: attempts <= 0 "is explicitly disabling the retry policy" — no retry even on a
-    // condition retryOn names.
+    // retry.go ConvertPolicy: attempts <= 0 "is explicitly disabling the retry policy" — no retry at all, not even
+    // Istio's default conditions (retryOn next to attempts: 0 is refused by ValidateHTTPRetry).
     [Fact]
     public async Task ZeroAttemptsDisablesRetries()
     {
@@ -148,7 +148,6 @@ public sealed partial class IstioSourceCaseTests
                         host: {B}
                   retries:
                     attempts: 0
-                    retryOn: 5xx
             """));
         mesh.Echo(B).Behaviour = async (context, _) =>
         {

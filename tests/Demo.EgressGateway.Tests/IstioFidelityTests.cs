@@ -329,7 +329,7 @@ public sealed class IstioFidelityTests
         var (status, body) = await gateway.GetAsync();
 
         Assert.Equal(503, status);
-        Assert.StartsWith("upstream connect error or disconnect/reset before headers. reset reason: connection failure", body, StringComparison.Ordinal);
+        Assert.StartsWith("upstream connect error or disconnect/reset before headers. reset reason: remote connection failure", body, StringComparison.Ordinal);
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 503 UF attempts=1 ", StringComparison.Ordinal));
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal)
             && m.Contains(" 0 NR ", StringComparison.Ordinal) && m.Contains("details=filter_chain_not_found sni=nobody.apps.example.com", StringComparison.Ordinal));
@@ -549,6 +549,119 @@ public sealed class IstioFidelityTests
         Assert.Equal(".m1", route.Name);
         Assert.Equal(new FractionalPercent(5699, "MILLION"), route.Fault!.Abort!.Percentage);
         Assert.Equal(new FractionalPercent(50, "HUNDRED"), route.Fault.Delay!.Percentage);
+    }
+
+    // What istiod's validation refuses (pkg/config/validation: ValidateHTTPRetry, validateAuthorityRewrite), and what
+    // it accepts that a stricter reading would not (validateConnectionPool, canBeConvertedToPresentMatch, mergeDestinationRule).
+    [Theory]
+    [InlineData("retries: { attempts: 2, retryOn: '5xx, gateway-error' }", "\" gateway-error\" is not a valid retryOn policy")]
+    [InlineData("retries: { attempts: 2, retryOn: '599' }", "\"599\" is not a valid retryOn policy")]
+    [InlineData("retries: { attempts: 0, retryOn: 5xx }", "http retry policy configured when attempts are set to 0 (disabled)")]
+    [InlineData("rewrite: { authority: a.example.com }\n      headers: { request: { set: { host: b.example.com } } }", "authority header cannot be set multiple times")]
+    [InlineData("retries: { attempts: 200, retryOn: 5xx }", null)]
+    [InlineData("match: [{ headers: { x-canary: {} } }]", null)]
+    public void The_loader_refuses_and_accepts_what_istiod_does(string routeYaml, string? error)
+    {
+        var config = IstioConfigLoader.Parse("vs.yaml", $$"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: checks
+            spec:
+              hosts: [hello.external]
+              http:
+                - {{routeYaml}}
+                  route:
+                    - destination: { host: hello.external }
+            """);
+        if (error is null)
+        {
+            Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
+        }
+        else
+        {
+            Assert.Contains(config.Diagnostics, d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains(error, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void A_header_match_without_a_value_is_a_presence_match_and_pool_limits_of_0_are_the_defaults()
+    {
+        var config = IstioConfigLoader.Parse("istio.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata:
+              name: hello-external
+            spec:
+              hosts: [hello.external]
+              ports: [{ number: 80, name: http, protocol: HTTP }]
+              resolution: DNS
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: canary
+            spec:
+              hosts: [hello.external]
+              http:
+                - match: [{ headers: { x-canary: {} } }]
+                  route:
+                    - destination: { host: hello.external }
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: pool-a
+            spec:
+              host: hello.external
+              trafficPolicy:
+                connectionPool: { tcp: { maxConnections: 0 }, http: { http2MaxRequests: 0 } }
+              subsets: [{ name: a, labels: { v: a } }]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: pool-b
+            spec:
+              host: hello.external
+              subsets: [{ name: b, labels: { v: b } }]
+            """);
+        Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
+        var sidecar = IstioTranslator.Translate(config, new MeshEnvironment()).Sidecar;
+
+        var header = sidecar.RouteConfigs.Single(r => r.Name == "80").VirtualHosts.Single(v => v.Name == "hello.external:80").Routes[0].Match.Headers.Single();
+        Assert.Equal(("x-canary", true), (header.Name, header.PresentMatch));
+        Assert.Equal(uint.MaxValue, sidecar.Clusters.Single(c => c.Name == "outbound|80||hello.external").CircuitBreakers.MaxConnections);
+        // Two rules for one host in one namespace are merged: both subsets exist.
+        Assert.Contains(sidecar.Clusters, c => c.Name == "outbound|80|a|hello.external");
+        Assert.Contains(sidecar.Clusters, c => c.Name == "outbound|80|b|hello.external");
+        Assert.Contains(IstioAnalyzer.Analyze(config), d => d.Message.Contains("Istio merges them", StringComparison.Ordinal));
+    }
+
+    // What each Envoy adds to the request it forwards: x-request-id and x-forwarded-proto from the sidecar's
+    // connection manager, x-envoy-attempt-count (Istio sets include_request_attempt_count), and
+    // x-envoy-expected-rq-timeout-ms for a route with a timeout.
+    [Fact]
+    public async Task The_upstream_sees_the_headers_Envoy_adds()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, timeout: "5s", retries: MeshYaml.Retries(2, "5xx")));
+        });
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<IHeaderDictionary>();
+        gateway.Upstream.Behaviour = context =>
+        {
+            seen.Enqueue(new HeaderDictionary(context.Request.Headers.ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase)));
+            return Task.FromResult(false);
+        };
+
+        Assert.Equal(200, (await gateway.GetAsync()).Status);
+
+        var headers = Assert.Single(seen);
+        Assert.True(Guid.TryParse(headers["x-request-id"], out _));
+        Assert.Equal("http", headers["x-forwarded-proto"].ToString());
+        Assert.Equal("1", headers["x-envoy-attempt-count"].ToString());
     }
 
     // util.go GetPortLevelTrafficPolicy: "port level policies do not inherit" — a matching portLevelSettings entry

@@ -55,7 +55,7 @@ public sealed class LoaderTests
     [InlineData("    weight: [1]", "spec.http[0].route[0].weight", "must be an integer, got a list")]
     [InlineData("timeout: 5 sec", "spec.http[0].timeout", "must be a duration")]
     [InlineData("timeout: 0.5ms", "spec.http[0].timeout", "must be at least 1ms")]
-    [InlineData("retries: { attempts: 2, retryOn: '5xx,teapot' }", "spec.http[0].retries.retryOn", "'teapot' is not an Envoy retry condition")]
+    [InlineData("retries: { attempts: 2, retryOn: '5xx,teapot' }", "spec.http[0].retries.retryOn", "\"teapot\" is not a valid retryOn policy")]
     [InlineData("fault: { abort: { httpStatus: 418, percentage: { value: 101 } } }", "spec.http[0].fault.abort.percentage.value", "must be between 0 and 100")]
     [InlineData("redirect: { uri: /x }", "spec.http[0].redirect", "not supported by the local egress gateway")]
     public void Wrong_types_ranges_and_unsupported_settings_name_field_and_value(string line, string field, string message)

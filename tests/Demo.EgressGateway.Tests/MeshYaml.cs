@@ -91,8 +91,10 @@ public static class MeshYaml
     public static string Delay(string fixedDelay, double percent) =>
         $"delay:\n  fixedDelay: {fixedDelay}\n  percentage:\n    value: {percent.ToString(CultureInfo.InvariantCulture)}\n";
 
-    public static string Retries(int attempts, string retryOn, string? perTryTimeout = null) =>
-        $"attempts: {attempts}\nretryOn: {retryOn}\n" + (perTryTimeout is null ? "" : $"perTryTimeout: {perTryTimeout}\n");
+    // Istio refuses retryOn or perTryTimeout next to attempts: 0 (ValidateHTTPRetry), so 0 is written alone.
+    public static string Retries(int attempts, string retryOn, string? perTryTimeout = null) => attempts == 0
+        ? "attempts: 0\n"
+        : $"attempts: {attempts}\nretryOn: {retryOn}\n" + (perTryTimeout is null ? "" : $"perTryTimeout: {perTryTimeout}\n");
 
     private static void AppendPolicy(StringBuilder text, string? timeout, string? retries, string? fault)
     {
