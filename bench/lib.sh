@@ -42,18 +42,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Installs Debian packages for the commands that are missing (CI's .ci/run does the same for nginx and wrk).
+# Fails, naming each missing command and how to install it. Nothing is installed from here (so never from inside
+# `dotnet test`): .ci/run installs nginx and wrk on a fresh machine; by hand: sudo apt-get install nginx wrk.
 require_commands() {
   local missing=() cmd
   for cmd in "$@"; do
     command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing from Debian: ${missing[*]}"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "bench: missing ${missing[*]}: install with: sudo apt-get update && sudo apt-get install -y ${missing[*]} (.ci/run does this)" >&2
+  exit 3
 }
 
 nginx_bin() { command -v nginx 2>/dev/null || echo /usr/sbin/nginx; }
@@ -192,15 +190,26 @@ start_gateway() {
     "$@" dotnet "$dll"
 }
 
-# Sum of utime+stime (clock ticks) of the given processes.
+# CPU time of the given processes in clock ticks (USER_HZ), with nanosecond precision: the sum of every thread's
+# /proc/<pid>/task/<tid>/schedstat run time (utime+stime in /proc/<pid>/stat counts whole 10 ms ticks, and a short
+# smoke run of nginx can stay under one). Threads that exit during a round are not counted; falls back to stat.
 cpu_ticks() {
-  local total=0 pid line fields
+  local pid line fields total_ns=0 stat_ticks=0 f ns rest
   for pid in "$@"; do
-    read -r line <"/proc/$pid/stat" 2>/dev/null || continue
-    read -r -a fields <<<"${line##*) }"
-    total=$((total + fields[11] + fields[12]))
+    if read -r line <"/proc/$pid/stat" 2>/dev/null; then
+      read -r -a fields <<<"${line##*) }"
+      stat_ticks=$((stat_ticks + fields[11] + fields[12]))
+    fi
+    for f in /proc/"$pid"/task/*/schedstat; do
+      read -r ns rest <"$f" 2>/dev/null || continue
+      total_ns=$((total_ns + ns))
+    done
   done
-  echo "$total"
+  if [ "$total_ns" -gt 0 ]; then
+    awk -v ns="$total_ns" -v hz="$HZ" 'BEGIN { printf "%.4f\n", ns * hz / 1e9 }'
+  else
+    echo "$stat_ticks"
+  fi
 }
 
 # Sum of VmRSS (kB) of the given processes.
