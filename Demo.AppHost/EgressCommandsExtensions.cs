@@ -227,9 +227,24 @@ internal static class EgressCommandsExtensions
     private sealed class IstioStatusPublisher(IResource egress, EndpointReference admin, string healthCheck, ResourceNotificationService notifications)
         : BackgroundService
     {
+        // The resource's instances as DCP names them (e.g. egress-x7k2): updates go to each, which is what the
+        // dashboard and watchers see.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _instances = new(StringComparer.Ordinal);
+
         protected override async Task ExecuteAsync(CancellationToken stoppingToken)
         {
+            _ = Task.Run(async () =>
+            {
+                await foreach (var update in notifications.WatchAsync(stoppingToken))
+                {
+                    if (update.Resource == egress && update.ResourceId != egress.Name)
+                    {
+                        _instances.TryAdd(update.ResourceId, true);
+                    }
+                }
+            }, stoppingToken);
             ConfigStatus? published = null;
+            var publishedTo = 0;
             using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
@@ -247,7 +262,7 @@ internal static class EgressCommandsExtensions
                 {
                     continue;
                 }
-                if (status is null || (published is not null && published.Revision == status.Revision && published.AppliedAt == status.AppliedAt
+                if (status is null || (published is not null && publishedTo == _instances.Count && published.Revision == status.Revision && published.AppliedAt == status.AppliedAt
                     && published.Scenarios.SequenceEqual(status.Scenarios) && HealthOf(published) == HealthOf(status)))
                 {
                     continue;
@@ -256,8 +271,13 @@ internal static class EgressCommandsExtensions
                 var (health, description) = HealthOf(status);
                 try
                 {
-                    await PublishAsync(status, scenarios, health, description);
+                    var instances = _instances.Keys.ToList();
+                    foreach (var instance in instances.Count == 0 ? [egress.Name] : instances)
+                    {
+                        await PublishAsync(instance, status, scenarios, health, description);
+                    }
                     published = status;
+                    publishedTo = instances.Count;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
@@ -265,8 +285,8 @@ internal static class EgressCommandsExtensions
                 }
             }
 
-            Task PublishAsync(ConfigStatus status, string scenarios, HealthStatus health, string description) =>
-                notifications.PublishUpdateAsync(egress, snapshot =>
+            Task PublishAsync(string instance, ConfigStatus status, string scenarios, HealthStatus health, string description) =>
+                notifications.PublishUpdateAsync(egress, instance, snapshot =>
                 {
                     var updated = snapshot with
                     {

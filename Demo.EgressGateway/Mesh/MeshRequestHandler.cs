@@ -363,6 +363,9 @@ public sealed class MeshRequestHandler(
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
                 $"reset reason: remote connection failure, transport failure reason: {mismatch}");
         }
+        // Istio's gateways use the remote address (use_remote_address, no trusted hops): the connection manager sets
+        // x-forwarded-proto from its own downstream connection — https for the sidecar's mTLS.
+        request.Context.Request.Headers["x-forwarded-proto"] = cluster.Config.TransportSocket is null ? "http" : "https";
         request.GatewayRoutes = chain.Routes;
         request.GatewayListener = chain.Chain.Name;
         return await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken);
