@@ -638,8 +638,8 @@ public sealed class IstioFidelityTests
         Assert.Contains(IstioAnalyzer.Analyze(config), d => d.Message.Contains("Istio merges them", StringComparison.Ordinal));
     }
 
-    // What each Envoy adds to the request it forwards: x-request-id and x-forwarded-proto from the sidecar's
-    // connection manager, x-envoy-attempt-count (Istio sets include_request_attempt_count), and
+    // What each Envoy adds to the request it forwards: x-request-id from the sidecar's connection manager,
+    // x-forwarded-proto (the gateway's overwrites the sidecar's), x-envoy-attempt-count (Istio sets include_request_attempt_count), and
     // x-envoy-expected-rq-timeout-ms for a route with a timeout.
     [Fact]
     public async Task The_upstream_sees_the_headers_Envoy_adds()
@@ -660,7 +660,9 @@ public sealed class IstioFidelityTests
 
         var headers = Assert.Single(seen);
         Assert.True(Guid.TryParse(headers["x-request-id"], out _));
-        Assert.Equal("http", headers["x-forwarded-proto"].ToString());
+        // Set to http by the sidecar (the app spoke plain HTTP), then overwritten by the egress gateway, which uses the
+        // remote address: its downstream is the sidecar's mTLS connection.
+        Assert.Equal("https", headers["x-forwarded-proto"].ToString());
         Assert.Equal("1", headers["x-envoy-attempt-count"].ToString());
     }
 
