@@ -276,20 +276,7 @@ public static class ConfigDump
     private static void WriteMatch(Utf8JsonWriter json, RouteMatch match)
     {
         json.WriteStartObject("match");
-        if (match.Prefix is { } prefix)
-        {
-            json.WriteString("prefix", prefix);
-        }
-        if (match.Path is { } path)
-        {
-            json.WriteString("path", path);
-        }
-        if (match.SafeRegex is { } regex)
-        {
-            json.WriteStartObject("safe_regex");
-            json.WriteString("regex", regex);
-            json.WriteEndObject();
-        }
+        WriteMatcherFields(json, "path", match.Path, match.Prefix, match.SafeRegex);
         json.WriteBoolean("case_sensitive", match.CaseSensitive);
         if (match.Headers.Count > 0)
         {
@@ -343,21 +330,27 @@ public static class ConfigDump
     private static void WriteStringMatch(Utf8JsonWriter json, StringMatcher matcher)
     {
         json.WriteStartObject("string_match");
-        if (matcher.Exact is { } exact)
+        WriteMatcherFields(json, "exact", matcher.Exact, matcher.Prefix, matcher.SafeRegex);
+        json.WriteEndObject();
+    }
+
+    // The exact (a route's "path", a string matcher's "exact"), prefix and safe_regex fields a matcher has set.
+    private static void WriteMatcherFields(Utf8JsonWriter json, string exactName, string? exact, string? prefix, string? regex)
+    {
+        if (exact is not null)
         {
-            json.WriteString("exact", exact);
+            json.WriteString(exactName, exact);
         }
-        if (matcher.Prefix is { } prefix)
+        if (prefix is not null)
         {
             json.WriteString("prefix", prefix);
         }
-        if (matcher.SafeRegex is { } regex)
+        if (regex is not null)
         {
             json.WriteStartObject("safe_regex");
             json.WriteString("regex", regex);
             json.WriteEndObject();
         }
-        json.WriteEndObject();
     }
 
     private static void WriteAction(Utf8JsonWriter json, RouteAction action)

@@ -257,7 +257,8 @@ public sealed class AppHostFixture : IAsyncLifetime
             }
             await foreach (var resourceEvent in App.ResourceNotifications.WatchAsync(cts.Token))
             {
-                if (resourceEvent.ResourceId == instanceId && predicate(resourceEvent))
+                // A resource name stands for its instances (DCP's ids, e.g. egress-x7k2).
+                if ((resourceEvent.ResourceId == instanceId || resourceEvent.Resource.Name == instanceId) && predicate(resourceEvent))
                 {
                     return resourceEvent;
                 }

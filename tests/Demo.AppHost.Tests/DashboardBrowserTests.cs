@@ -43,6 +43,10 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
                 Args = ["--no-sandbox", "--disable-dev-shm-usage"],
             });
             var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1600, Height = 900 } });
+            // The dashboard's first page load is a Blazor app start: on a loaded 2-core machine it can take more than
+            // Playwright's default 30 s for a navigation (15 s seen for "load" while other suites run).
+            page.SetDefaultNavigationTimeout(90_000);
+            page.SetDefaultTimeout(60_000);
             try
             {
                 await page.GotoAsync(login.ToString());
@@ -93,7 +97,7 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
                         return false;
                     }
                     await rows.First.GetByText("caller: caller tick").First.ClickAsync();
-                    await page.WaitForURLAsync(new Regex("/traces/detail/"), new PageWaitForURLOptions { Timeout = 15000 });
+                    await page.WaitForURLAsync(new Regex("/traces/detail/"), new PageWaitForURLOptions { Timeout = 60000 });
                     await page.WaitForTimeoutAsync(1500);
                     detail = await page.InnerTextAsync("body");
                     if (!CfApp().IsMatch(detail))
