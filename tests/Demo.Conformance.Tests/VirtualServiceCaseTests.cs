@@ -401,8 +401,8 @@ public sealed class VirtualServiceCaseTests
     }
 
     // Istio cases "shifting-50" (50/25/25) and "shifting-80" (80/10/10): traffic follows the weights. Istio sends
-    // 100 calls and allows ±10 per host; here 1000 calls and one chi-square test of the joint split at α = 0.001
-    // (critical value 13.82 for 2 degrees of freedom), so the test neither flakes nor lets a wrong split through.
+    // 100 calls and allows ±10 per host; here 1000 calls and one chi-square test of the joint split at α = 0.0001
+    // (critical value 18.42 for 2 degrees of freedom; a 1-in-1000 false alarm per case was seen in a CI-like run), so the test neither flakes nor lets a wrong split through.
     [Theory]
     [InlineData(50, 25, 25)]
     [InlineData(80, 10, 10)]
@@ -440,8 +440,8 @@ public sealed class VirtualServiceCaseTests
 
         var expected = new Dictionary<string, double> { ["b"] = calls * b / 100.0, ["c"] = calls * c / 100.0, ["d"] = calls * d / 100.0 };
         var chiSquare = counts.Sum(kv => Math.Pow(kv.Value - expected[kv.Key], 2) / expected[kv.Key]);
-        Assert.True(chiSquare < 13.82,
-            $"split b/c/d = {counts["b"]}/{counts["c"]}/{counts["d"]} of {calls}, expected {b}/{c}/{d} %: chi-square {chiSquare:F2} >= 13.82 (α = 0.001, 2 df)");
+        Assert.True(chiSquare < 18.42,
+            $"split b/c/d = {counts["b"]}/{counts["c"]}/{counts["d"]} of {calls}, expected {b}/{c}/{d} %: chi-square {chiSquare:F2} >= 18.42 (α = 0.0001, 2 df)");
     }
 
     private static string WithoutHeadersAbort(string matcher) => $"""
