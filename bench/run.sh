@@ -37,7 +37,9 @@ NGINX_WORKERS=${NGINX_WORKERS:-2}
 require_commands nginx wrk curl
 LOAD_BEFORE=$(load_average)
 log "load average before: $LOAD_BEFORE"
-start_cf_apps_and_gateway EgressGateway__AccessLog=false
+# GATEWAY_ENV: extra environment for the gateway only, e.g. GATEWAY_ENV="DOTNET_gcServer=0" to compare GC settings.
+# shellcheck disable=SC2086
+start_cf_apps_and_gateway EgressGateway__AccessLog=false ${GATEWAY_ENV:-}
 free_port P_NGINX
 
 # nginx: HTTP in, split_clients 50/50, Host per upstream, HTTPS out with SNI = host, verified against the CA,

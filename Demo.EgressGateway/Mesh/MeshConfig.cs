@@ -173,6 +173,9 @@ public sealed class RouteEntry
     public required RetryPolicy Retry { get; init; }
     public required ResiliencePipeline<AttemptOutcome> Pipeline { get; init; }
 
+    /// <summary>Envoy's <c>x-envoy-expected-rq-timeout-ms</c> for each try (the per-try timeout, else the route's), or null without one.</summary>
+    public string? ExpectedTimeoutHeader { get; init; }
+
     public ClusterChoice PickDestination()
     {
         if (Destinations.Count == 1 || TotalWeight == 0)

@@ -68,6 +68,9 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             TotalWeight = cumulative,
             Retry = retry,
             Pipeline = retry.BuildPipeline(timeout, AdmitRetry),
+            ExpectedTimeoutHeader = (retry.PerTryTimeout ?? timeout) is { } expected
+                ? ((long)expected.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)
+                : null,
         };
     }
 

@@ -265,11 +265,9 @@ public sealed class MeshRequestHandler(
         context.Request.Headers["x-envoy-attempt-count"] = frame.Attempts < AttemptCounts.Length
             ? AttemptCounts[frame.Attempts]
             : frame.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var routeTimeout = frame.Route!.Config.Action?.Timeout ?? TimeSpan.Zero;
-        var expected = frame.Route.Retry.PerTryTimeout ?? (routeTimeout > TimeSpan.Zero ? routeTimeout : null);
-        if (expected is { } expectedTimeout)
+        if (frame.Route!.ExpectedTimeoutHeader is { } expectedTimeout)
         {
-            context.Request.Headers["x-envoy-expected-rq-timeout-ms"] = ((long)expectedTimeout.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Request.Headers["x-envoy-expected-rq-timeout-ms"] = expectedTimeout;
         }
         if (!context.Response.HasStarted)
         {
