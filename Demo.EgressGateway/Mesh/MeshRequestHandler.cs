@@ -362,11 +362,27 @@ public sealed class MeshRequestHandler(
                 $"reset reason: remote connection failure, transport failure reason: {mismatch}");
         }
         // Istio's gateways use the remote address (use_remote_address, no trusted hops): the connection manager sets
-        // x-forwarded-proto from its own downstream connection — https for the sidecar's mTLS.
-        request.Context.Request.Headers["x-forwarded-proto"] = cluster.Config.TransportSocket is null ? "http" : "https";
+        // x-forwarded-proto from its own downstream connection — https for the sidecar's mTLS — and appends that
+        // connection's peer (the calling pod; here the app's own address) to x-forwarded-for.
+        var headers = request.Context.Request.Headers;
+        var (sidecarProto, sidecarForwardedFor) = (headers["x-forwarded-proto"], headers["x-forwarded-for"]);
+        headers["x-forwarded-proto"] = cluster.Config.TransportSocket is null ? "http" : "https";
+        if (request.Context.Connection.RemoteIpAddress is { } peer)
+        {
+            headers["x-forwarded-for"] = sidecarForwardedFor.Count == 0 ? peer.ToString() : $"{sidecarForwardedFor}, {peer}";
+        }
         request.GatewayRoutes = chain.Routes;
         request.GatewayListener = chain.Chain.Name;
-        return await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken);
+        try
+        {
+            return await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken);
+        }
+        finally
+        {
+            // The sidecar's next try sends its own request again.
+            headers["x-forwarded-proto"] = sidecarProto;
+            headers["x-forwarded-for"] = sidecarForwardedFor;
+        }
     }
 
     private async ValueTask<AttemptOutcome> ForwardAsync(MeshRequest request, int depth, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)

@@ -60,7 +60,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.NotEmpty(app);
         output.WriteLine("cf-v1: " + app[^1]);
         Assert.All(app, line => Assert.Matches(
-            @"vcap_request_id:""[0-9a-f-]{36}"" x_forwarded_for:""127\.0\.0\.1"" x_forwarded_proto:""https"" x_request_start:""\d{13}"" traceid:""[0-9a-f]{32}""", line));
+            @"vcap_request_id:""[0-9a-f-]{36}"" x_forwarded_for:""127\.0\.0\.1, 127\.0\.0\.1"" x_forwarded_proto:""https"" x_request_start:""\d{13}"" traceid:""[0-9a-f]{32}""", line));
         var traced = router.Access.Where(a => a.Status == 200 && a.Host == "hello-istio-v1.apps.example.com").Select(a => a.TraceId).ToHashSet();
         Assert.Contains(app, line => traced.Any(t => line.Contains(t, StringComparison.Ordinal)));
     }

@@ -663,6 +663,8 @@ public sealed class IstioFidelityTests
         // Set to http by the sidecar (the app spoke plain HTTP), then overwritten by the egress gateway, which uses the
         // remote address: its downstream is the sidecar's mTLS connection.
         Assert.Equal("https", headers["x-forwarded-proto"].ToString());
+        // The gateway (use_remote_address) appends its downstream peer: the calling app, here on 127.0.0.1.
+        Assert.Equal("127.0.0.1", headers["x-forwarded-for"].ToString());
         Assert.Equal("1", headers["x-envoy-attempt-count"].ToString());
     }
 
