@@ -97,7 +97,16 @@ public sealed partial class DashboardBrowserTests(ITestOutputHelper output)
                         return false;
                     }
                     await rows.First.GetByText("caller: caller tick").First.ClickAsync();
-                    await page.WaitForURLAsync(new Regex("/traces/detail/"), new PageWaitForURLOptions { Timeout = 60000 });
+                    try
+                    {
+                        await page.WaitForURLAsync(new Regex("/traces/detail/"), new PageWaitForURLOptions { Timeout = 15000 });
+                    }
+                    catch (TimeoutException)
+                    {
+                        // The list re-renders as new ticks arrive; a click can land on a row that is being replaced.
+                        await page.GotoAsync(new Uri(login, "/traces").ToString());
+                        return false;
+                    }
                     await page.WaitForTimeoutAsync(1500);
                     detail = await page.InnerTextAsync("body");
                     if (!CfApp().IsMatch(detail))
