@@ -77,7 +77,6 @@ internal static class LocalEgressExtensions
             .WithEnvironment("CfRouter__PruneStaleDropletsInterval", "00:00:01")
             .WithEnvironment("OTEL_SERVICE_NAME", name)
             .WithHttpHealthCheck("/health", endpointName: "status");
-        egress.WaitFor(router);
         return router;
     }
 
@@ -114,14 +113,14 @@ internal static class LocalEgressExtensions
             .WithEnvironment("CfApp__RouteRegistrar__StaleThresholdInSeconds", "3")
             .WithHttpHealthCheck("/health");
 
-        egress.WithEnvironment($"EgressGateway__Upstreams__{route}", router.GetEndpoint("https"))
-            .WaitFor(app);
+        egress.WithEnvironment($"EgressGateway__Upstreams__{route}", router.GetEndpoint("https"));
         return app;
     }
 
     /// <summary>
     /// Locally the proxy's HTTP client uses the egress gateway as its HTTP proxy, which is what sidecar
-    /// interception does in a cluster: the request still says <c>Host: hello.external</c>.
+    /// interception does in a cluster: the request still says <c>Host: hello.external</c>. The proxy does not wait for
+    /// the gateway (its sidecar would not either); the caller waits for both (<see cref="WaitForLocalPath"/>).
     /// </summary>
     public static IResourceBuilder<ProjectResource> ViaLocalEgressGateway(this IResourceBuilder<ProjectResource> proxy,
         IResourceBuilder<ProjectResource>? egress)
@@ -130,6 +129,26 @@ internal static class LocalEgressExtensions
         {
             return proxy;
         }
-        return proxy.WithEnvironment("Upstream__HttpProxy", egress.GetEndpoint("http")).WaitFor(egress);
+        return proxy.WithEnvironment("Upstream__HttpProxy", egress.GetEndpoint("http"));
+    }
+
+    /// <summary>
+    /// Starts <paramref name="client"/> once every hop of its local path is healthy, so that its first request gets a
+    /// Cloud Foundry app's answer rather than an error. The hops themselves start at once, side by side: none needs the
+    /// next one to start (the proxy, the gateway and the router resolve their upstreams per request, as in a cluster),
+    /// and a chain of <c>WaitFor</c> along the path would only add each hop's start-up time to the next one's.
+    /// </summary>
+    /// <param name="path">The hops, e.g. egress gateway, router and CF apps; null entries (publish mode) are skipped.</param>
+    public static IResourceBuilder<ProjectResource> WaitForLocalPath(this IResourceBuilder<ProjectResource> client,
+        params IResourceBuilder<ProjectResource>?[] path)
+    {
+        foreach (var hop in path)
+        {
+            if (hop is not null)
+            {
+                client.WaitFor(hop);
+            }
+        }
+        return client;
     }
 }

@@ -59,7 +59,8 @@ fi
 APPHOST_PGID=""
 stop_apphost() {
   [ -n "$APPHOST_PGID" ] || return 0
-  kill -INT -- "-$APPHOST_PGID" 2>/dev/null || true
+  # SIGTERM, not SIGINT: a background job of a script starts with SIGINT ignored, and the AppHost inherits that.
+  kill -TERM -- "-$APPHOST_PGID" 2>/dev/null || true
   local deadline=$((SECONDS + 40))
   while kill -0 -- "-$APPHOST_PGID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.5; done
   kill -KILL -- "-$APPHOST_PGID" 2>/dev/null || true
@@ -79,7 +80,7 @@ measure_start() {
   mkdir -p "$run_tmp/tmp"
   local t0 now elapsed first_line="" first_s="" answer_line="" answer_s="" started_s="" first_is_answer=false
   t0=$(date +%s.%N)
-  # setsid: the AppHost and `dotnet run` get their own process group, stopped together with SIGINT.
+  # setsid: the AppHost and `dotnet run` get their own process group, stopped together (Ctrl+C's SIGTERM path).
   (cd "$dir" && exec setsid env TMPDIR="$run_tmp/tmp" ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development \
     ASPIRE_ALLOW_UNSECURED_TRANSPORT=true ASPNETCORE_URLS="http://localhost:$P_DASHBOARD" \
     ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL="http://localhost:$P_OTLP" ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL="http://localhost:$P_RESOURCES" \
@@ -88,7 +89,7 @@ measure_start() {
   while :; do
     now=$(date +%s.%N)
     elapsed=$(calc "$now - $t0")
-    if [ -z "$started_s" ] && grep -q 'Distributed application started' "$run_tmp/apphost.log"; then started_s=$elapsed; fi
+    if [ -z "$started_s" ] && grep -q 'Distributed application started' "$run_tmp/apphost.log" 2>/dev/null; then started_s=$elapsed; fi
     if [ -z "$first_line" ]; then
       first_line=$(cat "$run_tmp"/tmp/aspire-dcp*/*_out 2>/dev/null | grep -m1 -E "$TICK_LINE" || true)
       [ -n "$first_line" ] && first_s=$elapsed
@@ -113,6 +114,8 @@ measure_start() {
   local -n figures=FIGURES_$side seconds=SECONDS_$side
   figures+=("{\"run\": $run, \"apphost_started_s\": ${started_s:-null}, \"first_line_s\": ${first_s:-null}, \"first_line\": \"$body\", \"first_line_is_answer\": $first_is_answer, \"first_answer_s\": ${answer_s:-null}, \"load1\": $(cut -d' ' -f1 /proc/loadavg)}")
   if [ -n "$first_s" ]; then seconds+=("$first_s"); fi
+  # DCP removes its session folder on shutdown: keep the resources' stdout/stderr for a look afterwards (KEEP_WORK=1).
+  cp -R "$run_tmp"/tmp/aspire-dcp* "$run_tmp/dcp" 2>/dev/null || true
   stop_apphost
 }
 
