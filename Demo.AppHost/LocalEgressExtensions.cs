@@ -11,6 +11,9 @@ internal static class LocalEgressExtensions
     /// <summary>Instances per CF app (<c>--CfInstances 2</c>, like <c>cf scale -i 2</c>); 1 by default.</summary>
     public const string CfInstancesSetting = "CfInstances";
 
+    /// <summary><c>--StartOrder chain</c>: the hops wait for each other (see <see cref="WaitForLocalPath"/>); by default they start side by side.</summary>
+    public const string StartOrderSetting = "StartOrder";
+
     private static string RepositoryRoot(IDistributedApplicationBuilder builder) =>
         Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
@@ -137,16 +140,27 @@ internal static class LocalEgressExtensions
     /// Cloud Foundry app's answer rather than an error. The hops themselves start at once, side by side: none needs the
     /// next one to start (the proxy, the gateway and the router resolve their upstreams per request, as in a cluster),
     /// and a chain of <c>WaitFor</c> along the path would only add each hop's start-up time to the next one's.
+    /// <c>--StartOrder chain</c> restores that chain (platform → egress gateway → proxy → client), to measure against.
     /// </summary>
-    /// <param name="path">The hops, e.g. egress gateway, router and CF apps; null entries (publish mode) are skipped.</param>
+    /// <param name="proxy">The client's first hop.</param>
+    /// <param name="egress">The egress gateway; null in publish mode.</param>
+    /// <param name="platform">The router and the CF apps; null entries (publish mode) are skipped.</param>
     public static IResourceBuilder<ProjectResource> WaitForLocalPath(this IResourceBuilder<ProjectResource> client,
-        params IResourceBuilder<ProjectResource>?[] path)
+        IResourceBuilder<ProjectResource> proxy, IResourceBuilder<ProjectResource>? egress,
+        params IResourceBuilder<ProjectResource>?[] platform)
     {
-        foreach (var hop in path)
+        client.WaitFor(proxy);
+        if (egress is null)
+        {
+            return client;
+        }
+        var chain = string.Equals(client.ApplicationBuilder.Configuration[StartOrderSetting], "chain", StringComparison.OrdinalIgnoreCase);
+        (chain ? proxy : client).WaitFor(egress);
+        foreach (var hop in platform)
         {
             if (hop is not null)
             {
-                client.WaitFor(hop);
+                (chain ? egress : client).WaitFor(hop);
             }
         }
         return client;

@@ -14,7 +14,7 @@ var proxy = builder.AddProject<Projects.Demo_Proxy>("proxy").PublishForCluster()
     .ViaLocalEgressGateway(egress);
 
 builder.AddProject<Projects.Demo_Caller>("caller").PublishForCluster()
-    .WithReference(proxy).WaitFor(proxy)
-    .WaitForLocalPath(egress, router, cfV1, cfV2);
+    .WithReference(proxy)
+    .WaitForLocalPath(proxy, egress, router, cfV1, cfV2);
 
 builder.Build().Run();

@@ -18,10 +18,12 @@
 # usage: bench/devloop.sh
 # env: RUNS=3 (starts of each)  TIMEOUT=180 (s per start)  SKIP_TEST=0  ANCHOR=1 (0: the project alone)
 #      ANCHOR_DIR=<repo>/../shared/anchors/minimal-aspire  KEEP_WORK=0  RESULTS_DIR
+#      COMPARE_ARGS="--StartOrder chain": also measure the project started with these AppHost arguments, as a third
+#      side in the same interleaved rounds (project, compare, anchor), to measure a change against its alternative
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-RUNS=${RUNS:-3} TIMEOUT=${TIMEOUT:-180} SKIP_TEST=${SKIP_TEST:-0} ANCHOR=${ANCHOR:-1}
+RUNS=${RUNS:-3} TIMEOUT=${TIMEOUT:-180} SKIP_TEST=${SKIP_TEST:-0} ANCHOR=${ANCHOR:-1} COMPARE_ARGS=${COMPARE_ARGS:-}
 ANCHOR_DIR=${ANCHOR_DIR:-$REPO_ROOT/../shared/anchors/minimal-aspire}
 TICK_LINE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)'$'\t'
 PROJECT_ANSWER=$'\t''(Hello K8s, from CF v[0-9]+ service!|fault filter abort)$'
@@ -70,11 +72,12 @@ stop_apphost() {
 }
 trap 'stop_apphost; cleanup' EXIT
 
-# measure_start SIDE RUN DIR PROJECT ANSWER_REGEX: one warm start; appends a JSON object to FIGURES_<SIDE> and the
-# first-line seconds to SECONDS_<SIDE>.
-FIGURES_project=() FIGURES_anchor=() SECONDS_project=() SECONDS_anchor=()
+# measure_start SIDE RUN DIR PROJECT ANSWER_REGEX [APPHOST ARGS...]: one warm start; appends a JSON object to
+# FIGURES_<SIDE> and the first-line seconds to SECONDS_<SIDE>.
+FIGURES_project=() FIGURES_anchor=() FIGURES_compare=() SECONDS_project=() SECONDS_anchor=() SECONDS_compare=()
 measure_start() {
   local side=$1 run=$2 dir=$3 project=$4 answer=$5
+  shift 5
   local run_tmp=$WORK/$side-run$run
   free_port P_DASHBOARD; free_port P_OTLP; free_port P_RESOURCES
   mkdir -p "$run_tmp/tmp"
@@ -84,7 +87,7 @@ measure_start() {
   (cd "$dir" && exec setsid env TMPDIR="$run_tmp/tmp" ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development \
     ASPIRE_ALLOW_UNSECURED_TRANSPORT=true ASPNETCORE_URLS="http://localhost:$P_DASHBOARD" \
     ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL="http://localhost:$P_OTLP" ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL="http://localhost:$P_RESOURCES" \
-    dotnet run --project "$project" --no-launch-profile) >"$run_tmp/apphost.log" 2>&1 &
+    dotnet run --project "$project" --no-launch-profile -- "$@") >"$run_tmp/apphost.log" 2>&1 &
   APPHOST_PGID=$!
   while :; do
     now=$(date +%s.%N)
@@ -126,11 +129,14 @@ median() {
 
 for run in $(seq 1 "$RUNS"); do
   measure_start project "$run" "$REPO_ROOT" Demo.AppHost "$PROJECT_ANSWER"
+  # shellcheck disable=SC2086 # COMPARE_ARGS is a list of words
+  if [ -n "$COMPARE_ARGS" ]; then measure_start compare "$run" "$REPO_ROOT" Demo.AppHost "$PROJECT_ANSWER" $COMPARE_ARGS; fi
   if [ "$ANCHOR" = 1 ]; then measure_start anchor "$run" "$ANCHOR_COPY" AppHost "$ANCHOR_ANSWER"; fi
 done
 
 PROJECT_MEDIAN=$(median "${SECONDS_project[@]}")
 ANCHOR_MEDIAN=$(median "${SECONDS_anchor[@]}")
+COMPARE_MEDIAN=$(median "${SECONDS_compare[@]}")
 RATIO=null
 if [ "$PROJECT_MEDIAN" != null ] && [ "$ANCHOR_MEDIAN" != null ]; then RATIO=$(awk -v p="$PROJECT_MEDIAN" -v a="$ANCHOR_MEDIAN" 'BEGIN { printf "%.2f", p / a }'); fi
 
@@ -157,9 +163,11 @@ cat >"$OUT" <<JSON
   "load_before": "$LOAD_BEFORE",
   "load_after": "$(load_average)",
   "runs": $RUNS,
-  "first_line_median_s": {"project": $PROJECT_MEDIAN, "anchor": $ANCHOR_MEDIAN, "ratio_project_to_anchor": $RATIO},
+  "first_line_median_s": {"project": $PROJECT_MEDIAN, "anchor": $ANCHOR_MEDIAN, "ratio_project_to_anchor": $RATIO, "compare": $COMPARE_MEDIAN},
+  "compare_args": "$COMPARE_ARGS",
   "apphost_runs": [$(IFS=,; echo "${FIGURES_project[*]}")],
   "anchor_runs": [$(IFS=,; echo "${FIGURES_anchor[*]}")],
+  "compare_runs": [$(IFS=,; echo "${FIGURES_compare[*]}")],
   "dotnet_test_s": $TEST_S,
   "dotnet_test_exit": $TEST_EXIT,
   "dotnet_test_summary": "$TEST_SUMMARY"
@@ -169,6 +177,7 @@ cat "$OUT"
 {
   printf '\n%-10s %s\n' "side" "first line, s (per run; median)"
   printf '%-10s %s; %s\n' project "${SECONDS_project[*]:-n/a}" "$PROJECT_MEDIAN"
+  if [ -n "$COMPARE_ARGS" ]; then printf '%-10s %s; %s   (project %s)\n' compare "${SECONDS_compare[*]:-n/a}" "$COMPARE_MEDIAN" "$COMPARE_ARGS"; fi
   if [ "$ANCHOR" = 1 ]; then printf '%-10s %s; %s\n' anchor "${SECONDS_anchor[*]:-n/a}" "$ANCHOR_MEDIAN"; fi
   printf 'project / anchor: %s   (load before %s, after %s)\n' "$RATIO" "$LOAD_BEFORE" "$(load_average)"
 } >&2
