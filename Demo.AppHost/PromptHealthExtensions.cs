@@ -4,28 +4,16 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Aspire.Hosting;
 
 /// <summary>
-/// Notices a resource becoming healthy within <see cref="PollInterval"/> of it answering, instead of at Aspire's next
-/// poll. Aspire 13's resource health monitor (<c>ResourceHealthCheckService</c>) runs a resource's checks as soon as it
-/// is Running — which for a project is when <c>dotnet run</c> starts, seconds before the app listens — and then, while
-/// unhealthy, again after 1, 2, 3, 4, 5 s (the step interval times the failure count). An app that listens 3.2 s after
-/// its launch is therefore seen healthy at 6 s, and every <c>WaitFor</c> on it waits the difference.
+/// Notices a resource becoming healthy within <see cref="PromptHealthCheck.PollInterval"/> of it answering, instead of
+/// at Aspire's next poll. Aspire 13's resource health monitor (<c>ResourceHealthCheckService</c>) runs a resource's
+/// checks as soon as it is Running — which for a project is when <c>dotnet run</c> starts, a second or more before the
+/// app listens — and then, while unhealthy, again after 1, 2, 3, 4, 5 s (its step interval times the failure count).
+/// An app that listens 3.2 s after its launch is therefore seen healthy at 6 s, and every <c>WaitFor</c> on it waits
+/// the difference.
 /// </summary>
-/// <remarks>
-/// Each check of the AppHost is wrapped: while the check has not reported Healthy or Degraded since the AppHost started
-/// (or since it last reported Unhealthy), one run of it retries the inner check every <see cref="PollInterval"/> until
-/// it is no longer Unhealthy, for at most <see cref="Patience"/>, and returns that result. A check that was Healthy
-/// and fails reports Unhealthy at once, so a resource going down shows as promptly as before; the next run then waits
-/// for the recovery the same way.
-/// </remarks>
 internal static class PromptHealthExtensions
 {
-    /// <summary>How often a not-yet-healthy check is retried within one run: 100 ms.</summary>
-    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
-
-    /// <summary>The longest one run of a not-yet-healthy check keeps retrying before it reports Unhealthy: 10 s.</summary>
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-    /// <summary>Wraps every health check registered in the AppHost (the resources' checks) as described on the class.</summary>
+    /// <summary>Wraps every health check registered in the AppHost (the resources' checks) in a <see cref="PromptHealthCheck"/>.</summary>
     public static IDistributedApplicationBuilder NoticeHealthyResourcesPromptly(this IDistributedApplicationBuilder builder)
     {
         builder.Services.PostConfigure<HealthCheckServiceOptions>(options =>
@@ -39,35 +27,48 @@ internal static class PromptHealthExtensions
         });
         return builder;
     }
+}
 
-    private sealed class PromptHealthCheck(Func<IHealthCheck> inner, PromptHealthCheck.State state, TimeProvider time) : IHealthCheck
+/// <summary>
+/// A health check that, while the check it wraps has not reported Healthy or Degraded since it started (or since it
+/// last reported Unhealthy), retries it every <see cref="PollInterval"/> within one run until it is no longer
+/// Unhealthy, for at most the patience (<see cref="DefaultPatience"/>), and returns that result. Once it has been
+/// Healthy, a failure is reported at once (one call), so a resource going down shows as promptly as without it; the
+/// run after that waits for the recovery the same way.
+/// </summary>
+/// <param name="inner">Creates the wrapped check (called per attempt, as the health check service would per run).</param>
+/// <param name="state">Whether the wrapped check last answered (Healthy or Degraded); shared by the runs of one registration.</param>
+/// <param name="patience">How long one run keeps retrying; <see cref="DefaultPatience"/> when null.</param>
+internal sealed class PromptHealthCheck(Func<IHealthCheck> inner, PromptHealthCheck.State state, TimeProvider time, TimeSpan? patience = null)
+    : IHealthCheck
+{
+    /// <summary>How often a not-yet-healthy check is retried within one run: 100 ms.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest one run of a not-yet-healthy check keeps retrying before it reports Unhealthy: 10 s.</summary>
+    public static readonly TimeSpan DefaultPatience = TimeSpan.FromSeconds(10);
+
+    /// <summary>Shared by the runs of one registration.</summary>
+    public sealed class State
     {
-        public sealed class State
-        {
-            public volatile bool Answered;
-        }
+        /// <summary>The wrapped check's last result was Healthy or Degraded.</summary>
+        public volatile bool Answered;
+    }
 
-        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var started = time.GetTimestamp();
+        var limit = patience ?? DefaultPatience;
+        var result = await inner().CheckHealthAsync(context, cancellationToken).ConfigureAwait(false);
+        if (result.Status == HealthStatus.Unhealthy && !state.Answered)
         {
-            var started = time.GetTimestamp();
-            var result = await inner().CheckHealthAsync(context, cancellationToken).ConfigureAwait(false);
-            if (result.Status != HealthStatus.Unhealthy)
-            {
-                state.Answered = true;
-                return result;
-            }
-            if (state.Answered)
-            {
-                state.Answered = false;
-                return result;
-            }
-            while (result.Status == HealthStatus.Unhealthy && time.GetElapsedTime(started) + PollInterval < Patience)
+            while (result.Status == HealthStatus.Unhealthy && time.GetElapsedTime(started) + PollInterval < limit)
             {
                 await Task.Delay(PollInterval, time, cancellationToken).ConfigureAwait(false);
                 result = await inner().CheckHealthAsync(context, cancellationToken).ConfigureAwait(false);
             }
-            state.Answered = result.Status != HealthStatus.Unhealthy;
-            return result;
         }
+        state.Answered = result.Status != HealthStatus.Unhealthy;
+        return result;
     }
 }
