@@ -28,6 +28,7 @@ ANCHOR_DIR=${ANCHOR_DIR:-$REPO_ROOT/../shared/anchors/minimal-aspire}
 TICK_LINE='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)'$'\t'
 PROJECT_ANSWER=$'\t''(Hello K8s, from CF v[0-9]+ service!|fault filter abort)$'
 ANCHOR_ANSWER=$'\t''hello$'
+CF_ANSWER=$'\t''Hello K8s, from CF v[0-9]+ service!$'
 LOAD_BEFORE=$(load_average)
 log "load average before: $LOAD_BEFORE"
 require_commands dotnet setsid awk
@@ -75,13 +76,16 @@ trap 'stop_apphost; cleanup' EXIT
 # measure_start SIDE RUN DIR PROJECT ANSWER_REGEX [APPHOST ARGS...]: one warm start; appends a JSON object to
 # FIGURES_<SIDE> and the first-line seconds to SECONDS_<SIDE>.
 FIGURES_project=() FIGURES_anchor=() FIGURES_compare=() SECONDS_project=() SECONDS_anchor=() SECONDS_compare=()
+CF_SECONDS_project=() CF_SECONDS_compare=() CF_SECONDS_anchor=()
 measure_start() {
   local side=$1 run=$2 dir=$3 project=$4 answer=$5
   shift 5
   local run_tmp=$WORK/$side-run$run
   free_port P_DASHBOARD; free_port P_OTLP; free_port P_RESOURCES
   mkdir -p "$run_tmp/tmp"
-  local t0 now elapsed first_line="" first_s="" answer_line="" answer_s="" started_s="" first_is_answer=false
+  local t0 now elapsed first_line="" first_s="" answer_line="" answer_s="" started_s="" first_is_answer=false cf_line="" cf_s=""
+  # The anchor has no CF apps: its first answer is all there is to wait for.
+  [ "$side" = anchor ] && cf_line=n/a
   t0=$(date +%s.%N)
   # setsid: the AppHost and `dotnet run` get their own process group, stopped together (Ctrl+C's SIGTERM path).
   (cd "$dir" && exec setsid env TMPDIR="$run_tmp/tmp" ASPNETCORE_ENVIRONMENT=Development DOTNET_ENVIRONMENT=Development \
@@ -101,7 +105,11 @@ measure_start() {
       answer_line=$(cat "$run_tmp"/tmp/aspire-dcp*/*_out 2>/dev/null | grep -E "$TICK_LINE" | grep -m1 -E "$answer" || true)
       [ -n "$answer_line" ] && answer_s=$elapsed
     fi
-    [ -n "$answer_line" ] && break
+    if [ -n "$first_line" ] && [ -z "$cf_line" ]; then
+      cf_line=$(cat "$run_tmp"/tmp/aspire-dcp*/*_out 2>/dev/null | grep -E "$TICK_LINE" | grep -m1 -E "$CF_ANSWER" || true)
+      [ -n "$cf_line" ] && cf_s=$elapsed
+    fi
+    [ -n "$answer_line" ] && [ -n "$cf_line" ] && break
     kill -0 "$APPHOST_PGID" 2>/dev/null || { tail -n 30 "$run_tmp/apphost.log" >&2; die "the $side AppHost exited"; }
     if awk "BEGIN { exit !($elapsed > $TIMEOUT) }"; then
       log "timeout after ${TIMEOUT}s"
@@ -113,9 +121,10 @@ measure_start() {
   # The line's body as JSON text: drop DCP's prefix up to the timestamp, escape quotes and backslashes.
   local body
   body=$(sed -E "s/^.*$TICK_LINE//" <<<"$first_line" | tr -d '\r\t' | sed 's/[\\"]/\\&/g')
-  log "$side run $run: AppHost started ${started_s:-n/a}s, first line ${first_s:-n/a}s ($body, answer: $first_is_answer), first answer ${answer_s:-n/a}s"
-  local -n figures=FIGURES_$side seconds=SECONDS_$side
-  figures+=("{\"run\": $run, \"apphost_started_s\": ${started_s:-null}, \"first_line_s\": ${first_s:-null}, \"first_line\": \"$body\", \"first_line_is_answer\": $first_is_answer, \"first_answer_s\": ${answer_s:-null}, \"load1\": $(cut -d' ' -f1 /proc/loadavg)}")
+  log "$side run $run: AppHost started ${started_s:-n/a}s, first line ${first_s:-n/a}s ($body, answer: $first_is_answer), first answer ${answer_s:-n/a}s, first CF answer ${cf_s:-n/a}s"
+  local -n figures=FIGURES_$side seconds=SECONDS_$side cf_seconds=CF_SECONDS_$side
+  if [ -n "$cf_s" ]; then cf_seconds+=("$cf_s"); fi
+  figures+=("{\"run\": $run, \"apphost_started_s\": ${started_s:-null}, \"first_line_s\": ${first_s:-null}, \"first_line\": \"$body\", \"first_line_is_answer\": $first_is_answer, \"first_answer_s\": ${answer_s:-null}, \"first_cf_answer_s\": ${cf_s:-null}, \"load1\": $(cut -d' ' -f1 /proc/loadavg)}")
   if [ -n "$first_s" ]; then seconds+=("$first_s"); fi
   # DCP removes its session folder on shutdown: keep the resources' stdout/stderr for a look afterwards (KEEP_WORK=1).
   cp -R "$run_tmp"/tmp/aspire-dcp* "$run_tmp/dcp" 2>/dev/null || true
@@ -137,6 +146,8 @@ done
 PROJECT_MEDIAN=$(median "${SECONDS_project[@]}")
 ANCHOR_MEDIAN=$(median "${SECONDS_anchor[@]}")
 COMPARE_MEDIAN=$(median "${SECONDS_compare[@]}")
+PROJECT_CF_MEDIAN=$(median "${CF_SECONDS_project[@]}")
+COMPARE_CF_MEDIAN=$(median "${CF_SECONDS_compare[@]}")
 RATIO=null
 if [ "$PROJECT_MEDIAN" != null ] && [ "$ANCHOR_MEDIAN" != null ]; then RATIO=$(awk -v p="$PROJECT_MEDIAN" -v a="$ANCHOR_MEDIAN" 'BEGIN { printf "%.2f", p / a }'); fi
 
@@ -164,6 +175,7 @@ cat >"$OUT" <<JSON
   "load_after": "$(load_average)",
   "runs": $RUNS,
   "first_line_median_s": {"project": $PROJECT_MEDIAN, "anchor": $ANCHOR_MEDIAN, "ratio_project_to_anchor": $RATIO, "compare": $COMPARE_MEDIAN},
+  "first_cf_answer_median_s": {"project": $PROJECT_CF_MEDIAN, "compare": $COMPARE_CF_MEDIAN},
   "compare_args": "$COMPARE_ARGS",
   "apphost_runs": [$(IFS=,; echo "${FIGURES_project[*]}")],
   "anchor_runs": [$(IFS=,; echo "${FIGURES_anchor[*]}")],
@@ -176,8 +188,8 @@ JSON
 cat "$OUT"
 {
   printf '\n%-10s %s\n' "side" "first line, s (per run; median)"
-  printf '%-10s %s; %s\n' project "${SECONDS_project[*]:-n/a}" "$PROJECT_MEDIAN"
-  if [ -n "$COMPARE_ARGS" ]; then printf '%-10s %s; %s   (project %s)\n' compare "${SECONDS_compare[*]:-n/a}" "$COMPARE_MEDIAN" "$COMPARE_ARGS"; fi
+  printf '%-10s %s; %s   (first CF answer: %s; %s)\n' project "${SECONDS_project[*]:-n/a}" "$PROJECT_MEDIAN" "${CF_SECONDS_project[*]:-n/a}" "$PROJECT_CF_MEDIAN"
+  if [ -n "$COMPARE_ARGS" ]; then printf '%-10s %s; %s   (first CF answer: %s; %s)   (project %s)\n' compare "${SECONDS_compare[*]:-n/a}" "$COMPARE_MEDIAN" "${CF_SECONDS_compare[*]:-n/a}" "$COMPARE_CF_MEDIAN" "$COMPARE_ARGS"; fi
   if [ "$ANCHOR" = 1 ]; then printf '%-10s %s; %s\n' anchor "${SECONDS_anchor[*]:-n/a}" "$ANCHOR_MEDIAN"; fi
   printf 'project / anchor: %s   (load before %s, after %s)\n' "$RATIO" "$LOAD_BEFORE" "$(load_average)"
 } >&2
