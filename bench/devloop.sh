@@ -121,7 +121,7 @@ measure_start() {
   # The line's body as JSON text: drop DCP's prefix up to the timestamp, escape quotes and backslashes.
   local body
   body=$(sed -E "s/^.*$TICK_LINE//" <<<"$first_line" | tr -d '\r\t' | sed 's/[\\"]/\\&/g')
-  log "$side run $run: AppHost started ${started_s:-n/a}s, first line ${first_s:-n/a}s ($body, answer: $first_is_answer), first answer ${answer_s:-n/a}s, first CF answer ${cf_s:-n/a}s"
+  log "$side run $run: AppHost started ${started_s:-n/a}s, first line ${first_s:-n/a}s ($body, answer: $first_is_answer), first answer ${answer_s:-n/a}s, first CF answer (s) ${cf_s:-n/a}"
   local -n figures=FIGURES_$side seconds=SECONDS_$side cf_seconds=CF_SECONDS_$side
   if [ -n "$cf_s" ]; then cf_seconds+=("$cf_s"); fi
   figures+=("{\"run\": $run, \"apphost_started_s\": ${started_s:-null}, \"first_line_s\": ${first_s:-null}, \"first_line\": \"$body\", \"first_line_is_answer\": $first_is_answer, \"first_answer_s\": ${answer_s:-null}, \"first_cf_answer_s\": ${cf_s:-null}, \"load1\": $(cut -d' ' -f1 /proc/loadavg)}")
