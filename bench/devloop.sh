@@ -18,7 +18,7 @@
 # usage: bench/devloop.sh
 # env: RUNS=3 (starts of each)  TIMEOUT=180 (s per start)  SKIP_TEST=0  ANCHOR=1 (0: the project alone)
 #      ANCHOR_DIR=<repo>/../shared/anchors/minimal-aspire  KEEP_WORK=0  RESULTS_DIR
-#      COMPARE_ARGS="--StartOrder chain": also measure the project started with these AppHost arguments, as a third
+#      COMPARE_ARGS="--StartOrder parallel": also measure the project started with these AppHost arguments, as a third
 #      side in the same interleaved rounds (project, compare, anchor), to measure a change against its alternative
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

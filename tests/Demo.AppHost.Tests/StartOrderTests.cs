@@ -3,27 +3,27 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Demo.AppHost.Tests;
 
 /// <summary>
-/// The start-up of issue 11: the hops of the caller's path start side by side and the caller waits for all of them
-/// (<c>--StartOrder chain</c> restores the old chain), and a starting resource's health is noticed within 100 ms of it
-/// answering rather than at Aspire's next poll.
+/// The start-up of issue 11: the hops of the caller's path wait for each other along the path (<c>--StartOrder
+/// parallel</c> starts them side by side, the caller waiting for all), and a starting resource's health is noticed
+/// within 100 ms of it answering rather than at Aspire's next poll.
 /// </summary>
 public sealed class StartOrderTests
 {
     private static readonly string[] Hops = ["cf-router", "cf-v1", "cf-v2", "egress", "proxy"];
 
     [Fact]
-    public async Task Hops_start_side_by_side_and_the_caller_waits_for_the_whole_path()
+    public async Task StartOrder_parallel_starts_the_hops_side_by_side_and_the_caller_waits_for_the_whole_path()
     {
-        using var builder = await CreateAsync([]);
+        using var builder = await CreateAsync(["StartOrder=parallel"]);
 
         Assert.Equal(Hops, WaitsOf(builder, "caller"));
         Assert.All(Hops, hop => Assert.Empty(WaitsOf(builder, hop)));
     }
 
     [Fact]
-    public async Task StartOrder_chain_restores_the_WaitFor_chain_along_the_path()
+    public async Task By_default_each_hop_waits_for_the_next_one_along_the_path()
     {
-        using var builder = await CreateAsync(["StartOrder=chain"]);
+        using var builder = await CreateAsync([]);
 
         Assert.Equal(["proxy"], WaitsOf(builder, "caller"));
         Assert.Equal(["egress"], WaitsOf(builder, "proxy"));
