@@ -155,7 +155,12 @@ internal static class LocalEgressExtensions
         {
             return client;
         }
-        var chain = !string.Equals(client.ApplicationBuilder.Configuration[StartOrderSetting], "parallel", StringComparison.OrdinalIgnoreCase);
+        var order = client.ApplicationBuilder.Configuration[StartOrderSetting];
+        if (!string.IsNullOrEmpty(order) && order is not ("chain" or "parallel"))
+        {
+            throw new InvalidOperationException($"--{StartOrderSetting} '{order}' is neither chain (the default) nor parallel.");
+        }
+        var chain = order != "parallel";
         (chain ? proxy : client).WaitFor(egress);
         foreach (var hop in platform)
         {

@@ -31,6 +31,21 @@ public sealed class StartOrderTests
         Assert.All(new[] { "cf-router", "cf-v1", "cf-v2" }, hop => Assert.Empty(WaitsOf(builder, hop)));
     }
 
+    [Theory]
+    [InlineData("Parallel")]
+    [InlineData("side-by-side")]
+    public async Task An_unknown_StartOrder_is_refused_naming_the_setting_and_value(string value)
+    {
+        var error = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            using var builder = await CreateAsync([$"StartOrder={value}"]);
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            await using var app = await builder.BuildAsync(cts.Token);
+        });
+
+        Assert.Contains($"--StartOrder '{value}' is neither chain (the default) nor parallel.", error.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_starting_resource_is_seen_healthy_in_the_same_check_run_once_it_answers()
     {
