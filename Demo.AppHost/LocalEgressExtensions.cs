@@ -11,6 +11,9 @@ internal static class LocalEgressExtensions
     /// <summary>Instances per CF app (<c>--CfInstances 2</c>, like <c>cf scale -i 2</c>); 1 by default.</summary>
     public const string CfInstancesSetting = "CfInstances";
 
+    /// <summary><c>--StartOrder parallel</c>: the hops start side by side (see <see cref="WaitForLocalPath"/>); by default they wait for each other along the path.</summary>
+    public const string StartOrderSetting = "StartOrder";
+
     private static string RepositoryRoot(IDistributedApplicationBuilder builder) =>
         Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
 
@@ -77,7 +80,6 @@ internal static class LocalEgressExtensions
             .WithEnvironment("CfRouter__PruneStaleDropletsInterval", "00:00:01")
             .WithEnvironment("OTEL_SERVICE_NAME", name)
             .WithHttpHealthCheck("/health", endpointName: "status");
-        egress.WaitFor(router);
         return router;
     }
 
@@ -114,14 +116,14 @@ internal static class LocalEgressExtensions
             .WithEnvironment("CfApp__RouteRegistrar__StaleThresholdInSeconds", "3")
             .WithHttpHealthCheck("/health");
 
-        egress.WithEnvironment($"EgressGateway__Upstreams__{route}", router.GetEndpoint("https"))
-            .WaitFor(app);
+        egress.WithEnvironment($"EgressGateway__Upstreams__{route}", router.GetEndpoint("https"));
         return app;
     }
 
     /// <summary>
     /// Locally the proxy's HTTP client uses the egress gateway as its HTTP proxy, which is what sidecar
-    /// interception does in a cluster: the request still says <c>Host: hello.external</c>.
+    /// interception does in a cluster: the request still says <c>Host: hello.external</c>. The proxy does not wait for
+    /// the gateway itself; <see cref="WaitForLocalPath"/> orders the start.
     /// </summary>
     public static IResourceBuilder<ProjectResource> ViaLocalEgressGateway(this IResourceBuilder<ProjectResource> proxy,
         IResourceBuilder<ProjectResource>? egress)
@@ -130,6 +132,43 @@ internal static class LocalEgressExtensions
         {
             return proxy;
         }
-        return proxy.WithEnvironment("Upstream__HttpProxy", egress.GetEndpoint("http")).WaitFor(egress);
+        return proxy.WithEnvironment("Upstream__HttpProxy", egress.GetEndpoint("http"));
+    }
+
+    /// <summary>
+    /// Starts <paramref name="client"/> once every hop of its local path is healthy, so that its first request gets a
+    /// Cloud Foundry app's answer rather than an error. By default the hops wait for each other along the path
+    /// (platform → egress gateway → proxy → client). <c>--StartOrder parallel</c> starts the hops side by side and
+    /// makes only the client wait for all of them: none of them needs the next one to start (each resolves its
+    /// upstream per request, as in a cluster), but on this 2-core machine it measured no faster (bench/RESULTS.md §0a:
+    /// the starts are CPU-bound) and the dashboard's trace view misbehaved in DashboardBrowserTests, so it is opt-in.
+    /// </summary>
+    /// <param name="proxy">The client's first hop.</param>
+    /// <param name="egress">The egress gateway; null in publish mode.</param>
+    /// <param name="platform">The router and the CF apps; null entries (publish mode) are skipped.</param>
+    public static IResourceBuilder<ProjectResource> WaitForLocalPath(this IResourceBuilder<ProjectResource> client,
+        IResourceBuilder<ProjectResource> proxy, IResourceBuilder<ProjectResource>? egress,
+        params IResourceBuilder<ProjectResource>?[] platform)
+    {
+        client.WaitFor(proxy);
+        if (egress is null)
+        {
+            return client;
+        }
+        var order = client.ApplicationBuilder.Configuration[StartOrderSetting];
+        if (!string.IsNullOrEmpty(order) && order is not ("chain" or "parallel"))
+        {
+            throw new InvalidOperationException($"--{StartOrderSetting} '{order}' is neither chain (the default) nor parallel.");
+        }
+        var chain = order != "parallel";
+        (chain ? proxy : client).WaitFor(egress);
+        foreach (var hop in platform)
+        {
+            if (hop is not null)
+            {
+                (chain ? egress : client).WaitFor(hop);
+            }
+        }
+        return client;
     }
 }
