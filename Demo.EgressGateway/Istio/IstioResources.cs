@@ -164,23 +164,11 @@ public sealed record HttpMatch(
 
 public enum StringMatchKind { Exact, Prefix, Regex }
 
-public sealed record StringMatch(StringMatchKind Kind, string Value, Regex? Regex)
-{
-    public bool IsMatch(string? input, bool ignoreCase = false)
-    {
-        if (input is null)
-        {
-            return false;
-        }
-        var comparison = ignoreCase ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
-        return Kind switch
-        {
-            StringMatchKind.Exact => string.Equals(input, Value, comparison),
-            StringMatchKind.Prefix => input.StartsWith(Value, comparison),
-            _ => Regex!.IsMatch(input),
-        };
-    }
-}
+/// <summary>
+/// Istio's StringMatch as written: exact, prefix or regex (<see cref="Regex"/> is the loader's check that the pattern
+/// compiles; the data plane matches with the Envoy matchers the translator writes).
+/// </summary>
+public sealed record StringMatch(StringMatchKind Kind, string Value, Regex? Regex);
 
 public sealed record RouteDestination(Destination Destination, int? Weight, Headers? Headers, string Field);
 

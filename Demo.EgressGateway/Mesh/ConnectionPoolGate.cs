@@ -30,8 +30,6 @@ public sealed class ConnectionPoolGate
     /// <summary>Requests waiting for a connection now (Envoy's upstream_rq_pending_active).</summary>
     public int Pending => Volatile.Read(ref _pending);
 
-    public static readonly ConnectionPoolGate Unlimited = new(null);
-
     /// <summary>A new upstream connection is being established (TCP and TLS): its request is pending until it is up.</summary>
     public void ConnectStarted() => Interlocked.Increment(ref _connecting);
 
