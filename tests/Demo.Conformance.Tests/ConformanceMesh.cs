@@ -207,10 +207,26 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
             }
         });
 
-    /// <summary>The access-log line of <paramref name="stage"/> for the last request it logged.</summary>
-    public AccessLogLine LastAccessLog(string stage) =>
-        AccessLog.LastOrDefault(l => l.Stage == stage)
-        ?? throw new Xunit.Sdk.XunitException($"no [{stage}] access-log line; the gateway logged:\n{string.Join("\n", Logs)}");
+    /// <summary>
+    /// The access-log line of <paramref name="stage"/> for the last request it logged. A stage writes its line when it
+    /// ends, which can be just after the client has the answer: waits up to 5 s for one.
+    /// </summary>
+    public AccessLogLine LastAccessLog(string stage)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (true)
+        {
+            if (AccessLog.LastOrDefault(l => l.Stage == stage) is { } line)
+            {
+                return line;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException($"no [{stage}] access-log line; the gateway logged:\n{string.Join("\n", Logs)}");
+            }
+            Thread.Sleep(10);
+        }
+    }
 
     [GeneratedRegex("""^\[(?<stage>\w+)\] "(?<method>\S+) (?<path>\S+) [^"]*" (?<status>\d{3}) (?<flags>\S+)""")]
     private static partial Regex AccessLogPattern();
