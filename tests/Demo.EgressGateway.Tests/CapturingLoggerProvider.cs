@@ -4,9 +4,14 @@ namespace Demo.EgressGateway.Tests;
 
 public sealed class CapturingLoggerProvider : ILoggerProvider
 {
+    private int _sidecarLines;
+
     public ConcurrentQueue<(string Category, LogLevel Level, string Message)> Entries { get; } = new();
 
-    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, Entries);
+    /// <summary>How many sidecar access-log lines have been written (counted as they come, not by a scan).</summary>
+    public int SidecarAccessLines => Volatile.Read(ref _sidecarLines);
+
+    public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, this);
 
     public IEnumerable<string> Messages(LogLevel minimum = LogLevel.Trace) =>
         Entries.Where(e => e.Level >= minimum).Select(e => e.Message);
@@ -15,13 +20,20 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
     {
     }
 
-    private sealed class CapturingLogger(string category, ConcurrentQueue<(string, LogLevel, string)> entries) : ILogger
+    private sealed class CapturingLogger(string category, CapturingLoggerProvider provider) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
 
         public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            entries.Enqueue((category, logLevel, formatter(state, exception)));
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var message = formatter(state, exception);
+            provider.Entries.Enqueue((category, logLevel, message));
+            if (message.StartsWith("[sidecar]", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref provider._sidecarLines);
+            }
+        }
     }
 }

@@ -88,9 +88,19 @@ public sealed class GatewayHost : IAsyncDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         configure?.Invoke(request);
+        var logged = SidecarLines();
         using var response = await Client.SendAsync(request);
-        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        var answer = ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        // The sidecar writes its access-log line when its stage ends, which can be just after the client has the
+        // whole answer (as with Envoy): wait for it, so that tests can read the log right away.
+        for (var deadline = DateTime.UtcNow.AddSeconds(5); SidecarLines() <= logged && DateTime.UtcNow < deadline;)
+        {
+            await Task.Delay(5);
+        }
+        return answer;
     }
+
+    private int SidecarLines() => Logs.SidecarAccessLines;
 
     public async ValueTask DisposeAsync()
     {
