@@ -278,53 +278,51 @@ public static class ConfigDump
         json.WriteStartObject("match");
         WriteMatcherFields(json, "path", match.Path, match.Prefix, match.SafeRegex);
         json.WriteBoolean("case_sensitive", match.CaseSensitive);
-        if (match.Headers.Count > 0)
+        WriteMatchers(json, "headers", match.Headers, static (json, header) =>
         {
-            json.WriteStartArray("headers");
-            foreach (var header in match.Headers)
+            WriteMatcherEntry(json, header.Name, header.PresentMatch, header.StringMatch);
+            if (header.InvertMatch)
             {
-                json.WriteStartObject();
-                json.WriteString("name", header.Name);
-                if (header.PresentMatch is { } present)
-                {
-                    json.WriteBoolean("present_match", present);
-                }
-                if (header.StringMatch is { } stringMatch)
-                {
-                    WriteStringMatch(json, stringMatch);
-                }
-                if (header.InvertMatch)
-                {
-                    json.WriteBoolean("invert_match", true);
-                }
-                if (header.TreatMissingHeaderAsEmpty)
-                {
-                    json.WriteBoolean("treat_missing_header_as_empty", true);
-                }
-                json.WriteEndObject();
+                json.WriteBoolean("invert_match", true);
             }
-            json.WriteEndArray();
-        }
-        if (match.QueryParameters.Count > 0)
-        {
-            json.WriteStartArray("query_parameters");
-            foreach (var query in match.QueryParameters)
+            if (header.TreatMissingHeaderAsEmpty)
             {
-                json.WriteStartObject();
-                json.WriteString("name", query.Name);
-                if (query.PresentMatch is { } present)
-                {
-                    json.WriteBoolean("present_match", present);
-                }
-                if (query.StringMatch is { } stringMatch)
-                {
-                    WriteStringMatch(json, stringMatch);
-                }
-                json.WriteEndObject();
+                json.WriteBoolean("treat_missing_header_as_empty", true);
             }
-            json.WriteEndArray();
-        }
+        });
+        WriteMatchers(json, "query_parameters", match.QueryParameters,
+            static (json, query) => WriteMatcherEntry(json, query.Name, query.PresentMatch, query.StringMatch));
         json.WriteEndObject();
+    }
+
+    private static void WriteMatchers<T>(Utf8JsonWriter json, string name, IReadOnlyList<T> matchers, Action<Utf8JsonWriter, T> write)
+    {
+        if (matchers.Count == 0)
+        {
+            return;
+        }
+        json.WriteStartArray(name);
+        foreach (var matcher in matchers)
+        {
+            json.WriteStartObject();
+            write(json, matcher);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+    }
+
+    // A header or query-parameter matcher: its name, then present_match or string_match.
+    private static void WriteMatcherEntry(Utf8JsonWriter json, string name, bool? presentMatch, StringMatcher? stringMatch)
+    {
+        json.WriteString("name", name);
+        if (presentMatch is { } present)
+        {
+            json.WriteBoolean("present_match", present);
+        }
+        if (stringMatch is not null)
+        {
+            WriteStringMatch(json, stringMatch);
+        }
     }
 
     private static void WriteStringMatch(Utf8JsonWriter json, StringMatcher matcher)

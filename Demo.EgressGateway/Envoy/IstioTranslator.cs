@@ -794,9 +794,8 @@ public static class IstioTranslator
             var rules = config.OfKind<IstioDestinationRule>().ToList();
             IstioDestinationRule? MostSpecific(IEnumerable<IstioDestinationRule> candidates)
             {
-                var matching = candidates.Where(r => HostMatches(r.Host, service.Host)).ToList();
-                var best = matching.FirstOrDefault(r => string.Equals(r.Host, service.Host, StringComparison.OrdinalIgnoreCase))
-                    ?? matching.Where(r => r.Host.Contains('*')).OrderByDescending(r => r.Host.Length).FirstOrDefault();
+                var matching = candidates.ToList();
+                var best = IstioAnalyzer.MostSpecificRule(matching, service.Host);
                 // destination_rule.go mergeDestinationRule: rules for the same host in one namespace are merged — the
                 // first one's traffic policy, every rule's subsets (the first of a name wins).
                 var others = best is null ? [] : matching.Where(r => r != best && string.Equals(r.Host, best.Host, StringComparison.OrdinalIgnoreCase)).ToList();
