@@ -17,7 +17,8 @@ namespace Demo.EgressGateway.Mesh;
 /// host <c>rq_error</c>), <c>rq_timeout</c> counts <c>UT</c>, <c>cx_connect_fail</c> counts <c>UF</c>.
 /// <c>rq_active</c> is the endpoint's requests in flight now.</para>
 /// <para>Connections (<c>cx_active</c>, <c>cx_total</c>) are the gateway's real upstream connections, read from
-/// .NET's <c>http.client.open_connections</c> metric by <c>server.address</c>/<c>server.port</c>. The sidecar →
+/// .NET's <c>http.client.open_connections</c> metric by <c>server.address</c>/<c>server.port</c>, from the meters of the
+/// host's <see cref="IMeterFactory"/> only. The sidecar →
 /// gateway hop is in-process here, so its clusters show no connections.</para>
 /// </remarks>
 public sealed class ClusterStats : IDisposable
@@ -30,14 +31,17 @@ public sealed class ClusterStats : IDisposable
     private readonly MeterListener _listener;
     private readonly IOptionsMonitor<EgressGatewayOptions> _options;
 
-    public ClusterStats(IOptionsMonitor<EgressGatewayOptions> options)
+    public ClusterStats(IOptionsMonitor<EgressGatewayOptions> options, IMeterFactory meterFactory)
     {
         _options = options;
         _listener = new MeterListener
         {
             InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument is { Meter.Name: "System.Net.Http", Name: "http.client.open_connections" or "http.client.connection.duration" })
+                // Only the meters of this host's factory (UpstreamClientFactory's handlers use it): a connection of
+                // another gateway in the same process, even to a reused port, is not this one's.
+                if (instrument is { Meter.Name: "System.Net.Http", Name: "http.client.open_connections" or "http.client.connection.duration" }
+                    && ReferenceEquals(instrument.Meter.Scope, meterFactory))
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }

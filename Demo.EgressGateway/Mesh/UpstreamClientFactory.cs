@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -49,11 +50,13 @@ public sealed class UpstreamClientFactory : IDisposable
     private readonly IOptionsMonitor<EgressGatewayOptions> _options;
     private readonly ILogger<UpstreamClientFactory> _logger;
     private readonly Lazy<X509Certificate2Collection?> _trustedCas;
+    private readonly IMeterFactory _meterFactory;
 
-    public UpstreamClientFactory(IOptionsMonitor<EgressGatewayOptions> options, ILogger<UpstreamClientFactory> logger)
+    public UpstreamClientFactory(IOptionsMonitor<EgressGatewayOptions> options, ILogger<UpstreamClientFactory> logger, IMeterFactory meterFactory)
     {
         _options = options;
         _logger = logger;
+        _meterFactory = meterFactory;
         _trustedCas = new(() => LoadCertificates(options.CurrentValue.TrustedCaPath));
     }
 
@@ -76,6 +79,8 @@ public sealed class UpstreamClientFactory : IDisposable
                 : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryPolicy.MaxTimer,
             MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
             ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            // The host's own meters: ClusterStats counts this gateway's connections, not another host's in the process.
+            MeterFactory = _meterFactory,
         };
         SslClientAuthenticationOptions? tls = null;
         if (transport.Tls)
