@@ -4,8 +4,15 @@ using Microsoft.Extensions.Logging;
 
 namespace Demo.AppHost.Tests;
 
+/// <summary>The classes that share one <see cref="AppHostFixture"/> (their steps run one class after the other).</summary>
+[CollectionDefinition(Name)]
+public sealed class AppHostCollection : ICollectionFixture<AppHostFixture>
+{
+    public const string Name = "AppHost";
+}
+
 /// <summary>
-/// One real AppHost for the whole class: cf-router, cf-v1 and cf-v2 with two instances each (<c>--CfInstances 2</c>),
+/// One real AppHost for the <see cref="AppHostCollection"/>: cf-router, cf-v1 and cf-v2 with two instances each (<c>--CfInstances 2</c>),
 /// egress, proxy and caller, with the caller ticking fast and the egress gateway reading a private copy of deploy/istio
 /// that tests may edit (hot reload) without touching the repository's files.
 /// </summary>
@@ -13,7 +20,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 {
     public static readonly string[] ResourceNames = ["cf-router", "cf-v1", "cf-v2", "egress", "proxy", "caller"];
     public const int CfInstances = 2;
-    public static readonly TimeSpan CallerInterval = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan CallerInterval = TimeSpan.FromMilliseconds(125);
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
 
     private DistributedApplication? _app;
@@ -156,6 +163,9 @@ public sealed class AppHostFixture : IAsyncLifetime
     public async Task<RouterConsole> GetRouterAsync(CancellationToken cancellationToken) =>
         RouterConsole.Parse(await GetInstancesConsoleAsync("cf-router", cancellationToken));
 
+    /// <summary>How often <see cref="WaitUntilAsync"/> reads again: 200 ms.</summary>
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Polls <paramref name="read"/> until <paramref name="done"/> holds; on timeout fails with <paramref name="describe"/>.</summary>
     public static async Task<T> WaitUntilAsync<T>(Func<CancellationToken, Task<T>> read, Func<T, bool> done, TimeSpan timeout,
         Func<T, string> describe, CancellationToken cancellationToken)
@@ -172,7 +182,7 @@ public sealed class AppHostFixture : IAsyncLifetime
                 {
                     return last;
                 }
-                await Task.Delay(TimeSpan.FromMilliseconds(500), cts.Token);
+                await Task.Delay(PollInterval, cts.Token);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

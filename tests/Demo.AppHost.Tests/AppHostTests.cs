@@ -9,8 +9,9 @@ namespace Demo.AppHost.Tests;
 /// router (the platform) down — (issue 9), then faults survived and nothing lost (issue 6). The steps share the
 /// caller's history, so they run in order; each one first brings every resource back to healthy.
 /// </summary>
+[Collection(AppHostCollection.Name)]
 [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
-public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelper output) : IClassFixture<AppHostFixture>
+public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelper output)
 {
     private const string V2UnknownRoute = "404 Not Found: Requested route ('hello-istio-v2.apps.example.com') does not exist.";
     private const string UpstreamFailurePrefix = "upstream connect error or disconnect/reset before headers";

@@ -10,8 +10,9 @@ namespace Demo.AppHost.Tests;
 /// properties show the serving revision and scenarios, its health follows the configuration, and it links
 /// Envoy's admin pages.
 /// </summary>
+[Collection(AppHostCollection.Name)]
 [TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
-public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper output) : IClassFixture<AppHostFixture>
+public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper output)
 {
     private const string ApplyScenario = "istio-apply-scenario";
     private const string BackToDeploy = "istio-back-to-deploy";
@@ -22,18 +23,26 @@ public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper 
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(2);
 
     [Fact, Step(1)]
-    public async Task Egress_links_envoys_admin_pages_and_shows_revision_1_with_no_scenario()
+    public async Task Egress_links_envoys_admin_pages_and_shows_the_serving_revision_with_no_scenario()
     {
         using var cts = new CancellationTokenSource(StepTimeout);
-        var state = await fixture.WaitForStateAsync("egress", s => Property(s, "istio.revision") == "1", TimeSpan.FromSeconds(30), cts.Token);
+        // The AppHost is shared with AppHostTests, whose steps edit deploy/istio and restart egress (revision 1 again):
+        // the property must show what the gateway serves now.
+        await fixture.EnsureAllHealthyAsync(cts.Token);
+        var urls = fixture.State("egress").Snapshot.Urls;
+        using var client = new HttpClient();
+        var admin = new Uri(urls.Single(u => u.Url.EndsWith("/clusters", StringComparison.Ordinal)).Url);
+        var status = await client.GetFromJsonAsync<System.Text.Json.JsonElement>(new Uri(admin, "/status"), cts.Token);
+        var serving = status.GetProperty("revision").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var state = await fixture.WaitForStateAsync("egress", s => Property(s, "istio.revision") == serving, TimeSpan.FromSeconds(30), cts.Token);
 
         Assert.Equal("(none: deploy/istio)", Property(state, "istio.scenarios"));
-        var urls = state.Snapshot.Urls;
+        Assert.Empty(status.GetProperty("scenarios").EnumerateArray());
+        urls = state.Snapshot.Urls;
         foreach (var (path, text) in new[] { ("/config_dump", "Envoy config_dump"), ("/clusters", "Envoy clusters"), ("/stats/prometheus", "Istio metrics (Prometheus)") })
         {
             Assert.Contains(urls, u => u.Url.EndsWith(path, StringComparison.Ordinal) && u.DisplayProperties.DisplayName == text);
         }
-        using var client = new HttpClient();
         var clusters = await client.GetStringAsync(urls.Single(u => u.Url.EndsWith("/clusters", StringComparison.Ordinal)).Url, cts.Token);
         Assert.Contains("outbound|443||hello-istio-v1.apps.example.com::", clusters, StringComparison.Ordinal);
     }

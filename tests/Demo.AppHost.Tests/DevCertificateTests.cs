@@ -8,38 +8,26 @@ namespace Demo.AppHost.Tests;
 /// so in one console line.
 /// </summary>
 [Collection(DashboardCollection.Name)]
-public sealed class DevCertificateTests(ITestOutputHelper output)
+public sealed class DevCertificateTests(FirstRunFixture firstRun, ITestOutputHelper output)
 {
     private const string AspireWarning = "No trusted Aspire development certificate";
 
     [Fact]
     public async Task First_run_on_a_fresh_home_trusts_the_development_certificate_per_user_and_aspire_does_not_warn()
     {
-        var home = Directory.CreateTempSubdirectory("demo-fresh-home-").FullName;
-        var systemStores = SystemTrustStores();
-        try
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            await using (var apphost = AppHostProcess.Start(home))
-            {
-                await apphost.WaitForStartedAsync(cts.Token);
-                // Aspire checks before it starts DCP; give any late warning a moment to show anyway.
-                await Task.Delay(TimeSpan.FromSeconds(2), cts.Token);
-                output.WriteLine(apphost.OutputText);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await firstRun.AppHost.WaitForStartedAsync(cts.Token);
+        // Aspire checks before it starts DCP; give any late warning a moment to show anyway.
+        await Task.Delay(TimeSpan.FromSeconds(2), cts.Token);
+        output.WriteLine(firstRun.AppHost.OutputText);
 
-                Assert.DoesNotContain(apphost.Output, l => l.Contains(AspireWarning, StringComparison.Ordinal));
-                Assert.Single(apphost.Output, l => l == DeveloperCertificateTrust.Announcement);
-            }
+        Assert.DoesNotContain(firstRun.AppHost.Output, l => l.Contains(AspireWarning, StringComparison.Ordinal));
+        Assert.Single(firstRun.AppHost.Output, l => l == DeveloperCertificateTrust.Announcement);
 
-            // Per user: the certificate and its trust live under the temp HOME; no system store changed.
-            Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(home, ".dotnet", "corefx", "cryptography", "x509stores", "my")));
-            Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(home, ".dotnet", "corefx", "cryptography", "x509stores", "root")));
-            Assert.Equal(systemStores, SystemTrustStores());
-        }
-        finally
-        {
-            await AppHostProcess.DeleteHomeAsync(home);
-        }
+        // Per user: the certificate and its trust live under the temp HOME; no system store changed.
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(firstRun.Home, ".dotnet", "corefx", "cryptography", "x509stores", "my")));
+        Assert.NotEmpty(Directory.EnumerateFiles(Path.Combine(firstRun.Home, ".dotnet", "corefx", "cryptography", "x509stores", "root")));
+        Assert.Equal(firstRun.SystemTrustStoresBefore, SystemTrustStores());
     }
 
     [Fact]
@@ -89,7 +77,7 @@ public sealed class DevCertificateTests(ITestOutputHelper output)
     }
 
     /// <summary>Names and sizes of the files in the system's trust stores.</summary>
-    private static string SystemTrustStores() => string.Join('\n',
+    internal static string SystemTrustStores() => string.Join('\n',
         new[] { "/etc/ssl/certs", "/usr/local/share/ca-certificates", "/usr/share/ca-certificates" }
             .Where(Directory.Exists)
             .SelectMany(d => Directory.EnumerateFileSystemEntries(d, "*", SearchOption.AllDirectories))
@@ -97,11 +85,48 @@ public sealed class DevCertificateTests(ITestOutputHelper output)
             .Select(f => File.Exists(f) ? $"{f} {new FileInfo(f).Length}" : f));
 }
 
-/// <summary>Tests that start their own AppHost (with the dashboard) run one at a time.</summary>
+/// <summary>
+/// Tests that start a user's AppHost (with the dashboard) run one at a time, beside one first run on a fresh HOME that
+/// they share (<see cref="FirstRunFixture"/>).
+/// </summary>
 [CollectionDefinition(Name)]
-public sealed class DashboardCollection
+public sealed class DashboardCollection : ICollectionFixture<FirstRunFixture>
 {
     public const string Name = "Dashboard";
+}
+
+/// <summary>
+/// A user's first <c>dotnet run --project Demo.AppHost</c> (dashboard on, development certificate trusted per user) on
+/// a fresh HOME, started when the collection starts and left running for its tests: the dev-certificate check reads
+/// its console, the browser test drives its dashboard. It is not awaited here, so the collection's other AppHost
+/// starts overlap its start.
+/// </summary>
+public sealed class FirstRunFixture : IAsyncLifetime
+{
+    public string Home { get; } = Directory.CreateTempSubdirectory("demo-fresh-home-").FullName;
+
+    /// <summary>The system trust stores (names and sizes) before the first run started.</summary>
+    public string SystemTrustStoresBefore { get; private set; } = "";
+
+    public AppHostProcess AppHost => _appHost ?? throw new InvalidOperationException("The first run has not started.");
+
+    private AppHostProcess? _appHost;
+
+    public Task InitializeAsync()
+    {
+        SystemTrustStoresBefore = DevCertificateTests.SystemTrustStores();
+        _appHost = AppHostProcess.Start(Home);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_appHost is not null)
+        {
+            await _appHost.DisposeAsync();
+        }
+        await AppHostProcess.DeleteHomeAsync(Home);
+    }
 }
 
 /// <summary>The AppHost's announcement, as <c>Demo.AppHost/DeveloperCertificateTrustExtensions.cs</c> prints it.</summary>
