@@ -37,7 +37,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public Stopwatch SinceStart { get; } = new();
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         CopyDirectory(Path.Combine(RepositoryRoot, "deploy", "istio"), IstioDirectory);
         using var cts = new CancellationTokenSource(StartTimeout);
@@ -96,7 +96,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await _watching.CancelAsync();
         if (_watcher is not null)

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Xunit.Abstractions;
 
 namespace Demo.AppHost.Tests;
 
@@ -10,7 +9,7 @@ namespace Demo.AppHost.Tests;
 /// caller's history, so they run in order; each one first brings every resource back to healthy.
 /// </summary>
 [Collection(AppHostCollection.Name)]
-[TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
+[TestMethodOrderer(typeof(StepOrderer))]
 public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelper output)
 {
     private const string V2UnknownRoute = "404 Not Found: Requested route ('hello-istio-v2.apps.example.com') does not exist.";

@@ -1,7 +1,6 @@
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Xunit.Abstractions;
 
 namespace Demo.AppHost.Tests;
 
@@ -11,7 +10,7 @@ namespace Demo.AppHost.Tests;
 /// Envoy's admin pages.
 /// </summary>
 [Collection(AppHostCollection.Name)]
-[TestCaseOrderer(StepOrderer.TypeName, StepOrderer.AssemblyName)]
+[TestMethodOrderer(typeof(StepOrderer))]
 public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper output)
 {
     private const string ApplyScenario = "istio-apply-scenario";
@@ -70,7 +69,7 @@ public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper 
         var applied = await commands.ExecuteCommandAsync("egress", ApplyScenario, new InteractionInputCollection(inputs), ct);
 
         Assert.True(applied.Success, applied.Message);
-        output.WriteLine(applied.Message);
+        output.WriteLine(applied.Message ?? "");
         var answers = await AskProxyAsync(40, ct);
         Assert.DoesNotContain(V2Body, answers);
         Assert.Contains(V1Body, answers);
@@ -105,7 +104,7 @@ public sealed class ControlPanelTests(AppHostFixture fixture, ITestOutputHelper 
             var degraded = await fixture.WaitForStateAsync("egress", s => s.Snapshot.HealthStatus == HealthStatus.Degraded,
                 TimeSpan.FromSeconds(15), ct);
             var report = Assert.Single(degraded.Snapshot.HealthReports, r => r.Status == HealthStatus.Degraded);
-            output.WriteLine(report.Description);
+            output.WriteLine(report.Description ?? "");
             Assert.Matches(@$"{System.Text.RegularExpressions.Regex.Escape(file)}:\d+: error: ", report.Description);
         }
         finally

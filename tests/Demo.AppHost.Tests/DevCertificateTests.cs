@@ -1,4 +1,3 @@
-using Xunit.Abstractions;
 
 namespace Demo.AppHost.Tests;
 
@@ -112,14 +111,14 @@ public sealed class FirstRunFixture : IAsyncLifetime
 
     private AppHostProcess? _appHost;
 
-    public Task InitializeAsync()
+    public ValueTask InitializeAsync()
     {
         SystemTrustStoresBefore = DevCertificateTests.SystemTrustStores();
         _appHost = AppHostProcess.Start(Home);
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         if (_appHost is not null)
         {

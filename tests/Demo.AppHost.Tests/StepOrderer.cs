@@ -1,5 +1,6 @@
-using Xunit.Abstractions;
+using System.Reflection;
 using Xunit.Sdk;
+using Xunit.v3;
 
 namespace Demo.AppHost.Tests;
 
@@ -10,14 +11,12 @@ public sealed class StepAttribute(int number) : Attribute
     public int Number { get; } = number;
 }
 
-public sealed class StepOrderer : ITestCaseOrderer
+/// <summary>Runs a class's test methods by their <see cref="StepAttribute"/> number (unnumbered ones last).</summary>
+public sealed class StepOrderer : ITestMethodOrderer
 {
-    public const string TypeName = "Demo.AppHost.Tests.StepOrderer";
-    public const string AssemblyName = "Demo.AppHost.Tests";
-
-    public IEnumerable<TTestCase> OrderTestCases<TTestCase>(IEnumerable<TTestCase> testCases) where TTestCase : ITestCase =>
-        testCases.OrderBy(t => t.TestMethod.Method.GetCustomAttributes(typeof(StepAttribute).AssemblyQualifiedName)
-            .Select(a => a.GetConstructorArguments().Cast<int>().Single())
-            .DefaultIfEmpty(int.MaxValue)
-            .First());
+    public IReadOnlyCollection<TTestMethod?> OrderTestMethods<TTestMethod>(IReadOnlyCollection<TTestMethod?> testMethods)
+        where TTestMethod : notnull, ITestMethod =>
+        [.. testMethods.OrderBy(m => m is IXunitTestMethod { Method: var method }
+            ? method.GetCustomAttribute<StepAttribute>()?.Number ?? int.MaxValue
+            : int.MaxValue)];
 }

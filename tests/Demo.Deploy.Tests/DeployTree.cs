@@ -99,7 +99,7 @@ public sealed class DeployFixture : IAsyncLifetime
 
     internal DeployTree Tree => _tree!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         Manifest = await PublishedManifest.PublishAsync(_publishFolder.Path);
         _tree = await DeployTree.CreateAsync(Manifest);
@@ -111,11 +111,11 @@ public sealed class DeployFixture : IAsyncLifetime
         IstioOnly = await istio;
     }
 
-    public Task DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         _tree?.Dispose();
         _publishFolder.Dispose();
-        return Task.CompletedTask;
+        return ValueTask.CompletedTask;
     }
 }
 

@@ -1,5 +1,4 @@
 using Demo.EgressGateway.Istio;
-using Xunit.Abstractions;
 
 namespace Demo.EgressGateway.Tests;
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text;
-using Xunit.Abstractions;
 
 namespace Demo.EgressGateway.Tests;
 
@@ -12,9 +11,9 @@ public sealed class AbuseFixture : IAsyncLifetime
 
     public int Port => Gateway.Url.Port;
 
-    public async Task InitializeAsync() => Gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults);
+    public async ValueTask InitializeAsync() => Gateway = await GatewayHost.StartAsync(RoutingTests.NoFaults);
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         await Gateway.DisposeAsync();
         await Canary.DisposeAsync();

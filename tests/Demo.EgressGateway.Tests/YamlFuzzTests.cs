@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Demo.EgressGateway.Istio;
 using Demo.EgressGateway.Mesh;
-using Xunit.Abstractions;
 
 namespace Demo.EgressGateway.Tests;
 

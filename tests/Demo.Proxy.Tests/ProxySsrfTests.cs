@@ -1,6 +1,5 @@
 using System.Text;
 using Demo.EgressGateway.Tests;
-using Xunit.Abstractions;
 
 namespace Demo.Proxy.Tests;
 

@@ -9,7 +9,7 @@ public sealed class GorouterTests : IAsyncLifetime
     private WebApplication _app = null!;
     private HttpClient _client = null!;
 
-    public async Task InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
         builder.Logging.ClearProviders();
@@ -27,7 +27,7 @@ public sealed class GorouterTests : IAsyncLifetime
         _client = new HttpClient { BaseAddress = new Uri(_app.Urls.First()) };
     }
 
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         _client.Dispose();
         await _app.StopAsync();
