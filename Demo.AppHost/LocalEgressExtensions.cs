@@ -137,18 +137,23 @@ internal static class LocalEgressExtensions
 
     /// <summary>
     /// Starts <paramref name="client"/> once every hop of its local path is healthy, so that its first request gets a
-    /// Cloud Foundry app's answer rather than an error. By default the hops wait for each other along the path
-    /// (platform → egress gateway → proxy → client). <c>--StartOrder parallel</c> starts the hops side by side and
-    /// makes only the client wait for all of them: none of them needs the next one to start (each resolves its
-    /// upstream per request, as in a cluster), but on this 2-core machine it measured no faster (bench/RESULTS.md §0a:
-    /// the starts are CPU-bound) and the dashboard's trace view misbehaved in DashboardBrowserTests, so it is opt-in.
+    /// Cloud Foundry app's answer rather than an error. By default the hops wait for what they forward to, and no more:
+    /// the router and the CF apps start together (an app retries its route registration until the router listens, as
+    /// on a platform), the egress gateway waits for the router (its upstream; it does not need the apps behind it), the
+    /// proxy for the egress gateway, and the client for the proxy and the apps. <c>--StartOrder parallel</c> starts
+    /// every hop side by side and makes only the client wait for all of them: none of them needs the next one to start
+    /// (each resolves its upstream per request, as in a cluster), but on this 2-core machine it measured slower
+    /// (bench/RESULTS.md §0a and §−2: the starts are CPU-bound) and the dashboard's trace view misbehaved in
+    /// DashboardBrowserTests, so it is opt-in.
     /// </summary>
     /// <param name="proxy">The client's first hop.</param>
     /// <param name="egress">The egress gateway; null in publish mode.</param>
-    /// <param name="platform">The router and the CF apps; null entries (publish mode) are skipped.</param>
+    /// <param name="router">The CF router, the egress gateway's upstream; null in publish mode.</param>
+    /// <param name="apps">The CF apps behind the router; null entries (publish mode) are skipped.</param>
+    /// <exception cref="InvalidOperationException"><c>--StartOrder</c> is neither <c>chain</c> nor <c>parallel</c>.</exception>
     public static IResourceBuilder<ProjectResource> WaitForLocalPath(this IResourceBuilder<ProjectResource> client,
         IResourceBuilder<ProjectResource> proxy, IResourceBuilder<ProjectResource>? egress,
-        params IResourceBuilder<ProjectResource>?[] platform)
+        IResourceBuilder<ProjectResource>? router, params IResourceBuilder<ProjectResource>?[] apps)
     {
         client.WaitFor(proxy);
         if (egress is null)
@@ -162,11 +167,15 @@ internal static class LocalEgressExtensions
         }
         var chain = order != "parallel";
         (chain ? proxy : client).WaitFor(egress);
-        foreach (var hop in platform)
+        if (router is not null)
         {
-            if (hop is not null)
+            (chain ? egress : client).WaitFor(router);
+        }
+        foreach (var app in apps)
+        {
+            if (app is not null)
             {
-                (chain ? egress : client).WaitFor(hop);
+                client.WaitFor(app);
             }
         }
         return client;
