@@ -94,6 +94,11 @@ public sealed class ClusterStats : IDisposable
         }
         var counters = Counters(cluster.Name);
         Interlocked.Add(ref counters.Total, attempts);
+        if (flags.HasFlag(ResponseFlags.DownstreamConnectionTermination))
+        {
+            // The downstream went away: Envoy resets the upstream request and charges no response code to the host.
+            return;
+        }
         if (status >= 500 || status == 0)
         {
             Interlocked.Increment(ref counters.Error);

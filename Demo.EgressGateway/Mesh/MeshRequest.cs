@@ -70,6 +70,13 @@ public sealed class StageFrame(string stage, string listener)
     public long StartTimestamp { get; set; }
     public Activity? Activity { get; set; }
 
+    /// <summary>
+    /// Cancelled when this proxy's downstream goes away: the client for the sidecar, the sidecar's attempt for the
+    /// gateway. Envoy's router resets its upstream requests then (<c>Filter::onDestroy</c> → <c>resetAll</c>) without
+    /// an outlier-detection result; only its own timeouts count as <c>LocalOriginTimeout</c>.
+    /// </summary>
+    public CancellationToken Downstream { get; set; }
+
     public void Reset(string listener)
     {
         Listener = listener;
@@ -85,5 +92,6 @@ public sealed class StageFrame(string stage, string listener)
         Flags = ResponseFlags.None;
         UpstreamHost = null;
         Activity = null;
+        Downstream = default;
     }
 }

@@ -72,6 +72,7 @@ public sealed class MeshRequestHandler(
         var frame = request.Frames[depth];
         frame.Reset(depth == MeshRequest.SidecarDepth ? MeshEnvironment.MeshGateway : "");
         frame.StartTimestamp = TimeProvider.System.GetTimestamp();
+        frame.Downstream = cancellationToken;
         frame.Path = request.Context.Request.Path.Value ?? "/";
         frame.Activity = telemetry.StartStage(frame.Stage, request);
         var outcome = default(AttemptOutcome);
@@ -303,9 +304,11 @@ public sealed class MeshRequestHandler(
                     ? await ConnectToGatewayAsync(request, depth, cluster, cancellationToken)
                     : await ForwardAsync(request, depth, cluster, host, cancellationToken);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !frame.Downstream.IsCancellationRequested)
             {
-                // Envoy's router records a route or per-try timeout on the host as LocalOriginTimeout (a 504).
+                // This proxy's own route or per-try timeout: Envoy's router records it on the host as LocalOriginTimeout
+                // (a 504). When the downstream went away instead (the sidecar's timeout ending its attempt on the
+                // gateway), Envoy resets the upstream request and records nothing.
                 if (cluster.Outlier is { } timedOut && host.Health.Record(timedOut, cluster.Hosts.Count, 504, localOriginFailure: true))
                 {
                     Log.EndpointEjected(logger, $"{host.Endpoint.Address}:{host.Endpoint.PortValue}", cluster.Name, host.Health.Ejections,

@@ -474,6 +474,36 @@ public sealed class IstioFidelityTests
         Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
     }
 
+    // router.cc Filter::onDestroy → resetAll: when the sidecar's per-try timeout ends its attempt, the egress gateway sees
+    // its downstream go away and resets its upstream request without an outlier-detection result; only the gateway's
+    // own timeouts are LocalOriginTimeout. So a slow CF host behind a sidecar timeout is not ejected at the gateway.
+    [Fact]
+    public async Task The_sidecars_per_try_timeout_is_a_downstream_reset_for_the_gateway_not_a_timeout_that_ejects_its_host()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(1, "5xx", perTryTimeout: "200ms")));
+            folder.Replace("destination-rule-hello-istio-v1.yaml", "consecutiveGatewayErrors: 3", "consecutiveGatewayErrors: 1");
+        });
+        var slow = true;
+        gateway.Upstream.Behaviour = async context =>
+        {
+            if (slow)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), context.RequestAborted);
+            }
+            return false;
+        };
+
+        Assert.Equal((504, MeshRequestHandler.TimeoutBody), await gateway.GetAsync());
+        // Both tries reached the CF host: the first one's cancellation did not eject it.
+        Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 0 DC ", StringComparison.Ordinal));
+        slow = false;
+        Assert.Equal(200, (await gateway.GetAsync()).Status);
+    }
+
     // router.cc onPerTryTimeout: the last try's per-try timeout gives response_code_details upstream_per_try_timeout,
     // and URX when the retries are used up.
     [Fact]
