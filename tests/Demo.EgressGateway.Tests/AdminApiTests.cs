@@ -17,13 +17,7 @@ public sealed partial class AdminApiTests
     /// <summary>The gateway with both a mesh and an admin port, as the AppHost runs it.</summary>
     private static async Task<(GatewayHost Gateway, HttpClient Admin)> StartAsync(Action<ConfigFolder>? edit = null)
     {
-        var mesh = FreePort();
-        var admin = FreePort();
-        var gateway = await GatewayHost.StartAsync(edit, settings: new Dictionary<string, string?>
-        {
-            ["EgressGateway:MeshPort"] = mesh.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["EgressGateway:AdminPort"] = admin.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        var (gateway, mesh, admin) = await GatewayHost.StartOnOwnPortsAsync(edit);
         Assert.Equal(mesh, gateway.Url.Port);
         return (gateway, new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin}/") });
     }
@@ -266,12 +260,6 @@ public sealed partial class AdminApiTests
         .EnumerateFiles(directory, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
         .Select(f => $"{f} {File.GetLastWriteTimeUtc(f):O} {new FileInfo(f).Length}"));
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [GeneratedRegex(@"^[^:]+\.yaml:\d+: error: ")]
     private static partial Regex FileLine();

@@ -53,6 +53,7 @@ public sealed class GatewayHost : IAsyncDisposable
     {
         var folder = ConfigFolder.CopyOfDeployIstio();
         edit?.Invoke(folder);
+        var ownUpstream = upstream is null;
         upstream ??= await TestUpstream.StartAsync(TestCa.Certificate,
             new Dictionary<string, string> { [V1Host] = "v1", [V2Host] = "v2" });
 
@@ -80,8 +81,53 @@ public sealed class GatewayHost : IAsyncDisposable
         app.MapGet("/health", () => "Healthy");
         app.MapAdminApi();
         app.MapConfigDump();
-        await app.StartAsync();
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            if (ownUpstream)
+            {
+                await upstream.DisposeAsync();
+            }
+            throw;
+        }
         return new GatewayHost(app, folder.Path, upstream, logs);
+    }
+
+    /// <summary>
+    /// Starts the gateway with its own mesh and admin ports (<c>EgressGateway:MeshPort</c>/<c>AdminPort</c>), as the
+    /// AppHost runs it, on free loopback ports. A port another process takes between the pick and the bind (test
+    /// assemblies run side by side) is picked again, up to five times.
+    /// </summary>
+    /// <returns>The gateway, its mesh port and its admin port.</returns>
+    public static async Task<(GatewayHost Gateway, int MeshPort, int AdminPort)> StartOnOwnPortsAsync(Action<ConfigFolder>? edit = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var (mesh, admin) = (FreePort(), FreePort());
+            try
+            {
+                var gateway = await StartAsync(edit, settings: new Dictionary<string, string?>
+                {
+                    ["EgressGateway:MeshPort"] = mesh.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["EgressGateway:AdminPort"] = admin.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                });
+                return (gateway, mesh, admin);
+            }
+            catch (IOException ex) when (attempt < 5 && ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async Task<(int Status, string Body)> GetAsync(string url = InMeshUrl, Action<HttpRequestMessage>? configure = null)

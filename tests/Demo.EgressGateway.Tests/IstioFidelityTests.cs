@@ -734,13 +734,8 @@ public sealed class IstioFidelityTests
     [Fact]
     public async Task Config_dump_on_the_admin_port_shows_the_per_version_host_rewrite_and_block_all()
     {
-        var meshPort = FreePort();
-        var adminPort = FreePort();
-        await using var gateway = await GatewayHost.StartAsync(settings: new()
-        {
-            ["EgressGateway:MeshPort"] = meshPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["EgressGateway:AdminPort"] = adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        var (started, _, adminPort) = await GatewayHost.StartOnOwnPortsAsync();
+        await using var gateway = started;
         using var admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
 
         using var sidecar = JsonDocument.Parse(await admin.GetStringAsync("/config_dump?proxy=sidecar&resource=dynamic_route_configs"));
@@ -767,10 +762,4 @@ public sealed class IstioFidelityTests
         Assert.Contains("'ingress'", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
