@@ -1,4 +1,3 @@
-
 namespace Demo.AppHost.Tests;
 
 /// <summary>

@@ -1,4 +1,3 @@
-
 namespace Demo.EgressGateway.Tests;
 
 /// <summary>

@@ -92,6 +92,7 @@ public sealed class GatewayHost : IAsyncDisposable
             {
                 await upstream.DisposeAsync();
             }
+            Directory.Delete(folder.Path, recursive: true);
             throw;
         }
         return new GatewayHost(app, folder.Path, upstream, logs);
