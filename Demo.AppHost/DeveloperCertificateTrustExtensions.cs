@@ -12,7 +12,7 @@ namespace Aspire.Hosting;
 /// Aspire 13.x (<c>DcpHost.EnsureDevelopmentCertificateTrustAsync</c>, fed by <c>DeveloperCertificateService</c>)
 /// warns when any resource has an https endpoint and no certificate in <c>CurrentUser/My</c> is an ASP.NET Core
 /// development certificate (OID 1.3.6.1.4.1.311.84.1.1) that is valid now, has a private key, and builds a trusted
-/// chain. The CF mocks serve https, so the check runs. <c>dotnet dev-certs https --trust</c> creates the certificate
+/// chain. The CF router serves https (its endpoint is declared https), so the check runs. <c>dotnet dev-certs https --trust</c> creates the certificate
 /// and, on Linux, trusts it per user: the .NET user root store (<c>~/.dotnet/corefx/cryptography/x509stores/root</c>),
 /// an OpenSSL folder (<c>~/.aspnet/dev-certs/trust</c>) and the user's NSS databases if any. It never writes to
 /// /etc or asks for sudo; it exits 4 ("trusted by some clients but not by others") because it does not edit

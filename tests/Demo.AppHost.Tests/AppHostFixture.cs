@@ -163,6 +163,14 @@ public sealed class AppHostFixture : IAsyncLifetime
     public async Task<RouterConsole> GetRouterAsync(CancellationToken cancellationToken) =>
         RouterConsole.Parse(await GetInstancesConsoleAsync("cf-router", cancellationToken));
 
+    /// <summary>GETs <paramref name="path"/> (e.g. <c>/stats/prometheus</c>) from the egress gateway's admin port, found by its dashboard link.</summary>
+    public async Task<string> GetEgressAdminAsync(string path, CancellationToken cancellationToken)
+    {
+        var clusters = State("egress").Snapshot.Urls.Single(u => u.Url.EndsWith("/clusters", StringComparison.Ordinal)).Url;
+        using var client = new HttpClient();
+        return await client.GetStringAsync(new Uri(new Uri(clusters), path), cancellationToken);
+    }
+
     /// <summary>How often <see cref="WaitUntilAsync"/> reads again: 200 ms.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
 

@@ -112,7 +112,17 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.Contains(unknown, a => a.Host == "hello-istio-v2.apps.example.com" && a.RouterError == "unknown_route" && a.Backend == "-");
         output.WriteLine("router: " + unknown[^1].Text);
 
-        // Shifting the traffic away (the v1-only scenario, hot-reloaded) ends the 404s.
+        // Istio's metrics count the 404s as v2's answers at the gateway, with no response flag.
+        var metrics = await fixture.GetEgressAdminAsync("/stats/prometheus", ct);
+        var notFound = metrics.Split('\n').Where(l => l.StartsWith("istio_requests_total{", StringComparison.Ordinal)
+            && l.Contains("source_workload=\"istio-egressgateway\"", StringComparison.Ordinal)
+            && l.Contains("destination_service=\"hello-istio-v2.apps.example.com\"", StringComparison.Ordinal)
+            && l.Contains("response_code=\"404\"", StringComparison.Ordinal)).ToList();
+        output.WriteLine("egress metrics: " + string.Join(" | ", notFound));
+        Assert.Contains(notFound, l => l.Contains("response_flags=\"-\"", StringComparison.Ordinal));
+
+        // Shifting the traffic away (the v1-only scenario, hot-reloaded) ends the 404s; shifting it back with cf-v2
+        // still stopped brings them back.
         var original = fixture.ReadIstioFile(RoutesFile);
         var applied = egress.Applied.Count;
         try
@@ -124,23 +134,34 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
             var calm = await fixture.WaitForCallerAsync(c => c.TickedFrom(calmFrom).Count() >= 12,
                 TimeSpan.FromSeconds(20), "12 ticks after v1-only was applied", ct);
             Assert.All(calm.TickedFrom(calmFrom), l => Assert.True(l.Outcome is Outcome.V1 or Outcome.Fault, l.ToString()));
-
-            await fixture.StartAsync("cf-v2", ct);
         }
         finally
         {
             fixture.WriteIstioFile(RoutesFile, original);
         }
         egress = await fixture.WaitForEgressAsync(e => e.Applied.Count > applied, TimeSpan.FromSeconds(15), "the 50/50 routes applied again", ct);
-        var backFrom = NextWholeSecond(egress.Applied[^1].At ?? DateTimeOffset.Now);
-        // Nothing was ejected, so v2 answers as soon as the routes send it traffic again.
-        var back = await fixture.WaitForCallerAsync(c => c.TickedFrom(backFrom).Count(l => l.Outcome == Outcome.V2) >= 2 && c.TickedFrom(backFrom).Count() >= 8,
+        var againFrom = NextWholeSecond(egress.Applied[^1].At ?? DateTimeOffset.Now).AddSeconds(1);
+        await fixture.WaitForCallerAsync(c => c.TickedFrom(againFrom).Any(l => l.Body == V2UnknownRoute),
+            TimeSpan.FromSeconds(20), "the 404 lines again once the 50/50 routes are back with cf-v2 still stopped", ct);
+
+        // cf start: the instances register their route, and v2 answers — nothing was ejected, so at once.
+        var starting = DateTimeOffset.Now;
+        await fixture.StartAsync("cf-v2", ct);
+        var started = await fixture.WaitForCallerAsync(c => c.TickedFrom(NextWholeSecond(starting)).Any(l => l.Outcome == Outcome.V2),
             TimeSpan.FromSeconds(20), "v2 answers after cf-v2 started", ct);
-        Assert.All(back.TickedFrom(backFrom), l => Assert.True(l.Outcome is not Outcome.Failure, $"after cf-v2 started: {l}"));
+        var firstV2 = started.TickedFrom(NextWholeSecond(starting)).First(l => l.Outcome == Outcome.V2);
+        output.WriteLine($"cf-v2 started: first v2 answer {firstV2}, {(firstV2.CapturedAt - starting)?.TotalSeconds:0.0} s after the start command");
+        // Lines carry whole-second timestamps (the demo's format), so "after" is by line number.
+        var backFrom = firstV2.Tick;
+        var back = await fixture.WaitForCallerAsync(c => c.Lines.Count(l => l.Number >= firstV2.Number && l.Outcome == Outcome.V2) >= 3
+                && c.Lines.Count(l => l.Number >= firstV2.Number) >= 12,
+            TimeSpan.FromSeconds(20), "12 lines once v2 answers again", ct);
+        Assert.All(back.Lines.Where(l => l.Number >= firstV2.Number), l => Assert.True(l.Outcome is not Outcome.Failure, $"after v2 answered again: {l}"));
 
         var whole = await WaitForEveryTickPrintedAsync(outageFrom, backFrom, ct);
         var window = whole.Lines.Where(l => l.Tick >= outageFrom && l.Tick < backFrom).ToList();
         output.WriteLine($"stop to v2 back: {Tally(window)}, slowest line {window.Max(l => l.Latency)?.TotalSeconds:0.0} s after its tick");
+        Assert.All(window.Where(l => l.Outcome == Outcome.Failure), l => Assert.Equal(V2UnknownRoute, l.Body));
         Assert.All(window, l => Assert.True(l.Latency <= routeTimeout + TimeSpan.FromSeconds(2),
             $"{l} appeared {l.Latency?.TotalSeconds:0.0} s after its tick (route timeout {routeTimeout.TotalSeconds} s)"));
         AssertOnlyRestarted(pids, fixture.InstanceIds("cf-v2"));
@@ -207,7 +228,9 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         output.WriteLine("egress 503s: " + string.Join(", ", failures.CountBy(a => $"{a.Stage} {string.Join(',', a.Flags.Order())}").Select(f => $"{f.Key} ×{f.Value}")));
         // As Envoy reports it: the gateway's route (Istio's default retry policy) retries the refused connection and gives
         // up (UF,URX); the sidecar retries that 503 (retryOn 5xx) and gives up too (URX); once ejected, UH.
-        Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UF") && a.Flags.Contains("URX"));
+        var firstRefused = failures.First(a => a.Stage == "gateway" && a.Flags.Contains("UF") && a.Flags.Contains("URX"));
+        var firstEjected = failures.First(a => a.Stage == "gateway" && a.Flags.Contains("UH"));
+        Assert.True(firstRefused.Number < firstEjected.Number, $"UH ({firstEjected.Text}) came before UF,URX ({firstRefused.Text})");
         Assert.Contains(failures, a => a.Stage == "sidecar" && a.Flags.Contains("URX"));
         Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UH") && a.Cluster.Contains("hello-istio-v1", StringComparison.Ordinal));
         Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UH") && a.Cluster.Contains("hello-istio-v2", StringComparison.Ordinal));

@@ -6,13 +6,13 @@ namespace Demo.AppHost.Tests;
 /// <summary>
 /// Issue 10 item 7: the dashboard checked in a real browser (Debian's headless chromium through Playwright, no browser
 /// download): every resource healthy with no error banner, "Apply scenario…" offered on egress, and a trace that
-/// crosses caller → proxy → egress → CF app (→ CF router where the app model has one). Screenshots are written to
-/// <c>TestResults/dashboard/</c> of this test project.
+/// crosses caller → proxy → egress → CF router → CF app, in that order. Screenshots are written to
+/// <c>TestResults/dashboard/</c> of this test project; the README's pictures in <c>docs/dashboard-*.png</c> are copies of them.
 /// </summary>
 [Collection(DashboardCollection.Name)]
 public sealed partial class DashboardBrowserTests(FirstRunFixture firstRun, ITestOutputHelper output)
 {
-    private static readonly string[] Resources = ["cf-v1", "cf-v2", "egress", "proxy", "caller"];
+    private static readonly string[] Resources = ["cf-router", "cf-v1", "cf-v2", "egress", "proxy", "caller"];
 
     public static string ChromiumPath => Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } path ? path : "/usr/bin/chromium";
 
@@ -115,13 +115,13 @@ public sealed partial class DashboardBrowserTests(FirstRunFixture firstRun, ITes
             }, TimeSpan.FromMinutes(2), "a trace across caller, proxy, egress and a CF app", cts.Token);
             output.WriteLine(detail);
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "trace.png"), FullPage = true });
-            var hops = new List<string> { "caller", "proxy", "egress" };
-            if (detail.Contains("cf-router", StringComparison.Ordinal))
-            {
-                hops.Add("cf-router");
-            }
-            var positions = hops.Select(h => detail.IndexOf(h, StringComparison.Ordinal)).ToList();
+            // The span tree lists each span's resource in parent-to-child order: caller → proxy → egress → cf-router → cf-v1|cf-v2.
+            var tree = detail[Math.Max(0, detail.IndexOf("Trace detail", StringComparison.Ordinal))..];
+            string[] hops = ["caller", "proxy", "egress", "cf-router", CfApp().Match(tree).Value];
+            var positions = hops.Select(h => tree.IndexOf(h, StringComparison.Ordinal)).ToList();
             Assert.All(hops.Zip(positions), p => Assert.True(p.Second >= 0, $"{p.First} is not in the trace"));
+            Assert.True(positions.SequenceEqual(positions.Order()),
+                $"the trace's hops are out of order: {string.Join(", ", hops.Zip(positions).Select(p => $"{p.First}@{p.Second}"))}");
             Assert.Matches(CfApp(), detail);
             Assert.Contains("hello-istio-v", detail, StringComparison.Ordinal);
 

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -26,6 +28,33 @@ public sealed class GorouterTests
         Assert.Equal("unknown_route", response.Headers.GetValues("X-Cf-Routererror").Single());
         Assert.Equal("no-cache, no-store", string.Join(", ", response.Headers.NonValidated["Cache-Control"]));
         Assert.Equal("text/plain; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+    }
+
+    // gorouter keeps client connections alive (HTTP/1.1) and counts every request; the router's counter carries the
+    // route, the status and X-Cf-Routererror's kind (empty when the app answered).
+    [Fact]
+    public async Task One_kept_alive_connection_carries_every_request_and_each_is_counted_by_route_status_and_router_error()
+    {
+        await using var router = await RouterHost.StartAsync();
+        await using var instance = await AppInstance.StartAsync("v1-0");
+        await router.RegisterAsync(V1, instance.Port);
+        using var requests = new MetricCollector<long>(router.Services.GetRequiredService<IMeterFactory>(), GorouterTelemetry.Name, "cf_router.requests");
+
+        for (var i = 0; i < 3; i++)
+        {
+            var (status, body, _) = await router.GetAsync(V1);
+            Assert.Equal((200, "v1-0"), (status, body));
+        }
+        Assert.Equal(1, router.Connections);
+        Assert.Equal(404, (await router.GetAsync(V2)).Status);
+
+        await requests.WaitForMeasurementsAsync(4, TimeSpan.FromSeconds(10));
+        var counted = requests.GetMeasurementSnapshot()
+            .Select(m => (Route: m.Tags["cf.route"], Status: m.Tags["http.response.status_code"], Error: m.Tags["cf.router_error"], m.Value))
+            .ToList();
+        Assert.Equal(3, counted.Count(m => Equals(m.Route, V1) && Equals(m.Status, 200) && Equals(m.Error, "") && m.Value == 1));
+        Assert.Equal(1, counted.Count(m => Equals(m.Route, V2) && Equals(m.Status, 404) && Equals(m.Error, "unknown_route") && m.Value == 1));
+        Assert.Equal(4, counted.Count);
     }
 
     [Fact]

@@ -18,6 +18,7 @@ public sealed class RouterHost : IAsyncDisposable
         LocalCertificateAuthority.LoadOrCreate(Path.Combine(Path.GetTempPath(), "demo-cfrouter-tests-ca")));
 
     private readonly WebApplication _app;
+    private int _connections;
 
     private RouterHost(WebApplication app, int httpsPort, int statusPort)
     {
@@ -31,6 +32,7 @@ public sealed class RouterHost : IAsyncDisposable
             UseProxy = false,
             ConnectCallback = async (_, token) =>
             {
+                Interlocked.Increment(ref _connections);
                 var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, httpsPort), token);
                 return new NetworkStream(socket, ownsSocket: true);
@@ -48,6 +50,9 @@ public sealed class RouterHost : IAsyncDisposable
     }
 
     public int HttpsPort { get; }
+
+    /// <summary>How many TCP connections <see cref="Client"/> has opened to the router.</summary>
+    public int Connections => Volatile.Read(ref _connections);
     public int StatusPort { get; }
 
     /// <summary>Verifies the router's certificate against the test CA and the request's host name.</summary>

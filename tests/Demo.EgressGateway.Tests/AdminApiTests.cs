@@ -72,6 +72,27 @@ public sealed partial class AdminApiTests
         Assert.Equal(before, Snapshot(gateway.ConfigDirectory));
     }
 
+    // "Apply scenario…" offers one checkbox per file: a sidecar-side and a gateway-side scenario ticked together both apply.
+    [Fact]
+    public async Task Several_scenarios_apply_together_one_replacing_the_sidecars_routes_and_one_the_gateways()
+    {
+        var (gateway, admin) = await StartAsync(folder => folder.Write(MeshYaml.EgressFile, MeshYaml.Egress()));
+        await using var _ = gateway;
+        using var __ = admin;
+        string[] both = ["virtual-service-hello-egress-fault-abort", "virtual-service-hello-v1-only"];
+
+        var applied = await admin.PostAsJsonAsync("scenarios/apply", new { scenarios = both });
+
+        Assert.Equal(HttpStatusCode.OK, applied.StatusCode);
+        var status = (await applied.Content.ReadFromJsonAsync<JsonElement>(Json)).GetProperty("status");
+        Assert.Equal(both, status.GetProperty("scenarios").EnumerateArray().Select(e => e.GetString()).Order(StringComparer.Ordinal));
+        // v1-only: 100% v1; fault-abort: 418 "fault filter abort" on 50% at the gateway (Envoy's abort body).
+        var answers = await GetManyAsync(gateway, 60);
+        Assert.All(answers, a => Assert.True(a == (200, "Hello K8s, from CF v1 service!") || a == (418, "fault filter abort"), a.ToString()));
+        Assert.Contains((418, "fault filter abort"), answers);
+        Assert.Contains((200, "Hello K8s, from CF v1 service!"), answers);
+    }
+
     [Fact]
     public async Task An_unknown_scenario_is_rejected_with_422_and_the_serving_revision_and_its_scenarios_stay()
     {
