@@ -11,7 +11,7 @@ namespace Demo.EgressGateway.Mesh;
 /// </summary>
 public sealed class IstioStats
 {
-    /// <summary>Envoy's default histogram buckets (ms), which Istio's duration histogram uses.</summary>
+    /// <summary>Envoy's default histogram buckets (ms; envoy <c>source/common/stats/histogram_impl.cc</c>, <c>HistogramSettingsImpl::defaultBuckets</c>), which Istio's duration histogram uses.</summary>
     public static readonly double[] DurationBuckets =
         [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 
