@@ -57,10 +57,14 @@ public static class IstioAnalyzer
         void Warn(IstioResource r, string? field, string message) =>
             diagnostics.Add(new(DiagnosticSeverity.Warning, r.Id.File, r.Id.ToString(), field, message));
 
-        // networking.istio.io/v1 exists from Istio 1.22: a target older than the declared version would not serve it.
+        // The loader accepts any well-formed version of networking.istio.io; whether the declared Istio serves it is
+        // known here (kubectl apply would fail with "no matches for kind ... in version ...").
         foreach (var resource in config.Resources.Where(r => r.Id.ApiVersion.Length > 0 && !environment.IstioVersion.Serves(r.Id.ApiVersion)))
         {
-            Error(resource, "apiVersion", $"'{resource.Id.ApiVersion}' is not served by Istio {environment.IstioVersion}");
+            var group = resource.Id.ApiVersion.Split('/')[0];
+            var served = environment.IstioVersion.ServedVersions(group);
+            Error(resource, "apiVersion", $"'{resource.Id.ApiVersion}' is not served by Istio {environment.IstioVersion} ("
+                + (served.Count == 0 ? $"it serves no version of {group})" : $"it serves {group}/{string.Join(", ", served)})"));
         }
 
         foreach (var duplicate in config.Resources.GroupBy(r => (r.Id.Kind, r.Id.Name, r.Id.Namespace)).Where(g => g.Count() > 1))

@@ -23,7 +23,12 @@ public static partial class IstioConfigLoader
     public const string ScenariosFolder = "scenarios";
     private const long MaxFileBytes = 1024 * 1024;
     private const int MaxDepth = 32;
-    private static readonly string[] ApiVersions = ["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"];
+    private const string CurrentApiVersion = ApiGroup + "/v1";
+    private static readonly string[] OlderApiVersions = [ApiGroup + "/v1beta1", ApiGroup + "/v1alpha3"];
+
+    /// <summary>A Kubernetes API version of the group (v1, v1beta1, v2alpha1, ...): which ones Istio serves, the analyzer checks.</summary>
+    [GeneratedRegex(@"^networking\.istio\.io/v[0-9]+((alpha|beta)[0-9]+)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex ApiVersionOfGroup();
 
     [GeneratedRegex("^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$", RegexOptions.CultureInvariant)]
     private static partial Regex ResourceName();
@@ -234,17 +239,19 @@ public static partial class IstioConfigLoader
         }
         context.Resource = kind is null ? null : $"{kind} '{name ?? "?"}'";
 
-        if (apiVersion is not null && kind is not null && !ApiVersions.Contains(apiVersion))
+        // Any well-formed version of the group loads; one the declared Istio does not serve is the analyzer's error
+        // (IstioAnalyzer knows the version), so that check can name what that version serves.
+        if (apiVersion is not null && kind is not null && !ApiVersionOfGroup().IsMatch(apiVersion))
         {
             context.Error("apiVersion", apiVersion.StartsWith(ApiGroup + "/", StringComparison.Ordinal)
-                ? $"'{apiVersion}' is not a version of {ApiGroup}; use {ApiGroup}/v1"
+                ? $"'{apiVersion}' is not a version of {ApiGroup}; use {CurrentApiVersion}"
                 : $"'{apiVersion}' is not {ApiGroup}: the local egress gateway reads only Istio networking resources", doc.NodeOf("apiVersion"));
             return null;
         }
 
-        if (apiVersion is not null && apiVersion != ApiVersions[0])
+        if (apiVersion is not null && OlderApiVersions.Contains(apiVersion))
         {
-            context.Warning("apiVersion", $"'{apiVersion}' is an older API version; use {ApiVersions[0]}", doc.NodeOf("apiVersion"));
+            context.Warning("apiVersion", $"'{apiVersion}' is an older API version; use {CurrentApiVersion}", doc.NodeOf("apiVersion"));
         }
 
         var spec = doc.Map("spec", required: true);

@@ -20,13 +20,35 @@ public readonly record struct IstioVersion(int Major, int Minor) : IComparable<I
     /// </summary>
     public bool DefaultRetryPolicyRetries503 => CompareTo(new IstioVersion(1, 24)) < 0;
 
-    /// <summary>Whether <c>apiVersion</c> <paramref name="apiVersion"/> is served: <c>networking.istio.io/v1</c> and <c>security.istio.io/v1</c> exist from 1.22.</summary>
-    public bool Serves(string apiVersion) => apiVersion switch
+    /// <summary>
+    /// The versions of API group <paramref name="group"/> this Istio serves for the kinds this project uses, newest
+    /// first; empty for any other group. From Istio's CustomResourceDefinitions
+    /// (<c>manifests/charts/base/files/crd-all.gen.yaml</c> in istio/istio; for 1.30.3 the copy in
+    /// <c>shared/istio/crd-all.gen.yaml</c>, which the deploy tests compare this with): <c>networking.istio.io</c>
+    /// ServiceEntry, VirtualService, DestinationRule, Gateway and Sidecar serve v1, v1beta1 and v1alpha3;
+    /// <c>security.istio.io</c> AuthorizationPolicy and PeerAuthentication v1 and v1beta1; <c>telemetry.istio.io</c>
+    /// Telemetry v1 and v1alpha1. The v1 versions exist from Istio 1.22, which promoted these APIs to v1; the older
+    /// ones are served throughout 1.22–1.30.
+    /// </summary>
+    public IReadOnlyList<string> ServedVersions(string group)
     {
-        "networking.istio.io/v1" or "security.istio.io/v1" or "telemetry.istio.io/v1" => CompareTo(new IstioVersion(1, 22)) >= 0,
-        "networking.istio.io/v1beta1" or "networking.istio.io/v1alpha3" or "security.istio.io/v1beta1" or "telemetry.istio.io/v1alpha1" => true,
-        _ => false,
-    };
+        var hasV1 = CompareTo(new IstioVersion(1, 22)) >= 0;
+        string[] older = group switch
+        {
+            "networking.istio.io" => ["v1beta1", "v1alpha3"],
+            "security.istio.io" => ["v1beta1"],
+            "telemetry.istio.io" => ["v1alpha1"],
+            _ => [],
+        };
+        return older.Length == 0 ? [] : hasV1 ? ["v1", .. older] : older;
+    }
+
+    /// <summary>Whether <paramref name="apiVersion"/> (<c>group/version</c>) is one of <see cref="ServedVersions"/>.</summary>
+    public bool Serves(string apiVersion)
+    {
+        var slash = apiVersion.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 && ServedVersions(apiVersion[..slash]).Contains(apiVersion[(slash + 1)..]);
+    }
 
     public int CompareTo(IstioVersion other) => Major != other.Major ? Major.CompareTo(other.Major) : Minor.CompareTo(other.Minor);
 

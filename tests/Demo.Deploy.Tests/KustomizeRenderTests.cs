@@ -138,6 +138,7 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
         Assert.Equal([
             """app-egress-dns: {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"kube-system"}},"podSelector":{"matchLabels":{"k8s-app":"kube-dns"}}} UDP/53,TCP/53""",
             """app-egress-dns: {"ipBlock":{"cidr":"169.254.20.10/32"}} UDP/53,TCP/53""",
+            """app-egress-dns: {"ipBlock":{"cidr":"10.96.0.10/32"}} UDP/53,TCP/53""",
             """app-egress-egress-gateway: {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"istio-system"}},"podSelector":{"matchLabels":{"istio":"egressgateway"}}} TCP/8443,TCP/443""",
             """app-egress-istiod: {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"istio-system"}},"podSelector":{"matchLabels":{"app":"istiod"}}} TCP/15012""",
             """app-egress-own-namespace: {"podSelector":{}} any""",

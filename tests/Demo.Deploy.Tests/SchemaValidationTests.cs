@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Demo.EgressGateway.Istio;
 
 namespace Demo.Deploy.Tests;
 
@@ -23,6 +24,42 @@ public sealed class SchemaValidationTests(DeployFixture fixture)
         Assert.Contains(fixture.Whole, d => d.Group == "security.istio.io");
         Assert.Contains(fixture.Whole, d => d.Kind == "NetworkPolicy");
         Assert.Contains(fixture.Whole, d => d.ApiVersion == "telemetry.istio.io/v1" && d.Kind == "Telemetry");
+    }
+
+    /// <summary>
+    /// deploy/README.md and README.md promise Istio 1.22 or later: every Istio object the cluster gets — the render,
+    /// deploy/istio alone and every scenario — is in a version each release of 1.22–1.30 serves.
+    /// </summary>
+    [Fact]
+    public void Every_Istio_object_of_the_render_and_of_each_scenario_is_served_by_every_supported_Istio_version()
+    {
+        var documents = fixture.Whole.Concat(fixture.IstioOnly)
+            .Concat(Scenarios.Names.SelectMany(name => RenderedDocument.ParseAll(File.ReadAllText(Path.Combine(Scenarios.Folder, name + ".yaml")))))
+            .Where(d => d.Group.EndsWith("istio.io", StringComparison.Ordinal))
+            .ToList();
+        Assert.Equal(["networking.istio.io", "security.istio.io", "telemetry.istio.io"], documents.Select(d => d.Group).Distinct().Order(StringComparer.Ordinal));
+        var findings = new List<string>();
+        for (var minor = IstioVersion.Oldest.Minor; minor <= IstioVersion.Newest.Minor; minor++)
+        {
+            var version = new IstioVersion(IstioVersion.Oldest.Major, minor);
+            findings.AddRange(documents.Where(d => !version.Serves(d.ApiVersion)).Select(d => $"{d}: {d.ApiVersion} is not served by Istio {version}"));
+        }
+        Assert.True(findings.Count == 0, string.Join("\n", findings));
+        Assert.False(IstioVersion.Oldest.Serves("networking.istio.io/v1beta2"));
+    }
+
+    /// <summary>What the analyzer's <see cref="IstioVersion.ServedVersions"/> says for Istio 1.30 is what Istio 1.30.3's CRDs serve, for every Istio kind deploy/ uses.</summary>
+    [Fact]
+    public void The_versions_the_analyzer_knows_Istio_serves_are_those_of_Istio_1_30s_CRDs()
+    {
+        var kinds = fixture.Whole.Where(d => d.Group.EndsWith("istio.io", StringComparison.Ordinal)).Select(d => (d.Group, d.Kind)).Distinct().ToList();
+        Assert.Equal(8, kinds.Count);
+        foreach (var (group, kind) in kinds)
+        {
+            var crd = IstioSchemas.ServedVersions(group, kind);
+            Assert.True(crd.SetEquals(IstioVersion.Newest.ServedVersions(group)),
+                $"{group} {kind}: the CRDs serve {string.Join(", ", crd.Order(StringComparer.Ordinal))}; IstioVersion says {string.Join(", ", IstioVersion.Newest.ServedVersions(group))}");
+        }
     }
 
     [Fact]

@@ -20,6 +20,10 @@ internal static partial class IstioSchemas
 
     public static bool Has(string apiVersion, string kind) => Schemas.Value.ContainsKey(Key(apiVersion, kind));
 
+    /// <summary>The versions of <paramref name="group"/> in which the CRDs serve <paramref name="kind"/>.</summary>
+    public static IReadOnlySet<string> ServedVersions(string group, string kind) =>
+        Schemas.Value.Keys.Select(key => key.Split('/')).Where(parts => parts[0] == group && parts[2] == kind).Select(parts => parts[1]).ToHashSet();
+
     /// <summary>Everything wrong with <paramref name="document"/>: schema errors, unknown fields, bad metadata.</summary>
     public static IReadOnlyList<string> Validate(RenderedDocument document) => Validate(document.ApiVersion, document.Kind, document.Json);
 
@@ -187,7 +191,7 @@ internal static partial class IstioSchemas
             var kind = (string)crd["spec"]!["names"]!["kind"]!;
             foreach (var version in crd["spec"]!["versions"]!.AsArray())
             {
-                if (version!["schema"]?["openAPIV3Schema"] is JsonObject schema)
+                if (version!["served"]?.GetValue<bool>() == true && version["schema"]?["openAPIV3Schema"] is JsonObject schema)
                 {
                     schemas[Key($"{group}/{version["name"]}", kind)] = schema;
                 }

@@ -17,6 +17,7 @@ public sealed class SettingsAndScenarioTests(DeployFixture fixture)
         ["egressGatewayNamespace"] = "istio-egress",
         ["istioNamespace"] = "istio-control",
         ["nodeLocalDnsAddress"] = "169.254.25.10",
+        ["clusterDnsAddress"] = "10.43.0.10",
         ["cfHostV1"] = "hello-one.cf.example.org",
         ["cfHostV2"] = "hello-two.cf.example.org",
     };
@@ -36,6 +37,7 @@ public sealed class SettingsAndScenarioTests(DeployFixture fixture)
         Assert.DoesNotContain("apps.example.com", text, StringComparison.Ordinal);
         Assert.DoesNotContain("istio-system", text, StringComparison.Ordinal);
         Assert.DoesNotContain("169.254.20.10", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("10.96.0.10", text, StringComparison.Ordinal);
         Assert.DoesNotContain(documents, d => d.Namespace == DeployTree.AppNamespace || (d.Kind == "Namespace" && d.Name == DeployTree.AppNamespace));
         Assert.All(documents.Where(d => d.Kind != "Namespace"), d => Assert.Contains(d.Namespace, new[] { "shop", "istio-egress" }));
         Assert.Contains("cluster.local/ns/shop/sa/proxy", text, StringComparison.Ordinal);
@@ -44,6 +46,7 @@ public sealed class SettingsAndScenarioTests(DeployFixture fixture)
         Assert.Contains("host: hello-two.cf.example.org", text, StringComparison.Ordinal);
         Assert.Contains("./hello-one.cf.example.org", text, StringComparison.Ordinal);
         Assert.Contains("cidr: 169.254.25.10/32", text, StringComparison.Ordinal);
+        Assert.Contains("cidr: 10.43.0.10/32", text, StringComparison.Ordinal);
         Assert.Contains("kubernetes.io/metadata.name: istio-control", text, StringComparison.Ordinal);
 
         var (_, diagnostics) = AnalyzerTests.Analyze(documents, "istio-egress");

@@ -187,6 +187,64 @@ public sealed class AnalyzerTests
             && d.Message.Contains($"routes to cluster 'outbound|443||{GatewayHost.V1Host}', which the workload's sidecar (namespace demo) does not have", StringComparison.Ordinal));
     }
 
+    // Istio's CRDs (1.30.3: shared/istio/crd-all.gen.yaml) serve VirtualService in v1, v1beta1 and v1alpha3 only;
+    // kubectl apply of another version fails with "no matches for kind ... in version ...".
+    [Fact]
+    public void An_api_version_the_declared_Istio_does_not_serve_is_an_error_naming_file_resource_and_field()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+            folder.Replace(MeshYaml.SidecarFile, "apiVersion: networking.istio.io/v1\n", "apiVersion: networking.istio.io/v1beta2\n"));
+
+        var error = Assert.Single(diagnostics);
+        Assert.Equal(DiagnosticSeverity.Error, error.Severity);
+        Assert.EndsWith(MeshYaml.SidecarFile, error.File, StringComparison.Ordinal);
+        Assert.Equal("VirtualService 'hello'", error.Resource);
+        Assert.Equal("apiVersion", error.Field);
+        Assert.Equal("'networking.istio.io/v1beta2' is not served by Istio 1.30 (it serves networking.istio.io/v1, v1beta1, v1alpha3)", error.Message);
+        Assert.EndsWith(
+            "virtual-service-hello.yaml: error: VirtualService 'hello': apiVersion: 'networking.istio.io/v1beta2' is not served by Istio 1.30 (it serves networking.istio.io/v1, v1beta1, v1alpha3)",
+            error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_unserved_api_version_error_names_the_declared_Istio_version()
+    {
+        var config = IstioConfigLoader.Parse("gateway.yaml", File.ReadAllText(Path.Combine(ConfigFolder.DeployIstio, "gateway-hello-cf-egress.yaml"))
+            .Replace("apiVersion: networking.istio.io/v1\n", "apiVersion: networking.istio.io/v2alpha1\n", StringComparison.Ordinal));
+        Assert.Empty(config.Diagnostics);
+
+        var error = Assert.Single(IstioAnalyzer.Analyze(config, new MeshEnvironment { IstioVersion = IstioVersion.Parse("1.22") }));
+        Assert.Equal(DiagnosticSeverity.Error, error.Severity);
+        Assert.Equal(("gateway.yaml", "Gateway 'hello-cf-egress'", "apiVersion"), (error.File, error.Resource, error.Field));
+        Assert.Equal("'networking.istio.io/v2alpha1' is not served by Istio 1.22 (it serves networking.istio.io/v1, v1beta1, v1alpha3)", error.Message);
+    }
+
+    [Fact]
+    public void An_older_api_version_every_supported_Istio_serves_is_a_loader_warning_and_no_analyzer_error()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+            folder.Replace(MeshYaml.SidecarFile, "apiVersion: networking.istio.io/v1\n", "apiVersion: networking.istio.io/v1alpha3\n"));
+
+        var warning = Assert.Single(diagnostics);
+        Assert.Equal(DiagnosticSeverity.Warning, warning.Severity);
+        Assert.Equal(("VirtualService 'hello'", "apiVersion"), (warning.Resource, warning.Field));
+        Assert.Equal("'networking.istio.io/v1alpha3' is an older API version; use networking.istio.io/v1", warning.Message);
+    }
+
+    [Fact]
+    public async Task The_gateway_refuses_to_start_on_an_api_version_the_declared_Istio_does_not_serve()
+    {
+        var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHost.StartAsync(folder =>
+            folder.Replace(MeshYaml.EgressFile, "apiVersion: networking.istio.io/v1\n", "apiVersion: networking.istio.io/v2\n")));
+        var istio = exception as IstioConfigException ?? exception.InnerException as IstioConfigException;
+        Assert.NotNull(istio);
+        var error = Assert.Single(istio.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal(("VirtualService 'hello-egress'", "apiVersion"), (error.Resource, error.Field));
+        Assert.Contains(
+            "virtual-service-hello-egress.yaml: error: VirtualService 'hello-egress': apiVersion: 'networking.istio.io/v2' is not served by Istio 1.30 (it serves networking.istio.io/v1, v1beta1, v1alpha3)",
+            istio.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_analyze_command_takes_the_Istio_version()
     {

@@ -75,6 +75,26 @@ public sealed class HotReloadTests
     }
 
     [Fact]
+    public async Task An_edit_to_an_api_version_the_declared_Istio_does_not_serve_is_rejected_and_the_old_config_keeps_serving()
+    {
+        await using var gateway = await GatewayHost.StartAsync(OnlyV1);
+        var revision = gateway.Config.Current.Revision;
+
+        var (config, diagnostics, _) = await EditAndWaitAsync(gateway, () => File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile),
+            MeshYaml.Sidecar(0, 100).Replace("apiVersion: networking.istio.io/v1\n", "apiVersion: networking.istio.io/v1beta2\n", StringComparison.Ordinal)));
+
+        Assert.Equal(revision, config.Revision);
+        var error = Assert.Single(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal(("VirtualService 'hello'", "apiVersion"), (error.Resource, error.Field));
+        Assert.Equal("'networking.istio.io/v1beta2' is not served by Istio 1.30 (it serves networking.istio.io/v1, v1beta1, v1alpha3)", error.Message);
+        Assert.Equal(error, Assert.Single(gateway.Config.LastRejection, d => d.Severity == DiagnosticSeverity.Error));
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal((200, "Hello K8s, from CF v1 service!"), await gateway.GetAsync());
+        }
+    }
+
+    [Fact]
     public async Task A_broken_YAML_file_is_rejected_and_fixing_it_applies_the_fix()
     {
         await using var gateway = await GatewayHost.StartAsync(OnlyV1);

@@ -92,6 +92,29 @@ public sealed class LoaderTests
         Assert.Contains("reads only Istio networking resources", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("networking.istio.io/latest", "'networking.istio.io/latest' is not a version of networking.istio.io; use networking.istio.io/v1")]
+    [InlineData("networking.istio.io/V1", "'networking.istio.io/V1' is not a version of networking.istio.io; use networking.istio.io/v1")]
+    [InlineData("networking.istio.io/v1beta", "'networking.istio.io/v1beta' is not a version of networking.istio.io; use networking.istio.io/v1")]
+    [InlineData("security.istio.io/v1", "'security.istio.io/v1' is not networking.istio.io: the local egress gateway reads only Istio networking resources")]
+    public void An_api_version_that_is_no_Kubernetes_version_of_networking_istio_io_is_refused(string apiVersion, string message)
+    {
+        var error = SingleError(Vs("    - route:\n        - destination: { host: a.example.com }\n").Replace("networking.istio.io/v1", apiVersion, StringComparison.Ordinal));
+        Assert.Equal(("VirtualService 'hello'", "apiVersion", 1), (error.Resource, error.Field, error.Line));
+        Assert.Equal(message, error.Message);
+    }
+
+    [Theory]
+    [InlineData("networking.istio.io/v1beta2")]
+    [InlineData("networking.istio.io/v2")]
+    [InlineData("networking.istio.io/v3alpha1")]
+    public void A_well_formed_version_of_networking_istio_io_loads_for_the_analyzer_to_check(string apiVersion)
+    {
+        var result = IstioConfigLoader.Parse(File, Vs("    - route:\n        - destination: { host: a.example.com }\n").Replace("networking.istio.io/v1", apiVersion, StringComparison.Ordinal));
+        Assert.Equal(apiVersion, Assert.Single(result.Resources).Id.ApiVersion);
+        Assert.Empty(result.Diagnostics);
+    }
+
     [Fact]
     public void An_older_API_version_loads_with_a_warning()
     {

@@ -9,6 +9,10 @@ namespace Demo.Deploy.Tests.Reachability;
 /// <c>app: istio-egressgateway</c>, <c>istio: egressgateway</c>, Service port 443 → pod port 8443, its own
 /// ServiceAccount), CoreDNS as <c>kube-dns</c>, NodeLocal DNSCache on the host network, and public DNS for the CF
 /// hosts and one host nobody registered.
+/// NodeLocal DNSCache is modelled in its common iptables mode (Kubernetes docs, "Using NodeLocal DNSCache in Kubernetes
+/// Clusters"; kubernetes/kubernetes#70555): kubelet's <c>--cluster-dns</c> stays the kube-dns ClusterIP, and the
+/// cache, on the host network, listens on its link-local address and on that ClusterIP (a dummy interface of the
+/// node, NOTRACK: no DNAT) — so a pod's query to the ClusterIP reaches an address, not a kube-dns pod.
 /// </summary>
 internal sealed partial class ClusterUnderTest
 {
@@ -34,6 +38,7 @@ internal sealed partial class ClusterUnderTest
         KubeDns = Cluster.AddPod("kube-system", "coredns", Labels(("k8s-app", "kube-dns")), [DnsUdp, DnsTcp, new(9153)], "coredns");
         Cluster.Services.Add(new KubeService("kube-dns", "kube-system", Labels(("k8s-app", "kube-dns")), [new(53, "53", "UDP"), new(53, "53", "TCP")]));
         NodeLocalDns = new AddressEndpoint("node-local-dns", IPAddress.Parse(settings.NodeLocalDnsAddress));
+        NodeLocalDnsOnClusterIp = new AddressEndpoint("node-local-dns on the kube-dns ClusterIP", IPAddress.Parse(settings.ClusterDnsAddress));
         Cluster.ExternalDns[settings.CfHostV1] = IPAddress.Parse("203.0.113.10");
         Cluster.ExternalDns[settings.CfHostV2] = IPAddress.Parse("203.0.113.11");
         Cluster.ExternalDns[UnregisteredHost] = IPAddress.Parse("198.51.100.7");
@@ -59,7 +64,14 @@ internal sealed partial class ClusterUnderTest
 
     public Pod KubeDns { get; }
 
+    /// <summary>NodeLocal DNSCache at its link-local address (settings.yaml's nodeLocalDnsAddress).</summary>
     public AddressEndpoint NodeLocalDns { get; }
+
+    /// <summary>
+    /// NodeLocal DNSCache answering on the kube-dns Service's ClusterIP (settings.yaml's clusterDnsAddress), the
+    /// pods' nameserver: in iptables mode the query is not translated to a kube-dns pod, so NetworkPolicies see this address.
+    /// </summary>
+    public AddressEndpoint NodeLocalDnsOnClusterIp { get; }
 
     public Pod App(string name) => Cluster.Pod(Settings.AppNamespace, name);
 
@@ -95,6 +107,7 @@ internal sealed record Settings(
     string EgressGatewayNamespace = "istio-system",
     string IstioNamespace = "istio-system",
     string NodeLocalDnsAddress = "169.254.20.10",
+    string ClusterDnsAddress = "10.96.0.10",
     string CfHostV1 = "hello-istio-v1.apps.example.com",
     string CfHostV2 = "hello-istio-v2.apps.example.com")
 {
@@ -104,6 +117,7 @@ internal sealed record Settings(
         ["egressGatewayNamespace"] = EgressGatewayNamespace,
         ["istioNamespace"] = IstioNamespace,
         ["nodeLocalDnsAddress"] = NodeLocalDnsAddress,
+        ["clusterDnsAddress"] = ClusterDnsAddress,
         ["cfHostV1"] = CfHostV1,
         ["cfHostV2"] = CfHostV2,
     };

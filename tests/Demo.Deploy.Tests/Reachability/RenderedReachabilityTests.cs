@@ -39,7 +39,9 @@ public sealed class RenderedReachabilityTests(DeployFixture fixture)
     {
         var other = SettingsAndScenarioTests.OtherCluster;
         var settings = new Settings(other["appNamespace"], other["egressGatewayNamespace"], other["istioNamespace"], other["nodeLocalDnsAddress"],
-            other["cfHostV1"], other["cfHostV2"]);
+            other["clusterDnsAddress"], other["cfHostV1"], other["cfHostV2"]);
+        Assert.Equal(other.Keys.Order(StringComparer.Ordinal), settings.AsSettingsYaml().Keys.Order(StringComparer.Ordinal));
+        Assert.All(settings.AsSettingsYaml(), kv => Assert.NotEqual(new Settings().AsSettingsYaml()[kv.Key], kv.Value));
         var cluster = await PlaceAsync(settings, []);
         // The install snippet names the dashboard in 'demo'; a user with another app namespace edits it, as its text says.
         var failures = Evaluate(cluster, cluster.Install with
@@ -75,6 +77,28 @@ public sealed class RenderedReachabilityTests(DeployFixture fixture)
         var result = cluster.Mesh.Connect(cluster.App("proxy"), cluster.Istiod, ClusterUnderTest.Xds);
         Assert.False(result.Allowed);
         Assert.Equal("NetworkPolicy", result.Denial!.Layer);
+    }
+
+    [Fact]
+    public async Task Without_the_ClusterIP_rule_NodeLocal_DNSCache_in_iptables_mode_would_get_no_DNS_query_from_any_pod()
+    {
+        var settings = new Settings(ClusterDnsAddress: "10.43.0.10");
+        var cluster = await PlaceAsync(settings, [], d => d.Kind == "NetworkPolicy" && d.Name == "app-egress-dns"
+            ? d.Yaml.Replace("    - ipBlock:\n        cidr: 10.43.0.10/32\n", "", StringComparison.Ordinal)
+            : d.Yaml);
+        Assert.DoesNotContain("10.43.0.10", Assert.Single(cluster.Documents, d => d.Name == "app-egress-dns").Yaml, StringComparison.Ordinal);
+        foreach (var pod in cluster.AppPods)
+        {
+            foreach (var protocol in new[] { "UDP", "TCP" })
+            {
+                var result = cluster.Mesh.Connect(pod, cluster.NodeLocalDnsOnClusterIp, new ContainerPort(53, protocol));
+                Assert.False(result.Allowed, result.ToString());
+                Assert.Equal("NetworkPolicy", result.Denial!.Layer);
+                // The kube-dns pods and the link-local address are still allowed: neither is the address the pod sends to.
+                Assert.True(cluster.Mesh.Connect(pod, cluster.KubeDns, protocol == "UDP" ? ClusterUnderTest.DnsUdp : ClusterUnderTest.DnsTcp).Allowed);
+                Assert.True(cluster.Mesh.Connect(pod, cluster.NodeLocalDns, new ContainerPort(53, protocol)).Allowed);
+            }
+        }
     }
 
     [Fact]
@@ -171,6 +195,8 @@ public sealed class RenderedReachabilityTests(DeployFixture fixture)
             {
                 MustWork($"{pod} -> kube-dns {port.Protocol}/53", [mesh.Connect(pod, c.KubeDns, port)]);
                 MustWork($"{pod} -> NodeLocal DNS {port.Protocol}/53", [mesh.Connect(pod, c.NodeLocalDns, new ContainerPort(53, port.Protocol))]);
+                MustWork($"{pod} -> NodeLocal DNS on the kube-dns ClusterIP {port.Protocol}/53 (iptables mode)",
+                    [mesh.Connect(pod, c.NodeLocalDnsOnClusterIp, new ContainerPort(53, port.Protocol))]);
             }
         }
 
