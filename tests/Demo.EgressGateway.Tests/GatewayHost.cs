@@ -136,15 +136,21 @@ public sealed class GatewayHost : IAsyncDisposable
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         configure?.Invoke(request);
         var logged = SidecarLines();
-        using var response = await Client.SendAsync(request);
-        var answer = ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
-        // The sidecar writes its access-log line when its stage ends, which can be just after the client has the
-        // whole answer (as with Envoy): wait for it, so that tests can read the log right away.
-        for (var deadline = DateTime.UtcNow.AddSeconds(5); SidecarLines() <= logged && DateTime.UtcNow < deadline;)
+        try
         {
-            await Task.Delay(5);
+            using var response = await Client.SendAsync(request);
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
         }
-        return answer;
+        finally
+        {
+            // The sidecar writes its access-log line when its stage ends, which can be just after the client has the
+            // whole answer or has seen the connection close (as with Envoy): wait for it, so that tests can read the
+            // log right away.
+            for (var deadline = DateTime.UtcNow.AddSeconds(5); SidecarLines() <= logged && DateTime.UtcNow < deadline;)
+            {
+                await Task.Delay(5);
+            }
+        }
     }
 
     private int SidecarLines() => Logs.SidecarAccessLines;
