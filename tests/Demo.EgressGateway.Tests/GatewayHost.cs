@@ -58,6 +58,9 @@ public sealed class GatewayHost : IAsyncDisposable
             new Dictionary<string, string> { [V1Host] = "v1", [V2Host] = "v2" });
 
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
+        // The gateway's own appsettings.json, whichever referenced web project's copy landed in this test's output
+        // folder (the CF router and app projects are referenced too, for CfPlatform).
+        builder.Configuration.AddJsonFile(System.IO.Path.Combine(ConfigFolder.RepositoryRoot, "Demo.EgressGateway", "appsettings.json"), optional: false);
         var logs = new CapturingLoggerProvider();
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
@@ -124,7 +127,8 @@ public sealed class GatewayHost : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on now (taken and released).</summary>
+    public static int FreePort()
     {
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         listener.Start();
