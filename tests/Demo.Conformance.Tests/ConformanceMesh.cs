@@ -228,6 +228,27 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The access-log line of <paramref name="stage"/> for the last request it logged to <paramref name="authority"/>
+    /// (the line's <c>authority=</c> field); waits up to 5 s for one, as <see cref="LastAccessLog(string)"/> does.
+    /// </summary>
+    public AccessLogLine LastAccessLog(string stage, string authority)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (true)
+        {
+            if (AccessLog.LastOrDefault(l => l.Stage == stage && l.Line.Contains($" authority={authority} ", StringComparison.Ordinal)) is { } line)
+            {
+                return line;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException($"no [{stage}] access-log line for {authority}; the gateway logged:\n{string.Join("\n", Logs)}");
+            }
+            Thread.Sleep(10);
+        }
+    }
+
     [GeneratedRegex("""^\[(?<stage>\w+)\] "(?<method>\S+) (?<path>\S+) [^"]*" (?<status>\d{3}) (?<flags>\S+)""")]
     private static partial Regex AccessLogPattern();
 

@@ -13,8 +13,11 @@ namespace Demo.EgressGateway.Tests;
 /// The fidelity issue's divergences, one test per behaviour, each asserting what Istio's or Envoy's own source says
 /// (the source is named next to each expectation).
 /// </summary>
-public sealed class IstioFidelityTests
+public sealed class IstioFidelityTests(ITestOutputHelper output)
 {
+    // Expected bodies are Envoy's local replies, as literals: "upstream request timeout" (Filter::onUpstreamTimeoutAbort)
+    // and "no healthy upstream" (Filter::sendNoHealthyUpstreamResponse), envoy source/common/router/router.cc.
+
     private static OutlierSettings Outlier(int gatewayErrors = 1, int maxEjectionPercent = 100, double intervalSeconds = 10, double baseSeconds = 30) =>
         new(0, gatewayErrors, Enforce5xx: false, EnforceGatewayFailure: true, TimeSpan.FromSeconds(intervalSeconds),
             TimeSpan.FromSeconds(baseSeconds), maxEjectionPercent, SplitExternalLocalOriginErrors: false, ConsecutiveLocalOriginFailure: null);
@@ -103,28 +106,42 @@ public sealed class IstioFidelityTests
         Assert.True(await waiting);
     }
 
-    // retry.go ConvertPolicy: attempts <= 0 returns no retry policy at all.
-    [Fact]
-    public async Task Attempts_0_disables_retries()
+    // retry.go ConvertPolicy: attempts <= 0 returns no retry policy at all — not even DefaultPolicy, whose retry_on
+    // "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes" with num_retries 2 does retry a
+    // refused connection: 1 + 2 tries, then URX (Envoy router.cc sets UpstreamRetryLimitExceeded when retries run out,
+    // and its reset body says "retried and the latest reset reason" after a retry). The CF host's port is closed here,
+    // so the gateway's route meets connect failures (UF); the second row, without a retries block, shows that the same
+    // failure is retried by default, so the first row can fail.
+    [Theory]
+    [InlineData("attempts: 0", " 503 UF attempts=1 ", "reset reason: remote connection failure")]
+    [InlineData("no retries block (Istio's default policy)", " 503 UF,URX attempts=3 ", "retried and the latest reset reason: remote connection failure")]
+    public async Task Attempts_0_disables_retries(string retries, string gatewayAccessLog, string resetReason)
     {
-        Assert.Null(IstioTranslator.ConvertRetryPolicy(new HttpRetry(0, null, "5xx", null), IstioVersion.Default));
+        Assert.Null(IstioTranslator.ConvertRetryPolicy(new HttpRetry(0, null, null, null), IstioVersion.Default));
+        var zero = retries == "attempts: 0";
 
         await using var gateway = await GatewayHost.StartAsync(folder =>
         {
-            RoutingTests.NoFaults(folder);
-            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
-            folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(retries: MeshYaml.Retries(0, "5xx")));
-        });
-        gateway.Upstream.Behaviour = async context =>
-        {
-            context.Response.StatusCode = 503;
-            await context.Response.WriteAsync("down");
-            return true;
-        };
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "")));
+            folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(retries: zero ? MeshYaml.Retries(0, "") : null));
+        }, settings: new Dictionary<string, string?> { [$"EgressGateway:Upstreams:{GatewayHost.V1Host}"] = $"127.0.0.1:{ClosedPort()}" });
 
-        Assert.Equal((503, "down"), await gateway.GetAsync());
-        Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal(503, status);
+        Assert.StartsWith("upstream connect error or disconnect/reset before headers. " + resetReason, body, StringComparison.Ordinal);
+        var gatewayLines = gateway.Logs.Messages().Where(m => m.StartsWith("[gateway]", StringComparison.Ordinal)).ToList();
+        var line = Assert.Single(gatewayLines);
+        Assert.Contains(gatewayAccessLog, line, StringComparison.Ordinal);
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 503 - attempts=1 ", StringComparison.Ordinal));
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     // retry.go defaultPolicy: retriable_status_codes [503] up to Istio 1.23; none from 1.24 (istio/istio#52111).
@@ -245,16 +262,17 @@ public sealed class IstioFidelityTests
                 """);
         });
 
-        var answers = new List<string>();
-        for (var i = 0; i < 60; i++)
+        // One sample of 200 requests; the 50/50 split is tested jointly by chi-square at ChiSquare.Alpha.
+        var counts = new Dictionary<string, int> { ["Hello K8s, from CF v1 service!"] = 0, ["Hello K8s, from CF v2 service!"] = 0 };
+        for (var i = 0; i < 200; i++)
         {
             var (status, body) = await gateway.GetAsync();
-            Assert.True(status == 200, $"{status} {body}");
-            answers.Add(body);
+            Assert.True(status == 200 && counts.ContainsKey(body), $"{status} {body}");
+            counts[body]++;
         }
 
-        Assert.InRange(answers.Count(a => a.Contains("v1", StringComparison.Ordinal)), 10, 50);
-        Assert.InRange(answers.Count(a => a.Contains("v2", StringComparison.Ordinal)), 10, 50);
+        ChiSquare.AssertFits(output, "ServiceEntry endpoint subsets v1/v2, weights 50/50",
+            ("v1", counts["Hello K8s, from CF v1 service!"], 50), ("v2", counts["Hello K8s, from CF v2 service!"], 50));
         var dump = gateway.Config.Current.Xds.Sidecar.Clusters;
         Assert.Equal([GatewayHost.V1Host], dump.Single(c => c.Name == "outbound|443|v1|hello.versions").Endpoints.Select(e => e.Address));
         Assert.Equal([GatewayHost.V2Host], dump.Single(c => c.Name == "outbound|443|v2|hello.versions").Endpoints.Select(e => e.Address));
@@ -469,8 +487,8 @@ public sealed class IstioFidelityTests
             return false;
         };
 
-        Assert.Equal((504, MeshRequestHandler.TimeoutBody), await gateway.GetAsync());
-        Assert.Equal((503, MeshRequestHandler.NoHealthyUpstreamBody), await gateway.GetAsync());
+        Assert.Equal((504, "upstream request timeout"), await gateway.GetAsync());
+        Assert.Equal((503, "no healthy upstream"), await gateway.GetAsync());
         Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
     }
 
@@ -496,7 +514,7 @@ public sealed class IstioFidelityTests
             return false;
         };
 
-        Assert.Equal((504, MeshRequestHandler.TimeoutBody), await gateway.GetAsync());
+        Assert.Equal((504, "upstream request timeout"), await gateway.GetAsync());
         // Both tries reached the CF host: the first one's cancellation did not eject it.
         Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V1Host));
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 0 DC ", StringComparison.Ordinal));
@@ -520,7 +538,7 @@ public sealed class IstioFidelityTests
             return false;
         };
 
-        Assert.Equal((504, MeshRequestHandler.TimeoutBody), await gateway.GetAsync());
+        Assert.Equal((504, "upstream request timeout"), await gateway.GetAsync());
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)
             && m.Contains(" 504 UT,URX attempts=3 ", StringComparison.Ordinal) && m.Contains("details=upstream_per_try_timeout", StringComparison.Ordinal));
     }

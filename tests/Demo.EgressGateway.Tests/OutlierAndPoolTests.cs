@@ -1,9 +1,7 @@
-using Demo.EgressGateway.Mesh;
-
 namespace Demo.EgressGateway.Tests;
 
 /// <summary>DestinationRule traffic policy: outlier detection per cluster (no failover between weighted versions) and circuit breaking.</summary>
-public sealed class OutlierAndPoolTests
+public sealed class OutlierAndPoolTests(ITestOutputHelper output)
 {
     // Top-level policy only: a portLevelSettings entry would replace it for port 443 (port-level settings do not inherit).
     private static string TlsRule(string version, string trafficPolicyExtra) => $"""
@@ -55,13 +53,16 @@ public sealed class OutlierAndPoolTests
             answers.Add(await gateway.GetAsync());
         }
 
+        // Envoy's local reply when the cluster has no host to pick: "no healthy upstream" (envoy source/common/router/router.cc, Filter::sendNoHealthyUpstreamResponse).
         var v1 = answers.Count(a => a is (200, "Hello K8s, from CF v1 service!"));
         var upstreamFailures = answers.Count(a => a is (503, "v2 is down"));
-        var ejected = answers.Count(a => a is (503, MeshRequestHandler.NoHealthyUpstreamBody));
+        var ejected = answers.Count(a => a is (503, "no healthy upstream"));
         Assert.Equal(100, v1 + upstreamFailures + ejected);
         Assert.Equal(2, upstreamFailures);
-        Assert.InRange(ejected, 15, 85);
-        Assert.InRange(v1, 15, 85);
+        // The weighted pick is made before the host, so an ejected v2 never fails over to v1: one sample, v1 against
+        // every request that picked v2 (reached it or found it ejected), fits 50/50 by chi-square at ChiSquare.Alpha.
+        ChiSquare.AssertFits(output, "v1 vs v2 picks (2 reached v2, the rest found it ejected), weights 50/50",
+            ("v1", v1, 50), ("v2", upstreamFailures + ejected, 50));
         Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V2Host));
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 503 UH ", StringComparison.Ordinal));
 

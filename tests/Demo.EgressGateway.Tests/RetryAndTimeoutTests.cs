@@ -9,6 +9,9 @@ namespace Demo.EgressGateway.Tests;
 /// <summary>Envoy's router semantics for retries, per-try timeouts, route timeouts and faults, as Istio configures them.</summary>
 public sealed class RetryAndTimeoutTests
 {
+    // Expected bodies are Envoy's local replies, as literals: "upstream request timeout" (envoy source/common/router/router.cc,
+    // Filter::onUpstreamTimeoutAbort) and "fault filter abort" (envoy source/extensions/filters/http/fault/fault_filter.cc, FaultFilter::abortWithStatus).
+
     private static Action<ConfigFolder> Configure(string sidecar, string? egress = null) => folder =>
     {
         folder.Write(MeshYaml.SidecarFile, sidecar);
@@ -89,7 +92,7 @@ public sealed class RetryAndTimeoutTests
 
         var (status, body) = await gateway.GetAsync();
 
-        Assert.Equal((418, MeshRequestHandler.FaultAbortBody), (status, body));
+        Assert.Equal((418, "fault filter abort"), (status, body));
         Assert.Equal(0, gateway.Upstream.TotalHits);
         var messages = gateway.Logs.Messages().ToList();
         Assert.Equal(3, messages.Count(m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 418 FI ", StringComparison.Ordinal)));
@@ -104,7 +107,7 @@ public sealed class RetryAndTimeoutTests
 
         var (status, body) = await gateway.GetAsync();
 
-        Assert.Equal((503, MeshRequestHandler.FaultAbortBody), (status, body));
+        Assert.Equal((503, "fault filter abort"), (status, body));
         Assert.Equal(0, gateway.Upstream.TotalHits);
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 503 FI attempts=0 ", StringComparison.Ordinal));
         Assert.Contains(gateway.Logs.Messages(LogLevel.Warning), m => m.Contains("retries and timeout never see the fault", StringComparison.Ordinal));
@@ -121,7 +124,7 @@ public sealed class RetryAndTimeoutTests
         var (status, body) = await gateway.GetAsync();
         stopwatch.Stop();
 
-        Assert.Equal((504, MeshRequestHandler.TimeoutBody), (status, body));
+        Assert.Equal((504, "upstream request timeout"), (status, body));
         Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.9, 2.5);
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 504 UT ", StringComparison.Ordinal));
         Assert.Equal(0, gateway.Upstream.TotalHits);
@@ -137,7 +140,7 @@ public sealed class RetryAndTimeoutTests
         var stopwatch = Stopwatch.StartNew();
         var (status, body) = await gateway.GetAsync();
 
-        Assert.Equal((418, MeshRequestHandler.FaultAbortBody), (status, body));
+        Assert.Equal((418, "fault filter abort"), (status, body));
         Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.39, 2.0);
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 418 DI,FI ", StringComparison.Ordinal));
     }
@@ -178,7 +181,7 @@ public sealed class RetryAndTimeoutTests
 
         var (status, body) = await gateway.GetAsync();
 
-        Assert.Equal((504, MeshRequestHandler.TimeoutBody), (status, body));
+        Assert.Equal((504, "upstream request timeout"), (status, body));
         // One try only (a cold TLS handshake may eat the 300 ms before the upstream sees it): the access log counts it.
         Assert.InRange(gateway.Upstream.Hits(GatewayHost.V1Host), 0, 1);
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal)

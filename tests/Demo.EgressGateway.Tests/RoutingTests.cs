@@ -1,10 +1,12 @@
 using Demo.DevCertificates;
-using Demo.EgressGateway.Mesh;
 
 namespace Demo.EgressGateway.Tests;
 
 public sealed class RoutingTests
 {
+    // Expected bodies are Envoy's local replies, as literals: "fault filter abort" (envoy source/extensions/filters/http/fault/fault_filter.cc,
+    // FaultFilter::abortWithStatus) and "no healthy upstream" (envoy source/common/router/router.cc, Filter::sendNoHealthyUpstreamResponse).
+
     private const string Egress = "virtual-service-hello-egress.yaml";
     private const string Sidecar = "virtual-service-hello.yaml";
 
@@ -24,7 +26,7 @@ public sealed class RoutingTests
 
         Assert.Contains(answers, a => a is (200, "Hello K8s, from CF v1 service!"));
         Assert.Contains(answers, a => a is (200, "Hello K8s, from CF v2 service!"));
-        Assert.Contains(answers, a => a is (418, MeshRequestHandler.FaultAbortBody));
+        Assert.Contains(answers, a => a is (418, "fault filter abort"));
         Assert.All(answers, a => Assert.True(a.Status is 200 or 418, $"unexpected {a}"));
     }
 
@@ -139,7 +141,7 @@ public sealed class RoutingTests
         // DestinationRule's outlier detection, so the sidecar's retries meet 503 UH: still a 503, never a downgrade.
         Assert.Equal(503, status);
         Assert.True(body.StartsWith("upstream connect error or disconnect/reset before headers", StringComparison.Ordinal)
-            || body == MeshRequestHandler.NoHealthyUpstreamBody, body);
+            || body == "no healthy upstream", body);
         Assert.Equal(0, upstream.TotalHits);
         Assert.Contains(gateway.Logs.Messages(LogLevel.Warning), m =>
             m.Contains("TLS origination to hello-istio-v", StringComparison.Ordinal)
