@@ -31,8 +31,8 @@ public sealed class CfRouterPathTests(ITestOutputHelper output)
         });
 
         // The certificate the router serves names only the apps domain's wildcard; the rules ask for exact host names.
-        var served = X509Certificate2.CreateFromPemFile(
-            TestCa.Authority.EnsureServerCertificate(CfPlatform.AppsDomainWildcard).CertificatePath);
+        using var served = X509Certificate2.CreateFromPem(
+            File.ReadAllText(TestCa.Authority.EnsureServerCertificate(CfPlatform.AppsDomainWildcard).CertificatePath));
         Assert.Equal([CfPlatform.AppsDomainWildcard], served.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single().EnumerateDnsNames());
         foreach (var host in new[] { GatewayHost.V1Host, GatewayHost.V2Host })
         {
