@@ -648,8 +648,8 @@ public static class IstioTranslator
             _ => new StringMatcher(null, null, match.Value),
         };
 
-        // route.go TranslateFault: percentage.value × 10 000 per MILLION; a delay's deprecated integer percent per
-        // HUNDRED; an abort without percentage has none (0%).
+        // route.go TranslateFault: percentage.value × 10 000 per MILLION; a delay without percentage gets its deprecated
+        // integer percent per HUNDRED (0 when that is absent too); an abort without percentage has none (0%).
         private static HttpFault? TranslateFault(IstioHttpFault? fault)
         {
             if (fault is null || (fault.Delay is null && fault.Abort is null))
@@ -657,7 +657,7 @@ public static class IstioTranslator
                 return null;
             }
             FaultDelay? delay = fault.Delay is { } d
-                ? new FaultDelay(d.FixedDelay, d.IntegerPercent ? new FractionalPercent((uint)(d.Percentage ?? 0), "HUNDRED") : Fraction(d.Percentage))
+                ? new FaultDelay(d.FixedDelay, d.Percentage is { } given && !d.IntegerPercent ? Fraction(given) : new FractionalPercent((uint)(d.Percentage ?? 0), "HUNDRED"))
                 : null;
             FaultAbort? abort = fault.Abort is { } a
                 ? new FaultAbort(a.HttpStatus, Fraction(a.Percentage))

@@ -299,8 +299,17 @@ public static class IstioAnalyzer
 
             if (boundToMesh && route.Fault is { } sidecarFault && (sidecarFault.Abort is not null || sidecarFault.Delay is not null) && (route.Retries is not null || route.Timeout is not null))
             {
+                // The fault filter runs before the router: its abort is never a retriable answer; its delay is over
+                // before the router starts the route timeout and any perTryTimeout, so neither cuts it or retries it.
+                var missed = sidecarFault.Abort is not null ? "abort is never retried"
+                    : (route.Timeout is not null, route.Retries is not null) switch
+                    {
+                        (true, true) => "delay is not cut by the timeout or a perTryTimeout, and never retried",
+                        (true, false) => "delay is not cut by the timeout",
+                        _ => "delay is not cut by a perTryTimeout, and never retried",
+                    };
                 Warn(vs, $"{route.Field}.fault",
-                    $"is on the sidecar-side route, where Envoy's fault filter acts before the router: this route's retries and timeout never see the fault (its {(sidecarFault.Abort is not null ? "abort is never retried" : "delay is not cut by the timeout")}). Put the fault on the egress gateway's VirtualService");
+                    $"is on the sidecar-side route, where Envoy's fault filter acts before the router: this route's retries and timeout never see the fault (its {missed}). Put the fault on the egress gateway's VirtualService");
             }
             if (route.Fault?.Abort is { Percentage: null })
             {
@@ -308,7 +317,7 @@ public static class IstioAnalyzer
             }
             if (route.Fault?.Delay is { Percentage: null })
             {
-                Warn(vs, $"{route.Field}.fault.delay.percentage", "is missing: Istio writes no percentage and Envoy then delays no request; set percentage.value (0–100)");
+                Warn(vs, $"{route.Field}.fault.delay.percentage", "is missing, and so is the deprecated percent: Istio writes percent 0 and Envoy then delays no request; set percentage.value (0–100)");
             }
 
             if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && perTry > timeout)

@@ -236,7 +236,8 @@ public sealed partial class IstioSourceCaseTests(ITestOutputHelper output)
         ChiSquare.AssertFits(output, $"split b/c of {calls} calls, weights 60/50", ("b", counts["b"], 60), ("c", counts["c"], 50));
     }
 
-    // Istio validation (pkg/config/validation: "total destination weight = 0") refuses only an all-zero total.
+    // Istio validation (pkg/config/validation/validation.go validateWeights: "total destination weight = 0") refuses
+    // only an all-zero total.
     [Fact]
     public async Task AllZeroWeightsAreRefusedAtLoad()
     {
@@ -250,7 +251,14 @@ public sealed partial class IstioSourceCaseTests(ITestOutputHelper output)
                       weight: 0
             """)));
 
-        Assert.Contains("weight", message, StringComparison.Ordinal);
+        // The whole refusal: file, resource, field, and Istio's own text ("total destination weight = 0",
+        // pkg/config/validation/validation.go validateWeights); nothing else is refused.
+        var lines = message.Split(Environment.NewLine);
+        Assert.Equal(2, lines.Length);
+        Assert.Equal("The Istio configuration cannot be honoured:", lines[0]);
+        Assert.StartsWith("  " + Path.Combine(Path.GetTempPath(), "demo-conformance-"), lines[1], StringComparison.Ordinal);
+        Assert.EndsWith("/istio.yaml: error: VirtualService 'default': spec.http[0].route: total destination weight = 0 (Istio refuses this route)",
+            lines[1], StringComparison.Ordinal);
     }
 
     // route.go TranslateRouteMatch: uri prefix → Envoy prefix match, first matching route wins.

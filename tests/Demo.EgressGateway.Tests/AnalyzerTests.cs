@@ -67,13 +67,19 @@ public sealed class AnalyzerTests
             && d.Message.Contains("is missing", StringComparison.Ordinal)));
     }
 
+    // Envoy: the SNI picks the listener's filter chain (the Gateway server), the Host picks the route inside it.
     [Fact]
     public void A_gateway_subset_whose_sni_does_not_match_its_host_is_named()
     {
         var diagnostics = AnalyzeEdited(folder => folder.Replace("destination-rule-istio-egressgateway.yaml",
             "sni: hello-istio-v2.apps.example.com", "sni: hello-istio-v1.apps.example.com"));
-        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].route[1].headers.request.set.host"
-            && d.Message.Contains("sends SNI 'hello-istio-v1.apps.example.com'", StringComparison.Ordinal));
+        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].route[1].headers.request.set.host");
+        Assert.Equal(DiagnosticSeverity.Warning, finding.Severity);
+        Assert.Equal("virtual-service-hello.yaml", Path.GetFileName(finding.File));
+        Assert.Equal("VirtualService 'hello'", finding.Resource);
+        Assert.Equal("is 'hello-istio-v2.apps.example.com' but subset 'v2' of the egress gateway sends SNI 'hello-istio-v1.apps.example.com': "
+            + "the SNI picks the gateway's server (filter chain) for 'hello-istio-v1.apps.example.com' while the Host "
+            + "'hello-istio-v2.apps.example.com' picks the route inside it — make them the same host", finding.Message);
     }
 
     [Fact]
@@ -94,7 +100,8 @@ public sealed class AnalyzerTests
     {
         var diagnostics = AnalyzeEdited(folder =>
             folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(50, 50, timeout: "5s", retries: MeshYaml.Retries(2, "5xx"), fault: MeshYaml.Abort(418, 10))));
-        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].fault" && d.Message.Contains("never see the fault", StringComparison.Ordinal));
+        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].fault");
+        Assert.Equal(string.Format(System.Globalization.CultureInfo.InvariantCulture, SidecarFaultWarning, "abort is never retried"), finding.Message);
     }
 
     // Istio accepts routes to unregistered hosts and undefined subsets (validation does not look across resources);
@@ -128,12 +135,25 @@ public sealed class AnalyzerTests
         Assert.Contains("beats the per-destination Host of spec.http[0].route[1]", finding.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_delay_on_the_sidecar_route_next_to_its_timeout_is_named()
+    private const string SidecarFaultWarning = "is on the sidecar-side route, where Envoy's fault filter acts before the router: "
+        + "this route's retries and timeout never see the fault (its {0}). Put the fault on the egress gateway's VirtualService";
+
+    // Envoy's HTTP filter chain runs the fault filter before the router, whose route timeout, perTryTimeout and retries
+    // start only once the delay is over (pilot/pkg/networking/core/listener_builder.go appends the fault filter before
+    // the router).
+    [Theory]
+    [InlineData("5s", false, "delay is not cut by the timeout")]
+    [InlineData(null, true, "delay is not cut by a perTryTimeout, and never retried")]
+    [InlineData("5s", true, "delay is not cut by the timeout or a perTryTimeout, and never retried")]
+    public void A_delay_on_the_sidecar_route_next_to_its_timeout_or_retries_is_named(string? timeout, bool retries, string missed)
     {
-        var diagnostics = AnalyzeEdited(folder =>
-            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(50, 50, timeout: "5s", fault: MeshYaml.Delay("3s", 50))));
-        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].fault" && d.Message.Contains("delay is not cut by the timeout", StringComparison.Ordinal));
+        var diagnostics = AnalyzeEdited(folder => folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(50, 50, timeout: timeout,
+            retries: retries ? MeshYaml.Retries(2, "5xx", perTryTimeout: "1s") : null, fault: MeshYaml.Delay("3s", 50))));
+        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].fault");
+        Assert.Equal(DiagnosticSeverity.Warning, finding.Severity);
+        Assert.Equal("virtual-service-hello.yaml", Path.GetFileName(finding.File));
+        Assert.Equal("VirtualService 'hello'", finding.Resource);
+        Assert.Equal(string.Format(System.Globalization.CultureInfo.InvariantCulture, SidecarFaultWarning, missed), finding.Message);
     }
 
     // route.go TranslateFault: an abort without percentage gets none, which Envoy reads as 0%.
@@ -142,6 +162,23 @@ public sealed class AnalyzerTests
     {
         var diagnostics = AnalyzeEdited(folder => folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(fault: "abort:\n  httpStatus: 418\n")));
         Assert.Contains(diagnostics, d => d.Field == "spec.http[0].fault.abort.percentage" && d.Message.Contains("aborts no request", StringComparison.Ordinal));
+    }
+
+    // route.go TranslateFault: a delay without percentage takes the deprecated integer percent, 0 when absent too
+    // (translateIntegerToFractionalPercent(0): 0 per HUNDRED), so Envoy delays no request. Both hosts' routes are named.
+    [Fact]
+    public void A_delay_without_percentage_is_named_as_never_firing()
+    {
+        var diagnostics = AnalyzeEdited(folder => folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(fault: "delay:\n  fixedDelay: 3s\n")));
+        var findings = diagnostics.Where(d => d.Field?.EndsWith(".fault.delay.percentage", StringComparison.Ordinal) == true).ToList();
+        Assert.Equal(["spec.http[0].fault.delay.percentage", "spec.http[1].fault.delay.percentage"], findings.Select(f => f.Field));
+        Assert.All(findings, finding =>
+        {
+            Assert.Equal(DiagnosticSeverity.Warning, finding.Severity);
+            Assert.Equal("virtual-service-hello-egress.yaml", Path.GetFileName(finding.File));
+            Assert.Equal("VirtualService 'hello-egress'", finding.Resource);
+            Assert.Equal("is missing, and so is the deprecated percent: Istio writes percent 0 and Envoy then delays no request; set percentage.value (0–100)", finding.Message);
+        });
     }
 
     // route.go buildSidecarVirtualHostsForVirtualService: only HTTP (or sniffed) ports get HTTP routes.

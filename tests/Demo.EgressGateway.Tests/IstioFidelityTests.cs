@@ -589,14 +589,23 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
                     delay: { fixedDelay: 1s, percent: 50 }
                   route:
                     - destination: { host: hello.external }
+                - match: [{ name: m2, uri: { prefix: /b } }]
+                  fault:
+                    delay: { fixedDelay: 1s }
+                  route:
+                    - destination: { host: hello.external }
             """);
         Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
-        var route = IstioTranslator.Translate(config, new MeshEnvironment()).Sidecar.RouteConfigs.Single(r => r.Name == "80")
-            .VirtualHosts.Single(v => v.Name == "hello.external:80").Routes[0];
+        var routes = IstioTranslator.Translate(config, new MeshEnvironment()).Sidecar.RouteConfigs.Single(r => r.Name == "80")
+            .VirtualHosts.Single(v => v.Name == "hello.external:80").Routes;
+        var route = routes[0];
 
         Assert.Equal(".m1", route.Name);
         Assert.Equal(new FractionalPercent(5699, "MILLION"), route.Fault!.Abort!.Percentage);
         Assert.Equal(new FractionalPercent(50, "HUNDRED"), route.Fault.Delay!.Percentage);
+        // Neither percentage nor percent: translateIntegerToFractionalPercent(0), i.e. 0 per HUNDRED.
+        Assert.Equal(".m2", routes[1].Name);
+        Assert.Equal(new FractionalPercent(0, "HUNDRED"), routes[1].Fault!.Delay!.Percentage);
     }
 
     // What istiod's validation refuses (pkg/config/validation: ValidateHTTPRetry, validateAuthorityRewrite), and what
