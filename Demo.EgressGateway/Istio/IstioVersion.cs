@@ -22,8 +22,8 @@ public readonly record struct IstioVersion(int Major, int Minor) : IComparable<I
 
     /// <summary>
     /// <c>retries.retryOn</c> may name <c>reset-before-request</c> and <c>http3-post-connect-failure</c> from 1.23 on;
-    /// 1.22's validation refuses them as "not a valid retryOn policy" (pkg/config/validation/validation.go
-    /// <c>supportedRetryOnPolicies</c>; release note <c>reset-before-request.yaml</c>, Envoy 1.31's new condition).
+    /// 1.22's validation refuses them as "not a valid retryOn policy" (istio/istio#52032;
+    /// pkg/config/validation/validation.go <c>supportedRetryOnPolicies</c>; Envoy 1.31's new condition).
     /// </summary>
     public bool AcceptsResetBeforeRequestRetryOn => !Before(1, 23);
 
@@ -50,15 +50,14 @@ public readonly record struct IstioVersion(int Major, int Minor) : IComparable<I
     /// Envoy's internal headers. From 1.25 (Envoy 1.33, <c>envoy.reloadable_features.explicit_internal_address_config</c>
     /// on) no address is internal unless meshNetworks and <c>ENABLE_HCM_INTERNAL_NETWORKS</c> say so: the request is
     /// an edge request, so the gateway strips Envoy's internal headers, sets <c>x-envoy-external-address</c> and
-    /// generates a new <c>x-request-id</c> (release note 53402.yaml, "Envoy default internalAddressConfig value
-    /// change"; gateway.go <c>buildGatewayConnectionManager</c>).
+    /// generates a new <c>x-request-id</c> (upgrade note "Envoy default internalAddressConfig value change",
+    /// istio/istio#54996; gateway.go <c>buildGatewayConnectionManager</c>; Envoy conn_manager_utility.cc).
     /// </summary>
     public bool GatewayTreatsPrivateAddressesAsInternal => Before(1, 25);
 
     /// <summary>
-    /// <c>retries.backoff</c> and <c>retries.retryIgnorePreviousHosts</c> exist from 1.26 (release notes
-    /// <c>retry_backoff.yaml</c>, <c>retry-hosts.yaml</c>; the VirtualService CRD schema of 1.25 has neither, so the API
-    /// server refuses them).
+    /// <c>retries.backoff</c> and <c>retries.retryIgnorePreviousHosts</c> exist from 1.26 (istio/istio#55639,
+    /// #55239; the VirtualService CRD schema of 1.25 has neither, so the API server refuses them).
     /// </summary>
     public bool AcceptsRetryBackoffAndRetryIgnorePreviousHosts => !Before(1, 26);
 
