@@ -154,6 +154,12 @@ public static class ConfigDump
             json.WriteStartObject("rds");
             json.WriteString("route_config_name", chain.RouteConfigName);
             json.WriteEndObject();
+            if (chain.SpawnUpstreamSpan)
+            {
+                json.WriteStartObject("tracing");
+                json.WriteBoolean("spawn_upstream_span", true);
+                json.WriteEndObject();
+            }
             json.WriteStartArray("http_filters");
             foreach (var filter in new[] { "envoy.filters.http.fault", "envoy.filters.http.router" })
             {
@@ -466,7 +472,11 @@ public static class ConfigDump
         json.WriteNumber("max_pending_requests", cluster.CircuitBreakers.MaxPendingRequests);
         json.WriteNumber("max_requests", cluster.CircuitBreakers.MaxRequests);
         json.WriteNumber("max_retries", cluster.CircuitBreakers.MaxRetries);
-        json.WriteBoolean("track_remaining", true);
+        if (cluster.CircuitBreakers.TrackRemaining)
+        {
+            // proto3 JSON leaves out a false bool, as Envoy's dump does.
+            json.WriteBoolean("track_remaining", true);
+        }
         json.WriteEndObject();
         json.WriteEndArray();
         json.WriteEndObject();

@@ -13,7 +13,16 @@ public sealed record ProxyConfig(
     string Namespace,
     IReadOnlyList<Listener> Listeners,
     IReadOnlyList<RouteConfiguration> RouteConfigs,
-    IReadOnlyList<Cluster> Clusters);
+    IReadOnlyList<Cluster> Clusters)
+{
+    /// <summary>
+    /// Envoy's runtime feature <c>envoy.reloadable_features.explicit_internal_address_config</c>: true (Envoy ≥ 1.33,
+    /// Istio ≥ 1.25) trusts no downstream address as internal when the connection manager has no
+    /// <c>internal_address_config</c>; false (Envoy ≤ 1.32) trusts RFC 1918 and loopback addresses. Not part of the
+    /// xDS Istio pushes: a property of the Envoy the Istio version ships.
+    /// </summary>
+    public bool ExplicitInternalAddressConfig { get; init; }
+}
 
 /// <summary>envoy.config.listener.v3.Listener: one port; its filter chains are chosen by SNI (server_names).</summary>
 public sealed record Listener(string Name, SocketAddress Address, IReadOnlyList<FilterChain> FilterChains);
@@ -33,6 +42,12 @@ public sealed record FilterChain(string Name, FilterChainMatch? FilterChainMatch
     /// DownstreamTlsContext, with require_client_certificate for the mutual modes.
     /// </summary>
     public string? ServerTlsMode { get; init; }
+
+    /// <summary>
+    /// The connection manager's <c>tracing.spawn_upstream_span</c>: the router then starts a child span per upstream
+    /// request (<c>router &lt;cluster&gt; egress</c>, Envoy's upstream_request.cc) besides the proxy's own span.
+    /// </summary>
+    public bool SpawnUpstreamSpan { get; init; }
 }
 
 /// <summary>envoy.config.listener.v3.FilterChainMatch: the SNI names a chain accepts (empty: any).</summary>
@@ -218,4 +233,8 @@ public sealed record OutlierDetection(
     int EnforcingConsecutiveGatewayFailure);
 
 /// <summary>envoy.config.cluster.v3.CircuitBreakers, default priority thresholds (Envoy's defaults 1024 each; Istio raises them to 2^32−1).</summary>
-public sealed record CircuitBreakers(long MaxConnections, long MaxPendingRequests, long MaxRequests, long MaxRetries);
+public sealed record CircuitBreakers(long MaxConnections, long MaxPendingRequests, long MaxRequests, long MaxRetries)
+{
+    /// <summary>track_remaining: Envoy then keeps the <c>circuit_breakers.default.remaining_*</c> gauges (see <see cref="Istio.IstioVersion.CircuitBreakersTrackRemaining"/>).</summary>
+    public bool TrackRemaining { get; init; }
+}

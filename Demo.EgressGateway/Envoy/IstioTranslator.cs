@@ -127,6 +127,97 @@ public static class IstioTranslator
     /// <summary>Istio's host matching between a (possibly wildcard) pattern and a concrete name.</summary>
     public static bool HostMatches(string pattern, string host) => IstioAnalyzer.HostMatches(pattern, host);
 
+    /// <summary>One entry of a host's consolidated DestinationRules (model.ConsolidatedDestRule): the merged rule and the exportTo it is indexed with.</summary>
+    private sealed record ConsolidatedRule(IstioDestinationRule Rule, IReadOnlySet<string> ExportTo);
+
+    /// <summary>
+    /// Istio's three DestinationRule indexes (push_context.go setDestinationRules), host → consolidated entries:
+    /// per namespace the rules its own proxies see, per namespace the rules it exports, and the root namespace's
+    /// private ones.
+    /// </summary>
+    private sealed record RuleIndexes(
+        Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> NamespaceLocal,
+        Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> Exported,
+        Dictionary<string, List<ConsolidatedRule>> RootNamespaceLocal)
+    {
+        public static RuleIndexes Build(IEnumerable<IstioDestinationRule> rules, Func<IstioResource, string> namespaceOf, IstioVersion version)
+        {
+            var indexes = new RuleIndexes(new(StringComparer.Ordinal), new(StringComparer.Ordinal), new(StringComparer.OrdinalIgnoreCase));
+            // sortConfigBySelectorAndCreationTime: creation time, then name, then namespace. The YAML carries no
+            // creation time (the API server sets it); rules applied together share its one-second resolution, so
+            // name and namespace decide, as they do in istiod then.
+            foreach (var rule in rules.OrderBy(r => r.Id.Name, StringComparer.Ordinal).ThenBy(r => namespaceOf(r), StringComparer.Ordinal))
+            {
+                var ns = namespaceOf(rule);
+                var exportTo = rule.ExportTo.ToHashSet(StringComparer.Ordinal);
+                if (exportTo.Count == 0 || exportTo.Contains("*") || exportTo.Contains(".") || exportTo.Contains(ns))
+                {
+                    Merge(For(indexes.NamespaceLocal, ns), rule, exportTo, version);
+                }
+                // Private only: exportTo is just "." or the rule's own namespace (the mesh default exportTo is "*").
+                var privateOnly = exportTo.Count == 1 && (exportTo.Contains(".") || exportTo.Contains(ns));
+                if (!privateOnly)
+                {
+                    Merge(For(indexes.Exported, ns), rule, exportTo, version);
+                }
+                else if (ns == RootNamespace)
+                {
+                    Merge(indexes.RootNamespaceLocal, rule, exportTo, version);
+                }
+            }
+            return indexes;
+        }
+
+        private static Dictionary<string, List<ConsolidatedRule>> For(Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> byNamespace, string ns)
+        {
+            if (!byNamespace.TryGetValue(ns, out var index))
+            {
+                byNamespace[ns] = index = new(StringComparer.OrdinalIgnoreCase);
+            }
+            return index;
+        }
+
+        // destination_rule.go mergeDestinationRule. Up to 1.23 a rule for a host already indexed is merged into it
+        // (the entry takes the first explicit exportTo). From 1.24 (ENABLE_ENHANCED_DESTINATIONRULE_MERGE) only into an
+        // entry with the same exportTo or whose non-empty exportTo the rule's covers; against any other entry the
+        // rule stays a separate one — as Istio's loop does, the last entry compared decides whether it is appended.
+        private static void Merge(Dictionary<string, List<ConsolidatedRule>> index, IstioDestinationRule rule, IReadOnlySet<string> exportTo, IstioVersion version)
+        {
+            if (!index.TryGetValue(rule.Host, out var entries))
+            {
+                index[rule.Host] = [new ConsolidatedRule(rule, exportTo)];
+                return;
+            }
+            var appendSeparately = true;
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var existing = entries[i];
+                if (!version.MergesDestinationRulesWithDifferentExportTo
+                    && !exportTo.SetEquals(existing.ExportTo)
+                    && !(existing.ExportTo.Count > 0 && exportTo.IsSupersetOf(existing.ExportTo)))
+                {
+                    appendSeparately = true;
+                    continue;
+                }
+                // Both without a workloadSelector: merged, not appended.
+                appendSeparately = false;
+                var mergedExportTo = version.MergesDestinationRulesWithDifferentExportTo && existing.ExportTo.Count == 0 && exportTo.Count > 0
+                    ? exportTo
+                    : existing.ExportTo;
+                entries[i] = new ConsolidatedRule(existing.Rule with
+                {
+                    // Subsets of a name already there are dropped; the first rule's trafficPolicy stays unless it has none.
+                    Subsets = [.. existing.Rule.Subsets, .. rule.Subsets.Where(s => existing.Rule.Subsets.All(e => e.Name != s.Name))],
+                    TrafficPolicy = existing.Rule.TrafficPolicy ?? rule.TrafficPolicy,
+                }, mergedExportTo);
+            }
+            if (appendSeparately)
+            {
+                entries.Add(new ConsolidatedRule(rule, exportTo));
+            }
+        }
+    }
+
     private sealed record Service(
         string Host,
         string Namespace,
@@ -143,6 +234,8 @@ public static class IstioTranslator
         private readonly Dictionary<string, Cluster> _clusters = new(StringComparer.Ordinal);
 
         private string NamespaceOf(IstioResource resource) => resource.Id.Namespace ?? proxyNamespace;
+
+        private IstioVersion Version => environment.IstioVersion;
 
         public ProxyConfig Build()
         {
@@ -168,29 +261,86 @@ public static class IstioTranslator
                 ? $"router~127.0.0.1~istio-egressgateway.{proxyNamespace}~{proxyNamespace}.svc.cluster.local"
                 : $"sidecar~127.0.0.1~{environment.WorkloadLabels.GetValueOrDefault("app", "workload")}.{proxyNamespace}~{proxyNamespace}.svc.cluster.local";
             return new ProxyConfig(node, proxyNamespace, listeners, routeConfigs,
-                _clusters.Values.OrderBy(c => c.Name, StringComparer.Ordinal).ToList());
+                _clusters.Values.OrderBy(c => c.Name, StringComparer.Ordinal).ToList())
+            {
+                ExplicitInternalAddressConfig = !Version.GatewayTreatsPrivateAddressesAsInternal,
+            };
         }
 
-        // push_context.go servicesExportedToNamespace: ServiceEntry hosts exported here, plus the egress gateway's
-        // Kubernetes Service (ports 80 http2 and 443 https, as Istio's installation creates it).
+        // The services this proxy sees, one per hostname (push_context.go initServiceRegistry /
+        // servicesExportedToNamespace, sidecar.go selectServices / appendSidecarServices). Candidates in Istio's order:
+        // the proxy namespace's private services, those exported to it by name, then the public ones, each list by
+        // creation time. The egress gateway's Kubernetes Service (ports 80 http2 and 443 https, as Istio's
+        // installation creates it) is the oldest; ServiceEntry hosts follow by hostname, then namespace (the YAML has no
+        // creation time; see RuleIndexes.Build).
         private void CollectServices()
         {
-            foreach (var entry in config.OfKind<IstioServiceEntry>())
+            var all = new List<(Service Service, IReadOnlyList<string> ExportTo)>
             {
-                var owner = NamespaceOf(entry);
-                if (!IsExportedTo(entry.ExportTo, owner, proxyNamespace))
+                (new Service(environment.EgressGatewayService, environment.GatewayNamespace,
+                    [new ServicePort(80, "http2", "HTTP2"), new ServicePort(443, "https", "HTTPS")], "STATIC", [], [], "kubernetes",
+                    IsEgressGatewayService: true), []),
+            };
+            all.AddRange(config.OfKind<IstioServiceEntry>()
+                .SelectMany(entry => entry.Hosts.Select(host => (Service: new Service(host, NamespaceOf(entry), entry.Ports, entry.Resolution,
+                    entry.Endpoints, entry.SubjectAltNames, ConfigSource(entry), IsEgressGatewayService: false), entry.ExportTo)))
+                .OrderBy(s => s.Service.Host, StringComparer.Ordinal)
+                .ThenBy(s => s.Service.Namespace, StringComparer.Ordinal));
+            bool IsPublic(IReadOnlyList<string> exportTo) => exportTo.Count == 0 || exportTo.Contains("*");
+            var candidates = all
+                .Where(s => !IsPublic(s.ExportTo) && !s.ExportTo.Contains("~")
+                    && s.ExportTo.Any(e => (e == "." || e == s.Service.Namespace) && s.Service.Namespace == proxyNamespace))
+                .Concat(all.Where(s => !IsPublic(s.ExportTo) && !s.ExportTo.Contains("~")
+                    && s.ExportTo.Any(e => e != "." && e != s.Service.Namespace && e == proxyNamespace)))
+                .Concat(all.Where(s => IsPublic(s.ExportTo)))
+                .Select(s => s.Service)
+                .Distinct()
+                .ToList();
+            if (!isGateway)
+            {
+                // A sidecar goes through its Sidecar resource (the demo's namespace has one: REGISTRY_ONLY; its egress
+                // hosts are not modelled, everything exported here is imported): one namespace per hostname — the
+                // first seen, but the proxy's own namespace wins, and from 1.24 a Kubernetes Service wins over a
+                // ServiceEntry unless the ServiceEntry is in the proxy's namespace.
+                var chosen = new Dictionary<string, (string Namespace, bool Kubernetes)>(StringComparer.OrdinalIgnoreCase);
+                foreach (var service in candidates)
                 {
-                    continue;
+                    if (!chosen.TryGetValue(service.Host, out var existing) || service.Namespace == proxyNamespace
+                        || (Version.SidecarPrefersKubernetesServiceForSharedHostname && !existing.Kubernetes && service.IsEgressGatewayService
+                            && existing.Namespace != proxyNamespace))
+                    {
+                        chosen[service.Host] = (service.Namespace, service.IsEgressGatewayService);
+                    }
                 }
-                foreach (var host in entry.Hosts)
+                candidates = candidates.Where(s => chosen[s.Host].Namespace == s.Namespace).ToList();
+            }
+            // appendSidecarServices: the first of a hostname stays, except that a Kubernetes Service replaces a
+            // ServiceEntry; another ServiceEntry of the same namespace, resolution and exportTo adds its ports.
+            var exportTo = new Dictionary<Service, IReadOnlyList<string>>();
+            foreach (var (service, serviceExportTo) in all)
+            {
+                exportTo.TryAdd(service, serviceExportTo);
+            }
+            foreach (var service in candidates)
+            {
+                if (!_services.TryGetValue(service.Host, out var existing))
                 {
-                    _services.TryAdd(host, new Service(host, owner, entry.Ports, entry.Resolution, entry.Endpoints,
-                        entry.SubjectAltNames, ConfigSource(entry), IsEgressGatewayService: false));
+                    _services[service.Host] = service;
+                }
+                else if (!existing.IsEgressGatewayService && service.IsEgressGatewayService)
+                {
+                    _services[service.Host] = service;
+                }
+                else if (!existing.IsEgressGatewayService && !service.IsEgressGatewayService && existing.Namespace == service.Namespace
+                    && existing.Resolution == service.Resolution && exportTo[existing].Order().SequenceEqual(exportTo[service].Order()))
+                {
+                    _services[service.Host] = existing with
+                    {
+                        Ports = [.. existing.Ports, .. service.Ports.Where(p => existing.Ports.All(e => e.Number != p.Number))],
+                    };
+                    exportTo[_services[service.Host]] = exportTo[existing];
                 }
             }
-            _services.TryAdd(environment.EgressGatewayService, new Service(environment.EgressGatewayService, environment.GatewayNamespace,
-                [new ServicePort(80, "http2", "HTTP2"), new ServicePort(443, "https", "HTTPS")], "STATIC", [], [], "kubernetes",
-                IsEgressGatewayService: true));
         }
 
         private static bool IsHttp(ServicePort port) => port.Protocol is null or "HTTP" or "HTTP2" or "GRPC";
@@ -257,7 +407,7 @@ public static class IstioTranslator
                     foreach (var host in domains)
                     {
                         routed.Add(host);
-                        virtualHosts.Add(new VirtualHost($"{host}:{port}", Domains(host, port), routes));
+                        virtualHosts.Add(new VirtualHost($"{host}:{port}", SidecarDomains(host), routes));
                     }
                 }
                 foreach (var service in _services.Values.Where(s => !routed.Contains(s.Host)))
@@ -267,7 +417,7 @@ public static class IstioTranslator
                         continue;
                     }
                     var cluster = ClusterName(port, null, service.Host);
-                    virtualHosts.Add(new VirtualHost($"{service.Host}:{port}", Domains(service.Host, port),
+                    virtualHosts.Add(new VirtualHost($"{service.Host}:{port}", SidecarDomains(service.Host),
                     [
                         new Route(DefaultRouteName, CatchAll(), new RouteAction(cluster, null, null, null, TimeSpan.Zero,
                                 ConvertRetryPolicy(null, environment.IstioVersion)),
@@ -290,6 +440,14 @@ public static class IstioTranslator
 
         // Istio writes the host without its port and sets ignore_port_in_host_matching on the route configuration.
         private static IReadOnlyList<string> Domains(string host, int port) => [host];
+
+        // httproute.go buildSidecarOutboundVirtualHosts: a service's virtual host also gets GenerateAltVirtualHosts'
+        // names — from 1.27 the absolute name with its trailing dot (not for an IP); a VirtualService host that is no
+        // service gets only its own name. (The short Kubernetes forms of the gateway's Service are not modelled.)
+        private IReadOnlyList<string> SidecarDomains(string host) =>
+            Version.SidecarVirtualHostsMatchTheAbsoluteName && _services.ContainsKey(host) && !System.Net.IPAddress.TryParse(host, out _)
+                ? [host, host + "."]
+                : [host];
 
         private static RouteMatch CatchAll() => new("/", null, null, true, [], []);
 
@@ -326,6 +484,9 @@ public static class IstioTranslator
                         terminatesTls ? new FilterChainMatch(serverNames, "tls") : null, routeName, terminatesTls ? "tls" : null)
                     {
                         ServerTlsMode = terminatesTls ? server.TlsMode : null,
+                        // tracing.go configureFromProviderConfig: startChildSpan for a router (the demo traces through
+                        // the Telemetry API, deploy/cluster/telemetry-tracing.yaml).
+                        SpawnUpstreamSpan = Version.GatewaySpawnsUpstreamSpan,
                     });
                 }
                 listeners.Add(new Listener($"0.0.0.0_{port}", new SocketAddress("0.0.0.0", port), chains));
@@ -738,7 +899,10 @@ public static class IstioTranslator
                     pool?.MaxConnections is > 0 and var c ? c : uint.MaxValue,
                     pool?.Http1MaxPendingRequests is > 0 and var p ? p : uint.MaxValue,
                     pool?.Http2MaxRequests is > 0 and var r ? r : uint.MaxValue,
-                    pool?.MaxRetries is > 0 and var m ? m : uint.MaxValue),
+                    pool?.MaxRetries is > 0 and var m ? m : uint.MaxValue)
+                {
+                    TrackRemaining = Version.CircuitBreakersTrackRemaining,
+                },
                 new ClusterMetadata(service.Host, port.Number, subset?.Name, rule is null ? null : ConfigSource(rule)))
             {
                 IdleTimeout = pool?.IdleTimeout,
@@ -787,39 +951,51 @@ public static class IstioTranslator
                 outlier.ConsecutiveGatewayErrors is > 0 ? 100 : 0);
         }
 
-        // push_context.go destinationRule: the proxy's namespace first, then the service's, then the root namespace;
-        // in each, the most specific host (exact, then the longest wildcard).
+        // ---- DestinationRules: push_context.go setDestinationRules / destinationRule, destination_rule.go
+        // mergeDestinationRule, sidecar.go SidecarScope.DestinationRule ----
+
+        private RuleIndexes? _ruleIndexes;
+
+        // push_context.go destinationRule: the proxy's namespace first (the root namespace's private rules for a proxy
+        // there), then the rules the service's namespace exports to the proxy, then those the root namespace exports;
+        // in each, the most specific host (exact, then the longest wildcard). Of the host's consolidated entries the
+        // proxy uses the last one (SidecarScope.DestinationRule: the last without a workloadSelector — the loader
+        // refuses workloadSelector).
         private IstioDestinationRule? FindDestinationRule(Service service)
         {
-            var rules = config.OfKind<IstioDestinationRule>().ToList();
-            IstioDestinationRule? MostSpecific(IEnumerable<IstioDestinationRule> candidates)
+            var indexes = _ruleIndexes ??= RuleIndexes.Build(config.OfKind<IstioDestinationRule>(), NamespaceOf, Version);
+            var found = proxyNamespace != RootNamespace
+                ? MostSpecific(indexes.NamespaceLocal.GetValueOrDefault(proxyNamespace), service.Host)
+                : MostSpecific(indexes.RootNamespaceLocal, service.Host);
+            found ??= ExportedFrom(service.Namespace) ?? ExportedFrom(RootNamespace);
+            return found is { Count: > 0 } ? found[^1].Rule : null;
+
+            // getExportedDestinationRuleFromNamespace: only the entries exported to the proxy's namespace.
+            List<ConsolidatedRule>? ExportedFrom(string owner)
             {
-                var matching = candidates.ToList();
-                var best = IstioAnalyzer.MostSpecificRule(matching, service.Host);
-                // destination_rule.go mergeDestinationRule: rules for the same host in one namespace are merged — the
-                // first one's traffic policy, every rule's subsets (the first of a name wins).
-                var others = best is null ? [] : matching.Where(r => r != best && string.Equals(r.Host, best.Host, StringComparison.OrdinalIgnoreCase)).ToList();
-                return others.Count == 0 ? best : best! with
-                {
-                    Subsets = [.. best.Subsets.Concat(others.SelectMany(r => r.Subsets)).DistinctBy(s => s.Name)],
-                };
+                var visible = MostSpecific(indexes.Exported.GetValueOrDefault(owner), service.Host)?
+                    .Where(e => e.ExportTo.Count == 0 || e.ExportTo.Contains("*") || e.ExportTo.Contains(proxyNamespace))
+                    .ToList();
+                return visible is { Count: > 0 } ? visible : null;
             }
-            if (proxyNamespace != RootNamespace)
+        }
+
+        // config.go MostSpecificHostMatch: the exact host, else the longest wildcard whose suffix the host ends with.
+        private static List<ConsolidatedRule>? MostSpecific(Dictionary<string, List<ConsolidatedRule>>? index, string host)
+        {
+            if (index is null)
             {
-                if (MostSpecific(rules.Where(r => NamespaceOf(r) == proxyNamespace)) is { } local)
-                {
-                    return local;
-                }
+                return null;
             }
-            else if (MostSpecific(rules.Where(r => NamespaceOf(r) == RootNamespace)) is { } root)
+            if (index.TryGetValue(host, out var exact))
             {
-                return root;
+                return exact;
             }
-            if (MostSpecific(rules.Where(r => NamespaceOf(r) == service.Namespace && IsExportedTo(r.ExportTo, service.Namespace, proxyNamespace))) is { } owned)
-            {
-                return owned;
-            }
-            return MostSpecific(rules.Where(r => NamespaceOf(r) == RootNamespace && IsExportedTo(r.ExportTo, RootNamespace, proxyNamespace)));
+            return index
+                .Where(e => e.Key.StartsWith('*') && host.EndsWith(e.Key[1..], StringComparison.OrdinalIgnoreCase))
+                .OrderByDescending(e => e.Key.Length)
+                .Select(e => e.Value)
+                .FirstOrDefault();
         }
     }
 }

@@ -86,11 +86,23 @@ public static class IstioAnalyzer
         DestinationRule? RuleFor(string host) => MostSpecificRule(destinationRules, host);
 
         // DestinationRules: one per host, subsets unique, TLS origination complete.
+        // In istiod's order (creation time, then name: see IstioTranslator's RuleIndexes).
         foreach (var group in destinationRules.GroupBy(dr => (Host: dr.Host.ToLowerInvariant(), dr.Id.Namespace)).Where(g => g.Count() > 1))
         {
-            foreach (var dr in group.Skip(1))
+            var ordered = group.OrderBy(dr => dr.Id.Name, StringComparer.Ordinal).ToList();
+            var first = ordered[0];
+            foreach (var dr in ordered.Skip(1))
             {
-                Warn(dr, "spec.host", $"'{dr.Host}' already has DestinationRule '{group.First().Id.Name}' in this namespace: Istio merges them — the subsets are combined, and only the first rule's trafficPolicy applies");
+                var firstExportTo = first.ExportTo.ToHashSet(StringComparer.Ordinal);
+                if (environment.IstioVersion.MergesDestinationRulesWithDifferentExportTo || firstExportTo.SetEquals(dr.ExportTo)
+                    || (firstExportTo.Count > 0 && firstExportTo.IsSubsetOf(dr.ExportTo)))
+                {
+                    Warn(dr, "spec.host", $"'{dr.Host}' already has DestinationRule '{first.Id.Name}' in this namespace: Istio merges them — the subsets are combined, and only the first rule's trafficPolicy applies");
+                }
+                else
+                {
+                    Warn(dr, "spec.exportTo", $"'{dr.Host}' already has DestinationRule '{first.Id.Name}' in this namespace with another exportTo: Istio {environment.IstioVersion} does not merge them (from 1.24) — a proxy that sees both uses only the one created last (by name when created in the same second), with its subsets alone");
+                }
             }
         }
         foreach (var dr in destinationRules)
@@ -166,6 +178,36 @@ public static class IstioAnalyzer
             foreach (var route in vs.Http)
             {
                 CheckRoute(vs, route, boundToMesh);
+                CheckFieldsTheVersionKnows(vs, route);
+            }
+        }
+
+        // Fields and values that a later Istio than the declared one introduced: its API server (CRD schema) or
+        // validation webhook refuses them, so the local gateway does too.
+        void CheckFieldsTheVersionKnows(VirtualService vs, HttpRoute route)
+        {
+            var version = environment.IstioVersion;
+            if (route.Retries is not { } retries)
+            {
+                return;
+            }
+            if (!version.AcceptsRetryBackoffAndRetryIgnorePreviousHosts)
+            {
+                if (retries.Backoff is not null)
+                {
+                    Error(vs, $"{route.Field}.retries.backoff", $"does not exist in Istio {version}: the VirtualService API has it from 1.26");
+                }
+                if (retries.RetryIgnorePreviousHosts is not null)
+                {
+                    Error(vs, $"{route.Field}.retries.retryIgnorePreviousHosts", $"does not exist in Istio {version}: the VirtualService API has it from 1.26");
+                }
+            }
+            if (!version.AcceptsResetBeforeRequestRetryOn && retries.RetryOn is { } retryOn)
+            {
+                foreach (var condition in retryOn.Split(',').Where(c => c is "reset-before-request" or "http3-post-connect-failure"))
+                {
+                    Error(vs, $"{route.Field}.retries.retryOn", $"\"{condition}\" is not a valid retryOn policy in Istio {version}: its validation accepts it from 1.23");
+                }
             }
         }
 

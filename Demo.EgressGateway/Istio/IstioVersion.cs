@@ -18,7 +18,71 @@ public readonly record struct IstioVersion(int Major, int Minor) : IComparable<I
     /// <c>retriable_status_codes: [503]</c> up to 1.23; from 1.24 it does not (istio/istio#52111,
     /// <c>EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY</c> defaults to true; the switch was removed in #56023).
     /// </summary>
-    public bool DefaultRetryPolicyRetries503 => CompareTo(new IstioVersion(1, 24)) < 0;
+    public bool DefaultRetryPolicyRetries503 => Before(1, 24);
+
+    /// <summary>
+    /// <c>retries.retryOn</c> may name <c>reset-before-request</c> and <c>http3-post-connect-failure</c> from 1.23 on;
+    /// 1.22's validation refuses them as "not a valid retryOn policy" (istio/istio#52032;
+    /// pkg/config/validation/validation.go <c>supportedRetryOnPolicies</c>; Envoy 1.31's new condition).
+    /// </summary>
+    public bool AcceptsResetBeforeRequestRetryOn => !Before(1, 23);
+
+    /// <summary>
+    /// Two DestinationRules for one host in one namespace are merged whatever their <c>exportTo</c> up to 1.23
+    /// (the merged rule takes the first explicit <c>exportTo</c>); from 1.24 only rules with the same <c>exportTo</c>
+    /// (or a superset of a non-empty one) are, the others stay separate entries and a proxy that sees several uses the
+    /// last one (istio/istio#52636, <c>ENABLE_ENHANCED_DESTINATIONRULE_MERGE</c> defaults to true;
+    /// pilot/pkg/model/destination_rule.go <c>mergeDestinationRule</c>, sidecar.go <c>SidecarScope.DestinationRule</c>).
+    /// </summary>
+    public bool MergesDestinationRulesWithDifferentExportTo => Before(1, 24);
+
+    /// <summary>
+    /// When a sidecar (with a Sidecar resource, as the demo's namespace has) imports one hostname from several
+    /// namespaces, none of them its own, 1.24 prefers a Kubernetes Service over a ServiceEntry; up to 1.23 the first
+    /// one seen wins (istio/istio#51776, <c>PILOT_UNIFIED_SIDECAR_SCOPE</c> defaults to true; sidecar.go
+    /// <c>selectServices</c>).
+    /// </summary>
+    public bool SidecarPrefersKubernetesServiceForSharedHostname => !Before(1, 24);
+
+    /// <summary>
+    /// The egress gateway (use_remote_address) treats a downstream with an RFC 1918 or loopback address — the calling
+    /// pod — as internal up to 1.24 (Envoy ≤ 1.32): it adds <c>x-envoy-internal: true</c> and keeps the request id and
+    /// Envoy's internal headers. From 1.25 (Envoy 1.33, <c>envoy.reloadable_features.explicit_internal_address_config</c>
+    /// on) no address is internal unless meshNetworks and <c>ENABLE_HCM_INTERNAL_NETWORKS</c> say so: the request is
+    /// an edge request, so the gateway strips Envoy's internal headers, sets <c>x-envoy-external-address</c> and
+    /// generates a new <c>x-request-id</c> (upgrade note "Envoy default internalAddressConfig value change",
+    /// istio/istio#54996; gateway.go <c>buildGatewayConnectionManager</c>; Envoy conn_manager_utility.cc).
+    /// </summary>
+    public bool GatewayTreatsPrivateAddressesAsInternal => Before(1, 25);
+
+    /// <summary>
+    /// <c>retries.backoff</c> and <c>retries.retryIgnorePreviousHosts</c> exist from 1.26 (istio/istio#55639,
+    /// #55239; the VirtualService CRD schema of 1.25 has neither, so the API server refuses them).
+    /// </summary>
+    public bool AcceptsRetryBackoffAndRetryIgnorePreviousHosts => !Before(1, 26);
+
+    /// <summary>
+    /// A sidecar's virtual host for a service also matches its absolute name with a trailing dot
+    /// (<c>hello.external.</c>) from 1.27 (istio/istio#56008, <c>PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN</c> defaults to
+    /// true; httproute.go <c>GenerateAltVirtualHosts</c>); before, such a Host falls to the catch-all virtual host.
+    /// </summary>
+    public bool SidecarVirtualHostsMatchTheAbsoluteName => !Before(1, 27);
+
+    /// <summary>
+    /// With Telemetry API tracing, the gateway's connection manager sets <c>tracing.spawn_upstream_span</c> from 1.28:
+    /// besides its own span, the gateway emits a client span per upstream request, <c>router &lt;cluster&gt; egress</c>
+    /// (the flag <c>PILOT_SPAWN_UPSTREAM_SPAN_FOR_GATEWAY</c> came in 1.26 defaulting to false, istio/istio#55676, and
+    /// defaults to true from 1.28, istio/istio#57572; pilot/pkg/networking/core/tracing.go
+    /// <c>configureFromProviderConfig</c>).
+    /// </summary>
+    public bool GatewaySpawnsUpstreamSpan => !Before(1, 28);
+
+    /// <summary>
+    /// Clusters' circuit-breaker thresholds carry <c>track_remaining: true</c> up to 1.28; from 1.29 they do not
+    /// (istio/istio#58070, <c>DISABLE_TRACK_REMAINING_CB_METRICS</c> defaults to true;
+    /// cluster_traffic_policy.go <c>getDefaultCircuitBreakerThresholds</c>).
+    /// </summary>
+    public bool CircuitBreakersTrackRemaining => Before(1, 29);
 
     /// <summary>
     /// The versions of API group <paramref name="group"/> this Istio serves for the kinds this project uses, newest
@@ -49,6 +113,8 @@ public readonly record struct IstioVersion(int Major, int Minor) : IComparable<I
         var slash = apiVersion.IndexOf('/', StringComparison.Ordinal);
         return slash > 0 && ServedVersions(apiVersion[..slash]).Contains(apiVersion[(slash + 1)..]);
     }
+
+    private bool Before(int major, int minor) => CompareTo(new IstioVersion(major, minor)) < 0;
 
     public int CompareTo(IstioVersion other) => Major != other.Major ? Major.CompareTo(other.Major) : Minor.CompareTo(other.Minor);
 

@@ -83,6 +83,51 @@ public sealed class GatewayTelemetry
         return activity;
     }
 
+    /// <summary>
+    /// The child span Envoy's router starts for one upstream request when the connection manager has
+    /// <c>tracing.spawn_upstream_span</c> (the gateway from Istio 1.28): <c>router &lt;cluster&gt; egress</c>, with
+    /// <c>retry.count</c> on a retry (Envoy's upstream_request.cc).
+    /// </summary>
+    /// <param name="attempt">1 for the first try.</param>
+    public static Activity? StartUpstreamSpan(string cluster, int attempt)
+    {
+        var span = ActivitySource.StartActivity($"router {cluster} egress", ActivityKind.Client);
+        if (span is { IsAllDataRequested: true } && attempt != 1)
+        {
+            span.SetTag("retry.count", (attempt - 1).ToString(CultureInfo.InvariantCulture));
+        }
+        return span;
+    }
+
+    /// <summary>
+    /// Ends an upstream span with the tags Envoy's <c>HttpTracerUtility::finalizeUpstreamSpan</c> and
+    /// <c>setCommonTags</c> give it (<c>upstream_address</c>, <c>upstream_cluster</c>, <c>http.status_code</c>,
+    /// <c>response_flags</c>, <c>error</c>).
+    /// </summary>
+    /// <param name="status">The upstream's status, 0 without a response.</param>
+    public static void UpstreamSpanCompleted(Activity? span, string cluster, string? upstreamAddress, int status, ResponseFlags flags)
+    {
+        if (span is { IsAllDataRequested: true })
+        {
+            span.SetTag("component", "proxy");
+            span.SetTag("http.protocol", "HTTP/1.1");
+            if (upstreamAddress is not null)
+            {
+                span.SetTag("upstream_address", upstreamAddress);
+                span.SetTag("peer.address", upstreamAddress);
+            }
+            span.SetTag("upstream_cluster", cluster);
+            span.SetTag("upstream_cluster.name", cluster);
+            span.SetTag("http.status_code", status.ToString(CultureInfo.InvariantCulture));
+            span.SetTag("response_flags", flags.ToEnvoyString());
+            if (status is 0 or >= 500 and < 600)
+            {
+                span.SetTag("error", "true");
+            }
+        }
+        span?.Dispose();
+    }
+
     public void StageCompleted(StageFrame frame, MeshRequest request, ILogger logger)
     {
         var elapsed = TimeProvider.System.GetElapsedTime(frame.StartTimestamp);

@@ -21,6 +21,9 @@ public sealed class MeshRequest(HttpContext context, MeshConfig config)
     public RouteTable? GatewayRoutes { get; set; }
     public string? GatewayListener { get; set; }
 
+    /// <summary>The gateway filter chain's <c>tracing.spawn_upstream_span</c>: a client span per upstream request.</summary>
+    public bool GatewaySpawnsUpstreamSpan { get; set; }
+
     /// <summary>
     /// Whether a proxy stage at or outside <paramref name="throughDepth"/> is going to retry a response with this
     /// status — then the response must not reach the client yet.

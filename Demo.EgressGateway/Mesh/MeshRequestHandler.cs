@@ -302,7 +302,9 @@ public sealed class MeshRequestHandler(
             {
                 outcome = cluster.IsEgressGateway
                     ? await ConnectToGatewayAsync(request, depth, cluster, cancellationToken)
-                    : await ForwardAsync(request, depth, cluster, host, cancellationToken);
+                    : depth == MeshRequest.GatewayDepth && request.GatewaySpawnsUpstreamSpan
+                        ? await ForwardInUpstreamSpanAsync(request, depth, cluster, host, cancellationToken)
+                        : await ForwardAsync(request, depth, cluster, host, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !frame.Downstream.IsCancellationRequested)
             {
@@ -368,14 +370,39 @@ public sealed class MeshRequestHandler(
         // x-forwarded-proto from its own downstream connection — https for the sidecar's mTLS — and appends that
         // connection's peer (the calling pod; here the app's own address) to x-forwarded-for.
         var headers = request.Context.Request.Headers;
-        var (sidecarProto, sidecarForwardedFor) = (headers["x-forwarded-proto"], headers["x-forwarded-for"]);
+        var sidecarHeaders = GatewayConnectionManagerHeaders.Select(name => (name, headers[name])).ToList();
         headers["x-forwarded-proto"] = cluster.Config.TransportSocket is null ? "http" : "https";
-        if (request.Context.Connection.RemoteIpAddress is { } peer)
+        var peer = request.Context.Connection.RemoteIpAddress;
+        if (peer is not null)
         {
-            headers["x-forwarded-for"] = sidecarForwardedFor.Count == 0 ? peer.ToString() : $"{sidecarForwardedFor}, {peer}";
+            var forwardedFor = headers["x-forwarded-for"];
+            headers["x-forwarded-for"] = forwardedFor.Count == 0 ? peer.ToString() : $"{forwardedFor}, {peer}";
+        }
+        // Internal or edge (conn_manager_utility.cc mutateRequestHeaders): the single address in x-forwarded-for is the
+        // calling pod's; Envoy ≤ 1.32 (Istio ≤ 1.24) trusts RFC 1918 and loopback addresses without an
+        // internal_address_config, Envoy ≥ 1.33 (Istio ≥ 1.25) none — and Istio sets none on gateways.
+        headers.Remove("x-envoy-internal");
+        if (!gateway.Config.ExplicitInternalAddressConfig && peer is not null && IsPrivateOrLoopback(peer))
+        {
+            headers["x-envoy-internal"] = "true";
+        }
+        else
+        {
+            // An edge request: Envoy's internal headers go (cleanInternalHeaders), the peer is the external address, and
+            // a new x-request-id replaces the sidecar's (preserve_external_request_id is off).
+            foreach (var name in InternalOnlyHeaders)
+            {
+                headers.Remove(name);
+            }
+            if (peer is not null)
+            {
+                headers["x-envoy-external-address"] = peer.ToString();
+            }
+            headers["x-request-id"] = Guid.NewGuid().ToString();
         }
         request.GatewayRoutes = chain.Routes;
         request.GatewayListener = chain.Chain.Name;
+        request.GatewaySpawnsUpstreamSpan = chain.Chain.SpawnUpstreamSpan;
         try
         {
             return await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken);
@@ -383,8 +410,68 @@ public sealed class MeshRequestHandler(
         finally
         {
             // The sidecar's next try sends its own request again.
-            headers["x-forwarded-proto"] = sidecarProto;
-            headers["x-forwarded-for"] = sidecarForwardedFor;
+            foreach (var (name, value) in sidecarHeaders)
+            {
+                if (value.Count == 0)
+                {
+                    headers.Remove(name);
+                }
+                else
+                {
+                    headers[name] = value;
+                }
+            }
+        }
+    }
+
+    // Envoy's ConnectionManagerUtility::cleanInternalHeaders: removed from a request that is not internal (the first
+    // three only from an edge request, which a request the gateway does not trust is, as it uses the remote address).
+    private static readonly string[] InternalOnlyHeaders =
+    [
+        "x-envoy-decorator-operation", "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node",
+        "x-envoy-retriable-status-codes", "x-envoy-retriable-header-names", "x-envoy-retry-on", "x-envoy-retry-grpc-on",
+        "x-envoy-max-retries", "x-envoy-upstream-alt-stat-name", "x-envoy-upstream-rq-timeout-ms",
+        "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-upstream-rq-timeout-alt-response", "x-envoy-expected-rq-timeout-ms",
+        "x-envoy-force-trace", "x-envoy-ip-tags", "x-envoy-original-url", "x-envoy-hedge-on-per-try-timeout",
+    ];
+
+    // Every header the gateway's connection manager may change: saved before, put back for the sidecar's next try.
+    private static readonly string[] GatewayConnectionManagerHeaders =
+        ["x-forwarded-proto", "x-forwarded-for", "x-envoy-internal", "x-envoy-external-address", "x-request-id", .. InternalOnlyHeaders];
+
+    // Envoy's Network::Utility::isInternalAddress (the default internal addresses before Envoy 1.33): RFC 1918, loopback,
+    // and IPv6 unique-local (fd00::/8) and ::1.
+    private static bool IsPrivateOrLoopback(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+        if (IPAddress.IsLoopback(address))
+        {
+            return true;
+        }
+        var bytes = address.GetAddressBytes();
+        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            ? bytes[0] == 10 || (bytes[0] == 172 && (bytes[1] & 0xF0) == 16) || (bytes[0] == 192 && bytes[1] == 168)
+            : bytes[0] == 0xFD;
+    }
+
+    // Envoy's UpstreamRequest with tracing.spawn_upstream_span: a child span of the proxy's own for this upstream
+    // request, whose context the upstream receives; it ends with the request, reset or not.
+    private async ValueTask<AttemptOutcome> ForwardInUpstreamSpanAsync(MeshRequest request, int depth, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
+    {
+        var span = GatewayTelemetry.StartUpstreamSpan(cluster.Name, request.Frames[depth].Attempts);
+        var outcome = default(AttemptOutcome);
+        try
+        {
+            outcome = await ForwardAsync(request, depth, cluster, host, cancellationToken);
+            return outcome;
+        }
+        finally
+        {
+            GatewayTelemetry.UpstreamSpanCompleted(span, cluster.Name, host.Transport is { } transport ? $"{transport.Host}:{transport.Port}" : null,
+                outcome.Kind == OutcomeKind.Response ? outcome.Status : 0, outcome.Flags);
         }
     }
 

@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Reflection;
 using System.Text.RegularExpressions;
+using Demo.EgressGateway.Istio;
 
 namespace Demo.Conformance.Tests;
 
@@ -48,6 +51,54 @@ public sealed partial class ReadmeClaimsTests
             {
                 problems.Add($"{type}.{method}: not a covered row of docs/conformance.md");
             }
+        }
+        Assert.True(problems.Count == 0, string.Join('\n', problems));
+    }
+
+    /// <summary>
+    /// Every version-dependent behaviour the gateway models (a bool property of <see cref="IstioVersion"/>) is a row of
+    /// the README's "Istio version" table, and each row's "from" is the version where that property changes — the
+    /// same value before it throughout the supported range, the other one from it on.
+    /// </summary>
+    [Fact]
+    public void Every_IstioVersion_behaviour_is_a_row_of_the_README_Istio_version_table_with_the_version_that_changed_it()
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryRoot, "README.md"));
+        var start = readme.IndexOf("### Istio version", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no section 'Istio version'");
+        var end = readme.IndexOf("\n#", start + 3, StringComparison.Ordinal);
+        var rows = readme[start..(end < 0 ? readme.Length : end)].Split('\n')
+            .Where(line => line.StartsWith("| 1.", StringComparison.Ordinal))
+            .Select(line => line.Split('|', StringSplitOptions.TrimEntries))
+            .ToList();
+        var behaviours = typeof(IstioVersion).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.PropertyType == typeof(bool))
+            .ToList();
+        Assert.NotEmpty(behaviours);
+
+        var problems = new List<string>();
+        foreach (var behaviour in behaviours)
+        {
+            var row = rows.FirstOrDefault(cells => cells.Length > 3 && cells[3] == $"`{behaviour.Name}`");
+            if (row is null)
+            {
+                problems.Add($"IstioVersion.{behaviour.Name}: no row of the README's Istio version table names it");
+                continue;
+            }
+            var from = IstioVersion.Parse(row[1]);
+            bool At(int minor) => (bool)behaviour.GetValue(new IstioVersion(1, minor))!;
+            var before = Enumerable.Range(IstioVersion.Oldest.Minor, from.Minor - IstioVersion.Oldest.Minor).Select(At).Distinct().ToList();
+            var after = Enumerable.Range(from.Minor, IstioVersion.Newest.Minor - from.Minor + 1).Select(At).Distinct().ToList();
+            if (before is not [var old] || after is not [var current] || old == current)
+            {
+                problems.Add($"IstioVersion.{behaviour.Name}: the README says it changes in {from.ToString()}, the property says " +
+                    string.Join(", ", Enumerable.Range(IstioVersion.Oldest.Minor, IstioVersion.Newest.Minor - IstioVersion.Oldest.Minor + 1)
+                        .Select(m => $"1.{m.ToString(CultureInfo.InvariantCulture)}={At(m)}")));
+            }
+        }
+        foreach (var cells in rows.Where(cells => cells.Length <= 3 || !behaviours.Any(b => cells[3] == $"`{b.Name}`")))
+        {
+            problems.Add($"README row '{string.Join(" | ", cells)}' names no IstioVersion property");
         }
         Assert.True(problems.Count == 0, string.Join('\n', problems));
     }

@@ -108,7 +108,9 @@ public sealed class GatewayAbuseTests(AbuseFixture fixture, ITestOutputHelper ou
     {
         // Port 80 has an HTTP listener (hello.external): an unknown Host there meets block_all, 502 with no flag.
         await ExpectAsync("absolute URI, unregistered host", "GET http://evil.example.com/ HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n", 502);
-        await ExpectAsync("registered name, trailing dot", $"GET http://{Registered}./ HTTP/1.1\r\nHost: {Registered}.\r\nConnection: close\r\n\r\n", 502);
+        // The absolute name (trailing dot) is the service's own from Istio 1.27 (istio/istio#56008: its virtual host
+        // lists "hello.external." too; up to 1.26 it met block_all — VersionedIstioFidelityTests covers both sides).
+        await ExpectAsync("registered name, trailing dot", $"GET http://{Registered}./ HTTP/1.1\r\nHost: {Registered}.\r\nConnection: close\r\n\r\n", 200);
         await ExpectAsync("the CF host itself, past the sidecar's routes", $"GET http://{GatewayHost.V1Host}/ HTTP/1.1\r\nHost: {GatewayHost.V1Host}\r\nConnection: close\r\n\r\n", 502);
         Assert.Contains(Gateway.Logs.Messages(), m => m.Contains(" 502 - attempts=0 route=block_all cluster=BlackHoleCluster authority=evil.example.com ", StringComparison.Ordinal));
 
