@@ -198,6 +198,19 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
     }
 
     /// <summary>GET with extra request headers.</summary>
+    /// <summary>GETs <paramref name="url"/> <paramref name="count"/> times, one after the other; each reply must be a 200 the echo upstream answered.</summary>
+    public async Task<IReadOnlyList<EchoRequest>> GetOkAsync(string url, int count)
+    {
+        var received = new List<EchoRequest>();
+        for (var i = 0; i < count; i++)
+        {
+            var reply = await GetAsync(url);
+            Assert.Equal(200, reply.Status);
+            received.Add(reply.Received);
+        }
+        return received;
+    }
+
     public Task<Reply> GetAsync(string url, params (string Name, string Value)[] headers) =>
         SendAsync(url, request =>
         {

@@ -161,17 +161,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
             RoutingTests.NoFaults(folder);
             folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(0, "5xx")));
         }, settings: new() { ["EgressGateway:IstioVersion"] = version });
-        var calls = 0;
-        gateway.Upstream.Behaviour = async context =>
-        {
-            if (Interlocked.Increment(ref calls) > 1)
-            {
-                return false;
-            }
-            context.Response.StatusCode = 503;
-            await context.Response.WriteAsync("once");
-            return true;
-        };
+        gateway.Upstream.FailFirstRequestWith503();
 
         var (status, _) = await gateway.GetAsync();
 
@@ -422,18 +412,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
                 """);
         });
         var seen = new System.Collections.Concurrent.ConcurrentQueue<(string Path, string Header)>();
-        var calls = 0;
-        gateway.Upstream.Behaviour = async context =>
-        {
-            seen.Enqueue((context.Request.Path.Value!, context.Request.Headers["x-gw"].ToString()));
-            if (Interlocked.Increment(ref calls) > 1)
-            {
-                return false;
-            }
-            context.Response.StatusCode = 503;
-            await context.Response.WriteAsync("once");
-            return true;
-        };
+        gateway.Upstream.FailFirstRequestWith503(context => seen.Enqueue((context.Request.Path.Value!, context.Request.Headers["x-gw"].ToString())));
 
         var (status, _) = await gateway.GetAsync("http://hello.external/api/x");
 

@@ -11,33 +11,13 @@ namespace Demo.EgressGateway.Tests;
 /// </summary>
 public sealed class IstioTraceTests : IDisposable
 {
-    private readonly ConcurrentQueue<Activity> _stopped = new();
-    private readonly ActivityListener _listener;
+    private readonly GatewaySpans _spans = new();
 
-    public IstioTraceTests()
-    {
-        _listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Demo.EgressGateway",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = _stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(_listener);
-    }
-
-    public void Dispose() => _listener.Dispose();
+    public void Dispose() => _spans.Dispose();
 
     private async Task<(Activity Sidecar, Activity? Gateway, int Status)> TraceOneAsync(GatewayHost gateway, string url = GatewayHost.InMeshUrl)
     {
-        var traceId = ActivityTraceId.CreateRandom();
-        var (status, _) = await gateway.GetAsync(url, r => r.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01"));
-        // A stage's span ends after its response has gone out: give it a moment.
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (!_stopped.Any(a => a.TraceId == traceId && (string?)a.GetTagItem("istio.stage") == "sidecar") && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20);
-        }
-        var spans = _stopped.Where(a => a.TraceId == traceId).ToList();
+        var (status, spans) = await _spans.TraceAsync(gateway, url);
         return (Assert.Single(spans, a => (string?)a.GetTagItem("istio.stage") == "sidecar"),
             spans.SingleOrDefault(a => (string?)a.GetTagItem("istio.stage") == "gateway"), status);
     }

@@ -31,6 +31,26 @@ public sealed class TestUpstream : IAsyncDisposable
     /// <summary>Replaces the default answer; return null to fall through to it.</summary>
     public Func<HttpContext, Task<bool>>? Behaviour { get; set; }
 
+    /// <summary>
+    /// Answers the first request with 503 <c>once</c> and every later one as usual; <paramref name="seen"/>, if given,
+    /// runs for every request first.
+    /// </summary>
+    public void FailFirstRequestWith503(Action<HttpContext>? seen = null)
+    {
+        var calls = 0;
+        Behaviour = async context =>
+        {
+            seen?.Invoke(context);
+            if (Interlocked.Increment(ref calls) > 1)
+            {
+                return false;
+            }
+            context.Response.StatusCode = 503;
+            await context.Response.WriteAsync("once");
+            return true;
+        };
+    }
+
     public int Port { get; private set; }
     public string Endpoint => $"127.0.0.1:{Port}";
 

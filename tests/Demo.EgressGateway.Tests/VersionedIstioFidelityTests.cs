@@ -13,21 +13,9 @@ namespace Demo.EgressGateway.Tests;
 /// </summary>
 public sealed class VersionedIstioFidelityTests : IDisposable
 {
-    private readonly ConcurrentQueue<Activity> _stopped = new();
-    private readonly ActivityListener _listener;
+    private readonly GatewaySpans _spans = new();
 
-    public VersionedIstioFidelityTests()
-    {
-        _listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Demo.EgressGateway",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = _stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(_listener);
-    }
-
-    public void Dispose() => _listener.Dispose();
+    public void Dispose() => _spans.Dispose();
 
     private static MeshEnvironment At(string version) => new() { IstioVersion = IstioVersion.Parse(version) };
 
@@ -243,27 +231,10 @@ public sealed class VersionedIstioFidelityTests : IDisposable
             folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0));
             folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(retries: MeshYaml.Retries(1, "5xx")));
         }, settings: new() { ["EgressGateway:IstioVersion"] = version });
-        var calls = 0;
-        gateway.Upstream.Behaviour = async context =>
-        {
-            if (Interlocked.Increment(ref calls) > 1)
-            {
-                return false;
-            }
-            context.Response.StatusCode = 503;
-            await context.Response.WriteAsync("once");
-            return true;
-        };
-        var traceId = ActivityTraceId.CreateRandom();
-
-        var (status, _) = await gateway.GetAsync(configure: r => r.Headers.Add("traceparent", $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01"));
+        gateway.Upstream.FailFirstRequestWith503();
+        var (status, spans) = await _spans.TraceAsync(gateway);
 
         Assert.Equal(200, status);
-        for (var deadline = DateTime.UtcNow.AddSeconds(5); !_stopped.Any(a => a.TraceId == traceId && (string?)a.GetTagItem("istio.stage") == "sidecar") && DateTime.UtcNow < deadline;)
-        {
-            await Task.Delay(20);
-        }
-        var spans = _stopped.Where(a => a.TraceId == traceId).ToList();
         var egress = Assert.Single(spans, a => (string?)a.GetTagItem("istio.stage") == "gateway");
         var upstream = spans.Where(a => a.DisplayName.StartsWith("router ", StringComparison.Ordinal)).OrderBy(a => a.StartTimeUtc).ToList();
         var chain = gateway.Config.Current.Xds.Gateway.Listeners.Single(l => l.Address.PortValue == 443).FilterChains.First();
