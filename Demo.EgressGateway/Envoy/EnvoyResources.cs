@@ -185,6 +185,13 @@ public sealed record Cluster(
 
     /// <summary>use_downstream_protocol_config (Istio: connectionPool.http.useClientProtocol).</summary>
     public bool UseDownstreamProtocol { get; init; }
+
+    /// <summary>
+    /// lb_policy: <c>LEAST_REQUEST</c> (Istio's default, and LEAST_CONN), <c>ROUND_ROBIN</c> or <c>RANDOM</c> from the
+    /// DestinationRule's loadBalancer.simple; <c>CLUSTER_PROVIDED</c> for an ORIGINAL_DST cluster
+    /// (cluster_traffic_policy.go applyLoadBalancer).
+    /// </summary>
+    public string LbPolicy { get; init; } = "LEAST_REQUEST";
 }
 
 /// <summary>An endpoint of a cluster: address, port and the ServiceEntry endpoint's labels.</summary>

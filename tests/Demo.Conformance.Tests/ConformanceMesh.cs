@@ -177,6 +177,18 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
         throw new Xunit.Sdk.XunitException("the gateway started on a configuration it should have refused:\n" + yaml);
     }
 
+    /// <summary>
+    /// The cluster <paramref name="name"/> of a proxy (<c>sidecar</c> or <c>gateway</c>) as the admin port's
+    /// <c>/config_dump?resource=dynamic_active_clusters</c> shows it for the running configuration.
+    /// </summary>
+    public JsonElement DumpedCluster(string proxy, string name)
+    {
+        var current = _app.Services.GetRequiredService<Demo.EgressGateway.Mesh.MeshConfigProvider>().Current;
+        var config = proxy == "sidecar" ? current.Xds.Sidecar : current.Xds.Gateway;
+        using var dump = JsonDocument.Parse(Demo.EgressGateway.Envoy.ConfigDump.ToJson(config, Demo.EgressGateway.Envoy.ConfigDump.ClustersResource));
+        return dump.RootElement.EnumerateArray().Single(c => c.GetProperty("name").GetString() == name).Clone();
+    }
+
     /// <summary>Sends a request through the gateway; <paramref name="configure"/> may set method, headers, body.</summary>
     public async Task<Reply> SendAsync(string url, Action<HttpRequestMessage>? configure = null)
     {
