@@ -597,7 +597,7 @@ public static class ConfigDump
                 }
                 json.WriteEndObject();
                 json.WriteStartObject("validation_context_sds_secret_config");
-                json.WriteString("name", tls.IstioMutual ? "ROOTCA" : $"file-root:{tls.TrustedCa ?? "system"}");
+                json.WriteString("name", tls.IstioMutual ? "ROOTCA" : tls.ValidationSecret ?? $"file-root:{tls.TrustedCa ?? "system"}");
                 json.WriteEndObject();
                 json.WriteEndObject();
             }

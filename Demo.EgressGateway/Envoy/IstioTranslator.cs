@@ -714,11 +714,14 @@ public static class IstioTranslator
             else if (tls is { Mode: "SIMPLE" or "MUTUAL" })
             {
                 var sans = tls.SubjectAltNames.Count > 0 ? tls.SubjectAltNames : service.SubjectAltNames;
-                var trustedCa = tls.CredentialName is { } credential
-                    ? environment.Credentials?.GetValueOrDefault(credential) ?? $"credential:{credential}"
-                    : tls.CaCertificates ?? "system";
+                // cluster_tls.go: a credentialName's CA comes over SDS (kubernetes://<name>-cacert); the local stand-in
+                // for that Secret is EgressGateway:Credentials. Without one, istiod sends no secret.
+                var trustedCa = tls.CredentialName is { } credential ? environment.CaForCredential(credential) : tls.CaCertificates ?? "system";
                 transportSocket = new UpstreamTlsContext(tls.Sni, sans, tls.InsecureSkipVerify ? null : trustedCa,
-                    IstioMutual: false, tls.InsecureSkipVerify);
+                    IstioMutual: false, tls.InsecureSkipVerify)
+                {
+                    ValidationSecret = tls.CredentialName is { } secret ? MeshEnvironment.CaCredentialResource(secret) : null,
+                };
             }
             var type = service.IsEgressGatewayService ? "EDS" : service.Resolution switch
             {

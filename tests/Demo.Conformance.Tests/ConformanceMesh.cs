@@ -95,7 +95,14 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
     /// Writes <paramref name="yaml"/> to a fresh folder, starts one echo upstream per external and the gateway on
     /// that folder. Throws what the gateway throws when it refuses the configuration.
     /// </summary>
-    public static async Task<ConformanceMesh> StartAsync(string yaml, params External[] externals)
+    public static Task<ConformanceMesh> StartAsync(string yaml, params External[] externals) =>
+        StartAsync(yaml, new Dictionary<string, string?>(), externals);
+
+    /// <summary>
+    /// <see cref="StartAsync(string, External[])"/> with more gateway settings, e.g.
+    /// <c>EgressGateway:Credentials:&lt;secret&gt;</c>.
+    /// </summary>
+    public static async Task<ConformanceMesh> StartAsync(string yaml, IReadOnlyDictionary<string, string?> extraSettings, params External[] externals)
     {
         var folder = Path.Combine(Path.GetTempPath(), "demo-conformance-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
@@ -117,6 +124,10 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
                 ["EgressGateway:WatchConfiguration"] = "false",
                 ["EgressGateway:AccessLog"] = "true",
             };
+            foreach (var (key, value) in extraSettings)
+            {
+                settings[key] = value;
+            }
             foreach (var external in externals)
             {
                 settings[$"EgressGateway:Upstreams:{external.Host}"] = external.Endpoint is { } endpoint ? endpoint
