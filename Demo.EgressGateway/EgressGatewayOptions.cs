@@ -65,8 +65,10 @@ public sealed class EgressGatewayOptions
     public string IstioVersion { get; set; } = Istio.IstioVersion.Default.ToString();
 
     /// <summary>
-    /// DestinationRule credentialName → PEM file with the CA bundle that Kubernetes Secret holds (its ca.crt): the
-    /// local stand-in for the Secret the egress gateway would read. A credentialName not listed here is refused.
+    /// Kubernetes Secret name → PEM file with the CA bundle that Secret holds (its ca.crt): the local stand-in for the
+    /// Secret a DestinationRule credentialName makes the egress gateway read (as istiod, <c>&lt;name&gt;-cacert</c>,
+    /// else <c>&lt;name&gt;</c>). A credentialName with neither fails its connections, as Envoy does without the secret
+    /// (503 UF), with a warning at load.
     /// </summary>
     public Dictionary<string, string> Credentials { get; set; } = new(StringComparer.Ordinal);
 

@@ -465,6 +465,8 @@ public static class ConfigDump
         json.WriteString("name", cluster.Name);
         json.WriteString("type", cluster.Type);
         json.WriteString("connect_timeout", Duration(cluster.ConnectTimeout));
+        // Written even for ROUND_ROBIN, the proto's zero value that Envoy's own dump leaves out (as "type" is for STATIC).
+        json.WriteString("lb_policy", cluster.LbPolicy);
         json.WriteStartObject("circuit_breakers");
         json.WriteStartArray("thresholds");
         json.WriteStartObject();
@@ -605,7 +607,7 @@ public static class ConfigDump
                 }
                 json.WriteEndObject();
                 json.WriteStartObject("validation_context_sds_secret_config");
-                json.WriteString("name", tls.IstioMutual ? "ROOTCA" : $"file-root:{tls.TrustedCa ?? "system"}");
+                json.WriteString("name", tls.IstioMutual ? "ROOTCA" : tls.ValidationSecret ?? $"file-root:{tls.TrustedCa ?? "system"}");
                 json.WriteEndObject();
                 json.WriteEndObject();
             }

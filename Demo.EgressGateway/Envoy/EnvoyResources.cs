@@ -200,6 +200,13 @@ public sealed record Cluster(
 
     /// <summary>use_downstream_protocol_config (Istio: connectionPool.http.useClientProtocol).</summary>
     public bool UseDownstreamProtocol { get; init; }
+
+    /// <summary>
+    /// lb_policy: <c>LEAST_REQUEST</c> (Istio's default, and LEAST_CONN), <c>ROUND_ROBIN</c> or <c>RANDOM</c> from the
+    /// DestinationRule's loadBalancer.simple; <c>CLUSTER_PROVIDED</c> for an ORIGINAL_DST cluster
+    /// (cluster_traffic_policy.go applyLoadBalancer).
+    /// </summary>
+    public string LbPolicy { get; init; } = "LEAST_REQUEST";
 }
 
 /// <summary>An endpoint of a cluster: address, port and the ServiceEntry endpoint's labels.</summary>
@@ -213,12 +220,27 @@ public sealed record ClusterMetadata(string ServiceHost, int Port, string? Subse
 /// must carry (<c>match_typed_subject_alt_names</c>, DNS, exact). <see cref="IstioMutual"/>: Istio's own mTLS to a
 /// mesh proxy (the egress gateway), with the workload certificate.
 /// </summary>
+/// <param name="TrustedCa">The CA bundle file the server is verified against ("system": the gateway's trust store);
+/// null with a <see cref="ValidationSecret"/>: the secret was not supplied.</param>
 public sealed record UpstreamTlsContext(
     string? Sni,
     IReadOnlyList<string> MatchSubjectAltNames,
     string? TrustedCa,
     bool IstioMutual,
-    bool InsecureSkipVerify);
+    bool InsecureSkipVerify)
+{
+    /// <summary>
+    /// The SDS secret a DestinationRule credentialName names for the validation context (<c>kubernetes://&lt;name&gt;-cacert</c>);
+    /// null: a file-based CA (<see cref="TrustedCa"/>).
+    /// </summary>
+    public string? ValidationSecret { get; init; }
+
+    /// <summary>
+    /// A credentialName whose Secret nothing supplies: Envoy's transport socket is then NotReadySslSocket, whose every
+    /// connection fails with "TLS error: Secret is not supplied by SDS" (envoy ssl_socket.cc).
+    /// </summary>
+    public bool SecretNotSupplied => ValidationSecret is not null && TrustedCa is null && !InsecureSkipVerify;
+}
 
 /// <summary>envoy.config.cluster.v3.OutlierDetection as Istio fills it (cluster_traffic_policy.go applyOutlierDetection).</summary>
 /// <param name="Consecutive5xx">Null: Envoy's default 5 is not used by Istio — enforcing_consecutive_5xx is 0 unless set.</param>

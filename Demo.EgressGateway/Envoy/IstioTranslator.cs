@@ -875,11 +875,14 @@ public static class IstioTranslator
             else if (tls is { Mode: "SIMPLE" or "MUTUAL" })
             {
                 var sans = tls.SubjectAltNames.Count > 0 ? tls.SubjectAltNames : service.SubjectAltNames;
-                var trustedCa = tls.CredentialName is { } credential
-                    ? environment.Credentials?.GetValueOrDefault(credential) ?? $"credential:{credential}"
-                    : tls.CaCertificates ?? "system";
+                // cluster_tls.go: a credentialName's CA comes over SDS (kubernetes://<name>-cacert); the local stand-in
+                // for that Secret is EgressGateway:Credentials. Without one, istiod sends no secret.
+                var trustedCa = tls.CredentialName is { } credential ? environment.CaForCredential(credential) : tls.CaCertificates ?? "system";
                 transportSocket = new UpstreamTlsContext(tls.Sni, sans, tls.InsecureSkipVerify ? null : trustedCa,
-                    IstioMutual: false, tls.InsecureSkipVerify);
+                    IstioMutual: false, tls.InsecureSkipVerify)
+                {
+                    ValidationSecret = tls.CredentialName is { } secret ? MeshEnvironment.CaCredentialResource(secret) : null,
+                };
             }
             var type = service.IsEgressGatewayService ? "EDS" : service.Resolution switch
             {
@@ -913,8 +916,19 @@ public static class IstioTranslator
                 Http2 = port.Protocol is "HTTP2" or "GRPC",
                 UseDownstreamProtocol = pool?.UseClientProtocol ?? false,
                 MaxRequestsPerConnection = pool?.MaxRequestsPerConnection is > 0 and var perConnection ? perConnection : null,
+                LbPolicy = TranslateLbPolicy(type, policy?.LoadBalancer),
             };
         }
+
+        // cluster_traffic_policy.go applyLoadBalancer: an ORIGINAL_DST cluster is CLUSTER_PROVIDED whatever the rule says;
+        // LEAST_CONN and LEAST_REQUEST are LEAST_REQUEST, RANDOM and ROUND_ROBIN themselves, anything else (no rule,
+        // UNSPECIFIED) defaultLBAlgorithm(), LEAST_REQUEST.
+        private static string TranslateLbPolicy(string clusterType, string? simple) => clusterType == "ORIGINAL_DST" ? "CLUSTER_PROVIDED" : simple switch
+        {
+            "ROUND_ROBIN" => "ROUND_ROBIN",
+            "RANDOM" => "RANDOM",
+            _ => "LEAST_REQUEST",
+        };
 
         // Istio's cluster-name SNI for ISTIO_MUTUAL without an explicit sni: outbound_.443_.v1_.host.
         private static string SniOfCluster(string clusterName) =>

@@ -28,10 +28,23 @@ public sealed record MeshEnvironment(
     public IstioVersion IstioVersion { get; init; } = IstioVersion.Default;
 
     /// <summary>
-    /// credentialName → PEM CA bundle standing for that Kubernetes Secret locally (EgressGateway:Credentials). Null:
-    /// not known here (the analyze command), so credentialName is not checked.
+    /// Kubernetes Secret name → PEM CA bundle standing for that Secret's ca.crt locally (EgressGateway:Credentials).
+    /// Null: not known here (the analyze command), so credentialName is not checked.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Credentials { get; init; }
+
+    /// <summary>The SDS resource name istiod gives the CA of a DestinationRule credentialName: <c>kubernetes://&lt;name&gt;-cacert</c>.</summary>
+    public static string CaCredentialResource(string credentialName) => $"kubernetes://{credentialName}{CaCredentialSuffix}";
+
+    /// <summary>
+    /// The CA bundle standing for a DestinationRule's credentialName, found as istiod finds it: security/model
+    /// ApplyCustomSDSToClientCommonTLSContext asks for <c>&lt;name&gt;-cacert</c>, and credentials/kube/secrets.go
+    /// GetCaCert reads the Secret of that name, else the Secret <c>&lt;name&gt;</c>. Null: no such Secret.
+    /// </summary>
+    public string? CaForCredential(string credentialName) =>
+        Credentials?.GetValueOrDefault(credentialName + CaCredentialSuffix) ?? Credentials?.GetValueOrDefault(credentialName);
+
+    private const string CaCredentialSuffix = "-cacert";
 }
 
 /// <summary>
@@ -458,10 +471,10 @@ public static class IstioAnalyzer
         {
             warn(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
         }
-        if (tls.CredentialName is { } credential && environment.Credentials is { } credentials && !credentials.ContainsKey(credential))
+        if (tls.CredentialName is { } credential && environment.Credentials is not null && environment.CaForCredential(credential) is null)
         {
-            error(dr, $"{field}.credentialName",
-                $"'{credential}' names a Kubernetes Secret, which the local egress gateway cannot read: set EgressGateway:Credentials:{credential} to a PEM file with the CA that signs the server (the Secret's ca.crt)");
+            warn(dr, $"{field}.credentialName",
+                $"'{credential}' names a Kubernetes Secret that no EgressGateway:Credentials entry stands for ({credential}-cacert or {credential}): as in a cluster without that Secret, the egress gateway's connections fail (503 UF, 'TLS error: Secret is not supplied by SDS'); set EgressGateway:Credentials:{credential} to a PEM file with the CA that signs the server (the Secret's ca.crt)");
         }
         if (tls.CaCertificates is { Length: > 0 } ca && !tls.InsecureSkipVerify && !File.Exists(ca))
         {

@@ -245,7 +245,7 @@ public static partial class IstioConfigLoader
         {
             context.Error("apiVersion", apiVersion.StartsWith(ApiGroup + "/", StringComparison.Ordinal)
                 ? $"'{apiVersion}' is not a version of {ApiGroup}; use {CurrentApiVersion}"
-                : $"'{apiVersion}' is not {ApiGroup}: the local egress gateway reads only Istio networking resources", doc.NodeOf("apiVersion"));
+                : RefusedFields.ApiVersion.MessageFor(apiVersion), doc.NodeOf("apiVersion"));
             return null;
         }
 
@@ -273,7 +273,7 @@ public static partial class IstioConfigLoader
         };
         if (resource is null && kind is not ("ServiceEntry" or "Gateway" or "DestinationRule" or "VirtualService"))
         {
-            context.Error("kind", $"'{kind}' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService)", doc.NodeOf("kind"));
+            context.Error("kind", RefusedFields.Kind.MessageFor(kind), doc.NodeOf("kind"));
             return null;
         }
         spec.RejectUnknown();
@@ -305,14 +305,14 @@ public static partial class IstioConfigLoader
                 endpoint.Context.Error(endpoint.Join("ports"), $"port '{name}' must be a number between 1 and 65535", endpoint.Node);
             }
             var labels = endpoint.StringMap("labels").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-            var weight = endpoint.Int("weight", 0, uint.MaxValue);
-            endpoint.Refuse("network", "multi-network endpoints");
-            endpoint.Refuse("locality", "locality-aware load balancing");
-            endpoint.Refuse("serviceAccount", "endpoint service accounts (mTLS identities)");
+            endpoint.Refuse(RefusedFields.EndpointWeight);
+            endpoint.Refuse(RefusedFields.EndpointNetwork);
+            endpoint.Refuse(RefusedFields.EndpointLocality);
+            endpoint.Refuse(RefusedFields.EndpointServiceAccount);
             endpoint.RejectUnknown();
-            endpoints.Add(new WorkloadEntry(address, endpointPorts.Where(p => p.Port > 0).ToDictionary(p => p.Key, p => p.Port, StringComparer.Ordinal), labels, weight));
+            endpoints.Add(new WorkloadEntry(address, endpointPorts.Where(p => p.Port > 0).ToDictionary(p => p.Key, p => p.Port, StringComparer.Ordinal), labels));
         }
-        spec.Refuse("workloadSelector", "ServiceEntries that select workloads (MESH_INTERNAL pods)");
+        spec.Refuse(RefusedFields.ServiceEntryWorkloadSelector);
         // addresses (VIPs) select TCP listeners; HTTP is routed by Host.
         spec.Accept("addresses");
         var subjectAltNames = spec.StringList("subjectAltNames");
@@ -355,17 +355,35 @@ public static partial class IstioConfigLoader
                 }
                 if (tlsMode is "PASSTHROUGH" or "AUTO_PASSTHROUGH")
                 {
-                    tls.Context.Error(tls.Join("mode"), $"{tlsMode} (TLS passthrough at the gateway) is not modelled by the local egress gateway; terminate with ISTIO_MUTUAL", tls.Node);
+                    tls.RefuseValue(RefusedFields.GatewayPassthrough, tlsMode);
                 }
                 if (tls.Bool("httpsRedirect") is true)
                 {
-                    tls.Context.Error(tls.Join("httpsRedirect"), "is not modelled by the local egress gateway (a 301 to https)", tls.Node);
+                    tls.RefuseValue(RefusedFields.HttpsRedirect, "true");
                 }
-                // The sidecar → gateway hop runs in-process: the gateway's own certificate settings decide only whether
-                // a sidecar's TLS mode fits the server's (see the filter chain match), not bytes on a wire.
-                tls.Accept("serverCertificate", "privateKey", "caCertificates", "credentialName",
-                    "credentialNames", "subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash",
-                    "minProtocolVersion", "maxProtocolVersion", "cipherSuites", "caCrl", "tlsCertificates");
+                // The sidecar → gateway hop runs in-process: the gateway's own certificate decides only whether a
+                // sidecar's TLS mode fits the server's (see the filter chain match), not bytes on a wire.
+                tls.Accept("serverCertificate", "privateKey", "caCertificates", "credentialName", "credentialNames", "tlsCertificates");
+                // Handshake parameters and client-certificate checks would act on that wire. listener.go
+                // BuildListenerTLSContext writes TLS versions and cipher suites (applyServerTLSSettings) only for
+                // SIMPLE/MUTUAL/OPTIONAL_MUTUAL servers, and the SPKI/hash pins only in their validation context; for
+                // ISTIO_MUTUAL it writes none of them, so there they change nothing and are accepted.
+                RefusedField[] handshake = [RefusedFields.ServerMinProtocolVersion, RefusedFields.ServerMaxProtocolVersion,
+                    RefusedFields.ServerCipherSuites, RefusedFields.ServerVerifyCertificateSpki, RefusedFields.ServerVerifyCertificateHash];
+                foreach (var field in handshake)
+                {
+                    if (tlsMode == "ISTIO_MUTUAL")
+                    {
+                        tls.Accept(field.Key);
+                    }
+                    else
+                    {
+                        tls.Refuse(field);
+                    }
+                }
+                // For every mode (ISTIO_MUTUAL included) istiod puts these in the listener's validation context.
+                tls.Refuse(RefusedFields.ServerSubjectAltNames);
+                tls.Refuse(RefusedFields.ServerCaCrl);
                 tls.RejectUnknown();
             }
             server.Accept("bind", "defaultEndpoint", "name");
@@ -389,7 +407,7 @@ public static partial class IstioConfigLoader
             subsets.Add(new Subset(name, subsetPolicy) { Labels = labels });
         }
         var exportTo = spec.StringList("exportTo");
-        spec.Refuse("workloadSelector", "DestinationRules scoped to selected workloads");
+        spec.Refuse(RefusedFields.DestinationRuleWorkloadSelector);
         return new DestinationRule(id, host, policy, subsets) { ExportTo = exportTo };
     }
 
@@ -404,22 +422,25 @@ public static partial class IstioConfigLoader
             foreach (var setting in policy.MapList("portLevelSettings"))
             {
                 var port = setting.Map("port", required: true) is { } p ? p.Int("number", 1, 65535, required: true) : null;
-                ParseLoadBalancer(setting);
+                var portLoadBalancer = ParseLoadBalancer(setting);
                 var nested = new PortTrafficPolicy(
                     port ?? 0,
                     setting.Map("connectionPool") is { } pcp ? ParseConnectionPool(pcp) : null,
                     setting.Map("outlierDetection") is { } pod ? ParseOutlierDetection(pod) : null,
-                    setting.Map("tls") is { } pt ? ParseClientTls(pt) : null);
+                    setting.Map("tls") is { } pt ? ParseClientTls(pt) : null)
+                {
+                    LoadBalancer = portLoadBalancer,
+                };
                 setting.RejectUnknown();
                 portLevel.Add(nested);
             }
         }
-        ParseLoadBalancer(policy);
-        policy.Refuse("tunnel", "HTTP CONNECT tunnelling to the upstream");
-        policy.Refuse("proxyProtocol", "PROXY protocol to the upstream");
-        policy.Refuse("retryBudget", "retry budgets");
+        var loadBalancer = ParseLoadBalancer(policy);
+        policy.Refuse(RefusedFields.Tunnel);
+        policy.Refuse(RefusedFields.ProxyProtocol);
+        policy.Refuse(RefusedFields.RetryBudget);
         policy.RejectUnknown();
-        return new TrafficPolicy(connectionPool, outlier, tls, portLevel);
+        return new TrafficPolicy(connectionPool, outlier, tls, portLevel) { LoadBalancer = loadBalancer };
     }
 
     private static ConnectionPool ParseConnectionPool(YamlFields pool)
@@ -436,7 +457,7 @@ public static partial class IstioConfigLoader
             maxConnections = tcp.Int("maxConnections", 0, int.MaxValue);
             connectTimeout = tcp.Duration("connectTimeout", TimeSpan.FromMilliseconds(1));
             maxConnectionDuration = tcp.Duration("maxConnectionDuration", TimeSpan.FromMilliseconds(1));
-            tcp.Refuse("idleTimeout", "TCP idle timeouts (TCP proxying)");
+            tcp.Refuse(RefusedFields.TcpIdleTimeout);
             // Keepalive probes act below HTTP: nothing a request through the local gateway could observe.
             tcp.Accept("tcpKeepalive");
             tcp.RejectUnknown();
@@ -450,15 +471,17 @@ public static partial class IstioConfigLoader
             maxRequestsPerConnection = http.Int("maxRequestsPerConnection", 0, int.MaxValue);
             if (maxRequestsPerConnection is > 1)
             {
-                http.Context.Error(http.Join("maxRequestsPerConnection"), $"{maxRequestsPerConnection} is not modelled by the local egress gateway (its HTTP/1.1 pool can close a connection after each request, 1, but cannot count to more); use 0 (unlimited) or 1", http.Node);
+                http.RefuseValue(RefusedFields.MaxRequestsPerConnection, maxRequestsPerConnection.Value.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
             maxRetries = http.Int("maxRetries", 0, int.MaxValue);
-            // HTTP/2 settings: the local gateway speaks HTTP/1.1 upstream, as Envoy does unless told to upgrade.
-            http.Int("maxConcurrentStreams", 0, int.MaxValue);
+            // cluster_traffic_policy.go applyConnectionPool writes these into the HTTP/2 protocol options of an
+            // HTTP/2 cluster (a port declared HTTP2 or GRPC), whose streams the local gateway does not count.
+            http.Refuse(RefusedFields.MaxConcurrentStreams);
+            http.Refuse(RefusedFields.Http2KeepAlive);
             idleTimeout = http.Duration("idleTimeout", TimeSpan.FromMilliseconds(1));
             if (http.String("h2UpgradePolicy") is "UPGRADE")
             {
-                http.Context.Error(http.Join("h2UpgradePolicy"), "UPGRADE is not modelled: the local egress gateway speaks HTTP/1.1 upstream", http.Node);
+                http.RefuseValue(RefusedFields.H2Upgrade, "UPGRADE");
             }
             useClientProtocol = http.Bool("useClientProtocol") ?? false;
             http.RejectUnknown();
@@ -513,33 +536,39 @@ public static partial class IstioConfigLoader
             tls.Path);
         if (mode == "MUTUAL")
         {
-            tls.Context.Error(tls.Join("mode"), "MUTUAL (a client certificate to the external service) is not modelled by the local egress gateway; use SIMPLE", tls.Node);
+            tls.RefuseValue(RefusedFields.MutualTls, mode);
         }
-        tls.Refuse("clientCertificate", "client certificates");
-        tls.Refuse("privateKey", "client certificates");
-        tls.Refuse("caCrl", "certificate revocation lists");
+        tls.Refuse(RefusedFields.ClientCertificate);
+        tls.Refuse(RefusedFields.PrivateKey);
+        tls.Refuse(RefusedFields.CaCrl);
         tls.RejectUnknown();
         return result;
     }
 
-    // Envoy's load balancer only chooses among a cluster's endpoints: a simple policy is honoured as Istio's default
-    // (least request of two random picks); hashing and locality settings change which endpoint serves whom and are refused.
-    private static void ParseLoadBalancer(YamlFields policy)
+    // loadBalancer.simple: the Envoy lb_policy istiod writes (cluster_traffic_policy.go applyLoadBalancer), which the
+    // local load balancer executes over the cluster's endpoints; null when the policy has no loadBalancer. PASSTHROUGH
+    // (an ORIGINAL_DST cluster), hashing and locality settings are refused.
+    private static string? ParseLoadBalancer(YamlFields policy)
     {
         if (policy.Map("loadBalancer") is not { } loadBalancer)
         {
-            return;
+            return null;
         }
         var simple = loadBalancer.String("simple");
-        if (simple is not null and not ("UNSPECIFIED" or "LEAST_CONN" or "LEAST_REQUEST" or "ROUND_ROBIN" or "RANDOM"))
+        if (simple == "PASSTHROUGH")
         {
-            loadBalancer.Context.Error(loadBalancer.Join("simple"), $"'{simple}' is not modelled (UNSPECIFIED, LEAST_REQUEST, ROUND_ROBIN, RANDOM are)", loadBalancer.Node);
+            loadBalancer.RefuseValue(RefusedFields.LoadBalancerPassthrough, simple);
         }
-        loadBalancer.Refuse("consistentHash", "consistent-hash load balancing");
-        loadBalancer.Refuse("localityLbSetting", "locality-aware load balancing");
-        loadBalancer.Refuse("warmupDurationSecs", "slow-start warm-up");
-        loadBalancer.Refuse("warmup", "slow-start warm-up");
+        else if (simple is not null and not ("UNSPECIFIED" or "LEAST_CONN" or "LEAST_REQUEST" or "ROUND_ROBIN" or "RANDOM"))
+        {
+            loadBalancer.Context.Error(loadBalancer.Join("simple"), $"must be UNSPECIFIED, LEAST_CONN, LEAST_REQUEST, ROUND_ROBIN, RANDOM or PASSTHROUGH, got '{simple}'", loadBalancer.Node);
+        }
+        loadBalancer.Refuse(RefusedFields.ConsistentHash);
+        loadBalancer.Refuse(RefusedFields.LocalityLbSetting);
+        loadBalancer.Refuse(RefusedFields.WarmupDurationSecs);
+        loadBalancer.Refuse(RefusedFields.Warmup);
         loadBalancer.RejectUnknown();
+        return simple ?? "UNSPECIFIED";
     }
 
     private static VirtualService ParseVirtualService(ResourceId id, YamlFields spec)
@@ -547,8 +576,8 @@ public static partial class IstioConfigLoader
         var hosts = spec.StringList("hosts", required: true);
         var gateways = spec.StringList("gateways");
         var routes = spec.MapList("http", required: true).Select((r, i) => ParseHttpRoute(r, i)).ToList();
-        spec.Refuse("tcp", "TCP routes");
-        spec.Refuse("tls", "TLS passthrough routes");
+        spec.Refuse(RefusedFields.TcpRoutes);
+        spec.Refuse(RefusedFields.TlsRoutes);
         var exportTo = spec.StringList("exportTo");
         return new VirtualService(id, hosts, gateways, routes) { ExportTo = exportTo };
     }
@@ -564,7 +593,7 @@ public static partial class IstioConfigLoader
         {
             rewriteAuthority = rewrite.String("authority");
             rewriteUri = rewrite.String("uri");
-            rewrite.Refuse("uriRegexRewrite", "regex URI rewrites");
+            rewrite.Refuse(RefusedFields.UriRegexRewrite);
             rewrite.RejectUnknown();
         }
         var timeout = route.Duration("timeout", TimeSpan.FromMilliseconds(1));
@@ -600,7 +629,7 @@ public static partial class IstioConfigLoader
                     }
                     else if (condition == "envoy-ratelimited")
                     {
-                        r.Context.Error(r.Join("retryOn"), "envoy-ratelimited (a retry on Envoy's x-envoy-ratelimited response header) is not modelled by the local egress gateway", r.Node);
+                        r.RefuseValue(RefusedFields.RetryOnRateLimited, condition);
                     }
                 }
             }
@@ -613,7 +642,7 @@ public static partial class IstioConfigLoader
             {
                 var fixedDelay = d.Duration("fixedDelay", TimeSpan.FromMilliseconds(1));
                 var percentage = ParsePercentage(d, allowPercent: true, out var integerPercent);
-                d.Refuse("exponentialDelay", "exponential delays");
+                d.Refuse(RefusedFields.ExponentialDelay);
                 d.RejectUnknown();
                 if (fixedDelay is null)
                 {
@@ -629,8 +658,8 @@ public static partial class IstioConfigLoader
             {
                 var status = a.Int("httpStatus", 200, 599);
                 var percentage = ParsePercentage(a, allowPercent: false, out _);
-                a.Refuse("grpcStatus", "gRPC aborts");
-                a.Refuse("http2Error", "HTTP/2 error aborts");
+                a.Refuse(RefusedFields.GrpcStatus);
+                a.Refuse(RefusedFields.Http2Error);
                 a.RejectUnknown();
                 if (status is null)
                 {
@@ -655,15 +684,15 @@ public static partial class IstioConfigLoader
         {
             route.Context.Error(route.Join("headers.request"), $"authority header cannot be set multiple times: have \"{authorities[0]}\", attempting to set \"{authorities[1]}\" (rewrite.authority and a Host/:authority header are one setting; Istio refuses both)", route.Node);
         }
-        route.Refuse("redirect", "redirects");
-        route.Refuse("directResponse", "direct responses");
-        route.Refuse("delegate", "delegated VirtualServices");
-        route.Refuse("mirror", "traffic mirroring");
-        route.Refuse("mirrors", "traffic mirroring");
-        route.Refuse("mirrorPercentage", "traffic mirroring");
-        route.Refuse("mirrorPercent", "traffic mirroring");
-        route.Refuse("mirror_percent", "traffic mirroring");
-        route.Refuse("corsPolicy", "CORS policies");
+        route.Refuse(RefusedFields.Redirect);
+        route.Refuse(RefusedFields.DirectResponse);
+        route.Refuse(RefusedFields.Delegate);
+        route.Refuse(RefusedFields.Mirror);
+        route.Refuse(RefusedFields.Mirrors);
+        route.Refuse(RefusedFields.MirrorPercentage);
+        route.Refuse(RefusedFields.MirrorPercent);
+        route.Refuse(RefusedFields.MirrorPercentSnake);
+        route.Refuse(RefusedFields.CorsPolicy);
         route.RejectUnknown();
         return new HttpRoute(index, name, matches, destinations, rewriteAuthority, rewriteUri, timeout, retries, fault, headers);
     }
@@ -680,7 +709,7 @@ public static partial class IstioConfigLoader
         var percent = allowPercent ? fault.Int("percent", 0, 100) : null;
         if (!allowPercent)
         {
-            fault.Refuse("percent", "the integer 'percent' on an abort (Istio ignores it; use percentage.value)");
+            fault.Refuse(RefusedFields.AbortPercent);
         }
         if (fault.Map("percentage") is { } percentage)
         {
@@ -723,7 +752,7 @@ public static partial class IstioConfigLoader
         {
             if (name.StartsWith("@request.auth.claims", StringComparison.Ordinal))
             {
-                match.Context.Error(match.Join($"{key}.{name}"), "matches a JWT claim, which needs Istio's RequestAuthentication; the local egress gateway does not model it", match.Node);
+                match.Context.Error(match.Join($"{key}.{name}"), RefusedFields.JwtClaimMatch.Message, match.Node);
                 continue;
             }
             if (ParseStringMatch(value, allowPresence: true) is { } parsed)

@@ -37,8 +37,11 @@ public sealed record ServiceEntry(
     public string Location { get; init; } = "MESH_EXTERNAL";
 }
 
-/// <summary>A ServiceEntry endpoint: address (a DNS name or IP), per-port-name target ports, labels (what subsets select).</summary>
-public sealed record WorkloadEntry(string Address, IReadOnlyDictionary<string, int> Ports, IReadOnlyDictionary<string, string> Labels, int? Weight);
+/// <summary>
+/// A ServiceEntry endpoint: address (a DNS name or IP), per-port-name target ports, labels (what subsets select).
+/// Its <c>weight</c> is refused at load (<see cref="RefusedFields.EndpointWeight"/>).
+/// </summary>
+public sealed record WorkloadEntry(string Address, IReadOnlyDictionary<string, int> Ports, IReadOnlyDictionary<string, string> Labels);
 
 public sealed record ServicePort(int Number, string? Name, string? Protocol)
 {
@@ -68,9 +71,18 @@ public sealed record TrafficPolicy(
     ConnectionPool? ConnectionPool,
     OutlierDetection? OutlierDetection,
     ClientTls? Tls,
-    IReadOnlyList<PortTrafficPolicy> PortLevelSettings);
+    IReadOnlyList<PortTrafficPolicy> PortLevelSettings)
+{
+    /// <summary>loadBalancer.simple (UNSPECIFIED when the block has none); null: no loadBalancer block.</summary>
+    public string? LoadBalancer { get; init; }
+}
 
-public sealed record PortTrafficPolicy(int Port, ConnectionPool? ConnectionPool, OutlierDetection? OutlierDetection, ClientTls? Tls);
+/// <summary>A port-level traffic policy, or a whole policy resolved for one port (<see cref="TrafficPolicies"/>).</summary>
+public sealed record PortTrafficPolicy(int Port, ConnectionPool? ConnectionPool, OutlierDetection? OutlierDetection, ClientTls? Tls)
+{
+    /// <summary>loadBalancer.simple (UNSPECIFIED when the block has none); null: no loadBalancer block.</summary>
+    public string? LoadBalancer { get; init; }
+}
 
 public sealed record ClientTls(
     string Mode,
@@ -224,7 +236,11 @@ public static class TrafficPolicies
             port,
             subset!.ConnectionPool is not null || hasPortLevel ? subset.ConnectionPool : original.ConnectionPool,
             subset.OutlierDetection is not null || hasPortLevel ? subset.OutlierDetection : original.OutlierDetection,
-            subset.Tls is not null || hasPortLevel ? subset.Tls : original.Tls);
+            subset.Tls is not null || hasPortLevel ? subset.Tls : original.Tls)
+        {
+            // destination_rule.go MergeTrafficPolicy: loadBalancer is overridden like the other blocks.
+            LoadBalancer = subset.LoadBalancer is not null || hasPortLevel ? subset.LoadBalancer : original.LoadBalancer,
+        };
     }
 
     /// <summary>The port-level entry for <paramref name="port"/> as a whole policy, else the top-level policy.</summary>
@@ -243,6 +259,6 @@ public static class TrafficPolicies
                 return setting;
             }
         }
-        return new PortTrafficPolicy(port, policy.ConnectionPool, policy.OutlierDetection, policy.Tls);
+        return new PortTrafficPolicy(port, policy.ConnectionPool, policy.OutlierDetection, policy.Tls) { LoadBalancer = policy.LoadBalancer };
     }
 }

@@ -313,15 +313,24 @@ internal sealed class YamlFields
         }
     }
 
-    /// <summary>Fields Istio defines whose behaviour the local gateway does not reproduce: refused.</summary>
-    public void Refuse(string key, string why)
+    /// <summary>
+    /// A field Istio defines whose behaviour the local gateway does not reproduce: refused when present, whatever its
+    /// value. Only fields of <see cref="RefusedFields"/> can be refused, so that list (and the documentation's table
+    /// checked against it) is complete.
+    /// </summary>
+    public void Refuse(RefusedField field)
     {
+        var key = field.Key;
         _consumed.Add(key);
         if (_entries.TryGetValue(key, out var entry))
         {
-            Context.Error(Join(key), $"is not supported by the local egress gateway ({why})", entry.Key);
+            Context.Error(Join(key), field.Message, entry.Key);
         }
     }
+
+    /// <summary>Refuses the value <paramref name="value"/> of <paramref name="field"/>, which the caller found to be one it refuses.</summary>
+    public void RefuseValue(RefusedField field, string value) =>
+        Context.Error(Join(field.Key), field.MessageFor(value), NodeOf(field.Key));
 
     /// <summary>Reports every field that no reader asked for.</summary>
     public void RejectUnknown()

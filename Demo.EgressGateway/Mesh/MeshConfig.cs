@@ -330,11 +330,18 @@ public sealed class ClusterRuntime
 
     public void EndRetry() => Interlocked.Decrement(ref _retriesInFlight);
 
+    // Envoy's round robin starts each host list at a random seed (round_robin_lb.h refreshHostSource: seed_).
+    private int _roundRobinIndex = Random.Shared.Next();
+
     /// <summary>
-    /// Envoy's load balancing over healthy hosts (Istio's default LEAST_REQUEST: two random choices, fewer active
-    /// requests wins), skipping hosts already tried when the retry host predicate asks to (up to 5 picks). With no
-    /// healthy host, panic routing over all hosts only when the healthy share is below the panic threshold
-    /// (Istio: minHealthPercent, 0 by default, i.e. never). Null: no healthy upstream (503 UH).
+    /// Envoy's load balancing over healthy hosts by the cluster's <c>lb_policy</c>, each as Envoy picks among hosts of
+    /// equal weight (envoy source/extensions/load_balancing_policies): ROUND_ROBIN the next host in turn
+    /// (round_robin_lb.h unweightedHostPick); RANDOM any host (random_lb.cc); LEAST_REQUEST, Istio's default, two
+    /// random choices with replacement, the one with fewer active requests kept (least_request_lb.cc
+    /// unweightedHostPickNChoices, choice_count 2). When the retry host predicate asks to avoid hosts
+    /// already tried, the pick is made again up to 5 times (Istio's host_selection_retry_max_attempts). With no healthy
+    /// host, panic routing over all hosts only when the healthy share is below the panic threshold (Istio:
+    /// minHealthPercent, 0 by default, i.e. never). Null: no healthy upstream (503 UH).
     /// </summary>
     public HostRuntime? PickHost(IReadOnlyCollection<HostRuntime>? previous, bool avoidPrevious)
     {
@@ -360,15 +367,25 @@ public sealed class ClusterRuntime
         }
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            var a = healthy[Random.Shared.Next(healthy.Count)];
-            var b = healthy[Random.Shared.Next(healthy.Count)];
-            var pick = a.ActiveRequests <= b.ActiveRequests ? a : b;
+            var pick = Config.LbPolicy switch
+            {
+                "ROUND_ROBIN" => healthy[(int)((uint)Interlocked.Increment(ref _roundRobinIndex) % (uint)healthy.Count)],
+                "RANDOM" => healthy[Random.Shared.Next(healthy.Count)],
+                _ => LeastRequestOfTwo(healthy),
+            };
             if (!avoidPrevious || previous is null || !previous.Contains(pick) || attempt == 4)
             {
                 return pick;
             }
         }
         return healthy[0];
+    }
+
+    private static HostRuntime LeastRequestOfTwo(List<HostRuntime> healthy)
+    {
+        var a = healthy[Random.Shared.Next(healthy.Count)];
+        var b = healthy[Random.Shared.Next(healthy.Count)];
+        return a.ActiveRequests <= b.ActiveRequests ? a : b;
     }
 }
 

@@ -24,6 +24,7 @@ public sealed class MeshRequestHandler(
     public const string TimeoutBody = "upstream request timeout";
     public const string NoHealthyUpstreamBody = "no healthy upstream";
     private const string ResetBefore = "upstream connect error or disconnect/reset before headers. ";
+    private const string SecretNotSuppliedReason = "TLS error: Secret is not supplied by SDS";
 
     private static readonly string[] AttemptCounts = [.. Enumerable.Range(0, 16).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
@@ -481,6 +482,14 @@ public sealed class MeshRequestHandler(
         var transformer = request.Transformer;
         transformer.Depth = depth;
         var transport = host.Transport!;
+        if (transport.SecretNotSupplied)
+        {
+            // envoy ssl_socket.cc: without its SDS secret the cluster's transport socket is a NotReadySslSocket, which
+            // closes every connection with this failure reason — a connection failure (UF), nothing reaches the server.
+            Log.UpstreamConnectFailed(logger, cluster.Name, SecretNotSuppliedReason);
+            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
+                $"reset reason: remote connection failure, transport failure reason: {SecretNotSuppliedReason}");
+        }
         // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host; with no
         // subjectAltNames either, auto_san_validation checks the certificate against that Host too.
         var client = transport.Tls && transport.Sni is null

@@ -34,9 +34,15 @@ public sealed record UpstreamTransport(
     /// <summary>The longest a pooled connection lives (connectionPool.tcp.maxConnectionDuration); null: unlimited.</summary>
     public TimeSpan? MaxConnectionDuration { get; init; }
 
+    /// <summary>
+    /// TLS whose validation secret (a credentialName's CA) nothing supplies: no connection is attempted, each fails as
+    /// Envoy's NotReadySslSocket does.
+    /// </summary>
+    public bool SecretNotSupplied { get; init; }
+
     // Records compare lists by reference; the key must compare them by content.
     public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), InsecureSkipVerify,
-        CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2);
+        CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied);
 }
 
 /// <summary>

@@ -95,7 +95,14 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
     /// Writes <paramref name="yaml"/> to a fresh folder, starts one echo upstream per external and the gateway on
     /// that folder. Throws what the gateway throws when it refuses the configuration.
     /// </summary>
-    public static async Task<ConformanceMesh> StartAsync(string yaml, params External[] externals)
+    public static Task<ConformanceMesh> StartAsync(string yaml, params External[] externals) =>
+        StartAsync(yaml, new Dictionary<string, string?>(), externals);
+
+    /// <summary>
+    /// <see cref="StartAsync(string, External[])"/> with more gateway settings, e.g.
+    /// <c>EgressGateway:Credentials:&lt;secret&gt;</c>.
+    /// </summary>
+    public static async Task<ConformanceMesh> StartAsync(string yaml, IReadOnlyDictionary<string, string?> extraSettings, params External[] externals)
     {
         var folder = Path.Combine(Path.GetTempPath(), "demo-conformance-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
@@ -117,6 +124,10 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
                 ["EgressGateway:WatchConfiguration"] = "false",
                 ["EgressGateway:AccessLog"] = "true",
             };
+            foreach (var (key, value) in extraSettings)
+            {
+                settings[key] = value;
+            }
             foreach (var external in externals)
             {
                 settings[$"EgressGateway:Upstreams:{external.Host}"] = external.Endpoint is { } endpoint ? endpoint
@@ -175,6 +186,18 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
             return string.Join(Environment.NewLine, messages);
         }
         throw new Xunit.Sdk.XunitException("the gateway started on a configuration it should have refused:\n" + yaml);
+    }
+
+    /// <summary>
+    /// The cluster <paramref name="name"/> of a proxy (<c>sidecar</c> or <c>gateway</c>) as the admin port's
+    /// <c>/config_dump?resource=dynamic_active_clusters</c> shows it for the running configuration.
+    /// </summary>
+    public JsonElement DumpedCluster(string proxy, string name)
+    {
+        var current = _app.Services.GetRequiredService<Demo.EgressGateway.Mesh.MeshConfigProvider>().Current;
+        var config = proxy == "sidecar" ? current.Xds.Sidecar : current.Xds.Gateway;
+        using var dump = JsonDocument.Parse(Demo.EgressGateway.Envoy.ConfigDump.ToJson(config, Demo.EgressGateway.Envoy.ConfigDump.ClustersResource));
+        return dump.RootElement.EnumerateArray().Single(c => c.GetProperty("name").GetString() == name).Clone();
     }
 
     /// <summary>Sends a request through the gateway; <paramref name="configure"/> may set method, headers, body.</summary>

@@ -10,7 +10,10 @@ namespace Demo.Conformance.Tests;
 /// </summary>
 public sealed partial class ConformanceTableTests
 {
-    private static readonly string[] Statuses = ["covered", "n/a", "failing"];
+    private static readonly string[] Statuses = ["covered", "refused", "n/a", "failing"];
+
+    // The tests that prove only that the gateway refuses a case's YAML at load (status "refused").
+    private static readonly string[] RefusalTestClasses = ["RefusedFeatureTests", "RefusedAtLoadTableTests"];
 
     private static string RepositoryRoot => Repository.Root;
 
@@ -88,6 +91,7 @@ public sealed partial class ConformanceTableTests
             Assert.Equal(6, row.Length);
             Assert.Contains(row[3], Statuses);
             var referencesTest = TestReference().IsMatch(row[4]);
+            var refusalOnly = TestReference().Matches(row[4]).All(m => RefusalTestClasses.Contains(m.Groups[1].Value));
             if (row[3] == "n/a")
             {
                 Assert.False(referencesTest, $"{row[0]} is n/a but names a test");
@@ -96,6 +100,14 @@ public sealed partial class ConformanceTableTests
             else
             {
                 Assert.True(referencesTest, $"{row[0]} is {row[3]} but names no test");
+            }
+            if (row[3] == "refused")
+            {
+                Assert.True(refusalOnly, $"{row[0]} is refused but names a test that is not a refusal test");
+            }
+            if (row[3] == "covered")
+            {
+                Assert.False(refusalOnly, $"{row[0]} is covered but names only refusal tests: its status is refused");
             }
             if (row[3] == "failing")
             {
@@ -111,7 +123,9 @@ public sealed partial class ConformanceTableTests
         }
 
         int Count(string status) => rows.Count(r => r[3] == status);
-        var stated = $"**Counts (Istio cases, one row per `name:` below): covered {Count("covered")} · n/a {Count("n/a")} · failing {Count("failing")} — {rows.Count} rows.**";
+        var stated = $"**Counts (Istio cases, one row per `name:` below): covered (behaviour asserted) {Count("covered")} · "
+            + $"refused at load (the gateway refuses the YAML, naming the field) {Count("refused")} · n/a {Count("n/a")} · "
+            + $"failing {Count("failing")} — {rows.Count} rows.**";
         Assert.Contains(stated, Table, StringComparison.Ordinal);
         Assert.Contains($"**Tests in `tests/Demo.Conformance.Tests`: {ConformanceTests().Count} conformance tests", Table, StringComparison.Ordinal);
     }

@@ -141,6 +141,80 @@ public sealed class TlsOriginationCaseTests
         Assert.Equal(400, reply.Status);
     }
 
+    // Istio TestSimpleTlsOrigination (tests/integration/security/egress_gateway_origination_test.go): the same route
+    // through the egress gateway, its DestinationRule naming the CA by credentialName. Istio creates the Secrets
+    // "tls-credential-cacert" (root-cert.pem) and "fake-tls-credential-cacert" (fake-root-cert.pem); locally
+    // EgressGateway:Credentials stands for them. istiod asks for "<credentialName>-cacert" (security/model
+    // authentication.go ApplyCustomSDSToClientCommonTLSContext), which finds the first under credentialName
+    // "tls-credential" (the test trims "-cacert" from its name).
+    private static readonly Dictionary<string, string?> IstioSecrets = new()
+    {
+        ["EgressGateway:Credentials:tls-credential-cacert"] = TestCa.RootCertPath,
+        ["EgressGateway:Credentials:fake-tls-credential-cacert"] = TestCa.FakeRootCertPath,
+    };
+
+    private static string CredentialTls(string credentialName) => $"""
+                  mode: SIMPLE
+                  credentialName: {credentialName}
+                  sni: {Host}
+        """;
+
+    private static Task<ConformanceMesh> StartWithCredentialAsync(string credentialName) =>
+        ConformanceMesh.StartAsync(ViaEgressGateway(CredentialTls(credentialName)), IstioSecrets, new External(Host, Tls: true));
+
+    // TestSimpleTlsOrigination "simple": credentialName "tls-credential" (the CA that issued the server's certificate)
+    // → 200, handled by the egress gateway. The gateway's cluster validates with the SDS secret istiod names
+    // kubernetes://tls-credential-cacert (credentials/resource.go ToResourceName).
+    [Fact]
+    public async Task EgressGatewayOriginatesTlsWithTheCaOfItsCredentialName()
+    {
+        await using var mesh = await StartWithCredentialAsync("tls-credential");
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal(["true"], reply.Received.Header("handled-by-egress-gateway"));
+        Assert.True(reply.Received.Tls);
+        Assert.Equal(Host, reply.Received.Sni);
+        var validation = mesh.DumpedCluster("gateway", $"outbound|443||{Host}").GetProperty("transport_socket").GetProperty("typed_config")
+            .GetProperty("common_tls_context").GetProperty("combined_validation_context");
+        Assert.Equal("kubernetes://tls-credential-cacert", validation.GetProperty("validation_context_sds_secret_config").GetProperty("name").GetString());
+    }
+
+    // TestSimpleTlsOrigination "fake root": credentialName "fake-tls-credential", a CA that did not issue the server's
+    // certificate → 503. Envoy: a failed handshake is an upstream connection failure (flag UF); nothing is sent.
+    [Fact]
+    public async Task EgressGatewayRefusesServerCertificateNotIssuedByItsCredentialsCa()
+    {
+        await using var mesh = await StartWithCredentialAsync("fake-tls-credential");
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(503, reply.Status);
+        Assert.Equal(0, mesh.Echo(Host).Count);
+        Assert.Contains("UF", mesh.LastAccessLog("gateway").Flags, StringComparison.Ordinal);
+    }
+
+    // TestSimpleTlsOrigination "missing secret": credentialName "tls-credential-not-created-cacert", whose Secret does
+    // not exist → 503 ("Secret fetching error at Gateway, results in a 503 response"). istiod sends no secret
+    // (xds/sds.go generate: "failed to fetch ca certificate"), so Envoy's transport socket is NotReadySslSocket: every
+    // connection fails with "TLS error: Secret is not supplied by SDS" (envoy ssl_socket.cc), flag UF. The local
+    // gateway starts (as the cluster does), warning about the Secret nothing stands for.
+    [Fact]
+    public async Task EgressGatewayWithoutTheCredentialsSecretAnswers503UF()
+    {
+        await using var mesh = await StartWithCredentialAsync("tls-credential-not-created-cacert");
+
+        var reply = await mesh.GetAsync(Url);
+
+        Assert.Equal(503, reply.Status);
+        Assert.Contains("TLS error: Secret is not supplied by SDS", reply.Body, StringComparison.Ordinal);
+        Assert.Equal(0, mesh.Echo(Host).Count);
+        Assert.Contains("UF", mesh.LastAccessLog("gateway").Flags, StringComparison.Ordinal);
+        Assert.Contains(mesh.Logs, l => l.Contains("credentialName", StringComparison.Ordinal)
+            && l.Contains("EgressGateway:Credentials:tls-credential-not-created-cacert", StringComparison.Ordinal));
+    }
+
     private static string SidecarOrigination(string host) => Join(
         ServiceEntry(host, (8888, "HTTP"), (8882, "HTTP2")),
         $"""

@@ -758,6 +758,8 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
             .Single(c => c.GetProperty("@type").GetString() == "type.googleapis.com/envoy.admin.v3.ClustersConfigDump")
             .GetProperty("dynamic_active_clusters").EnumerateArray().Select(c => c.GetProperty("cluster")).ToList();
         var v1 = clusters.Single(c => c.GetProperty("name").GetString() == "outbound|443||hello-istio-v1.apps.example.com");
+        // deploy/istio sets no loadBalancer: cluster_traffic_policy.go applyLoadBalancer → defaultLBAlgorithm(), LEAST_REQUEST.
+        Assert.Equal("LEAST_REQUEST", v1.GetProperty("lb_policy").GetString());
         var tls = v1.GetProperty("transport_socket").GetProperty("typed_config");
         Assert.Equal("hello-istio-v1.apps.example.com", tls.GetProperty("sni").GetString());
         Assert.Equal("hello-istio-v1.apps.example.com", tls.GetProperty("common_tls_context").GetProperty("combined_validation_context")

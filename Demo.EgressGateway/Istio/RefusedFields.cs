@@ -1,0 +1,246 @@
+namespace Demo.EgressGateway.Istio;
+
+/// <summary>
+/// A field (or some values of a field) that Istio accepts and the local egress gateway refuses at load, because it
+/// does not reproduce what Envoy would do with it. The loader refuses only through these (<see cref="RefusedFields"/>),
+/// and docs/conformance.md, section "Refused at load", lists exactly them (checked by the conformance suite).
+/// </summary>
+/// <param name="Kind">The resource kind, or <c>any</c> for a document of any kind.</param>
+/// <param name="Field">
+/// The field's path in its resource, list items written <c>[]</c>: <c>spec.http[].redirect</c>. A field under
+/// <c>spec.trafficPolicy</c> is refused the same way in <c>subsets[].trafficPolicy</c> and in
+/// <c>portLevelSettings[]</c> where Istio has it there.
+/// </param>
+/// <param name="Refused">Which values are refused, as the documentation states it: <c>any</c>, or the values (in backticks).</param>
+/// <param name="Message">
+/// The diagnostic's message after the field's path; <c>&lt;value&gt;</c> stands for the value found (see <see cref="MessageFor"/>).
+/// </param>
+public sealed record RefusedField(string Kind, string Field, string Refused, string Message)
+{
+    /// <summary>The field's own key (the last segment of <see cref="Field"/>), as it appears in the YAML object.</summary>
+    public string Key
+    {
+        get
+        {
+            var at = Field.IndexOf('@', StringComparison.Ordinal);
+            return at >= 0 ? Field[at..] : Field[(Field.LastIndexOf('.') + 1)..];
+        }
+    }
+
+    /// <summary>The message for the value the loader found.</summary>
+    public string MessageFor(string value) => Message.Replace("<value>", value, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// Every field Istio accepts that the local egress gateway refuses at load: the single list the loader refuses from
+/// (<see cref="YamlFields.Refuse(RefusedField)"/>) and that docs/conformance.md reproduces row by row.
+/// </summary>
+public static class RefusedFields
+{
+    // Filled by the initialisers below, in the order they appear (C# runs static field initialisers in text order).
+    private static readonly List<RefusedField> _all = [];
+
+    /// <summary>Every refused field, in the order of the documentation's table.</summary>
+    public static IReadOnlyList<RefusedField> All => _all;
+
+    private static RefusedField Add(string kind, string field, string refused, string message)
+    {
+        var refusal = new RefusedField(kind, field, refused, message);
+        _all.Add(refusal);
+        return refusal;
+    }
+
+    private static RefusedField AnyValue(string kind, string field, string why) =>
+        Add(kind, field, "any", $"is not supported by the local egress gateway ({why})");
+
+    /// <summary>A document whose apiVersion is not networking.istio.io.</summary>
+    public static readonly RefusedField ApiVersion = Add("any", "apiVersion", "any outside networking.istio.io, e.g. `security.istio.io/v1`",
+        "'<value>' is not networking.istio.io: the local egress gateway reads only Istio networking resources");
+
+    /// <summary>A networking.istio.io kind other than the four the gateway applies.</summary>
+    public static readonly RefusedField Kind = Add("any", "kind", "any but ServiceEntry, Gateway, DestinationRule, VirtualService, e.g. `Sidecar`",
+        "'<value>' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService)");
+
+    /// <summary>ServiceEntry spec.workloadSelector.</summary>
+    public static readonly RefusedField ServiceEntryWorkloadSelector = AnyValue("ServiceEntry", "spec.workloadSelector",
+        "ServiceEntries that select workloads (MESH_INTERNAL pods)");
+
+    /// <summary>ServiceEntry endpoint network.</summary>
+    public static readonly RefusedField EndpointNetwork = AnyValue("ServiceEntry", "spec.endpoints[].network", "multi-network endpoints");
+
+    /// <summary>ServiceEntry endpoint locality.</summary>
+    public static readonly RefusedField EndpointLocality = AnyValue("ServiceEntry", "spec.endpoints[].locality", "locality-aware load balancing");
+
+    /// <summary>ServiceEntry endpoint serviceAccount.</summary>
+    public static readonly RefusedField EndpointServiceAccount = AnyValue("ServiceEntry", "spec.endpoints[].serviceAccount",
+        "endpoint service accounts (mTLS identities)");
+
+    /// <summary>ServiceEntry endpoint weight (Envoy's load_balancing_weight).</summary>
+    public static readonly RefusedField EndpointWeight = AnyValue("ServiceEntry", "spec.endpoints[].weight",
+        "endpoint weights, Envoy's load_balancing_weight: the local load balancer weighs every endpoint the same");
+
+    /// <summary>Gateway server tls.mode PASSTHROUGH / AUTO_PASSTHROUGH.</summary>
+    public static readonly RefusedField GatewayPassthrough = Add("Gateway", "spec.servers[].tls.mode", "`PASSTHROUGH` or `AUTO_PASSTHROUGH`",
+        "<value> (TLS passthrough at the gateway) is not modelled by the local egress gateway; terminate with ISTIO_MUTUAL");
+
+    /// <summary>Gateway server tls.httpsRedirect: true.</summary>
+    public static readonly RefusedField HttpsRedirect = Add("Gateway", "spec.servers[].tls.httpsRedirect", "`true`",
+        "is not modelled by the local egress gateway (a 301 to https)");
+
+    private const string InProcessHop = "the sidecar-to-gateway hop runs in-process, with no TLS handshake to apply them to; "
+        + "for an ISTIO_MUTUAL server istiod writes none of them (listener.go BuildListenerTLSContext), so there they are accepted";
+
+    private const string UnlessIstioMutual = "any, unless the server's tls.mode is ISTIO_MUTUAL (istiod ignores it there)";
+
+    /// <summary>Gateway server tls.minProtocolVersion (not ISTIO_MUTUAL).</summary>
+    public static readonly RefusedField ServerMinProtocolVersion = Add("Gateway", "spec.servers[].tls.minProtocolVersion", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {InProcessHop})");
+
+    /// <summary>Gateway server tls.maxProtocolVersion (not ISTIO_MUTUAL).</summary>
+    public static readonly RefusedField ServerMaxProtocolVersion = Add("Gateway", "spec.servers[].tls.maxProtocolVersion", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {InProcessHop})");
+
+    /// <summary>Gateway server tls.cipherSuites (not ISTIO_MUTUAL).</summary>
+    public static readonly RefusedField ServerCipherSuites = Add("Gateway", "spec.servers[].tls.cipherSuites", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (cipher suites of the gateway's listener: {InProcessHop})");
+
+    /// <summary>Gateway server tls.verifyCertificateSpki (not ISTIO_MUTUAL).</summary>
+    public static readonly RefusedField ServerVerifyCertificateSpki = Add("Gateway", "spec.servers[].tls.verifyCertificateSpki", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {InProcessHop})");
+
+    /// <summary>Gateway server tls.verifyCertificateHash (not ISTIO_MUTUAL).</summary>
+    public static readonly RefusedField ServerVerifyCertificateHash = Add("Gateway", "spec.servers[].tls.verifyCertificateHash", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {InProcessHop})");
+
+    /// <summary>Gateway server tls.subjectAltNames (the client certificate SANs the listener accepts).</summary>
+    public static readonly RefusedField ServerSubjectAltNames = AnyValue("Gateway", "spec.servers[].tls.subjectAltNames",
+        "client certificate SAN checks at the gateway's listener (Envoy match_subject_alt_names): the sidecar-to-gateway hop runs in-process, with no client certificate");
+
+    /// <summary>Gateway server tls.caCrl.</summary>
+    public static readonly RefusedField ServerCaCrl = AnyValue("Gateway", "spec.servers[].tls.caCrl",
+        "certificate revocation lists at the gateway's listener: the sidecar-to-gateway hop runs in-process, with no client certificate");
+
+    /// <summary>DestinationRule spec.workloadSelector.</summary>
+    public static readonly RefusedField DestinationRuleWorkloadSelector = AnyValue("DestinationRule", "spec.workloadSelector",
+        "DestinationRules scoped to selected workloads");
+
+    /// <summary>DestinationRule trafficPolicy.tunnel.</summary>
+    public static readonly RefusedField Tunnel = AnyValue("DestinationRule", "spec.trafficPolicy.tunnel", "HTTP CONNECT tunnelling to the upstream");
+
+    /// <summary>DestinationRule trafficPolicy.proxyProtocol.</summary>
+    public static readonly RefusedField ProxyProtocol = AnyValue("DestinationRule", "spec.trafficPolicy.proxyProtocol", "PROXY protocol to the upstream");
+
+    /// <summary>DestinationRule trafficPolicy.retryBudget.</summary>
+    public static readonly RefusedField RetryBudget = AnyValue("DestinationRule", "spec.trafficPolicy.retryBudget", "retry budgets");
+
+    /// <summary>DestinationRule loadBalancer.simple: PASSTHROUGH.</summary>
+    public static readonly RefusedField LoadBalancerPassthrough = Add("DestinationRule", "spec.trafficPolicy.loadBalancer.simple", "`PASSTHROUGH`",
+        "PASSTHROUGH (an ORIGINAL_DST cluster: forward to the address the caller dialled) is not modelled by the local egress gateway: callers reach it as an HTTP proxy, with no original destination");
+
+    /// <summary>DestinationRule loadBalancer.consistentHash.</summary>
+    public static readonly RefusedField ConsistentHash = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.consistentHash",
+        "consistent-hash load balancing");
+
+    /// <summary>DestinationRule loadBalancer.localityLbSetting.</summary>
+    public static readonly RefusedField LocalityLbSetting = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.localityLbSetting",
+        "locality-aware load balancing");
+
+    /// <summary>DestinationRule loadBalancer.warmupDurationSecs.</summary>
+    public static readonly RefusedField WarmupDurationSecs = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.warmupDurationSecs",
+        "slow-start warm-up");
+
+    /// <summary>DestinationRule loadBalancer.warmup.</summary>
+    public static readonly RefusedField Warmup = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.warmup", "slow-start warm-up");
+
+    /// <summary>DestinationRule connectionPool.tcp.idleTimeout.</summary>
+    public static readonly RefusedField TcpIdleTimeout = AnyValue("DestinationRule", "spec.trafficPolicy.connectionPool.tcp.idleTimeout",
+        "TCP idle timeouts (TCP proxying)");
+
+    /// <summary>DestinationRule connectionPool.http.maxRequestsPerConnection above 1.</summary>
+    public static readonly RefusedField MaxRequestsPerConnection = Add("DestinationRule", "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
+        "`2` or more",
+        "<value> is not modelled by the local egress gateway (its HTTP/1.1 pool can close a connection after each request, 1, but cannot count to more); use 0 (unlimited) or 1");
+
+    /// <summary>DestinationRule connectionPool.http.maxConcurrentStreams.</summary>
+    public static readonly RefusedField MaxConcurrentStreams = AnyValue("DestinationRule", "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams",
+        "HTTP/2 max_concurrent_streams per upstream connection, which istiod writes for HTTP/2 clusters (ports declared HTTP2 or GRPC): the local gateway does not count its HTTP/2 streams per connection");
+
+    /// <summary>DestinationRule connectionPool.http.http2KeepAlive.</summary>
+    public static readonly RefusedField Http2KeepAlive = AnyValue("DestinationRule", "spec.trafficPolicy.connectionPool.http.http2KeepAlive",
+        "HTTP/2 keepalive pings to the upstream");
+
+    /// <summary>DestinationRule connectionPool.http.h2UpgradePolicy: UPGRADE.</summary>
+    public static readonly RefusedField H2Upgrade = Add("DestinationRule", "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy", "`UPGRADE`",
+        "UPGRADE is not modelled by the local egress gateway: it speaks HTTP/2 upstream only to ports declared HTTP2 or GRPC");
+
+    /// <summary>DestinationRule tls.mode MUTUAL.</summary>
+    public static readonly RefusedField MutualTls = Add("DestinationRule", "spec.trafficPolicy.tls.mode", "`MUTUAL`",
+        "MUTUAL (a client certificate to the external service) is not modelled by the local egress gateway; use SIMPLE");
+
+    /// <summary>DestinationRule tls.clientCertificate.</summary>
+    public static readonly RefusedField ClientCertificate = AnyValue("DestinationRule", "spec.trafficPolicy.tls.clientCertificate", "client certificates");
+
+    /// <summary>DestinationRule tls.privateKey.</summary>
+    public static readonly RefusedField PrivateKey = AnyValue("DestinationRule", "spec.trafficPolicy.tls.privateKey", "client certificates");
+
+    /// <summary>DestinationRule tls.caCrl.</summary>
+    public static readonly RefusedField CaCrl = AnyValue("DestinationRule", "spec.trafficPolicy.tls.caCrl", "certificate revocation lists");
+
+    /// <summary>VirtualService spec.tcp.</summary>
+    public static readonly RefusedField TcpRoutes = AnyValue("VirtualService", "spec.tcp", "TCP routes");
+
+    /// <summary>VirtualService spec.tls.</summary>
+    public static readonly RefusedField TlsRoutes = AnyValue("VirtualService", "spec.tls", "TLS passthrough routes");
+
+    /// <summary>VirtualService http redirect.</summary>
+    public static readonly RefusedField Redirect = AnyValue("VirtualService", "spec.http[].redirect", "redirects");
+
+    /// <summary>VirtualService http directResponse.</summary>
+    public static readonly RefusedField DirectResponse = AnyValue("VirtualService", "spec.http[].directResponse", "direct responses");
+
+    /// <summary>VirtualService http delegate.</summary>
+    public static readonly RefusedField Delegate = AnyValue("VirtualService", "spec.http[].delegate", "delegated VirtualServices");
+
+    /// <summary>VirtualService http mirror.</summary>
+    public static readonly RefusedField Mirror = AnyValue("VirtualService", "spec.http[].mirror", "traffic mirroring");
+
+    /// <summary>VirtualService http mirrors.</summary>
+    public static readonly RefusedField Mirrors = AnyValue("VirtualService", "spec.http[].mirrors", "traffic mirroring");
+
+    /// <summary>VirtualService http mirrorPercentage.</summary>
+    public static readonly RefusedField MirrorPercentage = AnyValue("VirtualService", "spec.http[].mirrorPercentage", "traffic mirroring");
+
+    /// <summary>VirtualService http mirrorPercent (deprecated).</summary>
+    public static readonly RefusedField MirrorPercent = AnyValue("VirtualService", "spec.http[].mirrorPercent", "traffic mirroring");
+
+    /// <summary>VirtualService http mirror_percent (deprecated).</summary>
+    public static readonly RefusedField MirrorPercentSnake = AnyValue("VirtualService", "spec.http[].mirror_percent", "traffic mirroring");
+
+    /// <summary>VirtualService http corsPolicy.</summary>
+    public static readonly RefusedField CorsPolicy = AnyValue("VirtualService", "spec.http[].corsPolicy", "CORS policies");
+
+    /// <summary>VirtualService http rewrite.uriRegexRewrite.</summary>
+    public static readonly RefusedField UriRegexRewrite = AnyValue("VirtualService", "spec.http[].rewrite.uriRegexRewrite", "regex URI rewrites");
+
+    /// <summary>VirtualService retries.retryOn envoy-ratelimited.</summary>
+    public static readonly RefusedField RetryOnRateLimited = Add("VirtualService", "spec.http[].retries.retryOn", "`envoy-ratelimited` (as one of the conditions)",
+        "envoy-ratelimited (a retry on Envoy's x-envoy-ratelimited response header) is not modelled by the local egress gateway");
+
+    /// <summary>VirtualService fault.delay.exponentialDelay.</summary>
+    public static readonly RefusedField ExponentialDelay = AnyValue("VirtualService", "spec.http[].fault.delay.exponentialDelay", "exponential delays");
+
+    /// <summary>VirtualService fault.abort.grpcStatus.</summary>
+    public static readonly RefusedField GrpcStatus = AnyValue("VirtualService", "spec.http[].fault.abort.grpcStatus", "gRPC aborts");
+
+    /// <summary>VirtualService fault.abort.http2Error.</summary>
+    public static readonly RefusedField Http2Error = AnyValue("VirtualService", "spec.http[].fault.abort.http2Error", "HTTP/2 error aborts");
+
+    /// <summary>VirtualService fault.abort.percent (the deprecated integer).</summary>
+    public static readonly RefusedField AbortPercent = AnyValue("VirtualService", "spec.http[].fault.abort.percent",
+        "the integer 'percent' on an abort (Istio ignores it; use percentage.value)");
+
+    /// <summary>VirtualService match on a JWT claim (a header, withoutHeaders or queryParams key starting with @request.auth.claims).</summary>
+    public static readonly RefusedField JwtClaimMatch = Add("VirtualService", "spec.http[].match[].headers.@request.auth.claims",
+        "any (every key starting with @request.auth.claims, also under withoutHeaders and queryParams)",
+        "matches a JWT claim, which needs Istio's RequestAuthentication; the local egress gateway does not model it");
+}

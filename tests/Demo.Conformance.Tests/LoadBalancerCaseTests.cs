@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Text.Json;
+using Demo.EgressGateway.Envoy;
+using Demo.EgressGateway.Istio;
+using static Demo.Conformance.Tests.MeshYaml;
+
+namespace Demo.Conformance.Tests;
+
+/// <summary>
+/// DestinationRule <c>loadBalancer.simple</c> over a ServiceEntry with several endpoints (each its own echo
+/// instance): the Envoy <c>lb_policy</c> istiod writes (pilot/pkg/networking/core/cluster_traffic_policy.go
+/// applyLoadBalancer), shown by /config_dump, and the pick Envoy makes with it among endpoints of equal weight
+/// (envoy source/extensions/load_balancing_policies). Istio's consistentHashCases "no consistent" is one of them.
+/// </summary>
+public sealed class LoadBalancerCaseTests
+{
+    private const string Pool = "pool.external";
+    private const string Url = "http://pool.external/";
+    private const string Cluster = "outbound|80||pool.external";
+
+    // A ServiceEntry resolving pool.external to several endpoints, as the Kubernetes Service of Istio's
+    // consistentHashCases selects several pods.
+    private static string PoolEntry(string resolution, params string[] endpoints) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata:
+          name: pool
+        spec:
+          hosts:
+            - {Pool}
+          location: MESH_EXTERNAL
+          resolution: {resolution}
+          ports:
+            - number: 80
+              name: http
+              protocol: HTTP
+          endpoints:
+        {string.Join("\n", endpoints.Select(e => $"    - address: {e}"))}
+        """;
+
+    private static string Rule(string simple) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata:
+          name: pool-balancing
+        spec:
+          host: {Pool}
+          trafficPolicy:
+            loadBalancer:
+              simple: {simple}
+        """;
+
+    private static readonly string[] Endpoints = ["alpha.pool", "beta.pool", "gamma.pool"];
+
+    private static Task<ConformanceMesh> StartAsync(string yaml, int endpoints) =>
+        ConformanceMesh.StartAsync(Base(yaml), [.. Endpoints.Take(endpoints).Select(e => new External(e))]);
+
+    private static async Task<List<string>> AnsweredByAsync(ConformanceMesh mesh, int requests)
+    {
+        var answered = new List<string>();
+        for (var i = 0; i < requests; i++)
+        {
+            var reply = await mesh.GetAsync(Url);
+            Assert.True(reply.Status == 200, reply.ToString());
+            answered.Add(reply.Received.Hostname);
+        }
+        return answered;
+    }
+
+    // Istio consistentHashCases "no consistent" (routing.go): without a consistent hash, 10 calls to a service with
+    // several endpoints do not all reach the same one. No DestinationRule: istiod's defaultLBAlgorithm(), LEAST_REQUEST.
+    [Fact]
+    public async Task NoConsistentHashSpreadsCallsOverEndpoints()
+    {
+        await using var mesh = await StartAsync(PoolEntry("DNS", Endpoints), 3);
+
+        var answered = await AnsweredByAsync(mesh, 10);
+
+        Assert.True(answered.Distinct().Count() > 1, $"every call reached {answered[0]}");
+        Assert.Equal("LEAST_REQUEST", mesh.DumpedCluster("sidecar", Cluster).GetProperty("lb_policy").GetString());
+    }
+
+    // ROUND_ROBIN: Envoy takes the hosts in turn from a random start (round_robin_lb.h unweightedHostPick:
+    // hosts[rr_index++ % size]): every run of 3 consecutive calls over 3 endpoints reaches each once, in a fixed order.
+    [Fact]
+    public async Task RoundRobinTakesEndpointsInTurn()
+    {
+        await using var mesh = await StartAsync(Join(PoolEntry("DNS", Endpoints), Rule("ROUND_ROBIN")), 3);
+
+        var answered = await AnsweredByAsync(mesh, 9);
+
+        Assert.Equal(3, answered.Take(3).Distinct().Count());
+        for (var i = 3; i < answered.Count; i++)
+        {
+            Assert.True(answered[i] == answered[i - 3], $"call {i} reached {answered[i]}, not {answered[i - 3]}: {string.Join(", ", answered)}");
+        }
+        Assert.Equal("ROUND_ROBIN", mesh.DumpedCluster("sidecar", Cluster).GetProperty("lb_policy").GetString());
+    }
+
+    // RANDOM: Envoy picks hosts[random % size] for each call (random_lb.cc peekOrChoose): over 40 calls to 2 endpoints
+    // both answer and some endpoint answers twice in a row (each fails with probability 2^-39: no turn-taking).
+    [Fact]
+    public async Task RandomPicksEachCallIndependently()
+    {
+        await using var mesh = await StartAsync(Join(PoolEntry("DNS", Endpoints[..2]), Rule("RANDOM")), 2);
+
+        var answered = await AnsweredByAsync(mesh, 40);
+
+        Assert.Equal(2, answered.Distinct().Count());
+        Assert.Contains(Enumerable.Range(1, answered.Count - 1), i => answered[i] == answered[i - 1]);
+        Assert.Equal("RANDOM", mesh.DumpedCluster("sidecar", Cluster).GetProperty("lb_policy").GetString());
+    }
+
+    // LEAST_REQUEST (Istio's default): Envoy samples 2 hosts with replacement and keeps the one with fewer active
+    // requests (least_request_lb.cc unweightedHostPickNChoices, choice_count 2). With one of 2 endpoints busy, a call
+    // reaches it only when both samples are it: probability 1/4 (RANDOM would be 1/2). 200 calls while alpha holds one
+    // request; chi-square of alpha/beta against 1/4 : 3/4, one degree of freedom, α = 0.001 (critical value 10.828).
+    [Fact]
+    public async Task LeastRequestSendsFewCallsToTheBusyEndpoint()
+    {
+        await using var mesh = await StartAsync(PoolEntry("DNS", Endpoints[..2]), 2);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        mesh.Echo("alpha.pool").Behaviour = async (context, _) =>
+        {
+            if (!context.Request.Headers.ContainsKey("x-hold"))
+            {
+                return false;
+            }
+            await release.Task;
+            return false;
+        };
+
+        // Calls marked x-hold until one is held by alpha (beta answers them at once).
+        Task<Reply>? held = null;
+        for (var i = 0; i < 50 && held is null; i++)
+        {
+            var before = mesh.Echo("alpha.pool").Count;
+            var call = mesh.GetAsync(Url, ("x-hold", "1"));
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (!call.IsCompleted && mesh.Echo("alpha.pool").Count == before && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(5);
+            }
+            if (call.IsCompleted)
+            {
+                Assert.Equal("beta", (await call).Received.Hostname);
+            }
+            else
+            {
+                held = call;
+            }
+        }
+        Assert.NotNull(held);
+
+        const int calls = 200;
+        var answered = await AnsweredByAsync(mesh, calls);
+        release.SetResult();
+        Assert.Equal(200, (await held).Status);
+
+        var alpha = answered.Count(a => a == "alpha");
+        var beta = calls - alpha;
+        double expectedAlpha = calls / 4.0, expectedBeta = calls * 3 / 4.0;
+        var chiSquare = Math.Pow(alpha - expectedAlpha, 2) / expectedAlpha + Math.Pow(beta - expectedBeta, 2) / expectedBeta;
+        var statistic = string.Create(CultureInfo.InvariantCulture, $"alpha (busy) {alpha}, beta {beta} of {calls}: chi-square {chiSquare:0.###} (critical 10.828 at α = 0.001)");
+        TestContext.Current.SendDiagnosticMessage(statistic);
+        Assert.True(chiSquare < 10.828, statistic);
+    }
+
+    // cluster_traffic_policy.go applyLoadBalancer: LEAST_CONN and LEAST_REQUEST become LEAST_REQUEST, RANDOM and
+    // ROUND_ROBIN themselves, no loadBalancer or UNSPECIFIED defaultLBAlgorithm() = LEAST_REQUEST, and a cluster of
+    // type ORIGINAL_DST (resolution NONE) CLUSTER_PROVIDED whatever the rule says.
+    [Theory]
+    [InlineData(null, "DNS", "LEAST_REQUEST")]
+    [InlineData("UNSPECIFIED", "DNS", "LEAST_REQUEST")]
+    [InlineData("LEAST_CONN", "DNS", "LEAST_REQUEST")]
+    [InlineData("LEAST_REQUEST", "DNS", "LEAST_REQUEST")]
+    [InlineData("ROUND_ROBIN", "DNS", "ROUND_ROBIN")]
+    [InlineData("RANDOM", "STATIC", "RANDOM")]
+    [InlineData("ROUND_ROBIN", "NONE", "CLUSTER_PROVIDED")]
+    public void ConfigDumpShowsTheLbPolicyIstiodWrites(string? simple, string resolution, string lbPolicy)
+    {
+        var yaml = simple is null ? PoolEntry(resolution, Endpoints) : Join(PoolEntry(resolution, Endpoints), Rule(simple));
+
+        Assert.Equal(lbPolicy, DumpedSidecarCluster(yaml, Cluster).GetProperty("lb_policy").GetString());
+    }
+
+    // destination_rule.go MergeTrafficPolicy: a subset's loadBalancer replaces the rule's; util.go
+    // GetPortLevelTrafficPolicy: a port-level entry replaces the whole policy for its port, so a port-level entry
+    // without loadBalancer falls back to the default (LEAST_REQUEST), not to the rule's.
+    [Fact]
+    public void SubsetAndPortLevelLoadBalancersOverrideTheRulesAsIstioMergesThem()
+    {
+        var yaml = Join(PoolEntry("DNS", Endpoints), $"""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: pool-balancing
+            spec:
+              host: {Pool}
+              trafficPolicy:
+                loadBalancer:
+                  simple: ROUND_ROBIN
+              subsets:
+                - name: random
+                  trafficPolicy:
+                    loadBalancer:
+                      simple: RANDOM
+                - name: port-level
+                  trafficPolicy:
+                    portLevelSettings:
+                      - port:
+                          number: 80
+                        connectionPool:
+                          tcp:
+                            maxConnections: 10
+                - name: inherits
+            """);
+
+        Assert.Equal("ROUND_ROBIN", DumpedSidecarCluster(yaml, Cluster).GetProperty("lb_policy").GetString());
+        Assert.Equal("RANDOM", DumpedSidecarCluster(yaml, "outbound|80|random|pool.external").GetProperty("lb_policy").GetString());
+        Assert.Equal("LEAST_REQUEST", DumpedSidecarCluster(yaml, "outbound|80|port-level|pool.external").GetProperty("lb_policy").GetString());
+        Assert.Equal("ROUND_ROBIN", DumpedSidecarCluster(yaml, "outbound|80|inherits|pool.external").GetProperty("lb_policy").GetString());
+    }
+
+    private static JsonElement DumpedSidecarCluster(string yaml, string name)
+    {
+        var config = IstioConfigLoader.Parse("istio.yaml", Base(yaml));
+        Assert.False(config.HasErrors, string.Join("\n", config.Diagnostics));
+        var sidecar = IstioTranslator.Translate(config, new MeshEnvironment()).Sidecar;
+        using var dump = JsonDocument.Parse(ConfigDump.ToJson(sidecar, ConfigDump.ClustersResource));
+        return dump.RootElement.EnumerateArray().Single(c => c.GetProperty("name").GetString() == name).Clone();
+    }
+}
