@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
+using Demo.EgressGateway.Tests;
 using static Demo.Conformance.Tests.MeshYaml;
 
 namespace Demo.Conformance.Tests;
@@ -12,7 +13,7 @@ namespace Demo.Conformance.Tests;
 /// applyLoadBalancer), shown by /config_dump, and the pick Envoy makes with it among endpoints of equal weight
 /// (envoy source/extensions/load_balancing_policies). Istio's consistentHashCases "no consistent" is one of them.
 /// </summary>
-public sealed class LoadBalancerCaseTests
+public sealed class LoadBalancerCaseTests(ITestOutputHelper output)
 {
     private const string Pool = "pool.external";
     private const string Url = "http://pool.external/";
@@ -114,7 +115,7 @@ public sealed class LoadBalancerCaseTests
     // LEAST_REQUEST (Istio's default): Envoy samples 2 hosts with replacement and keeps the one with fewer active
     // requests (least_request_lb.cc unweightedHostPickNChoices, choice_count 2). With one of 2 endpoints busy, a call
     // reaches it only when both samples are it: probability 1/4 (RANDOM would be 1/2). 200 calls while alpha holds one
-    // request; chi-square of alpha/beta against 1/4 : 3/4, one degree of freedom, α = 0.001 (critical value 10.828).
+    // request; chi-square of alpha/beta against 1/4 : 3/4 at ChiSquare.Alpha (a RANDOM picker gives χ² ≈ 67).
     [Fact]
     public async Task LeastRequestSendsFewCallsToTheBusyEndpoint()
     {
@@ -158,12 +159,7 @@ public sealed class LoadBalancerCaseTests
         Assert.Equal(200, (await held).Status);
 
         var alpha = answered.Count(a => a == "alpha");
-        var beta = calls - alpha;
-        double expectedAlpha = calls / 4.0, expectedBeta = calls * 3 / 4.0;
-        var chiSquare = Math.Pow(alpha - expectedAlpha, 2) / expectedAlpha + Math.Pow(beta - expectedBeta, 2) / expectedBeta;
-        var statistic = string.Create(CultureInfo.InvariantCulture, $"alpha (busy) {alpha}, beta {beta} of {calls}: chi-square {chiSquare:0.###} (critical 10.828 at α = 0.001)");
-        TestContext.Current.SendDiagnosticMessage(statistic);
-        Assert.True(chiSquare < 10.828, statistic);
+        ChiSquare.AssertFits(output, "LEAST_REQUEST with alpha busy", ("alpha (busy)", alpha, 1), ("beta", calls - alpha, 3));
     }
 
     // cluster_traffic_policy.go applyLoadBalancer: LEAST_CONN and LEAST_REQUEST become LEAST_REQUEST, RANDOM and
