@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
