@@ -284,6 +284,7 @@ public static partial class IstioConfigLoader
     {
         var hosts = spec.StringList("hosts", required: true);
         var ports = spec.MapList("ports").Select(ParsePort).ToList();
+        spec.Accept(InertFields.ServiceEntryLocation);
         var location = spec.String("location");
         if (location is not null and not ("MESH_EXTERNAL" or "MESH_INTERNAL"))
         {
@@ -313,8 +314,7 @@ public static partial class IstioConfigLoader
             endpoints.Add(new WorkloadEntry(address, endpointPorts.Where(p => p.Port > 0).ToDictionary(p => p.Key, p => p.Port, StringComparer.Ordinal), labels));
         }
         spec.Refuse(RefusedFields.ServiceEntryWorkloadSelector);
-        // addresses (VIPs) select TCP listeners; HTTP is routed by Host.
-        spec.Accept("addresses");
+        spec.Accept(InertFields.ServiceEntryAddresses);
         var subjectAltNames = spec.StringList("subjectAltNames");
         return new ServiceEntry(id, hosts, ports, exportTo, resolution ?? "NONE", endpoints)
         {
@@ -361,9 +361,10 @@ public static partial class IstioConfigLoader
                 {
                     tls.RefuseValue(RefusedFields.HttpsRedirect, "true");
                 }
-                // The sidecar → gateway hop runs in-process: the gateway's own certificate decides only whether a
-                // sidecar's TLS mode fits the server's (see the filter chain match), not bytes on a wire.
-                tls.Accept("serverCertificate", "privateKey", "caCertificates", "credentialName", "credentialNames", "tlsCertificates");
+                foreach (var credential in InertFields.ServerCredentials)
+                {
+                    tls.Accept(credential);
+                }
                 // Handshake parameters and client-certificate checks would act on that wire. listener.go
                 // BuildListenerTLSContext writes TLS versions and cipher suites (applyServerTLSSettings) only for
                 // SIMPLE/MUTUAL/OPTIONAL_MUTUAL servers, and the SPKI/hash pins only in their validation context; for
@@ -374,7 +375,7 @@ public static partial class IstioConfigLoader
                 {
                     if (tlsMode == "ISTIO_MUTUAL")
                     {
-                        tls.Accept(field.Key);
+                        tls.Accept(InertFields.IstioMutualHandshake.Single(f => f.Key == field.Key));
                     }
                     else
                     {
@@ -386,7 +387,9 @@ public static partial class IstioConfigLoader
                 tls.Refuse(RefusedFields.ServerCaCrl);
                 tls.RejectUnknown();
             }
-            server.Accept("bind", "defaultEndpoint", "name");
+            server.Accept(InertFields.ServerBind);
+            server.Accept(InertFields.ServerDefaultEndpoint);
+            server.Accept(InertFields.ServerName);
             server.RejectUnknown();
             servers.Add(new GatewayServer(port, hosts, tlsMode));
         }
@@ -458,8 +461,7 @@ public static partial class IstioConfigLoader
             connectTimeout = tcp.Duration("connectTimeout", TimeSpan.FromMilliseconds(1));
             maxConnectionDuration = tcp.Duration("maxConnectionDuration", TimeSpan.FromMilliseconds(1));
             tcp.Refuse(RefusedFields.TcpIdleTimeout);
-            // Keepalive probes act below HTTP: nothing a request through the local gateway could observe.
-            tcp.Accept("tcpKeepalive");
+            tcp.Accept(InertFields.TcpKeepalive);
             tcp.RejectUnknown();
         }
         int? pending = null;
@@ -739,8 +741,7 @@ public static partial class IstioConfigLoader
             SourceLabels = match.StringMap("sourceLabels").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
             SourceNamespace = match.String("sourceNamespace"),
         };
-        // A stat prefix names Envoy's route statistics; the routing is the same.
-        match.Accept("statPrefix");
+        match.Accept(InertFields.StatPrefix);
         match.RejectUnknown();
         return result;
     }

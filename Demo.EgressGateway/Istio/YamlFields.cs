@@ -305,6 +305,9 @@ internal sealed class YamlFields
     }
 
     /// <summary>Fields Istio defines that change nothing on one machine: accepted and not used.</summary>
+    /// <summary>Marks a field Istio accepts that changes nothing locally (<see cref="InertFields"/>) as read.</summary>
+    public void Accept(InertField field) => _consumed.Add(field.Key);
+
     public void Accept(params string[] keys)
     {
         foreach (var key in keys)

@@ -23,7 +23,7 @@ public sealed partial class RefusedAtLoadTableTests
 
     /// <summary>Rows of the "Refused at load" table: kind, field, refused values, message, tests.</summary>
     private static List<string[]> TableRows() =>
-        System.IO.File.ReadAllText(Path.Combine(Repository.Root, "docs", "conformance.md")).Split('\n')
+        ConformanceDoc.Section("## Refused at load").Split('\n')
             .Where(line => RefusedRow().IsMatch(line))
             .Select(line => line.Trim().Trim('|').Split(" | ").Select(c => c.Trim()).ToArray())
             .ToList();
