@@ -102,4 +102,88 @@ public sealed partial class ReadmeClaimsTests
         }
         Assert.True(problems.Count == 0, string.Join('\n', problems));
     }
+
+    // The section's counts are the table's.
+    [Fact]
+    public void The_README_states_the_conformance_tables_counts()
+    {
+        var counts = CountsLine().Match(File.ReadAllText(Path.Combine(RepositoryRoot, "docs", "conformance.md")));
+        Assert.True(counts.Success, "docs/conformance.md has no counts line");
+        var section = Regex.Replace(Section(), @"\s+", " ");
+
+        Assert.Contains($"({counts.Groups["covered"].Value} covered with the behaviour asserted, {counts.Groups["refused"].Value} refused at load", section, StringComparison.Ordinal);
+        Assert.Contains($"{counts.Groups["na"].Value} not applicable to one local process, {counts.Groups["failing"].Value} failing)", section, StringComparison.Ordinal);
+    }
+
+    // Every claim of the section — each bullet, and each paragraph that opens with a bold topic — names the test that
+    // proves it (Class.Method) or the Istio/Envoy source it follows; a bullet may take its source from the paragraph
+    // that introduces its list.
+    [Fact]
+    public void Every_claim_about_Istio_or_Envoy_behaviour_names_a_test_or_a_source()
+    {
+        var paragraphs = new List<string>();
+        var current = new List<string>();
+        void Close()
+        {
+            if (current.Count > 0)
+            {
+                paragraphs.Add(string.Join(' ', current));
+                current.Clear();
+            }
+        }
+        var inCode = false;
+        foreach (var line in Section().Split('\n').Skip(1))
+        {
+            if (line.StartsWith("```", StringComparison.Ordinal))
+            {
+                inCode = !inCode;
+                Close();
+            }
+            else if (inCode || line.StartsWith('|') || line.StartsWith('#') || line.Trim().Length == 0)
+            {
+                Close();
+            }
+            else
+            {
+                if (line.StartsWith("- ", StringComparison.Ordinal) || line.StartsWith("**", StringComparison.Ordinal))
+                {
+                    Close();
+                }
+                current.Add(line.Trim());
+            }
+        }
+        Close();
+
+        var claims = 0;
+        var unbacked = new List<string>();
+        var lead = "";
+        foreach (var paragraph in paragraphs)
+        {
+            var bullet = paragraph.StartsWith("- ", StringComparison.Ordinal);
+            var backed = TestReference().IsMatch(paragraph) || Source().IsMatch(paragraph);
+            // A topic line that only introduces its bullets ("**Routing** (…):") is not a claim of its own.
+            var introduction = !bullet && paragraph.EndsWith(':');
+            if (bullet || (paragraph.StartsWith("**", StringComparison.Ordinal) && !introduction))
+            {
+                claims++;
+                if (!backed && !(bullet && Source().IsMatch(lead)))
+                {
+                    unbacked.Add(paragraph);
+                }
+            }
+            if (!bullet)
+            {
+                lead = paragraph;
+            }
+        }
+
+        Assert.True(claims >= 15, $"only {claims} claims found");
+        Assert.True(unbacked.Count == 0, "claims with no test or source:\n" + string.Join('\n', unbacked));
+    }
+
+    [GeneratedRegex(@"covered \(behaviour asserted\) (?<covered>\d+) · refused at load \(the gateway refuses the YAML, naming the field\) (?<refused>\d+) · n/a (?<na>\d+) · failing (?<failing>\d+)")]
+    private static partial Regex CountsLine();
+
+    [GeneratedRegex(@"istio/istio|istio/proxy|envoy[ /`]|envoyproxy|istio\.io|[a-z_]+\.(go|cc|h)\b")]
+    private static partial Regex Source();
 }
