@@ -38,6 +38,10 @@ public sealed class FidelityTests(ITestOutputHelper output)
         var counts = await SampleAsync(gateway);
 
         Assert.True(counts["other"] == 0, $"{counts["other"]} unexpected answers");
+        if (fault == 0)
+        {
+            Assert.Equal(0, counts["fault"]);
+        }
         ChiSquare.AssertFits(output, $"v1/v2 = {v1}/{v2}, fault {faultPercent}%",
             [.. expected.Select(e => (e.Outcome, Observed: counts[e.Outcome], Weight: e.Share))]);
     }
