@@ -53,6 +53,25 @@ public sealed class CfPlatform : IAsyncDisposable
         return new CfPlatform(router, httpsPort, statusPort);
     }
 
+    /// <summary>The gateway settings that send both CF hosts to this router, as the platform's DNS does.</summary>
+    public Dictionary<string, string?> GatewayUpstreams => new()
+    {
+        [$"EgressGateway:Upstreams:{GatewayHost.V1Host}"] = RouterEndpoint,
+        [$"EgressGateway:Upstreams:{GatewayHost.V2Host}"] = RouterEndpoint,
+    };
+
+    /// <summary>The router with <paramref name="instances"/> running instances of each CF app (v1 and v2), routed.</summary>
+    public static async Task<CfPlatform> StartWithAppsAsync(int instances = 1)
+    {
+        var platform = await StartAsync();
+        for (var i = 0; i < instances; i++)
+        {
+            await platform.StartInstanceAsync("v1", GatewayHost.V1Host);
+            await platform.StartInstanceAsync("v2", GatewayHost.V2Host);
+        }
+        return platform;
+    }
+
     /// <summary>
     /// Starts one instance of the CF app <paramref name="version"/> (<c>hello-istio-&lt;version&gt;</c>) on its own
     /// <c>$PORT</c> and waits until the router routes <paramref name="route"/> to it.

@@ -15,20 +15,12 @@ public sealed class CfRouterPathTests(ITestOutputHelper output)
     [Fact]
     public async Task Through_the_CF_router_the_wildcard_certificate_verifies_against_exact_subjectAltNames_and_the_split_fits_the_weights()
     {
-        await using var platform = await CfPlatform.StartAsync();
-        foreach (var (version, route) in new[] { ("v1", GatewayHost.V1Host), ("v1", GatewayHost.V1Host), ("v2", GatewayHost.V2Host), ("v2", GatewayHost.V2Host) })
-        {
-            await platform.StartInstanceAsync(version, route);
-        }
+        await using var platform = await CfPlatform.StartWithAppsAsync(instances: 2);
         await using var gateway = await GatewayHost.StartAsync(folder =>
         {
             folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(50, 50, retries: MeshYaml.Retries(0, "5xx")));
             folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(fault: MeshYaml.Abort(418, 10)));
-        }, settings: new()
-        {
-            [$"EgressGateway:Upstreams:{GatewayHost.V1Host}"] = platform.RouterEndpoint,
-            [$"EgressGateway:Upstreams:{GatewayHost.V2Host}"] = platform.RouterEndpoint,
-        });
+        }, settings: platform.GatewayUpstreams);
 
         // The certificate the router serves names only the apps domain's wildcard; the rules ask for exact host names.
         using var served = X509Certificate2.CreateFromPem(

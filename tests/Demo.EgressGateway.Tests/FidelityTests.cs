@@ -1,7 +1,8 @@
 namespace Demo.EgressGateway.Tests;
 
 /// <summary>
-/// Statistical fidelity: one sample of 10 000 real requests through the gateway (real random source) per setting;
+/// Statistical fidelity: one sample of 10 000 real requests through the gateway, the local CF router and real CF app
+/// instances (real random source) per setting;
 /// the joint outcome over v1 / v2 / injected fault must fit the configured weights and percentage by Pearson's
 /// chi-square test at <see cref="ChiSquare.Alpha"/> (Envoy picks the weighted cluster and rolls the fault independently
 /// per request). The statistic is written to the test output.
@@ -17,11 +18,13 @@ public sealed class FidelityTests(ITestOutputHelper output)
     [InlineData(60, 50, 5.0)]
     public async Task Observed_shares_fit_weights_and_fault_percentage_by_chi_square(int v1, int v2, double faultPercent)
     {
+        // Through the local CF router and real CF app instances, as in the AppHost (issue 9).
+        await using var platform = await CfPlatform.StartWithAppsAsync();
         await using var gateway = await GatewayHost.StartAsync(folder =>
         {
             folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(v1, v2, retries: MeshYaml.Retries(0, "5xx")));
             folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(fault: faultPercent > 0 ? MeshYaml.Abort(418, faultPercent) : null));
-        });
+        }, settings: platform.GatewayUpstreams);
         var fault = faultPercent / 100;
         // Weights are relative to their sum (Envoy's weighted_clusters; Istio ≥ 1.20 accepts sums other than 100).
         var total = (double)(v1 + v2);
@@ -38,6 +41,7 @@ public sealed class FidelityTests(ITestOutputHelper output)
         var counts = await SampleAsync(gateway);
 
         Assert.True(counts["other"] == 0, $"{counts["other"]} unexpected answers");
+        Assert.Equal(0, gateway.Upstream.TotalHits);
         if (fault == 0)
         {
             Assert.Equal(0, counts["fault"]);
