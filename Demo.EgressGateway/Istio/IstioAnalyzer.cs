@@ -299,6 +299,13 @@ public static class IstioAnalyzer
                     : $"sets Host '{routeHost}' for every weighted destination, so all versions reach the same external app (Cloud Foundry routes by Host); set headers.request.set.host on each destination instead");
             }
 
+            // Where a destination's effective Host is set: the route-level field when there is one (it wins), else the
+            // destination's own; the text says which destination a route-level Host overrides.
+            (string Field, string Note) HostSource(RouteDestination d) => RouteLevelHost(route) is null
+                ? ($"{d.Field}.headers.request.set.host", "")
+                : (route.RewriteAuthority is { Length: > 0 } ? $"{route.Field}.rewrite.authority" : $"{route.Field}.headers.request.set.host",
+                    $" (the route-level Host, which beats {d.Field}'s own)");
+
             // Straight to an external host (no gateway): Envoy keeps the request's Host, which the external app
             // does not know unless the destination sets it.
             foreach (var d in route.Route.Where(d => IsExternal(d.Destination.Host)))
@@ -306,8 +313,9 @@ public static class IstioAnalyzer
                 var hostHeader = HostHeader(d, route);
                 if (hostHeader is not null && !HostMatches(d.Destination.Host, hostHeader))
                 {
-                    Warn(vs, $"{d.Field}.headers.request.set.host",
-                        $"is '{hostHeader}' but the destination is '{d.Destination.Host}': that app receives another app's Host (Cloud Foundry answers 404 unknown_route or serves the wrong app)");
+                    var (hostField, note) = HostSource(d);
+                    Warn(vs, hostField,
+                        $"is '{hostHeader}'{note} but the destination is '{d.Destination.Host}': that app receives another app's Host (Cloud Foundry answers 404 unknown_route or serves the wrong app)");
                 }
                 else if (hostHeader is null)
                 {
@@ -340,8 +348,9 @@ public static class IstioAnalyzer
                     var sni = SubsetSni(destinationRules, d.Destination, environment);
                     if (sni is not null && !string.Equals(sni, hosts[i], StringComparison.OrdinalIgnoreCase))
                     {
-                        Warn(vs, $"{d.Field}.headers.request.set.host",
-                            $"is '{hosts[i]}' but subset '{d.Destination.Subset}' of the egress gateway sends SNI '{sni}': the SNI picks the gateway's server (filter chain) for '{sni}' while the Host '{hosts[i]}' picks the route inside it — make them the same host");
+                        var (hostField, note) = HostSource(d);
+                        Warn(vs, hostField,
+                            $"is '{hosts[i]}'{note} but subset '{d.Destination.Subset}' of the egress gateway sends SNI '{sni}': the SNI picks the gateway's server (filter chain) for '{sni}' while the Host '{hosts[i]}' picks the route inside it — make them the same host");
                     }
                 }
                 if (toEgress.Count > 1 && hosts.Where(h => h is not null).Distinct(StringComparer.OrdinalIgnoreCase).Count() < hosts.Count(h => h is not null)

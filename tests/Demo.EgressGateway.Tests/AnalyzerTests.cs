@@ -53,10 +53,15 @@ public sealed class AnalyzerTests
             RoutingTests.RemoveHostRewrites(folder);
             folder.Replace(MeshYaml.SidecarFile, "      timeout: 5s", "      rewrite:\n        authority: hello-istio-v1.apps.example.com\n      timeout: 5s");
         });
-        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].rewrite.authority");
+        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].rewrite.authority"
+            && d.Message.Contains("all versions reach the same external app", StringComparison.Ordinal));
         Assert.Equal(DiagnosticSeverity.Warning, finding.Severity);
-        Assert.Contains("all versions reach the same external app", finding.Message, StringComparison.Ordinal);
-        Assert.Contains(diagnostics, d => d.Message.Contains("SNI 'hello-istio-v2.apps.example.com'", StringComparison.Ordinal));
+        // The v2 destination's own Host is overridden: the SNI finding names the route-level field that sets the Host
+        // it really sends, not the destination's field (whose value is v2's).
+        var sni = Assert.Single(diagnostics, d => d.Message.Contains("SNI 'hello-istio-v2.apps.example.com'", StringComparison.Ordinal));
+        Assert.Equal("spec.http[0].rewrite.authority", sni.Field);
+        Assert.StartsWith("is 'hello-istio-v1.apps.example.com' (the route-level Host, which beats spec.http[0].route[1]'s own) but subset 'v2'",
+            sni.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -130,9 +135,13 @@ public sealed class AnalyzerTests
     {
         var diagnostics = AnalyzeEdited(folder => folder.Replace(MeshYaml.SidecarFile, "      timeout: 5s",
             "      headers:\n        request:\n          set:\n            :authority: hello-istio-v1.apps.example.com\n      timeout: 5s"));
-        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].headers.request.set.host");
+        var finding = Assert.Single(diagnostics, d => d.Field == "spec.http[0].headers.request.set.host"
+            && d.Message.StartsWith("sets Host", StringComparison.Ordinal));
         Assert.Equal(DiagnosticSeverity.Warning, finding.Severity);
         Assert.Contains("beats the per-destination Host of spec.http[0].route[1]", finding.Message, StringComparison.Ordinal);
+        // And the v2 subset's SNI no longer fits the Host really sent: named on the route-level field too.
+        Assert.Contains(diagnostics, d => d.Field == "spec.http[0].headers.request.set.host"
+            && d.Message.StartsWith("is 'hello-istio-v1.apps.example.com' (the route-level Host, which beats spec.http[0].route[1]'s own) but subset 'v2'", StringComparison.Ordinal));
     }
 
     private const string SidecarFaultWarning = "is on the sidecar-side route, where Envoy's fault filter acts before the router: "
