@@ -293,8 +293,6 @@ public static class IstioTranslator
                 .Concat(all.Where(s => !IsPublic(s.ExportTo) && !s.ExportTo.Contains("~")
                     && s.ExportTo.Any(e => e != "." && e != s.Service.Namespace && e == proxyNamespace)))
                 .Concat(all.Where(s => IsPublic(s.ExportTo)))
-                .Select(s => s.Service)
-                .Distinct()
                 .ToList();
             if (!isGateway)
             {
@@ -303,7 +301,7 @@ public static class IstioTranslator
                 // first seen, but the proxy's own namespace wins, and from 1.24 a Kubernetes Service wins over a
                 // ServiceEntry unless the ServiceEntry is in the proxy's namespace.
                 var chosen = new Dictionary<string, (string Namespace, bool Kubernetes)>(StringComparer.OrdinalIgnoreCase);
-                foreach (var service in candidates)
+                foreach (var (service, _) in candidates)
                 {
                     if (!chosen.TryGetValue(service.Host, out var existing) || service.Namespace == proxyNamespace
                         || (Version.SidecarPrefersKubernetesServiceForSharedHostname && !existing.Kubernetes && service.IsEgressGatewayService
@@ -312,34 +310,32 @@ public static class IstioTranslator
                         chosen[service.Host] = (service.Namespace, service.IsEgressGatewayService);
                     }
                 }
-                candidates = candidates.Where(s => chosen[s.Host].Namespace == s.Namespace).ToList();
+                candidates = candidates.Where(s => chosen[s.Service.Host].Namespace == s.Service.Namespace).ToList();
             }
             // appendSidecarServices: the first of a hostname stays, except that a Kubernetes Service replaces a
             // ServiceEntry; another ServiceEntry of the same namespace, resolution and exportTo adds its ports.
-            var exportTo = new Dictionary<Service, IReadOnlyList<string>>();
-            foreach (var (service, serviceExportTo) in all)
+            var merged = new Dictionary<string, (Service Service, IReadOnlyList<string> ExportTo)>(StringComparer.OrdinalIgnoreCase);
+            foreach (var candidate in candidates)
             {
-                exportTo.TryAdd(service, serviceExportTo);
-            }
-            foreach (var service in candidates)
-            {
-                if (!_services.TryGetValue(service.Host, out var existing))
+                var service = candidate.Service;
+                if (!merged.TryGetValue(service.Host, out var existing)
+                    || (!existing.Service.IsEgressGatewayService && service.IsEgressGatewayService))
                 {
-                    _services[service.Host] = service;
+                    merged[service.Host] = candidate;
                 }
-                else if (!existing.IsEgressGatewayService && service.IsEgressGatewayService)
+                else if (!existing.Service.IsEgressGatewayService && !service.IsEgressGatewayService
+                    && existing.Service.Namespace == service.Namespace && existing.Service.Resolution == service.Resolution
+                    && existing.ExportTo.Order().SequenceEqual(candidate.ExportTo.Order()))
                 {
-                    _services[service.Host] = service;
-                }
-                else if (!existing.IsEgressGatewayService && !service.IsEgressGatewayService && existing.Namespace == service.Namespace
-                    && existing.Resolution == service.Resolution && exportTo[existing].Order().SequenceEqual(exportTo[service].Order()))
-                {
-                    _services[service.Host] = existing with
+                    merged[service.Host] = (existing.Service with
                     {
-                        Ports = [.. existing.Ports, .. service.Ports.Where(p => existing.Ports.All(e => e.Number != p.Number))],
-                    };
-                    exportTo[_services[service.Host]] = exportTo[existing];
+                        Ports = [.. existing.Service.Ports, .. service.Ports.Where(p => existing.Service.Ports.All(e => e.Number != p.Number))],
+                    }, existing.ExportTo);
                 }
+            }
+            foreach (var (host, entry) in merged)
+            {
+                _services[host] = entry.Service;
             }
         }
 

@@ -349,14 +349,14 @@ public sealed class ClusterRuntime
         {
             return null;
         }
+        var panicThreshold = Config.MinHealthPercent ?? 50;
         if (Hosts.Count == 1)
         {
             // One endpoint (a DNS ServiceEntry host): healthy, or — with a panic threshold above 0 — used anyway.
             var only = Hosts[0];
-            return Outlier is null || !only.Health.IsEjected(Outlier) || (Config.MinHealthPercent ?? 50) > 0 ? only : null;
+            return Outlier is null || !only.Health.IsEjected(Outlier) || panicThreshold > 0 ? only : null;
         }
         var healthy = Hosts.Where(h => Outlier is null || !h.Health.IsEjected(Outlier)).ToList();
-        var panicThreshold = Config.MinHealthPercent ?? 50;
         if (Outlier is not null && healthy.Count * 100.0 / Hosts.Count < panicThreshold)
         {
             healthy = Hosts.ToList();
