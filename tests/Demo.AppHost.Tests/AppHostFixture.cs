@@ -50,6 +50,8 @@ public sealed class AppHostFixture : IAsyncLifetime
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
             .AddFilter("Demo.AppHost.Resources", LogLevel.Warning)
             .AddFilter("Aspire", LogLevel.Warning)
+            // The tests' own calls (AppHost's appsettings.json says Information by default): not a line per request in the test output.
+            .AddFilter("System.Net.Http.HttpClient", LogLevel.Warning)
             // Stopping a resource makes DCP report log streams of a resource "being deleted".
             .AddFilter("Aspire.Hosting.Dcp.DcpExecutor", LogLevel.Critical));
 

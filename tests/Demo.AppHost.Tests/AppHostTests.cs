@@ -94,7 +94,10 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         // It shows as soon as the stop begins: the instances unregister before they stop serving, so nothing in
         // between fails otherwise.
         var firstUnknown = outage.Lines.First(l => l.Body == V2UnknownRoute);
-        output.WriteLine($"first 404 line: {firstUnknown}, {(firstUnknown.CapturedAt - stopping)?.TotalSeconds:0.0} s after the stop command");
+        output.WriteLine($"first 404 line: {firstUnknown}, {(firstUnknown.CapturedAt - stopping)?.TotalSeconds:0.00} s after the stop command");
+        var unregistered = (await fixture.GetRouterAsync(ct)).Registrations
+            .Where(r => r.Text.StartsWith("Unregistered", StringComparison.Ordinal) && r.Text.Contains("hello-istio-v2", StringComparison.Ordinal) && r.CapturedAt >= stopping).ToList();
+        output.WriteLine("router unregistrations: " + string.Join(" | ", unregistered.Select(r => $"{(r.CapturedAt - stopping)?.TotalSeconds:0.00} s: {r.Text}")));
         Assert.True(firstUnknown.CapturedAt <= stopping + TimeSpan.FromSeconds(1), $"{firstUnknown} came later than a second after the stop command");
         Assert.All(outage.Lines.Where(l => l.Tick >= NextWholeSecond(stopping).AddSeconds(-1)), l =>
             Assert.True(l.Outcome is not Outcome.Failure || l.Body == V2UnknownRoute, l.ToString()));
@@ -193,8 +196,8 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         // The stopped instance left its route, and once started again it is back in it (cf start re-registers).
         var router = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync, r =>
             {
-                var left = r.Registrations.ToList().FindLastIndex(x => x.StartsWith("Unregistered", StringComparison.Ordinal) && x.Contains("hello-istio-v1", StringComparison.Ordinal));
-                return left >= 0 && r.Registrations.Skip(left + 1).Any(x => x.StartsWith("Registered", StringComparison.Ordinal) && x.Contains("hello-istio-v1", StringComparison.Ordinal));
+                var left = r.Registrations.ToList().FindLastIndex(x => x.Text.StartsWith("Unregistered", StringComparison.Ordinal) && x.Text.Contains("hello-istio-v1", StringComparison.Ordinal));
+                return left >= 0 && r.Registrations.Skip(left + 1).Any(x => x.Text.StartsWith("Registered", StringComparison.Ordinal) && x.Text.Contains("hello-istio-v1", StringComparison.Ordinal));
             }, TimeSpan.FromSeconds(15), r => "router registrations: " + string.Join(" | ", r.Registrations.TakeLast(6)), ct);
         output.WriteLine("router: " + string.Join(" | ", router.Registrations.TakeLast(4)));
         Assert.DoesNotContain(router.Access.Skip(routerMark), a => a.Status >= 500);

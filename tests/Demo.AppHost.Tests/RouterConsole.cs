@@ -7,10 +7,16 @@ namespace Demo.AppHost.Tests;
 public sealed record RouterAccessEntry(int Number, string Host, int Status, string Backend, int Attempts, string RouterError,
     string VcapRequestId, string TraceId, DateTimeOffset? CapturedAt, string Text);
 
+/// <summary>A route (un)registration the router logged, and when Aspire captured the line.</summary>
+public sealed record RouterRegistration(string Text, DateTimeOffset? CapturedAt)
+{
+    public override string ToString() => Text;
+}
+
 /// <summary>The CF router's console: access-log lines and route (un)registrations.</summary>
 public sealed partial class RouterConsole
 {
-    private RouterConsole(List<RouterAccessEntry> access, List<string> registrations)
+    private RouterConsole(List<RouterAccessEntry> access, List<RouterRegistration> registrations)
     {
         Access = access;
         Registrations = registrations;
@@ -19,12 +25,12 @@ public sealed partial class RouterConsole
     public IReadOnlyList<RouterAccessEntry> Access { get; }
 
     /// <summary>"Registered …", "Unregistered …" and "Pruned stale …" lines.</summary>
-    public IReadOnlyList<string> Registrations { get; }
+    public IReadOnlyList<RouterRegistration> Registrations { get; }
 
     public static RouterConsole Parse(IReadOnlyList<ConsoleLine> console)
     {
         var access = new List<RouterAccessEntry>();
-        var registrations = new List<string>();
+        var registrations = new List<RouterRegistration>();
         foreach (var line in console)
         {
             if (AccessLine().Match(line.Text) is { Success: true } a)
@@ -36,7 +42,7 @@ public sealed partial class RouterConsole
             }
             else if (RegistrationLine().IsMatch(line.Text))
             {
-                registrations.Add(line.Text.Trim());
+                registrations.Add(new RouterRegistration(line.Text.Trim(), line.CapturedAt));
             }
         }
         return new RouterConsole(access, registrations);

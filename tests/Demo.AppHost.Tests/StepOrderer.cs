@@ -2,6 +2,8 @@ using System.Reflection;
 using Xunit.Sdk;
 using Xunit.v3;
 
+[assembly: TestCollectionOrderer(typeof(Demo.AppHost.Tests.StoriesLastOrderer))]
+
 namespace Demo.AppHost.Tests;
 
 /// <summary>Tests that share one running AppHost and build on each other's history run in this order.</summary>
@@ -19,4 +21,18 @@ public sealed class StepOrderer : ITestMethodOrderer
         [.. testMethods.OrderBy(m => m is IXunitTestMethod { Method: var method }
             ? method.GetCustomAttribute<StepAttribute>()?.Number ?? int.MaxValue
             : int.MaxValue)];
+}
+
+/// <summary>
+/// Runs the shared-AppHost collection (the CF stories, which time the platform's reactions to a second) last, after the
+/// collections that start their own AppHost: <c>dotnet test Demo.sln</c> runs the other test assemblies beside this
+/// one, and by then they are done, so the stories time the app rather than a 2-core machine running eight suites.
+/// </summary>
+public sealed class StoriesLastOrderer : ITestCollectionOrderer
+{
+    public IReadOnlyCollection<TTestCollection> OrderTestCollections<TTestCollection>(IReadOnlyCollection<TTestCollection> testCollections)
+        where TTestCollection : ITestCollection =>
+        [.. testCollections
+            .OrderBy(c => c.TestCollectionDisplayName == AppHostCollection.Name ? 1 : 0)
+            .ThenBy(c => c.TestCollectionDisplayName, StringComparer.Ordinal)];
 }
