@@ -54,6 +54,7 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<string> _logs;
+    private int _answered;
 
     private ConformanceMesh(WebApplication app, string folder, Dictionary<string, EchoUpstream> echoes, ConcurrentQueue<string> logs)
     {
@@ -207,6 +208,7 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
         configure?.Invoke(request);
         using var response = await Client.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
+        Interlocked.Increment(ref _answered);
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
         {
@@ -245,20 +247,26 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
 
     /// <summary>
     /// The access-log line of <paramref name="stage"/> for the last request it logged. A stage writes its line when it
-    /// ends, which can be just after the client has the answer: waits up to 5 s for one.
+    /// ends, which can be just after the client has the answer (Envoy too logs at stream end), so the previous
+    /// request's line can still be the last one: waits up to 5 s until the sidecar has logged every request answered
+    /// so far (one line per downstream request, as Envoy's) and the stage has a line.
     /// </summary>
-    public AccessLogLine LastAccessLog(string stage)
+    public AccessLogLine LastAccessLog(string stage) => LastAccessLog(stage, _ => true, "");
+
+    private AccessLogLine LastAccessLog(string stage, Func<AccessLogLine, bool> match, string what)
     {
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (true)
         {
-            if (AccessLog.LastOrDefault(l => l.Stage == stage) is { } line)
+            var log = AccessLog;
+            if (log.Count(l => l.Stage == "sidecar") >= Volatile.Read(ref _answered)
+                && log.LastOrDefault(l => l.Stage == stage && match(l)) is { } line)
             {
                 return line;
             }
             if (DateTime.UtcNow > deadline)
             {
-                throw new Xunit.Sdk.XunitException($"no [{stage}] access-log line; the gateway logged:\n{string.Join("\n", Logs)}");
+                throw new Xunit.Sdk.XunitException($"no [{stage}] access-log line{what} after {Volatile.Read(ref _answered)} answered requests; the gateway logged:\n{string.Join("\n", Logs)}");
             }
             Thread.Sleep(10);
         }
@@ -266,24 +274,10 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
 
     /// <summary>
     /// The access-log line of <paramref name="stage"/> for the last request it logged to <paramref name="authority"/>
-    /// (the line's <c>authority=</c> field); waits up to 5 s for one, as <see cref="LastAccessLog(string)"/> does.
+    /// (the line's <c>authority=</c> field); waits as <see cref="LastAccessLog(string)"/> does.
     /// </summary>
-    public AccessLogLine LastAccessLog(string stage, string authority)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (true)
-        {
-            if (AccessLog.LastOrDefault(l => l.Stage == stage && l.Line.Contains($" authority={authority} ", StringComparison.Ordinal)) is { } line)
-            {
-                return line;
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new Xunit.Sdk.XunitException($"no [{stage}] access-log line for {authority}; the gateway logged:\n{string.Join("\n", Logs)}");
-            }
-            Thread.Sleep(10);
-        }
-    }
+    public AccessLogLine LastAccessLog(string stage, string authority) =>
+        LastAccessLog(stage, l => l.Line.Contains($" authority={authority} ", StringComparison.Ordinal), $" for {authority}");
 
     [GeneratedRegex("""^\[(?<stage>\w+)\] "(?<method>\S+) (?<path>\S+) [^"]*" (?<status>\d{3}) (?<flags>\S+)""")]
     private static partial Regex AccessLogPattern();
