@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Options;
@@ -40,6 +41,10 @@ public sealed class GorouterHandler(
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
     private readonly long _startedAt = Stopwatch.GetTimestamp();
+
+    /// <summary>gorouter's access-log time (<c>formatStartedAt</c>): UTC, nanosecond digits, a literal <c>Z</c>.</summary>
+    public static string FormatStartedAt(DateTimeOffset at) =>
+        at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff", CultureInfo.InvariantCulture) + "00Z";
 
     public static string UnknownRouteBody(string host) => $"404 Not Found: Requested route ('{host}') does not exist.";
 
@@ -99,10 +104,10 @@ public sealed class GorouterHandler(
         }
         var errorKind = routerError.Split(' ', 2)[0];
         telemetry.Record(request.Host.Host, status, errorKind);
-        Log.Access(logger, host, request.Method, request.Path + request.QueryString, request.Protocol, status,
+        Log.Access(logger, host, FormatStartedAt(receivedAt), request.Method, request.Path + request.QueryString, request.Protocol, status,
             request.Headers["X-Forwarded-For"].ToString() is { Length: > 0 } xff ? xff : "-",
             request.Headers["X-Forwarded-Proto"].ToString() is { Length: > 0 } xfp ? xfp : (request.IsHttps ? "https" : "http"),
-            vcapRequestId, Stopwatch.GetElapsedTime(started).TotalSeconds, backend?.App ?? "-", backend?.InstanceIndex ?? "-",
+            vcapRequestId, Stopwatch.GetElapsedTime(started).TotalSeconds, backend?.App.OrDash() ?? "-", backend?.InstanceIndex.OrDash() ?? "-",
             backend?.Address ?? "-", attempts, routerError.Length > 0 ? routerError : "-",
             Activity.Current?.TraceId.ToString() ?? "-", Activity.Current?.SpanId.ToString() ?? "-");
     }
@@ -161,7 +166,7 @@ public sealed class GorouterHandler(
             failure = Describe(error, exception, backend.Address);
             if (context.Response.HasStarted)
             {
-                Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App, backend.InstanceIndex, attempt, failure, false);
+                Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App.OrDash(), backend.InstanceIndex.OrDash(), attempt, failure, false);
                 return (backend, attempt, null);
             }
             context.Response.Clear();
@@ -171,7 +176,7 @@ public sealed class GorouterHandler(
             {
                 pool.MarkFailed(backend, time.GetUtcNow());
             }
-            Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App, backend.InstanceIndex, attempt, failure, retriable);
+            Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App.OrDash(), backend.InstanceIndex.OrDash(), attempt, failure, retriable);
             if (!retriable)
             {
                 break;

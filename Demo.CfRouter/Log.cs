@@ -2,13 +2,17 @@ namespace Demo.CfRouter;
 
 internal static partial class Log
 {
+    /// <summary>gorouter's <c>WriteDashOrStringValue</c>: an empty field is logged as <c>-</c>.</summary>
+    public static string OrDash(this string? value) => string.IsNullOrEmpty(value) ? "-" : value;
+
     /// <summary>
     /// One line per request, with the fields of gorouter's access log record (<c>accesslog/schema/access_log_record.go</c>)
-    /// that matter here.
+    /// that matter here: <paramref name="startedAt"/> is when the router received the request, in gorouter's
+    /// <c>[2006-01-02T15:04:05.000000000Z]</c> form (UTC); an empty value is written <c>-</c>, as gorouter does.
     /// </summary>
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "{Host} - \"{Method} {Path} {Protocol}\" {StatusCode} x_forwarded_for:\"{XForwardedFor}\" x_forwarded_proto:\"{XForwardedProto}\" vcap_request_id:\"{VcapRequestId}\" response_time:{ResponseTime:0.000000} app_id:\"{AppId}\" app_index:\"{AppIndex}\" backend:\"{Backend}\" attempts:{Attempts} x_cf_routererror:\"{RouterError}\" traceid:\"{TraceId}\" spanid:\"{SpanId}\"")]
-    public static partial void Access(ILogger logger, string host, string method, string path, string protocol, int statusCode,
+        Message = "{Host} - [{StartedAt}] \"{Method} {Path} {Protocol}\" {StatusCode} x_forwarded_for:\"{XForwardedFor}\" x_forwarded_proto:\"{XForwardedProto}\" vcap_request_id:\"{VcapRequestId}\" response_time:{ResponseTime:0.000000} app_id:\"{AppId}\" app_index:\"{AppIndex}\" backend:\"{Backend}\" attempts:{Attempts} x_cf_routererror:\"{RouterError}\" traceid:\"{TraceId}\" spanid:\"{SpanId}\"")]
+    public static partial void Access(ILogger logger, string host, string startedAt, string method, string path, string protocol, int statusCode,
         string xForwardedFor, string xForwardedProto, string vcapRequestId, double responseTime, string appId, string appIndex,
         string backend, int attempts, string routerError, string traceId, string spanId);
 

@@ -211,7 +211,7 @@ public sealed class RouteRegistry(IOptions<CfRouterOptions> options, TimeProvide
             var endpoint = new RouteEndpoint(address, message.App ?? "", message.PrivateInstanceId ?? "", message.PrivateInstanceIndex ?? "");
             if (pool.Put(endpoint, now, stale))
             {
-                Log.EndpointRegistered(logger, pool.Host, address, endpoint.App, endpoint.InstanceIndex);
+                Log.EndpointRegistered(logger, pool.Host, address, endpoint.App.OrDash(), endpoint.InstanceIndex.OrDash());
             }
         }
     }
@@ -223,7 +223,7 @@ public sealed class RouteRegistry(IOptions<CfRouterOptions> options, TimeProvide
         {
             if (Lookup(uri) is { } pool && pool.Remove(address))
             {
-                Log.EndpointUnregistered(logger, pool.Host, address, message.App ?? "", message.PrivateInstanceIndex ?? "");
+                Log.EndpointUnregistered(logger, pool.Host, address, message.App.OrDash(), message.PrivateInstanceIndex.OrDash());
             }
         }
     }
@@ -236,7 +236,7 @@ public sealed class RouteRegistry(IOptions<CfRouterOptions> options, TimeProvide
         {
             foreach (var endpoint in pool.RemoveStale(now))
             {
-                Log.EndpointPruned(logger, pool.Host, endpoint.Address, endpoint.App, endpoint.InstanceIndex, endpoint.StaleThreshold);
+                Log.EndpointPruned(logger, pool.Host, endpoint.Address, endpoint.App.OrDash(), endpoint.InstanceIndex.OrDash(), endpoint.StaleThreshold);
             }
         }
     }

@@ -92,13 +92,20 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         AssertShare(during, Outcome.V1, 0.15, 0.75);
         AssertShare(during, Outcome.Failure, 0.15, 0.75);
         // It shows as soon as the stop begins: the instances unregister before they stop serving, so nothing in
-        // between fails otherwise.
+        // between fails otherwise. "Within a second" is timed by the router's own clock (its access log's start time,
+        // as gorouter writes it): the caller's line then reaches the console through DCP's log capture, whose delay on
+        // a loaded machine is DCP's, not the app's (printed for reference; the lines' latency is bounded below).
         var firstUnknown = outage.Lines.First(l => l.Body == V2UnknownRoute);
-        output.WriteLine($"first 404 line: {firstUnknown}, {(firstUnknown.CapturedAt - stopping)?.TotalSeconds:0.00} s after the stop command");
-        var unregistered = (await fixture.GetRouterAsync(ct)).Registrations
+        var routerNow = await fixture.GetRouterAsync(ct);
+        var unregistered = routerNow.Registrations
             .Where(r => r.Text.StartsWith("Unregistered", StringComparison.Ordinal) && r.Text.Contains("hello-istio-v2", StringComparison.Ordinal) && r.CapturedAt >= stopping).ToList();
         output.WriteLine("router unregistrations: " + string.Join(" | ", unregistered.Select(r => $"{(r.CapturedAt - stopping)?.TotalSeconds:0.00} s: {r.Text}")));
-        Assert.True(firstUnknown.CapturedAt <= stopping + TimeSpan.FromSeconds(1), $"{firstUnknown} came later than a second after the stop command");
+        var firstRouter404 = routerNow.Access.Skip(routerMark).First(a => a.Host == "hello-istio-v2.apps.example.com" && a.RouterError == "unknown_route");
+        output.WriteLine($"router's first 404 unknown_route for v2: {(firstRouter404.StartedAt - stopping).TotalSeconds:0.00} s after the stop command: {firstRouter404.Text}");
+        output.WriteLine($"first 404 line: {firstUnknown}, captured {(firstUnknown.CapturedAt - stopping)?.TotalSeconds:0.00} s after the stop command");
+        Assert.True(firstRouter404.StartedAt <= stopping + TimeSpan.FromSeconds(1),
+            $"the router's first 404 for v2 came {(firstRouter404.StartedAt - stopping).TotalSeconds:0.00} s after the stop command: {firstRouter404.Text}");
+        Assert.True(firstUnknown.Tick <= stopping + TimeSpan.FromSeconds(1), $"{firstUnknown} is stamped later than a second after the stop command");
         Assert.All(outage.Lines.Where(l => l.Tick >= NextWholeSecond(stopping).AddSeconds(-1)), l =>
             Assert.True(l.Outcome is not Outcome.Failure || l.Body == V2UnknownRoute, l.ToString()));
 
