@@ -60,9 +60,10 @@ public sealed partial class AppHostProcess : IAsyncDisposable
         env["ASPNETCORE_ENVIRONMENT"] = "Development";
         env["DOTNET_ENVIRONMENT"] = "Development";
         env["ASPIRE_ALLOW_UNSECURED_TRANSPORT"] = "true";
-        env["ASPNETCORE_URLS"] = $"http://localhost:{FreePort()}";
-        env["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://localhost:{FreePort()}";
-        env["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://localhost:{FreePort()}";
+        var ports = Demo.Tests.LoopbackPorts.Free(3);
+        env["ASPNETCORE_URLS"] = $"http://localhost:{ports[0]}";
+        env["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://localhost:{ports[1]}";
+        env["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://localhost:{ports[2]}";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             env[key] = value;
@@ -140,13 +141,6 @@ public sealed partial class AppHostProcess : IAsyncDisposable
 
     private static string BuildConfiguration =>
         AppContext.BaseDirectory.Split(Path.DirectorySeparatorChar).Contains("Release") ? "Release" : "Debug";
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [GeneratedRegex(@"Login to the dashboard at (?<url>http\S+)")]
     private static partial Regex LoginLine();

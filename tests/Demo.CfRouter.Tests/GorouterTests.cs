@@ -114,7 +114,7 @@ public sealed class GorouterTests
     public async Task When_no_instance_answers_the_router_gives_502_endpoint_failure()
     {
         await using var router = await RouterHost.StartAsync();
-        var dead = new[] { RouterHost.FreePort(), RouterHost.FreePort() };
+        var dead = Demo.Tests.LoopbackPorts.Free(2);
         foreach (var port in dead)
         {
             await router.RegisterAsync(V1, port);

@@ -66,7 +66,8 @@ public sealed class RouterHost : IAsyncDisposable
     public static async Task<RouterHost> StartAsync(Dictionary<string, string?>? settings = null)
     {
         var certificate = Ca.Value.EnsureServerCertificate(AppsDomainWildcard);
-        var (httpsPort, statusPort) = (FreePort(), FreePort());
+        var ports = Demo.Tests.LoopbackPorts.Free(2);
+        var (httpsPort, statusPort) = (ports[0], ports[1]);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -111,12 +112,7 @@ public sealed class RouterHost : IAsyncDisposable
     }
 
     /// <summary>A port nothing listens on (taken and released), so a connection to it is refused.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Demo.Tests.LoopbackPorts.Free(1)[0];
 
     public async ValueTask DisposeAsync()
     {

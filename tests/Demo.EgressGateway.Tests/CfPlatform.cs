@@ -34,7 +34,8 @@ public sealed class CfPlatform : IAsyncDisposable
     public static async Task<CfPlatform> StartAsync()
     {
         var certificate = TestCa.Authority.EnsureServerCertificate(AppsDomainWildcard);
-        var (httpsPort, statusPort) = (GatewayHost.FreePort(), GatewayHost.FreePort());
+        var ports = Demo.Tests.LoopbackPorts.Free(2);
+        var (httpsPort, statusPort) = (ports[0], ports[1]);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>

@@ -111,7 +111,8 @@ public sealed class GatewayHost : IAsyncDisposable
     {
         for (var attempt = 1; ; attempt++)
         {
-            var (mesh, admin) = (FreePort(), FreePort());
+            var ports = Demo.Tests.LoopbackPorts.Free(2);
+            var (mesh, admin) = (ports[0], ports[1]);
             try
             {
                 var gateway = await StartAsync(edit, settings: new Dictionary<string, string?>
@@ -128,12 +129,7 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     /// <summary>A loopback port nothing listens on now (taken and released).</summary>
-    public static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Demo.Tests.LoopbackPorts.Free(1)[0];
 
     public async Task<(int Status, string Body)> GetAsync(string url = InMeshUrl, Action<HttpRequestMessage>? configure = null)
     {

@@ -119,10 +119,5 @@ public sealed class RouteRegistrarTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Demo.Tests.LoopbackPorts.Free(1)[0];
 }
