@@ -96,7 +96,9 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         // as gorouter writes it): the caller's line then reaches the console through DCP's log capture, whose delay on
         // a loaded machine is DCP's, not the app's (printed for reference; the lines' latency is bounded below).
         var firstUnknown = outage.Lines.First(l => l.Body == V2UnknownRoute);
-        var routerNow = await fixture.GetRouterAsync(ct);
+        var routerNow = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync,
+            r => r.Access.Skip(routerMark).Any(a => a.Host == "hello-istio-v2.apps.example.com" && a.RouterError == "unknown_route"),
+            TimeSpan.FromSeconds(15), r => $"{r.Access.Count} router access-log lines", ct);
         var unregistered = routerNow.Registrations
             .Where(r => r.Text.StartsWith("Unregistered", StringComparison.Ordinal) && r.Text.Contains("hello-istio-v2", StringComparison.Ordinal) && r.CapturedAt >= stopping).ToList();
         output.WriteLine("router unregistrations: " + string.Join(" | ", unregistered.Select(r => $"{(r.CapturedAt - stopping)?.TotalSeconds:0.00} s: {r.Text}")));

@@ -460,6 +460,8 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
             folder.Write(MeshYaml.EgressFile, MeshYaml.Egress(timeout: "300ms", retries: MeshYaml.Retries(0, "5xx")));
             folder.Replace("destination-rule-hello-istio-v1.yaml", "consecutiveGatewayErrors: 3", "consecutiveGatewayErrors: 1");
         });
+        // A first answer opens the TLS connection, so the 300 ms below are the upstream's, not a cold handshake's.
+        Assert.Equal(200, (await gateway.GetAsync()).Status);
         gateway.Upstream.Behaviour = async context =>
         {
             await Task.Delay(TimeSpan.FromSeconds(1), context.RequestAborted);
@@ -468,7 +470,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
 
         Assert.Equal((504, "upstream request timeout"), await gateway.GetAsync());
         Assert.Equal((503, "no healthy upstream"), await gateway.GetAsync());
-        Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V1Host));
     }
 
     // router.cc Filter::onDestroy → resetAll: when the sidecar's per-try timeout ends its attempt, the egress gateway sees
@@ -483,7 +485,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
             folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0, retries: MeshYaml.Retries(1, "5xx", perTryTimeout: "200ms")));
             folder.Replace("destination-rule-hello-istio-v1.yaml", "consecutiveGatewayErrors: 3", "consecutiveGatewayErrors: 1");
         });
-        var slow = true;
+        var slow = false;
         gateway.Upstream.Behaviour = async context =>
         {
             if (slow)
@@ -492,10 +494,13 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
             }
             return false;
         };
+        // A first answer opens the TLS connection, so each 200 ms try below reaches the CF host.
+        Assert.Equal(200, (await gateway.GetAsync()).Status);
+        slow = true;
 
         Assert.Equal((504, "upstream request timeout"), await gateway.GetAsync());
         // Both tries reached the CF host: the first one's cancellation did not eject it.
-        Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Equal(3, gateway.Upstream.Hits(GatewayHost.V1Host));
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 0 DC ", StringComparison.Ordinal));
         slow = false;
         Assert.Equal(200, (await gateway.GetAsync()).Status);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 namespace Demo.EgressGateway.Tests;
 
 /// <summary>DestinationRule traffic policy: outlier detection per cluster (no failover between weighted versions) and circuit breaking.</summary>
@@ -32,7 +33,7 @@ public sealed class OutlierAndPoolTests(ITestOutputHelper output)
                       consecutiveGatewayErrors: 2
                       consecutive5xxErrors: 0
                       interval: 1s
-                      baseEjectionTime: 2s
+                      baseEjectionTime: 10s
                       maxEjectionPercent: 100
                 """));
         });
@@ -47,6 +48,8 @@ public sealed class OutlierAndPoolTests(ITestOutputHelper output)
             return true;
         };
 
+        // The 100 requests must all fall inside v2's ejection (10 s, far more than they take even on a loaded machine).
+        var sinceFirst = Stopwatch.StartNew();
         var answers = new List<(int Status, string Body)>();
         for (var i = 0; i < 100; i++)
         {
@@ -66,9 +69,13 @@ public sealed class OutlierAndPoolTests(ITestOutputHelper output)
         Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V2Host));
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 503 UH ", StringComparison.Ordinal));
 
-        // Envoy un-ejects on the interval sweep after baseEjectionTime (here within 2–3 s): then the host is tried
-        // again (and, still failing, ejected again).
-        await Task.Delay(TimeSpan.FromSeconds(3.1));
+        // Envoy un-ejects on the interval sweep after baseEjectionTime (here within 10–11 s of the ejection, which came
+        // after the first request): then the host is tried again (and, still failing, ejected again).
+        var unejected = TimeSpan.FromSeconds(11.1) - sinceFirst.Elapsed;
+        if (unejected > TimeSpan.Zero)
+        {
+            await Task.Delay(unejected);
+        }
         for (var i = 0; i < 50 && gateway.Upstream.Hits(GatewayHost.V2Host) == 2; i++)
         {
             await gateway.GetAsync();
