@@ -125,7 +125,7 @@ public sealed partial class AdminApiTests
         Assert.Equal(JsonValueKind.Null, initial.GetProperty("rejection").ValueKind);
 
         // Edited as a user would: the gateway's file watcher re-applies the folder.
-        File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), good.Replace("weight: 50", "weight: fifty", StringComparison.Ordinal));
+        ConfigFolder.WriteWhole(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), good.Replace("weight: 50", "weight: fifty", StringComparison.Ordinal));
         var rejected = await PollStatusAsync(admin, s => s.GetProperty("rejection").ValueKind != JsonValueKind.Null);
         var error = rejected.GetProperty("rejection").GetProperty("errors")[0];
         Assert.Equal(1, rejected.GetProperty("revision").GetInt32());
@@ -133,7 +133,7 @@ public sealed partial class AdminApiTests
         Assert.True(error.GetProperty("line").GetInt32() > 0);
         Assert.Matches(FileLine(), error.GetProperty("text").GetString()!);
 
-        File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), good);
+        ConfigFolder.WriteWhole(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), good);
         var healed = await PollStatusAsync(admin, s => s.GetProperty("rejection").ValueKind == JsonValueKind.Null);
         Assert.True(healed.GetProperty("revision").GetInt32() >= 2);
     }

@@ -90,7 +90,7 @@ public sealed class CfPlatform : IAsyncDisposable
             ["CfApp:RouteRegistrar:RouterUrl"] = $"http://127.0.0.1:{StatusPort}",
             ["CfApp:RouteRegistrar:App"] = $"hello-istio-{version}",
             ["CfApp:RouteRegistrar:RegisterInterval"] = "00:00:01",
-            ["CfApp:RouteRegistrar:StaleThresholdInSeconds"] = "3",
+            ["CfApp:RouteRegistrar:StaleThresholdInSeconds"] = "120", // gorouter's default droplet_stale_threshold: no test here prunes, and a renewal late on a loaded machine must not empty a route
         });
         builder.AddServiceDefaults();
         builder.AddCfApp();

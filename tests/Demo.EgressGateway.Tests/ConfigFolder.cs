@@ -39,7 +39,18 @@ public sealed class ConfigFolder
 
     public string Read(string name) => System.IO.File.ReadAllText(File(name));
 
-    public void Write(string name, string contents) => System.IO.File.WriteAllText(File(name), contents);
+    public void Write(string name, string contents) => WriteWhole(File(name), contents);
+
+    /// <summary>
+    /// Writes a file as one change: staged beside it, then renamed over it, so a watcher never reads it truncated or
+    /// half-written (<c>File.WriteAllText</c> truncates first, and a stalled writer can outlast the reload debounce).
+    /// </summary>
+    public static void WriteWhole(string path, string contents)
+    {
+        var staging = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, ".staging-" + Guid.NewGuid().ToString("N"));
+        System.IO.File.WriteAllText(staging, contents);
+        System.IO.File.Move(staging, path, overwrite: true);
+    }
 
     /// <summary>Replaces <paramref name="find"/> (which must occur) in a file.</summary>
     public void Replace(string name, string find, string replacement)

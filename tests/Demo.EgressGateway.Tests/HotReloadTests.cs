@@ -40,7 +40,7 @@ public sealed class HotReloadTests
         var revision = gateway.Config.Current.Revision;
 
         var (config, _, elapsed) = await EditAndWaitAsync(gateway,
-            () => File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), MeshYaml.Sidecar(0, 100)));
+            () => ConfigFolder.WriteWhole(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), MeshYaml.Sidecar(0, 100)));
 
         Assert.Equal(revision + 1, config.Revision);
         Assert.True(elapsed < TimeSpan.FromSeconds(1), $"reload took {elapsed}");
@@ -57,7 +57,7 @@ public sealed class HotReloadTests
         var revision = gateway.Config.Current.Revision;
 
         var (config, diagnostics, _) = await EditAndWaitAsync(gateway,
-            () => File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), MeshYaml.Sidecar(0, 0)));
+            () => ConfigFolder.WriteWhole(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile), MeshYaml.Sidecar(0, 0)));
 
         // pkg/config/validation validateWeights: a route whose weights are all 0 is refused ("total destination weight = 0").
         Assert.Equal(revision, config.Revision);
@@ -80,7 +80,7 @@ public sealed class HotReloadTests
         await using var gateway = await GatewayHost.StartAsync(OnlyV1);
         var revision = gateway.Config.Current.Revision;
 
-        var (config, diagnostics, _) = await EditAndWaitAsync(gateway, () => File.WriteAllText(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile),
+        var (config, diagnostics, _) = await EditAndWaitAsync(gateway, () => ConfigFolder.WriteWhole(Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile),
             MeshYaml.Sidecar(0, 100).Replace("apiVersion: networking.istio.io/v1\n", "apiVersion: networking.istio.io/v1beta2\n", StringComparison.Ordinal)));
 
         Assert.Equal(revision, config.Revision);
@@ -100,11 +100,11 @@ public sealed class HotReloadTests
         await using var gateway = await GatewayHost.StartAsync(OnlyV1);
         var path = Path.Combine(gateway.ConfigDirectory, MeshYaml.SidecarFile);
 
-        var (_, broken, _) = await EditAndWaitAsync(gateway, () => File.WriteAllText(path, "spec: [unclosed"));
+        var (_, broken, _) = await EditAndWaitAsync(gateway, () => ConfigFolder.WriteWhole(path, "spec: [unclosed"));
         Assert.Contains(broken, d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains("not valid YAML", StringComparison.Ordinal));
         Assert.Equal((200, "Hello K8s, from CF v1 service!"), await gateway.GetAsync());
 
-        var (fixedConfig, _, _) = await EditAndWaitAsync(gateway, () => File.WriteAllText(path, MeshYaml.Sidecar(0, 100)));
+        var (fixedConfig, _, _) = await EditAndWaitAsync(gateway, () => ConfigFolder.WriteWhole(path, MeshYaml.Sidecar(0, 100)));
         Assert.Equal(2, fixedConfig.Revision);
         Assert.Equal((200, "Hello K8s, from CF v2 service!"), await gateway.GetAsync());
     }
