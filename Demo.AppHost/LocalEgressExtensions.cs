@@ -114,6 +114,10 @@ internal static class LocalEgressExtensions
             .WithEnvironment("CfApp__RouteRegistrar__App", appName)
             .WithEnvironment("CfApp__RouteRegistrar__RegisterInterval", "00:00:01")
             .WithEnvironment("CfApp__RouteRegistrar__StaleThresholdInSeconds", "3")
+            // CF_INSTANCE_INDEX as Diego gives it (0 … n−1, a restarted instance takes the freed one): replicas share
+            // one environment, so each instance claims its index in this AppHost's folder for the app.
+            .WithEnvironment("CfApp__InstanceIndexLeases",
+                Path.Combine(Path.GetTempPath(), "demo-cf-instance-index", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), name))
             .WithHttpHealthCheck("/health");
 
         egress.WithEnvironment($"EgressGateway__Upstreams__{route}", router.GetEndpoint("https"));

@@ -37,6 +37,12 @@ public sealed class CfAppOptions
     [Range(1, 65535)]
     public int? ManagementPort { get; set; }
 
+    /// <summary>
+    /// Local run only: a folder per app (the AppHost sets it) where each instance claims its <c>CF_INSTANCE_INDEX</c>
+    /// (see <see cref="InstanceIndex"/>). Unset, and on a platform, the index is <c>CF_INSTANCE_INDEX</c>'s, if any.
+    /// </summary>
+    public string? InstanceIndexLeases { get; set; }
+
     /// <summary>Local run only: how this instance tells the local router about itself (see <see cref="RouteRegistrarOptions"/>).</summary>
     public RouteRegistrarOptions RouteRegistrar { get; set; } = new();
 }

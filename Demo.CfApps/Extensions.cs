@@ -24,6 +24,8 @@ public static class Extensions
             .Configure<IOptions<CfAppOptions>>((kestrel, cfApp) => ConfigureLocalListeners(kestrel, cfApp.Value,
                 string.IsNullOrEmpty(urls) && int.TryParse(port, out var p) ? p : null));
 
+        builder.Services.AddSingleton(services => InstanceIndex.Claim(builder.Configuration["CF_INSTANCE_INDEX"],
+            services.GetRequiredService<IOptions<CfAppOptions>>().Value.InstanceIndexLeases));
         builder.Services.AddHostedService<RouteRegistrar>();
     }
 

@@ -12,8 +12,8 @@ internal static partial class Log
     public static partial void Request(ILogger logger, string host, string method, string path, int statusCode, string vcapRequestId,
         string xForwardedFor, string xForwardedProto, string xRequestStart, string traceId, string spanId);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Route {Action}: [{Routes}] -> 127.0.0.1:{Port}")]
-    public static partial void RouteRegistration(ILogger logger, string action, string routes, int port);
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Route {Action}: [{Routes}] -> 127.0.0.1:{Port} (instance index {InstanceIndex})")]
+    public static partial void RouteRegistration(ILogger logger, string action, string routes, int port, string instanceIndex);
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Route {Action} at {RouterUrl} failed (retrying every interval): {Reason}")]
     public static partial void RouteRegistrationFailed(ILogger logger, string action, Uri routerUrl, string reason);

@@ -19,6 +19,7 @@ public sealed class RouteRegistrar(
     IOptions<CfAppOptions> options,
     IConfiguration configuration,
     IHostApplicationLifetime lifetime,
+    InstanceIndex instanceIndex,
     ILogger<RouteRegistrar> logger) : BackgroundService, IHostedLifecycleService
 {
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(2) };
@@ -40,7 +41,7 @@ public sealed class RouteRegistrar(
             await started.Task.WaitAsync(stoppingToken);
         }
         _registration = new Registration("127.0.0.1", ListeningPort(), options.Value.Routes, settings.App, _instanceId,
-            configuration["CF_INSTANCE_INDEX"] ?? "", settings.StaleThresholdInSeconds);
+            instanceIndex.Value, settings.StaleThresholdInSeconds);
 
         using var timer = new PeriodicTimer(settings.RegisterInterval);
         using var renewing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, _stopRenewing.Token);
@@ -88,7 +89,8 @@ public sealed class RouteRegistrar(
             response.EnsureSuccessStatusCode();
             if (_lastSucceeded != true || action == "unregister")
             {
-                Log.RouteRegistration(logger, action, string.Join(", ", registration.Uris), registration.Port);
+                Log.RouteRegistration(logger, action, string.Join(", ", registration.Uris), registration.Port,
+                    registration.PrivateInstanceIndex is { Length: > 0 } index ? index : "-");
             }
             _lastSucceeded = true;
         }

@@ -53,6 +53,9 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         {
             var backends = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.Backend).Distinct().ToList();
             Assert.True(backends.Count == AppHostFixture.CfInstances, $"{host} answered by [{string.Join(", ", backends)}]");
+            // CF_INSTANCE_INDEX as Diego numbers instances: 0 … n−1, in gorouter's app_index.
+            var indexes = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.AppIndex).Distinct().Order(StringComparer.Ordinal);
+            Assert.Equal(Enumerable.Range(0, AppHostFixture.CfInstances).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), indexes);
         }
         output.WriteLine("router: " + router.Access.First(a => a.Status == 200).Text);
         var app = (await fixture.GetInstancesConsoleAsync("cf-v1", cts.Token)).Select(l => l.Text.Trim())
@@ -210,6 +213,11 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
             }, TimeSpan.FromSeconds(15), r => "router registrations: " + string.Join(" | ", r.Registrations.TakeLast(6)), ct);
         output.WriteLine("router: " + string.Join(" | ", router.Registrations.TakeLast(4)));
         Assert.DoesNotContain(router.Access.Skip(routerMark), a => a.Status >= 500);
+        // As Diego restarts an instance: the new process has the stopped one's index.
+        var unregistered = router.Registrations.Last(x => x.Text.StartsWith("Unregistered", StringComparison.Ordinal) && x.Text.Contains("hello-istio-v1", StringComparison.Ordinal));
+        var registered = router.Registrations.Last(x => x.Text.StartsWith("Registered", StringComparison.Ordinal) && x.Text.Contains("hello-istio-v1", StringComparison.Ordinal));
+        Assert.Equal(RegistrationIndex().Match(unregistered.Text).Value, RegistrationIndex().Match(registered.Text).Value);
+        Assert.Matches(RegistrationIndex(), unregistered.Text);
         AssertOnlyRestarted(pids, [instance]);
     }
 
@@ -393,4 +401,8 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
 
     [GeneratedRegex(@"^\s+timeout: (?<seconds>\d+)s\s*$", RegexOptions.Multiline)]
     private static partial Regex TimeoutField();
+
+    /// <summary>The instance index in the router's "Registered/Unregistered … (app …, index N)" line.</summary>
+    [GeneratedRegex(@"index \d+\)$")]
+    private static partial Regex RegistrationIndex();
 }

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Demo.AppHost.Tests;
 
 /// <summary>One access-log line of the local CF router (gorouter's fields); <c>StartedAt</c> is when the router received the request, by its own clock.</summary>
-public sealed record RouterAccessEntry(int Number, string Host, DateTimeOffset StartedAt, int Status, string Backend, int Attempts, string RouterError,
+public sealed record RouterAccessEntry(int Number, string Host, DateTimeOffset StartedAt, int Status, string AppIndex, string Backend, int Attempts, string RouterError,
     string VcapRequestId, string TraceId, DateTimeOffset? CapturedAt, string Text);
 
 /// <summary>A route (un)registration the router logged, and when Aspire captured the line.</summary>
@@ -37,7 +37,7 @@ public sealed partial class RouterConsole
             {
                 access.Add(new RouterAccessEntry(line.Number, a.Groups["host"].Value,
                     DateTimeOffset.ParseExact(a.Groups["started"].Value, "yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z'", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal),
-                    int.Parse(a.Groups["status"].Value, CultureInfo.InvariantCulture), a.Groups["backend"].Value,
+                    int.Parse(a.Groups["status"].Value, CultureInfo.InvariantCulture), a.Groups["index"].Value, a.Groups["backend"].Value,
                     int.Parse(a.Groups["attempts"].Value, CultureInfo.InvariantCulture), a.Groups["error"].Value,
                     a.Groups["vcap"].Value, a.Groups["trace"].Value, line.CapturedAt, line.Text.Trim()));
             }
@@ -49,7 +49,7 @@ public sealed partial class RouterConsole
         return new RouterConsole(access, registrations);
     }
 
-    [GeneratedRegex(@"^\s*(?<host>\S+) - \[(?<started>[^\]]+)\] ""\S+ \S+ \S+"" (?<status>\d{3}) .* vcap_request_id:""(?<vcap>[^""]*)"" .* backend:""(?<backend>[^""]*)"" attempts:(?<attempts>\d+) x_cf_routererror:""(?<error>[^""]*)"" traceid:""(?<trace>[^""]*)""")]
+    [GeneratedRegex(@"^\s*(?<host>\S+) - \[(?<started>[^\]]+)\] ""\S+ \S+ \S+"" (?<status>\d{3}) .* vcap_request_id:""(?<vcap>[^""]*)"" .* app_index:""(?<index>[^""]*)"" backend:""(?<backend>[^""]*)"" attempts:(?<attempts>\d+) x_cf_routererror:""(?<error>[^""]*)"" traceid:""(?<trace>[^""]*)""")]
     private static partial Regex AccessLine();
 
     [GeneratedRegex(@"^\s*(Registered|Unregistered|Pruned stale) ")]
