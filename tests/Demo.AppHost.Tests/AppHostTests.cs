@@ -47,9 +47,12 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         output.WriteLine("caller: " + string.Join(" | ", caller.Lines.TakeLast(3)));
 
         // Every answer went through the router, round-robin over both instances of each app, with gorouter's headers.
+        string[] hosts = ["hello-istio-v1.apps.example.com", "hello-istio-v2.apps.example.com"];
+        // Round-robin: a host's first CfInstances answers come from as many instances; wait for that many per host.
         var router = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync,
-            r => r.Access.Count(a => a.Status == 200) >= 8, TimeSpan.FromSeconds(30), r => $"{r.Access.Count} router access-log lines", cts.Token);
-        foreach (var host in new[] { "hello-istio-v1.apps.example.com", "hello-istio-v2.apps.example.com" })
+            r => hosts.All(h => r.Access.Count(a => a.Host == h && a.Status == 200) >= 2 * AppHostFixture.CfInstances),
+            TimeSpan.FromSeconds(30), r => $"{r.Access.Count} router access-log lines", cts.Token);
+        foreach (var host in hosts)
         {
             var backends = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.Backend).Distinct().ToList();
             Assert.True(backends.Count == AppHostFixture.CfInstances, $"{host} answered by [{string.Join(", ", backends)}]");

@@ -25,8 +25,9 @@ public sealed class StepOrderer : ITestMethodOrderer
 
 /// <summary>
 /// Runs the shared-AppHost collection (the CF stories, which time the platform's reactions to a second) last, after the
-/// collections that start their own AppHost: <c>dotnet test Demo.sln</c> runs the other test assemblies beside this
-/// one, and by then they are done, so the stories time the app rather than a 2-core machine running eight suites.
+/// collections that start their own AppHost: <c>dotnet test Demo.sln</c> runs other test assemblies beside this one
+/// (two at a time on a 2-core machine), and by then the busiest of them are done, so the stories time the app rather
+/// than a machine running the whole solution's tests.
 /// </summary>
 public sealed class StoriesLastOrderer : ITestCollectionOrderer
 {
