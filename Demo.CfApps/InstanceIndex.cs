@@ -6,6 +6,9 @@ namespace Demo.CfApps;
 /// <c>CF_INSTANCE_INDEX</c> and that value is used. Locally Aspire gives an app's replicas one environment, so each
 /// instance claims the lowest free index in <see cref="CfAppOptions.InstanceIndexLeases"/> (a folder per app) by
 /// holding an exclusive lock on <c>&lt;index&gt;.lock</c> for its lifetime; the OS releases it however the process ends.
+/// Source: Cloud Foundry's "Cloud Foundry environment variables" (docs.cloudfoundry.org, devguide/deploy-apps/
+/// environment-variable: <c>CF_INSTANCE_INDEX</c>, "the index number of the app instance"), and gorouter's
+/// <c>private_instance_index</c> of <c>router.register</c>, logged as <c>app_index</c>.
 /// </summary>
 public sealed class InstanceIndex : IDisposable
 {

@@ -43,7 +43,7 @@ public sealed class GorouterHandler(
     private readonly long _startedAt = Stopwatch.GetTimestamp();
 
     /// <summary>gorouter's access-log time (<c>formatStartedAt</c>): UTC, nanosecond digits, a literal <c>Z</c>.</summary>
-    public static string FormatStartedAt(DateTimeOffset at) =>
+    private static string FormatStartedAt(DateTimeOffset at) =>
         at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff", CultureInfo.InvariantCulture) + "00Z";
 
     public static string UnknownRouteBody(string host) => $"404 Not Found: Requested route ('{host}') does not exist.";
@@ -105,10 +105,10 @@ public sealed class GorouterHandler(
         var errorKind = routerError.Split(' ', 2)[0];
         telemetry.Record(request.Host.Host, status, errorKind);
         Log.Access(logger, host, FormatStartedAt(receivedAt), request.Method, request.Path + request.QueryString, request.Protocol, status,
-            request.Headers["X-Forwarded-For"].ToString() is { Length: > 0 } xff ? xff : "-",
+            request.Headers["X-Forwarded-For"].ToString().OrDash(),
             request.Headers["X-Forwarded-Proto"].ToString() is { Length: > 0 } xfp ? xfp : (request.IsHttps ? "https" : "http"),
-            vcapRequestId, Stopwatch.GetElapsedTime(started).TotalSeconds, backend?.App.OrDash() ?? "-", backend?.InstanceIndex.OrDash() ?? "-",
-            backend?.Address ?? "-", attempts, routerError.Length > 0 ? routerError : "-",
+            vcapRequestId, Stopwatch.GetElapsedTime(started).TotalSeconds, (backend?.App).OrDash(), (backend?.InstanceIndex).OrDash(),
+            (backend?.Address).OrDash(), attempts, routerError.OrDash(),
             Activity.Current?.TraceId.ToString() ?? "-", Activity.Current?.SpanId.ToString() ?? "-");
     }
 

@@ -28,6 +28,23 @@ public sealed partial class IstioSourceCaseTests(ITestOutputHelper output)
         {routes}
         """;
 
+    /// <summary>The VirtualService <c>down</c> for <c>down.external</c> (whose endpoint refuses connections), with <c>retries.attempts</c>.</summary>
+    private static string DownVirtualService(int attempts) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: down
+        spec:
+          hosts:
+            - down.external
+          http:
+            - route:
+                - destination:
+                    host: down.external
+              retries:
+                attempts: {attempts}
+        """;
+
     private static Task<ConformanceMesh> StartAsync(string yaml, params External[] more) =>
         ConformanceMesh.StartAsync(Base(yaml), [new External(B), new External(C), new External(D), .. more]);
 
@@ -106,21 +123,7 @@ public sealed partial class IstioSourceCaseTests(ITestOutputHelper output)
                     attempts: 3
             """),
             ServiceEntry("down.external"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: down
-            spec:
-              hosts:
-                - down.external
-              http:
-                - route:
-                    - destination:
-                        host: down.external
-                  retries:
-                    attempts: 3
-            """),
+            DownVirtualService(attempts: 3)),
             new External("down.external", Endpoint: $"127.0.0.1:{ClosedPort()}"));
         mesh.Echo(B).Behaviour = async (context, _) =>
         {
@@ -150,21 +153,7 @@ public sealed partial class IstioSourceCaseTests(ITestOutputHelper output)
             VirtualService(DefaultRoute),
             ServiceEntry("down.external"),
             ServiceEntry("down-default.external"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: down
-            spec:
-              hosts:
-                - down.external
-              http:
-                - route:
-                    - destination:
-                        host: down.external
-                  retries:
-                    attempts: 0
-            """),
+            DownVirtualService(attempts: 0)),
             new External("down.external", Endpoint: $"127.0.0.1:{ClosedPort()}"),
             new External("down-default.external", Endpoint: $"127.0.0.1:{ClosedPort()}"));
 
