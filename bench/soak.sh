@@ -7,7 +7,7 @@
 # its heaps for ~20-25 s at 1000 rps; proxy, caller and CF apps use workstation GC and stay flat.
 #
 # usage: bench/soak.sh
-#   env: RATE=1000 (requests/s)  DURATION=60 (s, measured)  WARMUP=30 (s, same rate, not measured)
+#   env: RATE=1000 (requests/s)  DURATION=60 (s, measured)  WARMUP=30 (s, not measured: the rate ramps from 0 to RATE)
 #        RSS_TOLERANCE=0.20  RSS_CHECK=both|growth  MIN_RATE=0.95 (share of RATE that must complete)  ACCESS_LOG=true (gateway's log)
 #        CONFIGURATION=Release  BENCH_BUILD=1  RESULTS_DIR=bench/results  KEEP_WORK=0
 # Exit status: 0 when every criterion holds, 1 otherwise (the JSON in RESULTS_DIR says which).

@@ -9,7 +9,9 @@ namespace Demo.Bench;
 /// <summary>
 /// Open-loop load at a fixed rate: request i is due at start + i/rate whatever happened to earlier requests, and its
 /// latency counts from that due time, so a stall shows as latency instead of as a lower rate (no coordinated
-/// omission). The first <c>warmup</c> seconds are load too, but RSS and CPU are measured from their end.
+/// omission). The first <c>warmup</c> seconds are load too, ramping linearly from 0 to <c>rate</c> (so a cold chain
+/// grows its connection pools with the load instead of meeting the full rate at once), and RSS and CPU are measured
+/// from their end.
 /// </summary>
 public static class SoakCommand
 {
@@ -38,7 +40,8 @@ public static class SoakCommand
         })
         { Timeout = timeout };
 
-        var warmupCount = (long)Math.Round(rate * warmup);
+        // The ramp: rate·t/warmup requests a second during the warm-up, so rate·warmup/2 in all.
+        var warmupCount = (long)Math.Round(rate * warmup / 2);
         var total = warmupCount + (long)Math.Round(rate * duration);
         var outcomes = new int[total];
         var completedAt = new double[total];
@@ -51,9 +54,15 @@ public static class SoakCommand
         var start = Stopwatch.GetTimestamp();
         double Now() => Stopwatch.GetElapsedTime(start).TotalSeconds;
 
+        // When request i is due (seconds from the start): on the ramp, n(t) = rate·t²/(2·warmup); then rate a second.
+        double DueAt(long index) => index < warmupCount ? Math.Sqrt(2 * warmup * index / rate) : warmup + (index - warmupCount) / rate;
+        long DueBy(double t) => Math.Min(total, t < warmup ? (long)(rate * t * t / (2 * warmup)) + 1 : warmupCount + (long)((t - warmup) * rate) + 1);
+        long okSoFar = 0, errorsSoFar = 0;
+        var load = new LoadTimeline(watched);
+
         async Task SendAsync(long index)
         {
-            var due = index / rate;
+            var due = DueAt(index);
             string key;
             try
             {
@@ -79,6 +88,14 @@ public static class SoakCommand
                     errorSamples.Enqueue($"{ex.GetType().Name}: {ex.Message}");
                 }
             }
+            if (outcomes[index] == Ok)
+            {
+                Interlocked.Increment(ref okSoFar);
+            }
+            else
+            {
+                Interlocked.Increment(ref errorsSoFar);
+            }
             var now = Now();
             completedAt[index] = now;
             latencyMs[index] = (now - due) * 1000;
@@ -97,13 +114,14 @@ public static class SoakCommand
         {
             long issued = 0;
             var nextSample = 0.0;
+            var nextLoadSample = 0.0;
             while (issued < total || end is null)
             {
                 var now = Now();
-                var due = Math.Min(total, (long)(now * rate) + 1);
+                var due = DueBy(now);
                 if (issued < due)
                 {
-                    maxLag = Math.Max(maxLag, now - issued / rate);
+                    maxLag = Math.Max(maxLag, now - DueAt(issued));
                 }
                 for (; issued < due; issued++)
                 {
@@ -118,6 +136,11 @@ public static class SoakCommand
                 if (end is null && now >= warmup + duration)
                 {
                     end = Snapshot.Take(watched, now);
+                }
+                if (now >= nextLoadSample)
+                {
+                    load.Sample(now, Interlocked.Read(ref okSoFar), Interlocked.Read(ref errorsSoFar), Interlocked.Read(ref inFlight));
+                    nextLoadSample += 1;
                 }
                 if (now >= nextSample)
                 {
@@ -213,6 +236,7 @@ public static class SoakCommand
                 ["t"] = s.T,
                 ["rss_mb"] = new JsonObject([.. s.Rss.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Round(kv.Value)))]),
             })]),
+            ["load_timeline"] = load.ToJson(),
             ["criteria"] = criteria,
             ["passed"] = passed,
         };
@@ -241,6 +265,14 @@ public static class SoakCommand
         foreach (var sample in errorSamples)
         {
             Console.WriteLine($"  error sample: {sample}");
+        }
+        if (!passed)
+        {
+            Console.WriteLine("  load, second by second (the chain's CPU beside the whole machine's):");
+            foreach (var line in load.Format())
+            {
+                Console.WriteLine(line);
+            }
         }
         Console.WriteLine(passed ? "soak: PASSED" : "soak: FAILED");
         return passed ? 0 : 1;

@@ -40,6 +40,8 @@ public sealed class AppHostFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         CopyDirectory(Path.Combine(RepositoryRoot, "deploy", "istio"), IstioDirectory);
+        // DCP starting every project is a heavy section: not beside a soak elsewhere in the suite.
+        using var section = await Demo.Tests.HeavySection.EnterSharedAsync("AppHost start (shared fixture)");
         using var cts = new CancellationTokenSource(StartTimeout);
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Demo_AppHost>(

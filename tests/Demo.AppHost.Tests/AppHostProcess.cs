@@ -17,10 +17,14 @@ public sealed partial class AppHostProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _output = new();
     private readonly TaskCompletionSource<Uri> _login = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Demo.Tests.HeavySection _section;
 
-    private AppHostProcess(Process process)
+    private AppHostProcess(Process process, Demo.Tests.HeavySection section)
     {
         _process = process;
+        // DCP starts the projects after Aspire's "started" line, and the dashboard tests drive a browser: the whole
+        // run is a (shared) heavy section.
+        _section = section;
         _process.OutputDataReceived += (_, e) => OnLine(e.Data);
         _process.ErrorDataReceived += (_, e) => OnLine(e.Data);
         _process.BeginOutputReadLine();
@@ -35,9 +39,12 @@ public sealed partial class AppHostProcess : IAsyncDisposable
     /// <summary>
     /// Starts the AppHost. <paramref name="home"/> replaces HOME (the package cache stays the machine's, so nothing
     /// is downloaded); <paramref name="environment"/> adds variables (Aspire reads <c>Section__Key</c> as configuration).
+    /// Waits first for a soak elsewhere in the suite to end, and holds a shared <see cref="Demo.Tests.HeavySection"/>
+    /// until disposed.
     /// </summary>
-    public static AppHostProcess Start(string home, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<AppHostProcess> StartAsync(string home, IReadOnlyDictionary<string, string>? environment = null)
     {
+        var section = await Demo.Tests.HeavySection.EnterSharedAsync("AppHost run (dotnet run)");
         var start = new ProcessStartInfo("dotnet",
         [
             "run", "--no-build", "--no-launch-profile", "-c", BuildConfiguration,
@@ -68,7 +75,15 @@ public sealed partial class AppHostProcess : IAsyncDisposable
         {
             env[key] = value;
         }
-        return new AppHostProcess(Process.Start(start)!);
+        try
+        {
+            return new AppHostProcess(Process.Start(start)!, section);
+        }
+        catch
+        {
+            section.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The dashboard's login URL (with its token), once printed.</summary>
@@ -117,6 +132,7 @@ public sealed partial class AppHostProcess : IAsyncDisposable
             }
         }
         _process.Dispose();
+        _section.Dispose();
     }
 
     /// <summary>

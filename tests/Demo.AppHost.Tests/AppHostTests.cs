@@ -10,7 +10,7 @@ namespace Demo.AppHost.Tests;
 /// </summary>
 [Collection(AppHostCollection.Name)]
 [TestMethodOrderer(typeof(StepOrderer))]
-public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelper output)
+public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelper output) : IAsyncLifetime
 {
     private const string V2UnknownRoute = "404 Not Found: Requested route ('hello-istio-v2.apps.example.com') does not exist.";
     private const string UpstreamFailurePrefix = "upstream connect error or disconnect/reset before headers";
@@ -20,6 +20,17 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
     private const string V2DestinationRuleFile = "destination-rule-hello-istio-v2.yaml";
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan TicksPerSecond = TimeSpan.FromSeconds(1) / AppHostFixture.CallerInterval.TotalSeconds;
+
+    private Demo.Tests.HeavySection? _section;
+
+    /// <summary>Each story times what the app does (within a second, an order of events): not beside a soak elsewhere in the suite.</summary>
+    public async ValueTask InitializeAsync() => _section = await Demo.Tests.HeavySection.EnterSharedAsync("AppHost story");
+
+    public ValueTask DisposeAsync()
+    {
+        _section?.Dispose();
+        return ValueTask.CompletedTask;
+    }
 
     [Fact, Step(1)]
     public async Task Caller_prints_v1_v2_and_fault_lines_in_the_demo_format()
@@ -252,6 +263,8 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.Contains(during, l => l.Body == NoHealthyUpstream);
 
         var failures = egress.Access.Where(a => a.Number > egressMark && a.Status == 503).ToList();
+        output.WriteLine("egress lines since the stop:" + Environment.NewLine
+            + string.Join(Environment.NewLine, egress.Access.Where(a => a.Number > egressMark).Take(60).Select(a => $"  {a.CapturedAt:HH:mm:ss.fff} {a.Text}")));
         output.WriteLine("egress 503s: " + string.Join(", ", failures.CountBy(a => $"{a.Stage} {string.Join(',', a.Flags.Order())}").Select(f => $"{f.Key} ×{f.Value}")));
         // As Envoy reports it: the gateway's route (Istio's default retry policy) retries the refused connection and gives
         // up (UF,URX); the sidecar retries that 503 (retryOn 5xx) and gives up too (URX); once ejected, UH.

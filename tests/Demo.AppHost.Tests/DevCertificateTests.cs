@@ -44,7 +44,7 @@ public sealed class DevCertificateTests(FirstRunFixture firstRun, ITestOutputHel
             {
                 await trust.WaitForExitAsync(cts.Token);
             }
-            await using var apphost = AppHostProcess.Start(home);
+            await using var apphost = await AppHostProcess.StartAsync(home);
             await WaitPastTheCheckAsync(apphost, cts.Token);
 
             Assert.DoesNotContain(apphost.Output, l => l.Contains(AspireWarning, StringComparison.Ordinal));
@@ -63,7 +63,7 @@ public sealed class DevCertificateTests(FirstRunFixture firstRun, ITestOutputHel
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            await using var apphost = AppHostProcess.Start(home, new Dictionary<string, string> { ["DevCertificates__Trust"] = "false" });
+            await using var apphost = await AppHostProcess.StartAsync(home, new Dictionary<string, string> { ["DevCertificates__Trust"] = "false" });
             await WaitPastTheCheckAsync(apphost, cts.Token);
 
             Assert.Contains(apphost.Output, l => l.Contains(AspireWarning, StringComparison.Ordinal));
@@ -121,11 +121,10 @@ public sealed class FirstRunFixture : IAsyncLifetime
 
     private AppHostProcess? _appHost;
 
-    public ValueTask InitializeAsync()
+    public async ValueTask InitializeAsync()
     {
         SystemTrustStoresBefore = DevCertificateTests.SystemTrustStores();
-        _appHost = AppHostProcess.Start(Home);
-        return ValueTask.CompletedTask;
+        _appHost = await AppHostProcess.StartAsync(Home);
     }
 
     public async ValueTask DisposeAsync()
