@@ -384,9 +384,10 @@ public static class IstioAnalyzer
                 Warn(vs, $"{route.Field}.fault.delay.percentage", "is missing, and so is the deprecated percent: Istio writes percent 0 and Envoy then delays no request; set percentage.value (0–100)");
             }
 
-            if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && perTry > timeout)
+            // Envoy's router.cc FilterUtility::finalTimeout drops a per-try timeout that is >= the route's.
+            if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && timeout > TimeSpan.Zero && perTry >= timeout)
             {
-                Warn(vs, $"{route.Field}.retries.perTryTimeout", $"({YamlFields.Format(perTry)}) is longer than the route timeout ({YamlFields.Format(timeout)}), so no retry can ever happen after a per-try timeout");
+                Warn(vs, $"{route.Field}.retries.perTryTimeout", $"({YamlFields.Format(perTry)}) is not shorter than the route timeout ({YamlFields.Format(timeout)}), so Envoy ignores it: each try may use the whole route timeout and no retry can ever happen after a per-try timeout");
             }
         }
 

@@ -57,8 +57,8 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 destinations.Add(Choice(weight.Name, cumulative, weight, action, route, clusters));
             }
         }
-        var retry = new RetryPolicy(action?.RetryPolicy);
         var timeout = action?.Timeout is { } t && t > TimeSpan.Zero ? t : (TimeSpan?)null;
+        var retry = new RetryPolicy(action?.RetryPolicy, timeout);
         return new RouteEntry
         {
             Config = route,
@@ -68,9 +68,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             TotalWeight = cumulative,
             Retry = retry,
             Pipeline = retry.BuildPipeline(timeout, AdmitRetry),
-            ExpectedTimeoutHeader = (retry.PerTryTimeout ?? timeout) is { } expected
-                ? ((long)expected.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)
-                : null,
+            Timeout = timeout,
         };
     }
 

@@ -214,6 +214,7 @@ public sealed class MeshRequestHandler(
         AttemptOutcome outcome;
         var resilience = ResilienceContextPool.Shared.Get(cancellationToken);
         resilience.Properties.Set(MeshConfigCompiler.FrameKey, frame);
+        frame.RouteTimerStart = TimeProvider.System.GetTimestamp();
         try
         {
             outcome = await route.Pipeline.ExecuteAsync(
@@ -267,9 +268,10 @@ public sealed class MeshRequestHandler(
         context.Request.Headers["x-envoy-attempt-count"] = frame.Attempts < AttemptCounts.Length
             ? AttemptCounts[frame.Attempts]
             : frame.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (frame.Route!.ExpectedTimeoutHeader is { } expectedTimeout)
+        var elapsed = frame.Attempts == 1 ? TimeSpan.Zero : TimeProvider.System.GetElapsedTime(frame.RouteTimerStart);
+        if (frame.Route!.ExpectedTimeoutMs(elapsed) is { } expectedTimeout)
         {
-            context.Request.Headers["x-envoy-expected-rq-timeout-ms"] = expectedTimeout;
+            context.Request.Headers["x-envoy-expected-rq-timeout-ms"] = expectedTimeout.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         if (!context.Response.HasStarted)
         {
