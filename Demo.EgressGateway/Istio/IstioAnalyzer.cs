@@ -491,10 +491,12 @@ public static class IstioAnalyzer
             warn(dr, $"{field}.caCertificates",
                 $"'{ca}' does not exist on this machine: the local gateway verifies the server against EgressGateway:TrustedCaPath (or the system store) instead");
         }
-        if (tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
+        // cluster_tls.go setAutoSniAndAutoSanValidation: auto_san_validation (the certificate must be for the Host) comes
+        // only with auto_sni, i.e. without sni.
+        if (!string.IsNullOrEmpty(tls.Sni) && tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
         {
             warn(dr, $"{field}.subjectAltNames",
-                "is empty: with sni alone Envoy checks the certificate chain but not that the certificate is for this host; list the host name here");
+                "is empty: with sni set istiod adds no auto_san_validation, so unless the ServiceEntry lists subjectAltNames Envoy checks the certificate chain but not that the certificate is for this host; list the host name here");
         }
     }
 

@@ -432,10 +432,10 @@ public sealed class HostRuntime
     /// <summary>The pooled client for <see cref="Transport"/>, resolved once (not per request).</summary>
     public HttpMessageInvoker Client(UpstreamClientFactory factory) => _client ??= factory.GetClient(Transport!);
 
-    /// <summary>With auto_sni the SNI (and, without subjectAltNames, the SAN checked) is the request's Host: one client per Host.</summary>
+    /// <summary>With auto_sni the SNI (and, with auto_san_validation, a name the certificate must carry) is the request's Host: one client per Host.</summary>
     public HttpMessageInvoker ClientForSni(UpstreamClientFactory factory, string sni) =>
         (_clientsBySni ??= new(StringComparer.OrdinalIgnoreCase)).GetOrAdd(sni, static (name, state) => state.Factory.GetClient(
-            state.Transport with { Sni = name, SubjectAltNames = state.Transport.SubjectAltNames.Count > 0 ? state.Transport.SubjectAltNames : [name] }),
+            state.Transport with { Sni = name, VerifySan = state.Transport.AutoSanValidation ? name : null }),
             (Factory: factory, Transport: Transport!));
 
     public int ActiveRequests => Volatile.Read(ref _active);

@@ -122,6 +122,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 Http2 = cluster.Http2 || cluster.UseDownstreamProtocol,
                 Pool = pool,
                 SecretNotSupplied = tls?.SecretNotSupplied ?? false,
+                AutoSanValidation = tls?.AutoSanValidation ?? false,
             },
             // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
             DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
