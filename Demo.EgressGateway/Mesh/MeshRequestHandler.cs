@@ -164,6 +164,13 @@ public sealed class MeshRequestHandler(
             return await LocalReplyAsync(request, depth, StatusCodes.Status404NotFound, "", ResponseFlags.NoRouteFound);
         }
         frame.Route = route;
+        // Envoy's ConnectionManagerImpl::ActiveStream::traceRequest: on an OUTBOUND listener (Istio's sidecar outbound
+        // and gateway listeners) the connection manager tells the upstream its route's decorator operation. Istio writes
+        // the tracing block that runs it by default (mesh enableTracing: true; tracing.go configureTracingFromTelemetry).
+        if (route.Config.Decorator is { Length: > 0 } operation)
+        {
+            request.Context.Request.Headers["x-envoy-decorator-operation"] = operation;
+        }
 
         if (route.Config.DirectResponse is { } direct)
         {
