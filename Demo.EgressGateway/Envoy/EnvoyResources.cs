@@ -236,6 +236,16 @@ public sealed record UpstreamTlsContext(
     public string? ValidationSecret { get; init; }
 
     /// <summary>
+    /// The cluster's <c>upstream_http_protocol_options.auto_san_validation</c>: each connection's certificate must be
+    /// for the request's Host, besides <see cref="MatchSubjectAltNames"/>. Istio's cluster_tls.go
+    /// (setAutoSniAndAutoSanValidation, 1.22–1.30) sets it only with auto_sni — no <c>sni</c> in the rule — and then
+    /// only when the rule has no <c>subjectAltNames</c> and no <c>insecureSkipVerify</c> (ENABLE_AUTO_SNI and, up to
+    /// 1.23, VERIFY_CERTIFICATE_AT_CLIENT are on by default). With an explicit <c>sni</c> and no names anywhere,
+    /// Envoy checks the chain only.
+    /// </summary>
+    public bool AutoSanValidation { get; init; }
+
+    /// <summary>
     /// A credentialName whose Secret nothing supplies: Envoy's transport socket is then NotReadySslSocket, whose every
     /// connection fails with "TLS error: Secret is not supplied by SDS" (envoy ssl_socket.cc).
     /// </summary>

@@ -878,6 +878,8 @@ public static class IstioTranslator
                     IstioMutual: false, tls.InsecureSkipVerify)
                 {
                     ValidationSecret = tls.CredentialName is { } secret ? MeshEnvironment.CaCredentialResource(secret) : null,
+                    // cluster_tls.go decides before it falls back to the ServiceEntry's subjectAltNames: the rule's own fields count.
+                    AutoSanValidation = string.IsNullOrEmpty(tls.Sni) && tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify,
                 };
             }
             var type = service.IsEgressGatewayService ? "EDS" : service.Resolution switch

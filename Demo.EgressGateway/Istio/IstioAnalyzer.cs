@@ -384,9 +384,10 @@ public static class IstioAnalyzer
                 Warn(vs, $"{route.Field}.fault.delay.percentage", "is missing, and so is the deprecated percent: Istio writes percent 0 and Envoy then delays no request; set percentage.value (0–100)");
             }
 
-            if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && perTry > timeout)
+            // Envoy's router.cc FilterUtility::finalTimeout drops a per-try timeout that is >= the route's.
+            if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && timeout > TimeSpan.Zero && perTry >= timeout)
             {
-                Warn(vs, $"{route.Field}.retries.perTryTimeout", $"({YamlFields.Format(perTry)}) is longer than the route timeout ({YamlFields.Format(timeout)}), so no retry can ever happen after a per-try timeout");
+                Warn(vs, $"{route.Field}.retries.perTryTimeout", $"({YamlFields.Format(perTry)}) is not shorter than the route timeout ({YamlFields.Format(timeout)}), so Envoy ignores it: each try may use the whole route timeout and no retry can ever happen after a per-try timeout");
             }
         }
 
@@ -490,10 +491,12 @@ public static class IstioAnalyzer
             warn(dr, $"{field}.caCertificates",
                 $"'{ca}' does not exist on this machine: the local gateway verifies the server against EgressGateway:TrustedCaPath (or the system store) instead");
         }
-        if (tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
+        // cluster_tls.go setAutoSniAndAutoSanValidation: auto_san_validation (the certificate must be for the Host) comes
+        // only with auto_sni, i.e. without sni.
+        if (!string.IsNullOrEmpty(tls.Sni) && tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
         {
             warn(dr, $"{field}.subjectAltNames",
-                "is empty: with sni alone Envoy checks the certificate chain but not that the certificate is for this host; list the host name here");
+                "is empty: with sni set istiod adds no auto_san_validation, so unless the ServiceEntry lists subjectAltNames Envoy checks the certificate chain but not that the certificate is for this host; list the host name here");
         }
     }
 

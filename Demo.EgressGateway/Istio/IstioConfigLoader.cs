@@ -823,7 +823,9 @@ public static partial class IstioConfigLoader
             d.RejectUnknown();
             destination = new Destination(host, subset, port);
         }
-        var weight = routeDestination.Int("weight", 0, 100);
+        // Istio refuses only a negative weight (pkg/config/validation/validation.go validateWeight); the CRD caps it at
+        // int32 (format: int32, no maximum). Above 100 is a share of the destinations' sum, as Envoy's weighted_clusters is.
+        var weight = routeDestination.Int("weight", 0, int.MaxValue);
         var headers = routeDestination.Map("headers") is { } h ? ParseHeaders(h) : null;
         routeDestination.RejectUnknown();
         return new RouteDestination(destination, weight, headers, routeDestination.Path);

@@ -173,8 +173,34 @@ public sealed class RouteEntry
     public required RetryPolicy Retry { get; init; }
     public required ResiliencePipeline<AttemptOutcome> Pipeline { get; init; }
 
-    /// <summary>Envoy's <c>x-envoy-expected-rq-timeout-ms</c> for each try (the per-try timeout, else the route's), or null without one.</summary>
-    public string? ExpectedTimeoutHeader { get; init; }
+    /// <summary>The route timeout; null: none (Envoy's 0, no global timer).</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>
+    /// Envoy's <c>x-envoy-expected-rq-timeout-ms</c> for a try that starts <paramref name="elapsed"/> after the route
+    /// timer did (router.cc <c>FilterUtility::setTimeoutHeaders</c>, called with 0 for the first try and with the time
+    /// since the request completed from <c>Filter::doRetry</c>): the per-try timeout, else the route's, capped by what
+    /// is left of the route's; 1 once nothing is left; null when neither is set.
+    /// </summary>
+    public long? ExpectedTimeoutMs(TimeSpan elapsed)
+    {
+        var global = Timeout is { } timeout ? (long)timeout.TotalMilliseconds : 0;
+        var expected = Retry.PerTryTimeout is { } perTry ? (long)perTry.TotalMilliseconds : 0;
+        if (expected == 0)
+        {
+            expected = global;
+        }
+        if (expected <= 0)
+        {
+            return null;
+        }
+        if (global > 0)
+        {
+            var elapsedMs = (long)elapsed.TotalMilliseconds;
+            expected = elapsedMs >= global ? 1 : Math.Min(expected, global - elapsedMs);
+        }
+        return expected;
+    }
 
     public ClusterChoice PickDestination()
     {
@@ -406,10 +432,10 @@ public sealed class HostRuntime
     /// <summary>The pooled client for <see cref="Transport"/>, resolved once (not per request).</summary>
     public HttpMessageInvoker Client(UpstreamClientFactory factory) => _client ??= factory.GetClient(Transport!);
 
-    /// <summary>With auto_sni the SNI (and, without subjectAltNames, the SAN checked) is the request's Host: one client per Host.</summary>
+    /// <summary>With auto_sni the SNI (and, with auto_san_validation, a name the certificate must carry) is the request's Host: one client per Host.</summary>
     public HttpMessageInvoker ClientForSni(UpstreamClientFactory factory, string sni) =>
         (_clientsBySni ??= new(StringComparer.OrdinalIgnoreCase)).GetOrAdd(sni, static (name, state) => state.Factory.GetClient(
-            state.Transport with { Sni = name, SubjectAltNames = state.Transport.SubjectAltNames.Count > 0 ? state.Transport.SubjectAltNames : [name] }),
+            state.Transport with { Sni = name, VerifySan = state.Transport.AutoSanValidation ? name : null }),
             (Factory: factory, Transport: Transport!));
 
     public int ActiveRequests => Volatile.Read(ref _active);

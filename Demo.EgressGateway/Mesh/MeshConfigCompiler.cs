@@ -57,8 +57,8 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 destinations.Add(Choice(weight.Name, cumulative, weight, action, route, clusters));
             }
         }
-        var retry = new RetryPolicy(action?.RetryPolicy);
         var timeout = action?.Timeout is { } t && t > TimeSpan.Zero ? t : (TimeSpan?)null;
+        var retry = new RetryPolicy(action?.RetryPolicy, timeout);
         return new RouteEntry
         {
             Config = route,
@@ -68,9 +68,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             TotalWeight = cumulative,
             Retry = retry,
             Pipeline = retry.BuildPipeline(timeout, AdmitRetry),
-            ExpectedTimeoutHeader = (retry.PerTryTimeout ?? timeout) is { } expected
-                ? ((long)expected.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture)
-                : null,
+            Timeout = timeout,
         };
     }
 
@@ -124,6 +122,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
                 Http2 = cluster.Http2 || cluster.UseDownstreamProtocol,
                 Pool = pool,
                 SecretNotSupplied = tls?.SecretNotSupplied ?? false,
+                AutoSanValidation = tls?.AutoSanValidation ?? false,
             },
             // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
             DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",

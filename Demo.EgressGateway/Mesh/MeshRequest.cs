@@ -71,6 +71,9 @@ public sealed class StageFrame(string stage, string listener)
     public ResponseFlags Flags { get; set; }
     public string? UpstreamHost { get; set; }
     public long StartTimestamp { get; set; }
+
+    /// <summary>When the route timeout started (after the fault filter): retries' expected timeouts count from it.</summary>
+    public long RouteTimerStart { get; set; }
     public Activity? Activity { get; set; }
 
     /// <summary>

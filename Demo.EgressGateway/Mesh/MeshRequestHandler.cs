@@ -164,6 +164,13 @@ public sealed class MeshRequestHandler(
             return await LocalReplyAsync(request, depth, StatusCodes.Status404NotFound, "", ResponseFlags.NoRouteFound);
         }
         frame.Route = route;
+        // Envoy's ConnectionManagerImpl::ActiveStream::traceRequest: on an OUTBOUND listener (Istio's sidecar outbound
+        // and gateway listeners) the connection manager tells the upstream its route's decorator operation. Istio writes
+        // the tracing block that runs it by default (mesh enableTracing: true; tracing.go configureTracingFromTelemetry).
+        if (route.Config.Decorator is { Length: > 0 } operation)
+        {
+            request.Context.Request.Headers["x-envoy-decorator-operation"] = operation;
+        }
 
         if (route.Config.DirectResponse is { } direct)
         {
@@ -214,6 +221,7 @@ public sealed class MeshRequestHandler(
         AttemptOutcome outcome;
         var resilience = ResilienceContextPool.Shared.Get(cancellationToken);
         resilience.Properties.Set(MeshConfigCompiler.FrameKey, frame);
+        frame.RouteTimerStart = TimeProvider.System.GetTimestamp();
         try
         {
             outcome = await route.Pipeline.ExecuteAsync(
@@ -267,9 +275,10 @@ public sealed class MeshRequestHandler(
         context.Request.Headers["x-envoy-attempt-count"] = frame.Attempts < AttemptCounts.Length
             ? AttemptCounts[frame.Attempts]
             : frame.Attempts.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (frame.Route!.ExpectedTimeoutHeader is { } expectedTimeout)
+        var elapsed = frame.Attempts == 1 ? TimeSpan.Zero : TimeProvider.System.GetElapsedTime(frame.RouteTimerStart);
+        if (frame.Route!.ExpectedTimeoutMs(elapsed) is { } expectedTimeout)
         {
-            context.Request.Headers["x-envoy-expected-rq-timeout-ms"] = expectedTimeout;
+            context.Request.Headers["x-envoy-expected-rq-timeout-ms"] = expectedTimeout.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         if (!context.Response.HasStarted)
         {

@@ -26,11 +26,16 @@ public sealed class RetryPolicy
     private readonly bool _onRetriable4xx;
     private readonly HashSet<int> _statusCodes = [];
 
-    public RetryPolicy(Envoy.RetryPolicy? policy)
+    /// <param name="policy">The route's retry_policy; null: none.</param>
+    /// <param name="routeTimeout">
+    /// The route's timeout (null: none). A per-try timeout not shorter than it is ignored, as in Envoy's
+    /// <c>FilterUtility::finalTimeout</c> (source/common/router/router.cc: "If it's &gt;= global we just ignore it").
+    /// </param>
+    public RetryPolicy(Envoy.RetryPolicy? policy, TimeSpan? routeTimeout = null)
     {
         Config = policy;
         Attempts = policy?.NumRetries ?? 0;
-        PerTryTimeout = policy?.PerTryTimeout;
+        PerTryTimeout = policy?.PerTryTimeout is { } perTry && (routeTimeout is not { } route || perTry < route) ? perTry : null;
         BaseInterval = policy?.BaseInterval ?? DefaultBaseInterval;
         MaxInterval = BaseInterval * 10;
         RetryOn = policy?.RetryOn ?? "";
@@ -65,6 +70,8 @@ public sealed class RetryPolicy
     public bool AvoidPreviousHosts { get; }
 
     public int Attempts { get; }
+
+    /// <summary>The per-try timeout in effect: null when there is none or when it is not shorter than the route timeout.</summary>
     public TimeSpan? PerTryTimeout { get; }
     public string RetryOn { get; }
     public TimeSpan BaseInterval { get; }

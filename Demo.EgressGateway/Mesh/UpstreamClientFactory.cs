@@ -11,6 +11,8 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>How the gateway talks to one external host:port — TLS origination settings included.</summary>
+/// <param name="SubjectAltNames">The cluster's <c>match_subject_alt_names</c> (the DestinationRule's, else the
+/// ServiceEntry's); empty: no configured name check.</param>
 public sealed record UpstreamTransport(
     string Host,
     int Port,
@@ -28,6 +30,18 @@ public sealed record UpstreamTransport(
     /// <summary>Offer HTTP/2 in ALPN (Envoy: an HTTP/2 cluster, Istio: a port declared HTTP2 or GRPC).</summary>
     public bool Http2 { get; init; }
 
+    /// <summary>
+    /// The cluster's <c>auto_san_validation</c> (see <see cref="Envoy.UpstreamTlsContext.AutoSanValidation"/>): each
+    /// connection's certificate must also be for the Host it is opened for (<see cref="VerifySan"/>).
+    /// </summary>
+    public bool AutoSanValidation { get; init; }
+
+    /// <summary>
+    /// The name auto_san_validation checks for this connection (Envoy: the transport socket options'
+    /// <c>verifySubjectAltNameListOverride</c>, the request's Host); null: none.
+    /// </summary>
+    public string? VerifySan { get; init; }
+
     /// <summary>How long an idle pooled connection is kept (Istio: connectionPool.http.idleTimeout); null: 1 minute.</summary>
     public TimeSpan? IdleTimeout { get; init; }
 
@@ -41,8 +55,8 @@ public sealed record UpstreamTransport(
     public bool SecretNotSupplied { get; init; }
 
     // Records compare lists by reference; the key must compare them by content.
-    public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), InsecureSkipVerify,
-        CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied);
+    public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), AutoSanValidation, VerifySan,
+        InsecureSkipVerify, CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied);
 }
 
 /// <summary>
@@ -145,19 +159,26 @@ public sealed class UpstreamClientFactory : IDisposable
             return false;
         }
 
-        IReadOnlyList<string> names = transport.SubjectAltNames.Count > 0 ? transport.SubjectAltNames : [transport.Sni ?? transport.Host];
+        // Envoy's DefaultCertValidator::verifyCertificate: the auto_san_validation name (when set) and the configured
+        // match_subject_alt_names (when any) must each match; with neither, the trusted chain is all that is checked.
         var dnsSans = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames()).ToList();
-        if (!names.Any(name => dnsSans.Any(san => DnsNameMatches(name, san))))
+        if (transport.VerifySan is { } host && !dnsSans.Any(san => DnsNameMatches(host, san)))
         {
             Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
-                $"certificate DNS SANs [{string.Join(", ", dnsSans)}] match none of subjectAltNames [{string.Join(", ", names)}]");
+                $"certificate DNS SANs [{string.Join(", ", dnsSans)}] do not match the Host '{host}' (auto_san_validation: the DestinationRule has neither sni nor subjectAltNames)");
+            return false;
+        }
+        if (transport.SubjectAltNames.Count > 0 && !transport.SubjectAltNames.Any(name => dnsSans.Any(san => DnsNameMatches(name, san))))
+        {
+            Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
+                $"certificate DNS SANs [{string.Join(", ", dnsSans)}] match none of subjectAltNames [{string.Join(", ", transport.SubjectAltNames)}]");
             return false;
         }
         return true;
     }
 
     /// <summary>
-    /// Whether an expected name (a DestinationRule <c>subjectAltNames</c> entry, or the SNI/Host when there are none)
+    /// Whether an expected name (a <c>subjectAltNames</c> entry, or the Host auto_san_validation checks)
     /// matches one DNS SAN of the upstream's certificate, as Envoy decides it (Envoy
     /// <c>source/common/tls/utility.cc</c> <c>Utility::dnsNameMatch</c>, called by the default certificate validator's
     /// SAN matcher for an exact DNS matcher, which is what Istio makes of <c>subjectAltNames</c>):

@@ -100,6 +100,19 @@ public sealed class AnalyzerTests
             && d.Message.Contains("checks the certificate chain but not that the certificate is for this host", StringComparison.Ordinal));
     }
 
+    // cluster_tls.go setAutoSniAndAutoSanValidation: without sni (auto_sni) and without subjectAltNames istiod sets
+    // auto_san_validation, so Envoy checks the certificate against the Host: nothing to warn about.
+    [Fact]
+    public void A_TLS_rule_without_sni_or_subjectAltNames_is_not_named_as_its_Host_is_checked()
+    {
+        var diagnostics = AnalyzeEdited(folder =>
+        {
+            folder.Replace("destination-rule-hello-istio-v2.yaml", "          subjectAltNames:\n            - hello-istio-v2.apps.example.com\n", "");
+            folder.Replace("destination-rule-hello-istio-v2.yaml", "          sni: hello-istio-v2.apps.example.com\n", "");
+        });
+        Assert.DoesNotContain(diagnostics, d => d.Resource == "DestinationRule 'hello-istio-v2'" && d.Field!.EndsWith(".subjectAltNames", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_fault_on_the_sidecar_route_that_silently_disables_its_retries_is_named()
     {

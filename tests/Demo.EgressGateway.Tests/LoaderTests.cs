@@ -51,7 +51,7 @@ public sealed class LoaderTests
     // Each line goes into the first route, indented as a route field or (with a leading "    ") as a destination field.
     [Theory]
     [InlineData("    weight: \"50\"", "spec.http[0].route[0].weight", "must be an integer, got the string \"50\"")]
-    [InlineData("    weight: 150", "spec.http[0].route[0].weight", "must be between 0 and 100, got 150")]
+    [InlineData("    weight: -1", "spec.http[0].route[0].weight", "must be between 0 and 2147483647, got -1")]
     [InlineData("    weight: [1]", "spec.http[0].route[0].weight", "must be an integer, got a list")]
     [InlineData("timeout: 5 sec", "spec.http[0].timeout", "must be a duration")]
     [InlineData("timeout: 0.5ms", "spec.http[0].timeout", "must be at least 1ms")]

@@ -223,6 +223,52 @@ public sealed class TlsOriginationTests
         Assert.DoesNotContain(gateway.Logs.Messages(), m => m.Contains("Exception", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Which names a certificate from a trusted CA must carry. Istio's cluster_tls.go (setAutoSniAndAutoSanValidation,
+    /// 1.22–1.30) sets auto_san_validation — the certificate must be for the request's Host — only together with
+    /// auto_sni, i.e. when the rule has no <c>sni</c>, and then only without <c>subjectAltNames</c>; the rule's
+    /// <c>subjectAltNames</c> become <c>match_subject_alt_names</c>. So a rule with <c>sni</c> and no
+    /// <c>subjectAltNames</c> (and a ServiceEntry without any) has Envoy verify the chain and no name.
+    /// </summary>
+    [Theory]
+    [InlineData(true, false, 200)]
+    [InlineData(false, false, 503)]
+    [InlineData(true, true, 503)]
+    public async Task A_rule_with_sni_and_no_subjectAltNames_verifies_the_chain_but_not_the_name(bool sni, bool subjectAltNames, int expected)
+    {
+        const string otherName = "somebody-else.example.com";
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            foreach (var rule in new[] { V1Rule, V2Rule })
+            {
+                if (!subjectAltNames)
+                {
+                    var lines = folder.Read(rule).Split('\n').ToList();
+                    lines.RemoveRange(lines.FindIndex(l => l == "          subjectAltNames:"), 2);
+                    folder.Write(rule, string.Join('\n', lines));
+                }
+                if (!sni)
+                {
+                    folder.Replace(rule, "          sni: ", "          #sni: ");
+                }
+            }
+        }, await UpstreamWithCertificateFor(otherName));
+
+        if (expected == 503)
+        {
+            await AssertRefusedAsync(gateway, otherName);
+            return;
+        }
+        for (var i = 0; i < 10; i++)
+        {
+            var (status, body) = await gateway.GetAsync();
+            Assert.True(status == expected, $"{status} {body}");
+        }
+        Assert.Equal(10, gateway.Upstream.TotalHits);
+        Assert.DoesNotContain(gateway.Logs.Messages(LogLevel.Warning), m => m.StartsWith("TLS origination", StringComparison.Ordinal));
+    }
+
     /// <summary>Envoy's <c>Utility::dnsNameMatch</c> (expected name, certificate SAN), case by case.</summary>
     [Theory]
     [InlineData("hello-istio-v1.apps.example.com", "hello-istio-v1.apps.example.com", true)]

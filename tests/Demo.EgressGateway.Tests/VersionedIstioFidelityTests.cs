@@ -194,6 +194,33 @@ public sealed class VersionedIstioFidelityTests : IDisposable
         Assert.Equal("1", headers["x-envoy-attempt-count"]);
     }
 
+    // x-envoy-decorator-operation across the gateway hop. Both proxies' listeners are OUTBOUND (Istio's
+    // listener.go), so each connection manager sets the header to its own route's decorator (conn_manager_impl.cc
+    // traceRequest, after mutateRequestHeaders). Up to 1.24 the gateway overwrites the sidecar's 'hello:80/*' (the
+    // weighted route's VirtualService name and port, route.go GetRouteOperation); from 1.25 cleanInternalHeaders drops
+    // it first. Either way the upstream sees the gateway route's: its only cluster's host and port.
+    [Theory]
+    [InlineData("1.24")]
+    [InlineData("1.25")]
+    public async Task The_upstream_sees_the_gateway_routes_decorator_operation(string version)
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Write(MeshYaml.SidecarFile, MeshYaml.Sidecar(100, 0));
+        }, settings: new() { ["EgressGateway:IstioVersion"] = version });
+        var seen = new ConcurrentQueue<string>();
+        gateway.Upstream.Behaviour = context =>
+        {
+            seen.Enqueue(context.Request.Headers["x-envoy-decorator-operation"].ToString());
+            return Task.FromResult(false);
+        };
+
+        Assert.Equal(200, (await gateway.GetAsync()).Status);
+
+        Assert.Equal([$"{GatewayHost.V1Host}:443/*"], seen);
+    }
+
     // httproute.go GenerateAltVirtualHosts (istio/istio#56008, PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN, 1.27): the
     // service's virtual host gets "hello.external." too (httproute_test.go TestGenerateVirtualHostDomains). Before, a
     // Host with the trailing dot falls to the catch-all virtual host: REGISTRY_ONLY's block_all, 502.
