@@ -108,10 +108,11 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.All(during.Where(l => l.Outcome == Outcome.Failure), l => Assert.Equal(V2UnknownRoute, l.Body));
         AssertShare(during, Outcome.V1, 0.15, 0.75);
         AssertShare(during, Outcome.Failure, 0.15, 0.75);
-        // It shows as soon as the stop begins: the instances unregister before they stop serving, so nothing in
-        // between fails otherwise. "Within a second" is timed by the router's own clock (its access log's start time,
-        // as gorouter writes it): the caller's line then reaches the console through DCP's log capture, whose delay on
-        // a loaded machine is DCP's, not the app's (printed for reference; the lines' latency is bounded below).
+        // It shows as soon as the route is gone: the instances unregister as their stop begins, before they stop serving,
+        // so nothing in between fails otherwise, and the router answers the very next request for v2 with 404. That is
+        // asserted in the router's own order of events (its console, where registrations and access lines interleave).
+        // How long after the stop command the instances unregister is DCP's (it signals the processes; 1.1–1.9 s on a
+        // loaded machine), and when the next v2 request comes is the caller's weighted pick: both printed, neither bounded.
         var firstUnknown = outage.Lines.First(l => l.Body == V2UnknownRoute);
         var routerNow = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync,
             r => r.Access.Skip(routerMark).Any(a => a.Host == "hello-istio-v2.apps.example.com" && a.RouterError == "unknown_route"),
@@ -122,9 +123,13 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         var firstRouter404 = routerNow.Access.Skip(routerMark).First(a => a.Host == "hello-istio-v2.apps.example.com" && a.RouterError == "unknown_route");
         output.WriteLine($"router's first 404 unknown_route for v2: {(firstRouter404.StartedAt - stopping).TotalSeconds:0.00} s after the stop command: {firstRouter404.Text}");
         output.WriteLine($"first 404 line: {firstUnknown}, captured {(firstUnknown.CapturedAt - stopping)?.TotalSeconds:0.00} s after the stop command");
-        Assert.True(firstRouter404.StartedAt <= stopping + TimeSpan.FromSeconds(1),
-            $"the router's first 404 for v2 came {(firstRouter404.StartedAt - stopping).TotalSeconds:0.00} s after the stop command: {firstRouter404.Text}");
-        Assert.True(firstUnknown.Tick <= stopping + TimeSpan.FromSeconds(1), $"{firstUnknown} is stamped later than a second after the stop command");
+        Assert.Equal(AppHostFixture.CfInstances, unregistered.Count);
+        var routeGone = unregistered.Max(r => r.Number);
+        var v2AfterRouteGone = routerNow.Access.Where(a => a.Number > routeGone && a.Host == "hello-istio-v2.apps.example.com").ToList();
+        Assert.NotEmpty(v2AfterRouteGone);
+        Assert.All(v2AfterRouteGone, a => Assert.True(a.Status == 404 && a.RouterError == "unknown_route", $"after the route was gone: {a.Text}"));
+        Assert.All(routerNow.Access.Skip(routerMark).Where(a => a.Number < routeGone && a.Host == "hello-istio-v2.apps.example.com"),
+            a => Assert.True(a.Status is 200 or 404, $"while v2 was stopping: {a.Text}"));
         Assert.All(outage.Lines.Where(l => l.Tick >= NextWholeSecond(stopping).AddSeconds(-1)), l =>
             Assert.True(l.Outcome is not Outcome.Failure || l.Body == V2UnknownRoute, l.ToString()));
 
@@ -266,14 +271,21 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         output.WriteLine("egress lines since the stop:" + Environment.NewLine
             + string.Join(Environment.NewLine, egress.Access.Where(a => a.Number > egressMark).Take(60).Select(a => $"  {a.CapturedAt:HH:mm:ss.fff} {a.Text}")));
         output.WriteLine("egress 503s: " + string.Join(", ", failures.CountBy(a => $"{a.Stage} {string.Join(',', a.Flags.Order())}").Select(f => $"{f.Key} ×{f.Value}")));
-        // As Envoy reports it: the gateway's route (Istio's default retry policy) retries the refused connection and gives
-        // up (UF,URX); the sidecar retries that 503 (retryOn 5xx) and gives up too (URX); once ejected, UH.
-        var firstRefused = failures.First(a => a.Stage == "gateway" && a.Flags.Contains("UF") && a.Flags.Contains("URX"));
-        var firstEjected = failures.First(a => a.Stage == "gateway" && a.Flags.Contains("UH"));
-        Assert.True(firstRefused.Number < firstEjected.Number, $"UH ({firstEjected.Text}) came before UF,URX ({firstRefused.Text})");
+        // As Envoy reports it: the gateway's route (Istio's default retry policy) retries the refused connection (UF,
+        // with URX once the retries are used up); the sidecar retries that 503 (retryOn 5xx) and gives up too (URX).
+        // Outlier detection is per host (outlier_detection_impl.cc: each host counts its own consecutive gateway
+        // errors), so the order holds per host: a host is ejected (UH) only after tries to it were refused — on an
+        // earlier line (UF) or earlier in the same request (a UH line whose attempt count is above 1). Across hosts there
+        // is no order: v2's ejection may come before v1's first retry exhaustion.
         Assert.Contains(failures, a => a.Stage == "sidecar" && a.Flags.Contains("URX"));
-        Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UH") && a.Cluster.Contains("hello-istio-v1", StringComparison.Ordinal));
-        Assert.Contains(failures, a => a.Stage == "gateway" && a.Flags.Contains("UH") && a.Cluster.Contains("hello-istio-v2", StringComparison.Ordinal));
+        foreach (var host in new[] { "hello-istio-v1", "hello-istio-v2" })
+        {
+            var lines = failures.Where(a => a.Stage == "gateway" && a.Cluster.Contains(host, StringComparison.Ordinal)).ToList();
+            var firstEjected = lines.FirstOrDefault(a => a.Flags.Contains("UH"));
+            Assert.True(firstEjected is not null, $"{host} was never ejected (no 503 UH at the gateway)");
+            Assert.True(lines.TakeWhile(a => a != firstEjected).Any(a => a.Flags.Contains("UF")) || firstEjected.Attempts > 1,
+                $"{host} was ejected ({firstEjected.Text}) before any try to it was refused");
+        }
 
         // Started again, nobody does anything: the ejection ends (baseEjectionTime) and both versions answer.
         var upFrom = NextWholeSecond(upAt);
@@ -337,15 +349,20 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         await fixture.WaitForCallerAsync(c => c.TickedFrom(downFrom).Any(l => l.Outcome == Outcome.Failure),
             TimeSpan.FromSeconds(30), $"an error line while {name} is down", ct);
 
+        var restarting = DateTimeOffset.Now;
         await fixture.StartAsync(name, ct);
         var upFrom = NextWholeSecond(DateTimeOffset.Now).AddSeconds(1);
 
         var caller = await fixture.WaitForCallerAsync(c => c.TickedFrom(upFrom).Count() >= 12,
             TimeSpan.FromSeconds(30), $"12 ticks after {name} is back", ct);
         var down = caller.Lines.Where(l => l.Tick >= downFrom && l.Tick < upFrom).ToList();
+        output.WriteLine($"{name} stopped before {downFrom:HH:mm:ss}, start command at {restarting:HH:mm:ss.fff}, up from {upFrom:HH:mm:ss}");
         output.WriteLine($"{name} down: {Tally(down)}; failures: {string.Join(" | ", down.Where(l => l.Outcome == Outcome.Failure).Select(l => l.Body[..Math.Min(l.Body.Length, 100)]).Distinct())}");
         Assert.All(caller.TickedFrom(upFrom), l => Assert.True(l.Outcome is not Outcome.Failure, $"not recovered: {l}"));
-        Assert.All(caller.Lines.Where(l => l.Tick >= downFrom && l.Tick < upFrom && l.Outcome == Outcome.Failure),
+        // A stopped hop refuses connections, so the caller fails fast while it is down. Once the start command is given,
+        // the process may have bound its port and not yet serve (its start-up, which a loaded machine slows down): a
+        // request then waits, which is the machine's speed, not the behaviour asserted here.
+        Assert.All(caller.Lines.Where(l => l.Tick >= downFrom && l.Tick < restarting.AddSeconds(-1) && l.Outcome == Outcome.Failure),
             l => Assert.DoesNotContain("no answer within", l.Body, StringComparison.Ordinal));
         Assert.Empty(caller.Malformed);
 

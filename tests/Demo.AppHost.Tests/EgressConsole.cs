@@ -4,8 +4,8 @@ using System.Text.RegularExpressions;
 namespace Demo.AppHost.Tests;
 
 /// <summary>One Envoy-style access-log line of the local egress gateway.</summary>
-public sealed record AccessLogEntry(int Number, string Stage, int Status, IReadOnlySet<string> Flags, string Route, string Cluster,
-    DateTimeOffset? CapturedAt, string Text);
+public sealed record AccessLogEntry(int Number, string Stage, int Status, IReadOnlySet<string> Flags, int Attempts, string Route,
+    string Cluster, DateTimeOffset? CapturedAt, string Text);
 
 /// <summary>The egress gateway's console: access-log lines and configuration (re)loads.</summary>
 public sealed partial class EgressConsole
@@ -32,6 +32,7 @@ public sealed partial class EgressConsole
                 var flags = a.Groups["flags"].Value == "-" ? [] : a.Groups["flags"].Value.Split(',').ToHashSet(StringComparer.Ordinal);
                 access.Add(new AccessLogEntry(line.Number, a.Groups["stage"].Value,
                     int.Parse(a.Groups["status"].Value, CultureInfo.InvariantCulture), flags,
+                    int.Parse(a.Groups["attempts"].Value, CultureInfo.InvariantCulture),
                     a.Groups["route"].Value, a.Groups["cluster"].Value, line.CapturedAt, line.Text.Trim()));
             }
             else if (AppliedLine().Match(line.Text) is { Success: true } r)
@@ -42,7 +43,7 @@ public sealed partial class EgressConsole
         return new EgressConsole(access, applied);
     }
 
-    [GeneratedRegex(@"^\s*\[(?<stage>sidecar|gateway)\] ""\S+ \S+ \S+"" (?<status>\d{3}) (?<flags>\S+) attempts=\d+ route=(?<route>\S+) cluster=(?<cluster>\S+) ")]
+    [GeneratedRegex(@"^\s*\[(?<stage>sidecar|gateway)\] ""\S+ \S+ \S+"" (?<status>\d{3}) (?<flags>\S+) attempts=(?<attempts>\d+) route=(?<route>\S+) cluster=(?<cluster>\S+) ")]
     private static partial Regex AccessLine();
 
     [GeneratedRegex(@"^\s*Applied Istio configuration revision (?<revision>\d+) from ")]

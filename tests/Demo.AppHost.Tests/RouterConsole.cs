@@ -7,8 +7,11 @@ namespace Demo.AppHost.Tests;
 public sealed record RouterAccessEntry(int Number, string Host, DateTimeOffset StartedAt, int Status, string AppIndex, string Backend, int Attempts, string RouterError,
     string VcapRequestId, string TraceId, DateTimeOffset? CapturedAt, string Text);
 
-/// <summary>A route (un)registration the router logged, and when Aspire captured the line.</summary>
-public sealed record RouterRegistration(string Text, DateTimeOffset? CapturedAt)
+/// <summary>
+/// A route (un)registration the router logged, its line number in the router's console (the router's own order of
+/// events, shared with <see cref="RouterAccessEntry.Number"/>), and when Aspire captured the line.
+/// </summary>
+public sealed record RouterRegistration(int Number, string Text, DateTimeOffset? CapturedAt)
 {
     public override string ToString() => Text;
 }
@@ -43,7 +46,7 @@ public sealed partial class RouterConsole
             }
             else if (RegistrationLine().IsMatch(line.Text))
             {
-                registrations.Add(new RouterRegistration(line.Text.Trim(), line.CapturedAt));
+                registrations.Add(new RouterRegistration(line.Number, line.Text.Trim(), line.CapturedAt));
             }
         }
         return new RouterConsole(access, registrations);
