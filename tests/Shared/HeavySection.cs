@@ -16,7 +16,9 @@ namespace Demo.Tests;
 /// .NET locks a file opened with <see cref="FileShare.None"/> with <c>LOCK_EX</c> and one opened for reading with
 /// any other share with <c>LOCK_SH</c>, and fails the open with an <see cref="IOException"/> when that would block.
 /// The kernel releases the locks when their holder exits, so a crashed test host never leaves one held. A turnstile gives a waiting exclusive section priority: once it waits,
-/// no new shared section starts, so it waits only for those already running (each at most a start-up or a story).
+/// no new shared section starts, so it waits only for those already running (each at most a start-up, a story or an
+/// AppHost run). A process that already holds a shared section enters another without the turnstile: the waiting
+/// exclusive section waits for that process anyway, and making it wait for its own second section would deadlock.
 /// </remarks>
 internal sealed class HeavySection : IDisposable
 {
@@ -24,9 +26,19 @@ internal sealed class HeavySection : IDisposable
     private static readonly string TurnstilePath = LockPath + ".turnstile";
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(10);
 
+    private static int s_sharedHeld;
     private readonly SafeFileHandle[] _held;
+    private readonly bool _shared;
 
-    private HeavySection(params SafeFileHandle[] held) => _held = held;
+    private HeavySection(bool shared, params SafeFileHandle[] held)
+    {
+        _shared = shared;
+        _held = held;
+        if (shared)
+        {
+            Interlocked.Increment(ref s_sharedHeld);
+        }
+    }
 
     /// <summary>Waits until no other section (shared or exclusive) runs on this machine; holds it until disposed.</summary>
     /// <exception cref="TimeoutException">The lock stayed busy for longer than <paramref name="timeout"/> (10 minutes if null).</exception>
@@ -37,7 +49,7 @@ internal sealed class HeavySection : IDisposable
         var turnstile = await AcquireAsync(TurnstilePath, exclusive: true, name, waited, limit, cancellationToken);
         try
         {
-            return new HeavySection(await AcquireAsync(LockPath, exclusive: true, name, waited, limit, cancellationToken), turnstile);
+            return new HeavySection(false, await AcquireAsync(LockPath, exclusive: true, name, waited, limit, cancellationToken), turnstile);
         }
         catch
         {
@@ -52,8 +64,12 @@ internal sealed class HeavySection : IDisposable
     {
         var waited = Stopwatch.StartNew();
         var limit = timeout ?? DefaultTimeout;
+        if (Volatile.Read(ref s_sharedHeld) > 0)
+        {
+            return new HeavySection(true, await AcquireAsync(LockPath, exclusive: false, name, waited, limit, cancellationToken));
+        }
         using var turnstile = await AcquireAsync(TurnstilePath, exclusive: true, name, waited, limit, cancellationToken);
-        return new HeavySection(await AcquireAsync(LockPath, exclusive: false, name, waited, limit, cancellationToken));
+        return new HeavySection(true, await AcquireAsync(LockPath, exclusive: false, name, waited, limit, cancellationToken));
     }
 
     private static async Task<SafeFileHandle> AcquireAsync(string path, bool exclusive, string name, Stopwatch waited, TimeSpan limit,
@@ -83,6 +99,10 @@ internal sealed class HeavySection : IDisposable
         foreach (var handle in _held)
         {
             handle.Dispose();
+        }
+        if (_shared)
+        {
+            Interlocked.Decrement(ref s_sharedHeld);
         }
     }
 }
