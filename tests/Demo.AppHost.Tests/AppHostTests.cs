@@ -59,13 +59,15 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
 
         // Every answer went through the router, round-robin over both instances of each app, with gorouter's headers.
         string[] hosts = ["hello-istio-v1.apps.example.com", "hello-istio-v2.apps.example.com"];
-        // Round-robin: a host's first CfInstances answers come from as many instances; wait for that many per host.
+        // Round-robin over the instances registered (gorouter routes to an instance once it registered; a healthy
+        // instance may still be registering on a loaded machine): once every instance of a host is in the router's
+        // console, its next answers come from as many instances. Wait for twice that many per host after that point.
         var router = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync,
-            r => hosts.All(h => r.Access.Count(a => a.Host == h && a.Status == 200) >= 2 * AppHostFixture.CfInstances),
+            r => hosts.All(h => AnswersOnceAllRegistered(r, h).Count() >= 2 * AppHostFixture.CfInstances),
             TimeSpan.FromSeconds(30), r => $"{r.Access.Count} router access-log lines", cts.Token);
         foreach (var host in hosts)
         {
-            var backends = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.Backend).Distinct().ToList();
+            var backends = AnswersOnceAllRegistered(router, host).Select(a => a.Backend).Distinct().ToList();
             Assert.True(backends.Count == AppHostFixture.CfInstances, $"{host} answered by [{string.Join(", ", backends)}]");
             // CF_INSTANCE_INDEX as Diego numbers instances: 0 … n−1, in gorouter's app_index.
             var indexes = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.AppIndex).Distinct().Order(StringComparer.Ordinal);
@@ -80,6 +82,19 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
             @"vcap_request_id:""[0-9a-f-]{36}"" x_forwarded_for:""127\.0\.0\.1, 127\.0\.0\.1"" x_forwarded_proto:""https"" x_request_start:""\d{13}"" traceid:""[0-9a-f]{32}""", line));
         var traced = router.Access.Where(a => a.Status == 200 && a.Host == "hello-istio-v1.apps.example.com").Select(a => a.TraceId).ToHashSet();
         Assert.Contains(app, line => traced.Any(t => line.Contains(t, StringComparison.Ordinal)));
+    }
+
+    // A host's 200s logged after the router logged the registration of its last instance (its console's order).
+    private static IEnumerable<RouterAccessEntry> AnswersOnceAllRegistered(RouterConsole router, string host)
+    {
+        var registered = router.Registrations
+            .Where(r => r.Text.StartsWith("Registered ", StringComparison.Ordinal) && r.Text.Contains($" for route {host} ", StringComparison.Ordinal)).ToList();
+        if (registered.Count < AppHostFixture.CfInstances)
+        {
+            return [];
+        }
+        var since = registered.Max(r => r.Number);
+        return router.Access.Where(a => a.Number > since && a.Host == host && a.Status == 200);
     }
 
     [Fact, Step(2)]
@@ -109,8 +124,9 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         AssertShare(during, Outcome.V1, 0.15, 0.75);
         AssertShare(during, Outcome.Failure, 0.15, 0.75);
         // It shows as soon as the route is gone: the instances unregister as their stop begins, before they stop serving,
-        // so nothing in between fails otherwise, and the router answers the very next request for v2 with 404. That is
-        // asserted in the router's own order of events (its console, where registrations and access lines interleave).
+        // so nothing in between fails otherwise, and from then on the router answers every request for v2 with 404.
+        // That is asserted on the router's own clock (the start time of each request in its access log): every v2
+        // request it received from its first 404 on was a 404, every one before it a 200.
         // How long after the stop command the instances unregister is DCP's (it signals the processes; 1.1–1.9 s on a
         // loaded machine), and when the next v2 request comes is the caller's weighted pick: both printed, neither bounded.
         var firstUnknown = outage.Lines.First(l => l.Body == V2UnknownRoute);
@@ -124,12 +140,11 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         output.WriteLine($"router's first 404 unknown_route for v2: {(firstRouter404.StartedAt - stopping).TotalSeconds:0.00} s after the stop command: {firstRouter404.Text}");
         output.WriteLine($"first 404 line: {firstUnknown}, captured {(firstUnknown.CapturedAt - stopping)?.TotalSeconds:0.00} s after the stop command");
         Assert.Equal(AppHostFixture.CfInstances, unregistered.Count);
-        var routeGone = unregistered.Max(r => r.Number);
-        var v2AfterRouteGone = routerNow.Access.Where(a => a.Number > routeGone && a.Host == "hello-istio-v2.apps.example.com").ToList();
-        Assert.NotEmpty(v2AfterRouteGone);
-        Assert.All(v2AfterRouteGone, a => Assert.True(a.Status == 404 && a.RouterError == "unknown_route", $"after the route was gone: {a.Text}"));
-        Assert.All(routerNow.Access.Skip(routerMark).Where(a => a.Number < routeGone && a.Host == "hello-istio-v2.apps.example.com"),
-            a => Assert.True(a.Status is 200 or 404, $"while v2 was stopping: {a.Text}"));
+        Assert.True(firstRouter404.Number > unregistered.Min(r => r.Number), $"a 404 before any instance unregistered: {firstRouter404.Text}");
+        var v2 = routerNow.Access.Skip(routerMark).Where(a => a.Host == "hello-istio-v2.apps.example.com").ToList();
+        Assert.All(v2.Where(a => a.StartedAt >= firstRouter404.StartedAt),
+            a => Assert.True(a.Status == 404 && a.RouterError == "unknown_route", $"after the route was gone: {a.Text}"));
+        Assert.All(v2.Where(a => a.StartedAt < firstRouter404.StartedAt), a => Assert.True(a.Status == 200, $"while v2 was stopping: {a.Text}"));
         Assert.All(outage.Lines.Where(l => l.Tick >= NextWholeSecond(stopping).AddSeconds(-1)), l =>
             Assert.True(l.Outcome is not Outcome.Failure || l.Body == V2UnknownRoute, l.ToString()));
 
