@@ -68,7 +68,9 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         foreach (var host in hosts)
         {
             var backends = AnswersOnceAllRegistered(router, host).Select(a => a.Backend).Distinct().ToList();
-            Assert.True(backends.Count == AppHostFixture.CfInstances, $"{host} answered by [{string.Join(", ", backends)}]");
+            Assert.True(backends.Count == AppHostFixture.CfInstances, $"{host} answered by [{string.Join(", ", backends)}]; the router's console for it:"
+                + string.Concat(router.Registrations.Where(r => r.Text.Contains($" {host} ", StringComparison.Ordinal)).Select(r => $"{Environment.NewLine}  #{r.Number} {r.Text}"))
+                + string.Concat(router.Access.Where(a => a.Host == host).Take(30).Select(a => $"{Environment.NewLine}  #{a.Number} {a.Status} backend {a.Backend} attempts {a.Attempts} error {a.RouterError} started {a.StartedAt:HH:mm:ss.fff}")));
             // CF_INSTANCE_INDEX as Diego numbers instances: 0 … n−1, in gorouter's app_index.
             var indexes = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.AppIndex).Distinct().Order(StringComparer.Ordinal);
             Assert.Equal(Enumerable.Range(0, AppHostFixture.CfInstances).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), indexes);
