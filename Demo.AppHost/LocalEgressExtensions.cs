@@ -39,7 +39,9 @@ internal static class LocalEgressExtensions
             caPath = ca.CaCertificatePath;
         }
         return builder.AddProject<Projects.Demo_EgressGateway>(name, o => o.ExcludeLaunchProfile = true)
-            .WithHttpEndpoint(name: "http", env: "EgressGateway__MeshPort")
+            // Not behind DCP's proxy: a stopped gateway must refuse connections, so the app's proxy fails at once, as
+            // Istio's sidecar does with no gateway endpoint (503 UH) — DCP's proxy accepts a connection and may hold it.
+            .WithHttpEndpoint(name: "http", env: "EgressGateway__MeshPort", isProxied: false)
             .WithHttpEndpoint(name: "admin", env: "EgressGateway__AdminPort")
             .WithEnvironment("EgressGateway__ConfigDirectory", IstioConfigDirectory(builder))
             .WithEnvironment("EgressGateway__Scenario", builder.Configuration["Scenario"] ?? "")
