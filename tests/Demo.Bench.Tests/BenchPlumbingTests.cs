@@ -1,11 +1,27 @@
 using System.Text.Json.Nodes;
+using Xunit.Sdk;
+using Xunit.v3;
 
 namespace Demo.Bench.Tests;
+
+/// <summary>
+/// The soak first: it takes the suite's exclusive <see cref="Demo.Tests.HeavySection"/>, and at the start of
+/// <c>dotnet test Demo.sln</c> no AppHost holds it yet. Run after the smoke benchmark, it met the AppHost assembly's
+/// first AppHost run and waited for it, which held this assembly's slot and pushed the next assemblies (the
+/// EgressGateway suite) into the AppHost stories' window.
+/// </summary>
+public sealed class SoakFirstOrderer : ITestMethodOrderer
+{
+    public IReadOnlyCollection<TTestMethod?> OrderTestMethods<TTestMethod>(IReadOnlyCollection<TTestMethod?> testMethods)
+        where TTestMethod : notnull, ITestMethod =>
+        [.. testMethods.OrderBy(m => m?.MethodName.Contains("soak", StringComparison.Ordinal) == true ? 0 : 1)];
+}
 
 /// <summary>
 /// Keeps bench/run.sh and bench/soak.sh from rotting: a few hundred requests per path and a short soak, on 127.0.0.1,
 /// with the real processes. These check plumbing and correctness (every request answered), never speed.
 /// </summary>
+[TestMethodOrderer(typeof(SoakFirstOrderer))]
 public sealed class BenchPlumbingTests
 {
     [Fact]
