@@ -190,9 +190,10 @@ start_gateway() {
     "$@" dotnet "$dll"
 }
 
-# CPU time of the given processes in clock ticks (USER_HZ), with nanosecond precision: the sum of every thread's
-# /proc/<pid>/task/<tid>/schedstat run time (utime+stime in /proc/<pid>/stat counts whole 10 ms ticks, and a short
-# smoke run of nginx can stay under one). Threads that exit during a round are not counted; falls back to stat.
+# CPU time of the given processes in clock ticks (USER_HZ), as "SCHED STAT": SCHED with nanosecond precision, the sum
+# of every live thread's /proc/<pid>/task/<tid>/schedstat run time (utime+stime counts whole 10 ms ticks, and a short
+# smoke run of nginx can stay under one), which loses the time of threads that exit; STAT, utime+stime of
+# /proc/<pid>/stat, which keeps exited threads' time. Take differences with cpu_delta.
 cpu_ticks() {
   local pid line fields total_ns=0 stat_ticks=0 f ns rest
   for pid in "$@"; do
@@ -205,11 +206,14 @@ cpu_ticks() {
       total_ns=$((total_ns + ns))
     done
   done
-  if [ "$total_ns" -gt 0 ]; then
-    awk -v ns="$total_ns" -v hz="$HZ" 'BEGIN { printf "%.4f\n", ns * hz / 1e9 }'
-  else
-    echo "$stat_ticks"
-  fi
+  awk -v ns="$total_ns" -v hz="$HZ" -v st="$stat_ticks" 'BEGIN { printf "%.4f %d\n", ns * hz / 1e9, st }'
+}
+
+# cpu_delta "SCHED0 STAT0" "SCHED1 STAT1": clock ticks used between two cpu_ticks readings — the larger of the two
+# differences: the schedstat one unless threads exited in between (it then drops, even below zero, seen with .NET's
+# thread pool retiring threads), the stat one is never negative and short by under a tick per thread.
+cpu_delta() {
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); d1 = y[1] - x[1]; d2 = y[2] - x[2]; printf "%.4f\n", (d1 > d2 ? d1 : d2) }'
 }
 
 # Sum of VmRSS (kB) of the given processes.

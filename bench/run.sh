@@ -158,11 +158,11 @@ measure() { # PATH ROUND
   wrk_cpu=$(tail -n 1 "$WORK/wrk.out" | awk '{ split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
   local line="path=$path round=$round $figures wall_s=$(calc "$t1 - $t0")"
   if [ ${#proxy_pids[@]} -gt 0 ]; then
-    line+=" proxy_cpu_s=$(calc "($cpu1 - $cpu0) / $HZ") proxy_rss_kb=$rss_max proxy_processes=${#proxy_pids[@]}"
+    line+=" proxy_cpu_s=$(calc "$(cpu_delta "$cpu0" "$cpu1") / $HZ") proxy_rss_kb=$rss_max proxy_processes=${#proxy_pids[@]}"
   fi
   read -r mb0 mt0 <<<"$m0"
   read -r mb1 mt1 <<<"$m1"
-  line+=" upstream_cpu_s=$(calc "($up1 - $up0) / $HZ") wrk_cpu_s=$wrk_cpu"
+  line+=" upstream_cpu_s=$(calc "$(cpu_delta "$up0" "$up1") / $HZ") wrk_cpu_s=$wrk_cpu"
   line+=" machine_busy=$(calc "($mb1 - $mb0) / ($mt1 - $mt0) * $(nproc)") load1=$(cut -d' ' -f1 /proc/loadavg)"
   echo "$line" >>"$RAW"
   log "round $round $path: $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(rps|p50_us|p99_us|errors|proxy_cpu_s|wall_s)=/) printf "%s ", $i }' <<<"$line")"
