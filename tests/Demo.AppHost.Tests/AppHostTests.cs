@@ -61,7 +61,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         string[] hosts = ["hello-istio-v1.apps.example.com", "hello-istio-v2.apps.example.com"];
         // Round-robin over the instances registered (gorouter routes to an instance once it registered; a healthy
         // instance may still be registering on a loaded machine): once every instance of a host is in the router's
-        // console, its next answers come from as many instances. Wait for twice that many per host after that point.
+        // console, its next requests go to as many instances. Wait for twice that many per host after that point.
         var router = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync,
             r => hosts.All(h => AnswersOnceAllRegistered(r, h).Count() >= 2 * AppHostFixture.CfInstances),
             TimeSpan.FromSeconds(30), r => $"{r.Access.Count} router access-log lines", cts.Token);
@@ -72,7 +72,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
                 + string.Concat(router.Registrations.Where(r => r.Text.Contains($" {host} ", StringComparison.Ordinal)).Select(r => $"{Environment.NewLine}  #{r.Number} {r.Text}"))
                 + string.Concat(router.Access.Where(a => a.Host == host).Take(30).Select(a => $"{Environment.NewLine}  #{a.Number} {a.Status} backend {a.Backend} attempts {a.Attempts} error {a.RouterError} started {a.StartedAt:HH:mm:ss.fff}")));
             // CF_INSTANCE_INDEX as Diego numbers instances: 0 … n−1, in gorouter's app_index.
-            var indexes = router.Access.Where(a => a.Host == host && a.Status == 200).Select(a => a.AppIndex).Distinct().Order(StringComparer.Ordinal);
+            var indexes = AnswersOnceAllRegistered(router, host).Select(a => a.AppIndex).Distinct().Order(StringComparer.Ordinal);
             Assert.Equal(Enumerable.Range(0, AppHostFixture.CfInstances).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), indexes);
         }
         output.WriteLine("router: " + router.Access.First(a => a.Status == 200).Text);
@@ -86,7 +86,8 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         Assert.Contains(app, line => traced.Any(t => line.Contains(t, StringComparison.Ordinal)));
     }
 
-    // A host's 200s logged after the router logged the registration of its last instance (its console's order).
+    // A host's requests the router routed to an instance (any status: a cold instance's first answer may come after the
+    // mesh's per-try timeout, 499 in gorouter's log) logged after the registration of its last instance.
     private static IEnumerable<RouterAccessEntry> AnswersOnceAllRegistered(RouterConsole router, string host)
     {
         var registered = router.Registrations
@@ -96,7 +97,7 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
             return [];
         }
         var since = registered.Max(r => r.Number);
-        return router.Access.Where(a => a.Number > since && a.Host == host && a.Status == 200);
+        return router.Access.Where(a => a.Number > since && a.Host == host && a.Backend != "-");
     }
 
     [Fact, Step(2)]
