@@ -34,16 +34,16 @@ public static class AdminApi
     /// <c>POST /scenarios/apply</c> with <c>{"scenarios":["name",…]}</c>: deploy/istio with those scenarios on top.
     /// 200 with the new status, or 422 with the findings that kept the serving revision.
     /// </summary>
-    private static IResult ApplyScenarios(ApplyRequest request, MeshConfigProvider configs) =>
-        Apply(configs, request.Scenarios ?? []);
+    private static IResult ApplyScenarios(ApplyRequest request, MeshConfigProvider configs, ProxyListeners listeners) =>
+        Apply(configs, listeners, request.Scenarios ?? []);
 
     /// <summary><c>POST /scenarios/reset</c>: back to deploy/istio alone.</summary>
-    private static IResult ResetScenarios(MeshConfigProvider configs) => Apply(configs, []);
+    private static IResult ResetScenarios(MeshConfigProvider configs, ProxyListeners listeners) => Apply(configs, listeners, []);
 
-    private static IResult Apply(MeshConfigProvider configs, IReadOnlyList<string> scenarios)
+    private static IResult Apply(MeshConfigProvider configs, ProxyListeners listeners, IReadOnlyList<string> scenarios)
     {
         var applied = configs.ApplyScenarios(scenarios, out var diagnostics);
-        var result = new ApplyResult(applied, StatusOf(configs),
+        var result = new ApplyResult(applied, StatusOf(configs, listeners),
             [.. diagnostics.Where(d => !applied || d.Severity == DiagnosticSeverity.Error).Select(Finding.From)]);
         return applied ? Results.Ok(result) : Results.UnprocessableEntity(result);
     }
@@ -59,14 +59,17 @@ public static class AdminApi
         return Results.Ok(new AnalysisView(scenarios, [.. findings.Select(Finding.From)]));
     }
 
-    /// <summary><c>GET /status</c>: the serving revision, its scenarios, and the latest change's rejection if it was rejected.</summary>
-    private static IResult Status(MeshConfigProvider configs) => Results.Ok(StatusOf(configs));
+    /// <summary>
+    /// <c>GET /status</c>: the serving revision, its scenarios, the latest change's rejection if it was rejected, and
+    /// each proxy's listeners with the loopback address and port they really listen on.
+    /// </summary>
+    private static IResult Status(MeshConfigProvider configs, ProxyListeners listeners) => Results.Ok(StatusOf(configs, listeners));
 
-    private static ConfigStatus StatusOf(MeshConfigProvider configs)
+    private static ConfigStatus StatusOf(MeshConfigProvider configs, ProxyListeners listeners)
     {
         var rejection = configs.LastRejection.Where(d => d.Severity == DiagnosticSeverity.Error).Select(Finding.From).ToList();
         return new ConfigStatus(configs.Current.Revision, configs.ActiveScenarios, configs.AppliedAt,
-            rejection.Count == 0 ? null : new Rejection(configs.LastRejectedAt, rejection));
+            rejection.Count == 0 ? null : new Rejection(configs.LastRejectedAt, rejection), listeners.Describe(configs.Current));
     }
 
     public sealed record ApplyRequest(IReadOnlyList<string>? Scenarios);
@@ -81,7 +84,9 @@ public static class AdminApi
 
     /// <param name="Revision">The serving revision: 1 at start, +1 per applied change.</param>
     /// <param name="Rejection">Set while the latest change (file edit or scenario apply) is rejected.</param>
-    public sealed record ConfigStatus(int Revision, IReadOnlyList<string> Scenarios, DateTimeOffset AppliedAt, Rejection? Rejection);
+    /// <param name="Proxies">The sidecar's and the egress gateway's listeners.</param>
+    public sealed record ConfigStatus(int Revision, IReadOnlyList<string> Scenarios, DateTimeOffset AppliedAt, Rejection? Rejection,
+        IReadOnlyList<ProxyListeners.ProxyView> Proxies);
 
     public sealed record Rejection(DateTimeOffset? At, IReadOnlyList<Finding> Errors);
 

@@ -28,6 +28,11 @@ public static class Extensions
         builder.Services.AddSingleton<ClusterStats>();
         builder.Services.AddSingleton<GatewayTelemetry>();
         builder.Services.AddSingleton<MeshRequestHandler>();
+        builder.Services.AddSingleton<MeshCertificateAuthority>();
+        builder.Services.AddSingleton<GatewayConnectionHandler>();
+        builder.Services.AddSingleton<GatewayListenerManager>();
+        builder.Services.AddSingleton<ProxyListeners>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<GatewayListenerManager>());
         builder.Services.AddHttpForwarder();
 
         if (builder.IsTelemetryExported())
@@ -38,22 +43,32 @@ public static class Extensions
             // Admin requests (the dashboard polls /status, health checks, /clusters) are not traffic: no spans for
             // them, as for the health endpoints.
             builder.Services.AddOptions<OpenTelemetry.Instrumentation.AspNetCore.AspNetCoreTraceInstrumentationOptions>()
-                .Configure<IOptions<EgressGatewayOptions>>((aspNetCore, gateway) =>
+                .Configure<IOptions<EgressGatewayOptions>, GatewayListenerManager>((aspNetCore, gateway, gatewayListeners) =>
                 {
+                    // Nor is the request the sidecar sends to the gateway's listener a span of its own: the gateway's
+                    // stage span is the sidecar span's child, as in Istio's traces.
                     var previous = aspNetCore.Filter;
                     aspNetCore.Filter = context => (previous?.Invoke(context) ?? true)
-                        && !(gateway.Value.AdminPort is { } admin && context.Connection.LocalPort == admin);
+                        && !(gateway.Value.AdminPort is { } admin && context.Connection.LocalPort == admin)
+                        && gatewayListeners.ServicePortOf(context.Connection.LocalPort) is null;
                 });
             // The upstream call's span says http (TLS is added below HttpClient, in the connect step); show what
             // goes on the wire when this gateway originates TLS.
             builder.Services.AddOptions<OpenTelemetry.Instrumentation.Http.HttpClientTraceInstrumentationOptions>()
-                .Configure<IServiceProvider>((http, services) => http.EnrichWithHttpRequestMessage = (activity, request) =>
+                .Configure<IServiceProvider>((http, services) =>
                 {
-                    if (request.RequestUri is { } uri && TlsOriginated(services.GetRequiredService<MeshConfigProvider>().Current, uri))
+                    var previous = http.FilterHttpRequestMessage;
+                    var gatewayService = services.GetRequiredService<GatewayListenerManager>().ServiceHost;
+                    http.FilterHttpRequestMessage = request => (previous?.Invoke(request) ?? true)
+                        && !string.Equals(request.RequestUri?.Host, gatewayService, StringComparison.OrdinalIgnoreCase);
+                    http.EnrichWithHttpRequestMessage = (activity, request) =>
                     {
-                        activity.SetTag("url.scheme", "https");
-                        activity.SetTag("url.full", new UriBuilder(uri) { Scheme = Uri.UriSchemeHttps }.Uri.ToString());
-                    }
+                        if (request.RequestUri is { } uri && TlsOriginated(services.GetRequiredService<MeshConfigProvider>().Current, uri))
+                        {
+                            activity.SetTag("url.scheme", "https");
+                            activity.SetTag("url.full", new UriBuilder(uri) { Scheme = Uri.UriSchemeHttps }.Uri.ToString());
+                        }
+                    };
                 });
         }
 

@@ -42,4 +42,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 11, Level = LogLevel.Information,
         Message = "[{Stage}] \"- - -\" 0 NR attempts=0 route=- cluster=- authority=- details=filter_chain_not_found sni={Sni} port={Port}: no server of an egress Gateway accepts this SNI; the connection is closed")]
     public static partial void FilterChainNotFound(ILogger logger, string stage, string sni, int port);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information,
+        Message = "[gateway] \"- - -\" 0 - attempts=0 route=- cluster=- authority=- details=tls_inspector: {Reason}")]
+    public static partial void ClientHelloRejected(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information,
+        Message = "[gateway] \"- - -\" 0 - attempts=0 route=- cluster=- authority=- details=downstream TLS handshake failed sni={Sni} port={Port}: {Reason}")]
+    public static partial void DownstreamHandshakeFailed(ILogger logger, string sni, int port, string reason);
 }

@@ -68,7 +68,13 @@ public sealed class GatewayTelemetry
 
     public Activity? StartStage(string stage, MeshRequest request)
     {
-        var activity = ActivitySource.StartActivity(stage == "sidecar" ? "egress sidecar" : "egress gateway", ActivityKind.Internal);
+        // The gateway's span is the child of the span the sidecar sent in traceparent (its server's own request
+        // activity, if any, is not part of Istio's trace).
+        var activity = stage == MeshRequest.Sidecar
+            ? ActivitySource.StartActivity("egress sidecar", ActivityKind.Internal)
+            : ActivityContext.TryParse(request.Context.Request.Headers.TraceParent, request.Context.Request.Headers.TraceState, isRemote: true, out var parent)
+                ? ActivitySource.StartActivity("egress gateway", ActivityKind.Internal, parent)
+                : ActivitySource.StartActivity("egress gateway", ActivityKind.Internal, parentContext: default);
         if (activity is { IsAllDataRequested: true })
         {
             var (workload, ns) = stage == "sidecar" ? _sidecar : _gateway;
@@ -134,10 +140,10 @@ public sealed class GatewayTelemetry
         var flags = frame.Flags.ToEnvoyString();
         var route = frame.Route?.Name ?? "-";
         var cluster = frame.Destination?.Cluster;
-        var isSidecar = frame.Stage == "sidecar";
-        var sidecarCluster = request.Frames[MeshRequest.SidecarDepth].Destination?.Cluster;
-        // The gateway routes to the CF host itself (no subset); the version is the subset the sidecar picked.
-        var version = cluster?.Subset ?? (isSidecar ? null : sidecarCluster?.Subset) ?? IstioLabels.Unknown;
+        var isSidecar = request.IsSidecar;
+        // The destination's version is its cluster's subset: the gateway routes to the CF host itself (no subset), so
+        // its version is unknown, as Istio's stats report a ServiceEntry host without a version label.
+        var version = cluster?.Subset ?? IstioLabels.Unknown;
         // Istio's stats name the BlackHoleCluster as the destination of block_all and blocked connections.
         var service = frame.UpstreamHost == Envoy.IstioTranslator.BlackHoleCluster ? Envoy.IstioTranslator.BlackHoleCluster
             : cluster?.Host ?? request.Authority;
@@ -165,7 +171,7 @@ public sealed class GatewayTelemetry
 
         if (frame.Activity is { IsAllDataRequested: true } activity)
         {
-            var listenPort = isSidecar ? request.Context.Request.Host.Port ?? 80 : sidecarCluster?.Port ?? 443;
+            var listenPort = isSidecar ? request.Context.Request.Host.Port ?? 80 : request.ListenerPort;
             // The route's decorator, as istiod writes it (route.go GetRouteOperation): host:port/path for one cluster,
             // else the VirtualService's name.
             activity.DisplayName = frame.Route?.Config.Decorator is { Length: > 0 } decorator

@@ -61,13 +61,23 @@ public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChai
     /// Envoy's filter-chain match on server_names: exact name, then the longest <c>*.suffix</c>, then a chain without
     /// server names. Null: <c>filter_chain_not_found</c> (the connection is closed, access-log flag <c>NR</c>).
     /// </summary>
-    public (FilterChain Chain, RouteTable Routes)? Match(string? sni)
+    public (FilterChain Chain, RouteTable Routes)? Match(string? sni) => Match(sni, null);
+
+    /// <summary>
+    /// The same match restricted by <c>transport_protocol</c>: <c>tls</c> or <c>raw_buffer</c> as the tls_inspector
+    /// found it (a chain that names a transport protocol matches only that one); null: any.
+    /// </summary>
+    public (FilterChain Chain, RouteTable Routes)? Match(string? sni, string? transportProtocol)
     {
         (FilterChain, RouteTable)? wildcard = null;
         var wildcardLength = -1;
         (FilterChain, RouteTable)? any = null;
         foreach (var (chain, routes) in chains)
         {
+            if (transportProtocol is not null && chain.FilterChainMatch?.TransportProtocol is { } required && required != transportProtocol)
+            {
+                continue;
+            }
             var names = chain.FilterChainMatch?.ServerNames ?? [];
             if (names.Count == 0)
             {

@@ -111,7 +111,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
         {
             Endpoint = endpoint,
             Health = clusterState.Host(cluster.Name, $"{endpoint.Address}:{endpoint.PortValue}"),
-            Transport = isEgressGateway ? null : new UpstreamTransport(endpoint.Address, endpoint.PortValue,
+            Transport = new UpstreamTransport(endpoint.Address, endpoint.PortValue,
                 tls is { IstioMutual: false }, tls?.Sni, tls?.MatchSubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false,
                 tls?.TrustedCa is { } ca && ca != "system" ? ca : null,
                 cluster.CircuitBreakers.MaxConnections >= int.MaxValue ? null : (int)cluster.CircuitBreakers.MaxConnections,
@@ -119,13 +119,15 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
             {
                 IdleTimeout = cluster.IdleTimeout,
                 MaxConnectionDuration = cluster.MaxConnectionDuration,
-                Http2 = cluster.Http2 || cluster.UseDownstreamProtocol,
+                Http2 = !isEgressGateway && (cluster.Http2 || cluster.UseDownstreamProtocol),
+                MeshHop = isEgressGateway,
                 Pool = pool,
                 SecretNotSupplied = tls?.SecretNotSupplied ?? false,
                 AutoSanValidation = tls?.AutoSanValidation ?? false,
+                IstioMutual = tls is { IstioMutual: true },
             },
             // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
-            DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
+            DestinationPrefix = $"{(tls is not null && !isEgressGateway && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
         }).ToList();
         return new ClusterRuntime
         {

@@ -2,44 +2,39 @@ using System.Diagnostics;
 
 namespace Demo.EgressGateway.Mesh;
 
-/// <summary>One request's passage through the emulated proxies: the sidecar (depth 0) and the egress gateway (depth 1).</summary>
-public sealed class MeshRequest(HttpContext context, MeshConfig config)
+/// <summary>
+/// One downstream request in one proxy — the caller's sidecar or the egress gateway, each handling its own request
+/// (Envoy's ActiveStream of a connection manager); nothing request-scoped crosses between the two but what goes on the
+/// wire.
+/// </summary>
+public sealed class MeshRequest(HttpContext context, MeshConfig config, string stage, string listener)
 {
-    public const int SidecarDepth = 0;
-    public const int GatewayDepth = 1;
+    public const string Sidecar = "sidecar";
+    public const string Gateway = "gateway";
 
     public HttpContext Context { get; } = context;
     public MeshConfig Config { get; } = config;
-    public StageFrame[] Frames { get; } = [new("sidecar", Istio.MeshEnvironment.MeshGateway), new("gateway", "")];
+    public StageFrame Frame { get; } = new(stage, listener);
+    public bool IsSidecar => Frame.Stage == Sidecar;
+
+    /// <summary>The proxy's configuration: the sidecar's or the gateway's listeners, routes and clusters.</summary>
+    public ProxyRuntime Proxy => IsSidecar ? Config.Sidecar : Config.Gateway;
 
     /// <summary>The Host the request carries at the current stage (rewritten per destination).</summary>
     public string Authority { get; set; } = "";
 
     public MeshTransformer Transformer => field ??= new MeshTransformer(this);
 
-    /// <summary>The egress gateway's route configuration for this connection (chosen by SNI), and its filter chain's name.</summary>
-    public RouteTable? GatewayRoutes { get; set; }
-    public string? GatewayListener { get; set; }
+    /// <summary>The gateway: the route configuration of the filter chain its connection matched, and the Service port.</summary>
+    public RouteTable? Routes { get; set; }
+    public int ListenerPort { get; set; }
 
     /// <summary>The gateway filter chain's <c>tracing.spawn_upstream_span</c>: a client span per upstream request.</summary>
-    public bool GatewaySpawnsUpstreamSpan { get; set; }
+    public bool SpawnsUpstreamSpan { get; set; }
 
-    /// <summary>
-    /// Whether a proxy stage at or outside <paramref name="throughDepth"/> is going to retry a response with this
-    /// status — then the response must not reach the client yet.
-    /// </summary>
-    public bool AnyStageWouldRetry(int status, int throughDepth)
-    {
-        for (var depth = 0; depth <= throughDepth && depth < Frames.Length; depth++)
-        {
-            var frame = Frames[depth];
-            if (frame.Route is { } route && frame.Attempts <= route.Retry.Attempts && route.Retry.RetriesStatus(status))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
+    /// <summary>Whether this proxy's router is going to retry a response with this status — then it must not reach the client yet.</summary>
+    public bool WouldRetry(int status) =>
+        Frame.Route is { } route && Frame.Attempts <= route.Retry.Attempts && route.Retry.RetriesStatus(status);
 }
 
 /// <summary>What one proxy stage did with the request (one attempt of it, for the gateway).</summary>
@@ -59,9 +54,6 @@ public sealed class StageFrame(string stage, string listener)
 
     /// <summary>The path as this proxy received it (Istio's access log: <c>%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%</c>).</summary>
     public string Path { get; set; } = "/";
-
-    /// <summary>The request as this stage received it, when its route changes path or headers (restored when it is done).</summary>
-    public (PathString Path, HeaderDictionary Headers)? Restore { get; set; }
 
     /// <summary>Envoy's <c>%RESPONSE_CODE_DETAILS%</c> for a local reply (e.g. <c>cluster_not_found</c>, <c>filter_chain_not_found</c>).</summary>
     public string? Details { get; set; }
@@ -92,7 +84,6 @@ public sealed class StageFrame(string stage, string listener)
         AttemptedHosts.Clear();
         RetryInFlight = false;
         Details = null;
-        Restore = null;
         Attempts = 0;
         Status = 0;
         Flags = ResponseFlags.None;

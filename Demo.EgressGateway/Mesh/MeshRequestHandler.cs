@@ -9,9 +9,11 @@ using Yarp.ReverseProxy.Forwarder;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Applies the mesh to one request the way Istio's proxies would: the sidecar's route (weights, Host per
-/// destination, timeout, retries), then — for destinations that are the egress gateway — the gateway's route
-/// (fault, TLS origination) and the upstream call through YARP's forwarder.
+/// Applies the mesh to one downstream request in one proxy, the way Istio's proxies would: the caller's sidecar
+/// (<see cref="HandleAsync"/>: its outbound listener for the port, route — weights, Host per destination, timeout,
+/// retries —, and the upstream request, to the egress gateway over a real mTLS connection or to the external host) or
+/// the egress gateway (<see cref="HandleGatewayAsync"/>: the filter chain its connection matched, fault, route, TLS
+/// origination). Upstream requests go through YARP's forwarder.
 /// </summary>
 public sealed class MeshRequestHandler(
     MeshConfigProvider configs,
@@ -39,9 +41,10 @@ public sealed class MeshRequestHandler(
     // An HTTP/2 cluster (Istio: port protocol HTTP2/GRPC): h2 through ALPN over TLS, prior knowledge in clear text.
     private static readonly ForwarderRequestConfig Http2RequestConfig = RequestConfig with { Version = HttpVersion.Version20 };
 
+    /// <summary>A request the app sent to its sidecar (the mesh port, where Istio's iptables would redirect it).</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var request = new MeshRequest(context, configs.Current);
+        var request = new MeshRequest(context, configs.Current, MeshRequest.Sidecar, MeshEnvironment.MeshGateway);
         var host = context.Request.Host;
         // What the sidecar's connection manager adds (use_remote_address false): a request id when there is none,
         // and the scheme the app spoke.
@@ -54,9 +57,41 @@ public sealed class MeshRequestHandler(
         // :authority keeps its port (header matches, the upstream Host); only virtual-host selection ignores it.
         request.Authority = host.Value ?? "";
         var port = host.Port ?? (context.Request.IsHttps ? 443 : 80);
+        await RunAsync(request, port);
+    }
+
+    /// <summary>
+    /// A request on one of the egress gateway's listeners (<see cref="GatewayListenerManager"/>), after
+    /// <see cref="GatewayConnectionHandler"/> chose its connection's filter chain.
+    /// </summary>
+    public async Task HandleGatewayAsync(HttpContext context)
+    {
+        var connection = context.Features.Get<DownstreamConnection>()
+            ?? throw new InvalidOperationException("a gateway request without its listener's connection information");
+        var config = configs.Current;
+        var request = new MeshRequest(context, config, MeshRequest.Gateway, "");
+        request.Authority = context.Request.Host.Value ?? "";
+        request.ListenerPort = connection.Port;
+        if (config.Gateway.FindListener(connection.Port)?.Match(connection.ServerName, connection.TransportProtocol) is not { } chain)
+        {
+            // The configuration changed under an open connection and no chain takes it now: Envoy drains it.
+            Log.FilterChainNotFound(logger, "gateway", connection.ServerName ?? "-", connection.Port);
+            context.Abort();
+            return;
+        }
+        request.Routes = chain.Routes;
+        request.Frame.Listener = chain.Chain.Name;
+        request.SpawnsUpstreamSpan = chain.Chain.SpawnUpstreamSpan;
+        ApplyGatewayConnectionManagerHeaders(context, config.Gateway);
+        await RunAsync(request, connection.Port);
+    }
+
+    private async Task RunAsync(MeshRequest request, int port)
+    {
+        var context = request.Context;
         try
         {
-            var outcome = await RunStageAsync(request, MeshRequest.SidecarDepth, port, context.RequestAborted);
+            var outcome = await RunStageAsync(request, port, context.RequestAborted);
             if (!outcome.Committed)
             {
                 await WriteAsync(context, outcome.Status, outcome.Detail ?? "");
@@ -68,10 +103,46 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    private async ValueTask<AttemptOutcome> RunStageAsync(MeshRequest request, int depth, int port, CancellationToken cancellationToken)
+    // Istio's gateways use the remote address (use_remote_address, no trusted hops): the connection manager sets
+    // x-forwarded-proto from its own downstream connection — https for the sidecar's mTLS — and appends that
+    // connection's peer (the calling pod; here the sidecar's own address) to x-forwarded-for.
+    private static void ApplyGatewayConnectionManagerHeaders(HttpContext context, ProxyRuntime gateway)
     {
-        var frame = request.Frames[depth];
-        frame.Reset(depth == MeshRequest.SidecarDepth ? MeshEnvironment.MeshGateway : "");
+        var headers = context.Request.Headers;
+        headers["x-forwarded-proto"] = context.Request.IsHttps ? "https" : "http";
+        var peer = context.Connection.RemoteIpAddress;
+        if (peer is not null)
+        {
+            var forwardedFor = headers["x-forwarded-for"];
+            headers["x-forwarded-for"] = forwardedFor.Count == 0 ? peer.ToString() : $"{forwardedFor}, {peer}";
+        }
+        // Internal or edge (conn_manager_utility.cc mutateRequestHeaders): the single address in x-forwarded-for is the
+        // calling pod's; Envoy ≤ 1.32 (Istio ≤ 1.24) trusts RFC 1918 and loopback addresses without an
+        // internal_address_config, Envoy ≥ 1.33 (Istio ≥ 1.25) none — and Istio sets none on gateways.
+        headers.Remove("x-envoy-internal");
+        if (!gateway.Config.ExplicitInternalAddressConfig && peer is not null && IsPrivateOrLoopback(peer))
+        {
+            headers["x-envoy-internal"] = "true";
+        }
+        else
+        {
+            // An edge request: Envoy's internal headers go (cleanInternalHeaders), the peer is the external address, and
+            // a new x-request-id replaces the sidecar's (preserve_external_request_id is off).
+            foreach (var name in InternalOnlyHeaders)
+            {
+                headers.Remove(name);
+            }
+            if (peer is not null)
+            {
+                headers["x-envoy-external-address"] = peer.ToString();
+            }
+            headers["x-request-id"] = Guid.NewGuid().ToString();
+        }
+    }
+
+    private async ValueTask<AttemptOutcome> RunStageAsync(MeshRequest request, int port, CancellationToken cancellationToken)
+    {
+        var frame = request.Frame;
         frame.StartTimestamp = TimeProvider.System.GetTimestamp();
         frame.Downstream = cancellationToken;
         frame.Path = request.Context.Request.Path.Value ?? "/";
@@ -79,7 +150,7 @@ public sealed class MeshRequestHandler(
         var outcome = default(AttemptOutcome);
         try
         {
-            outcome = await RouteAsync(request, frame, depth, port, cancellationToken);
+            outcome = await RouteAsync(request, frame, port, cancellationToken);
             return outcome with { LocalReply = false };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -91,40 +162,29 @@ public sealed class MeshRequestHandler(
         {
             frame.Status = outcome.Status;
             telemetry.StageCompleted(frame, request, logger);
-            if (frame.Restore is { } restore)
-            {
-                var http = request.Context.Request;
-                http.Path = restore.Path;
-                http.Headers.Clear();
-                foreach (var (name, value) in restore.Headers)
-                {
-                    http.Headers[name] = value;
-                }
-            }
         }
     }
 
-    private async ValueTask<AttemptOutcome> RouteAsync(MeshRequest request, StageFrame frame, int depth, int port, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> RouteAsync(MeshRequest request, StageFrame frame, int port, CancellationToken cancellationToken)
     {
-        var config = request.Config;
-        var isSidecar = depth == MeshRequest.SidecarDepth;
-        var proxy = isSidecar ? config.Sidecar : config.Gateway;
+        var isSidecar = request.IsSidecar;
+        var proxy = request.Proxy;
         if (isSidecar && HttpMethods.IsConnect(request.Context.Request.Method))
         {
             // Envoy's CONNECT support is off unless a route enables it (Istio's HTTP routes do not): an internal 403,
             // no tunnel, whatever the authority.
-            return await LocalReplyAsync(request, depth, StatusCodes.Status403Forbidden, "", ResponseFlags.None);
+            return await LocalReplyAsync(request, StatusCodes.Status403Forbidden, "", ResponseFlags.None);
         }
         if (isSidecar && HttpProtocol.IsHttp10(request.Context.Request.Protocol))
         {
             // Istio leaves Envoy's accept_http_10 off (PILOT_HTTP10 unset): the codec answers 426 Upgrade Required.
             frame.Details = "http1.0_not_allowed";
-            return await LocalReplyAsync(request, depth, StatusCodes.Status426UpgradeRequired, "", ResponseFlags.None);
+            return await LocalReplyAsync(request, StatusCodes.Status426UpgradeRequired, "", ResponseFlags.None);
         }
         if (isSidecar && HasControlCharacter(request.Context.Features.Get<IHttpRequestFeature>()?.RawTarget))
         {
             // Kestrel lets control characters through in the request target; Envoy's codec refuses them.
-            return await LocalReplyAsync(request, depth, StatusCodes.Status400BadRequest, "", ResponseFlags.None);
+            return await LocalReplyAsync(request, StatusCodes.Status400BadRequest, "", ResponseFlags.None);
         }
 
         RouteTable routes;
@@ -144,8 +204,7 @@ public sealed class MeshRequestHandler(
         }
         else
         {
-            routes = request.GatewayRoutes!;
-            frame.Listener = request.GatewayListener ?? "";
+            routes = request.Routes!;
         }
 
         var virtualHost = routes.FindVirtualHost(request.Authority);
@@ -161,7 +220,7 @@ public sealed class MeshRequestHandler(
         if (route is null)
         {
             frame.Details = "route_not_found";
-            return await LocalReplyAsync(request, depth, StatusCodes.Status404NotFound, "", ResponseFlags.NoRouteFound);
+            return await LocalReplyAsync(request, StatusCodes.Status404NotFound, "", ResponseFlags.NoRouteFound);
         }
         frame.Route = route;
         // Envoy's ConnectionManagerImpl::ActiveStream::traceRequest: on an OUTBOUND listener (Istio's sidecar outbound
@@ -177,7 +236,7 @@ public sealed class MeshRequestHandler(
             // Istio's block_all (REGISTRY_ONLY): a direct response, no response flag, reported as the BlackHoleCluster.
             frame.UpstreamHost = route.Name == IstioTranslator.BlockAllRoute ? IstioTranslator.BlackHoleCluster : "-";
             frame.Details = "direct_response";
-            return await LocalReplyAsync(request, depth, direct.Status, direct.Body ?? "", ResponseFlags.None);
+            return await LocalReplyAsync(request, direct.Status, direct.Body ?? "", ResponseFlags.None);
         }
 
         // Envoy's fault filter runs before the router: its delay and abort are not subject to this route's
@@ -192,7 +251,7 @@ public sealed class MeshRequestHandler(
             if (fault.Abort is { } abort && Roll(abort.Percentage))
             {
                 frame.Details = "fault_filter_abort";
-                return await LocalReplyAsync(request, depth, abort.HttpStatus, FaultAbortBody, ResponseFlags.FaultInjected);
+                return await LocalReplyAsync(request, abort.HttpStatus, FaultAbortBody, ResponseFlags.FaultInjected);
             }
         }
 
@@ -202,17 +261,10 @@ public sealed class MeshRequestHandler(
         {
             frame.UpstreamHost = destination.ClusterName;
             frame.Details = "cluster_not_found";
-            return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, "", ResponseFlags.NoClusterFound);
-        }
-        // The egress gateway is a separate proxy: what it changes in the request must not leak into the sidecar's
-        // next try, which sends the sidecar's own request again. Kept only when this route changes something.
-        var prefixRewrite = route.Config.Action?.PrefixRewrite;
-        if (depth > MeshRequest.SidecarDepth && (prefixRewrite is not null || destination.RequestHeaderOperations.Any(o => !o.IsEmpty)))
-        {
-            frame.Restore = (request.Context.Request.Path, new HeaderDictionary(request.Context.Request.Headers.ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase)));
+            return await LocalReplyAsync(request, StatusCodes.Status503ServiceUnavailable, "", ResponseFlags.NoClusterFound);
         }
         ApplyRequestHeaders(request, destination);
-        if (prefixRewrite is not null)
+        if (route.Config.Action?.PrefixRewrite is { } prefixRewrite)
         {
             RewritePath(request.Context.Request, route.Config.Match, prefixRewrite);
         }
@@ -225,9 +277,9 @@ public sealed class MeshRequestHandler(
         try
         {
             outcome = await route.Pipeline.ExecuteAsync(
-                static (context, state) => state.Handler.AttemptAsync(state.Request, state.Depth, context.CancellationToken),
+                static (context, state) => state.Handler.AttemptAsync(state.Request, context.CancellationToken),
                 resilience,
-                (Handler: this, Request: request, Depth: depth));
+                (Handler: this, Request: request));
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -239,7 +291,7 @@ public sealed class MeshRequestHandler(
             var flags = ResponseFlags.UpstreamRequestTimeout
                 | (perTryTimedOut && route.Retry.Attempts > 0 && frame.Attempts > route.Retry.Attempts ? ResponseFlags.UpstreamRetryLimitExceeded : ResponseFlags.None);
             frame.Details = perTryTimedOut ? "upstream_per_try_timeout" : "upstream_response_timeout";
-            return await LocalReplyAsync(request, depth, StatusCodes.Status504GatewayTimeout, TimeoutBody, flags);
+            return await LocalReplyAsync(request, StatusCodes.Status504GatewayTimeout, TimeoutBody, flags);
         }
         finally
         {
@@ -255,7 +307,7 @@ public sealed class MeshRequestHandler(
                 ? "upstream_reset_before_response_started{connection_termination}"
                 : "upstream_reset_before_response_started{remote_connection_failure}";
             var detail = frame.Attempts > 1 && outcome.Detail is { } latest ? "retried and the latest " + latest : outcome.Detail;
-            return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, ResetBefore + detail, flags);
+            return await LocalReplyAsync(request, StatusCodes.Status503ServiceUnavailable, ResetBefore + detail, flags);
         }
         // An inner stage's flags stay on its own access-log line: this proxy only saw the response.
         if (exhausted && route.Retry.RetriesStatus(outcome.Status))
@@ -265,9 +317,9 @@ public sealed class MeshRequestHandler(
         return outcome;
     }
 
-    private async ValueTask<AttemptOutcome> AttemptAsync(MeshRequest request, int depth, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> AttemptAsync(MeshRequest request, CancellationToken cancellationToken)
     {
-        var frame = request.Frames[depth];
+        var frame = request.Frame;
         frame.Attempts++;
         request.Authority = frame.Authority;
         var context = request.Context;
@@ -295,14 +347,14 @@ public sealed class MeshRequestHandler(
             if (host is null)
             {
                 frame.Details = "no_healthy_upstream";
-                return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable, NoHealthyUpstreamBody, ResponseFlags.NoHealthyUpstream);
+                return await LocalReplyAsync(request, StatusCodes.Status503ServiceUnavailable, NoHealthyUpstreamBody, ResponseFlags.NoHealthyUpstream);
             }
             frame.Host = host;
             frame.AttemptedHosts.Add(host);
             if (!await cluster.Pool.TryEnterAsync(cancellationToken))
             {
                 frame.Details = "upstream_reset_before_response_started{overflow}";
-                return await LocalReplyAsync(request, depth, StatusCodes.Status503ServiceUnavailable,
+                return await LocalReplyAsync(request, StatusCodes.Status503ServiceUnavailable,
                     ResetBefore + "reset reason: overflow", ResponseFlags.UpstreamOverflow);
             }
 
@@ -310,11 +362,9 @@ public sealed class MeshRequestHandler(
             host.Enter();
             try
             {
-                outcome = cluster.IsEgressGateway
-                    ? await ConnectToGatewayAsync(request, depth, cluster, cancellationToken)
-                    : depth == MeshRequest.GatewayDepth && request.GatewaySpawnsUpstreamSpan
-                        ? await ForwardInUpstreamSpanAsync(request, depth, cluster, host, cancellationToken)
-                        : await ForwardAsync(request, depth, cluster, host, cancellationToken);
+                outcome = request.SpawnsUpstreamSpan
+                    ? await ForwardInUpstreamSpanAsync(request, cluster, host, cancellationToken)
+                    : await ForwardAsync(request, cluster, host, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !frame.Downstream.IsCancellationRequested)
             {
@@ -351,89 +401,6 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    // The sidecar's connection to the egress gateway: the gateway's listener for the port, then the filter chain
-    // whose server_names hold the SNI the sidecar presents (the DestinationRule subset's sni). The SNI picks the
-    // filter chain (the Gateway server); the Host then picks the virtual host and route inside it.
-    private async ValueTask<AttemptOutcome> ConnectToGatewayAsync(MeshRequest request, int depth, ClusterRuntime cluster, CancellationToken cancellationToken)
-    {
-        var gateway = request.Config.Gateway;
-        if (gateway.FindListener(cluster.Port) is not { } listener)
-        {
-            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: remote connection failure, transport failure reason: delayed connect error: 111 (the egress gateway has no listener on port {cluster.Port})");
-        }
-        // Plain text carries no SNI; TLS carries the cluster's sni (or, with auto_sni, the Host).
-        var sni = cluster.Config.TransportSocket is null ? null : cluster.Sni ?? request.Authority;
-        if (listener.Match(sni) is not { } chain)
-        {
-            Log.FilterChainNotFound(logger, "gateway", sni ?? "-", cluster.Port);
-            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure, sni is null
-                ? $"reset reason: remote connection failure, transport failure reason: the egress gateway has no server for a plain-text connection on port {cluster.Port} (filter_chain_not_found)"
-                : $"reset reason: remote connection failure, transport failure reason: TLS_error: the egress gateway has no server for SNI '{sni}' on port {cluster.Port} (filter_chain_not_found)");
-        }
-        if (TlsMismatch(cluster.Config.TransportSocket, chain.Chain.ServerTlsMode) is { } mismatch)
-        {
-            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: remote connection failure, transport failure reason: {mismatch}");
-        }
-        // Istio's gateways use the remote address (use_remote_address, no trusted hops): the connection manager sets
-        // x-forwarded-proto from its own downstream connection — https for the sidecar's mTLS — and appends that
-        // connection's peer (the calling pod; here the app's own address) to x-forwarded-for.
-        var headers = request.Context.Request.Headers;
-        var sidecarHeaders = GatewayConnectionManagerHeaders.Select(name => (name, headers[name])).ToList();
-        headers["x-forwarded-proto"] = cluster.Config.TransportSocket is null ? "http" : "https";
-        var peer = request.Context.Connection.RemoteIpAddress;
-        if (peer is not null)
-        {
-            var forwardedFor = headers["x-forwarded-for"];
-            headers["x-forwarded-for"] = forwardedFor.Count == 0 ? peer.ToString() : $"{forwardedFor}, {peer}";
-        }
-        // Internal or edge (conn_manager_utility.cc mutateRequestHeaders): the single address in x-forwarded-for is the
-        // calling pod's; Envoy ≤ 1.32 (Istio ≤ 1.24) trusts RFC 1918 and loopback addresses without an
-        // internal_address_config, Envoy ≥ 1.33 (Istio ≥ 1.25) none — and Istio sets none on gateways.
-        headers.Remove("x-envoy-internal");
-        if (!gateway.Config.ExplicitInternalAddressConfig && peer is not null && IsPrivateOrLoopback(peer))
-        {
-            headers["x-envoy-internal"] = "true";
-        }
-        else
-        {
-            // An edge request: Envoy's internal headers go (cleanInternalHeaders), the peer is the external address, and
-            // a new x-request-id replaces the sidecar's (preserve_external_request_id is off).
-            foreach (var name in InternalOnlyHeaders)
-            {
-                headers.Remove(name);
-            }
-            if (peer is not null)
-            {
-                headers["x-envoy-external-address"] = peer.ToString();
-            }
-            headers["x-request-id"] = Guid.NewGuid().ToString();
-        }
-        request.GatewayRoutes = chain.Routes;
-        request.GatewayListener = chain.Chain.Name;
-        request.GatewaySpawnsUpstreamSpan = chain.Chain.SpawnUpstreamSpan;
-        try
-        {
-            return await RunStageAsync(request, depth + 1, cluster.Port, cancellationToken);
-        }
-        finally
-        {
-            // The sidecar's next try sends its own request again.
-            foreach (var (name, value) in sidecarHeaders)
-            {
-                if (value.Count == 0)
-                {
-                    headers.Remove(name);
-                }
-                else
-                {
-                    headers[name] = value;
-                }
-            }
-        }
-    }
-
     // Envoy's ConnectionManagerUtility::cleanInternalHeaders: removed from a request that is not internal (the first
     // three only from an edge request, which a request the gateway does not trust is, as it uses the remote address).
     private static readonly string[] InternalOnlyHeaders =
@@ -444,10 +411,6 @@ public sealed class MeshRequestHandler(
         "x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-upstream-rq-timeout-alt-response", "x-envoy-expected-rq-timeout-ms",
         "x-envoy-force-trace", "x-envoy-ip-tags", "x-envoy-original-url", "x-envoy-hedge-on-per-try-timeout",
     ];
-
-    // Every header the gateway's connection manager may change: saved before, put back for the sidecar's next try.
-    private static readonly string[] GatewayConnectionManagerHeaders =
-        ["x-forwarded-proto", "x-forwarded-for", "x-envoy-internal", "x-envoy-external-address", "x-request-id", .. InternalOnlyHeaders];
 
     // Envoy's Network::Utility::isInternalAddress (the default internal addresses before Envoy 1.33): RFC 1918, loopback,
     // and IPv6 unique-local (fd00::/8) and ::1.
@@ -469,13 +432,13 @@ public sealed class MeshRequestHandler(
 
     // Envoy's UpstreamRequest with tracing.spawn_upstream_span: a child span of the proxy's own for this upstream
     // request, whose context the upstream receives; it ends with the request, reset or not.
-    private async ValueTask<AttemptOutcome> ForwardInUpstreamSpanAsync(MeshRequest request, int depth, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> ForwardInUpstreamSpanAsync(MeshRequest request, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
     {
-        var span = GatewayTelemetry.StartUpstreamSpan(cluster.Name, request.Frames[depth].Attempts);
+        var span = GatewayTelemetry.StartUpstreamSpan(cluster.Name, request.Frame.Attempts);
         var outcome = default(AttemptOutcome);
         try
         {
-            outcome = await ForwardAsync(request, depth, cluster, host, cancellationToken);
+            outcome = await ForwardAsync(request, cluster, host, cancellationToken);
             return outcome;
         }
         finally
@@ -485,11 +448,10 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    private async ValueTask<AttemptOutcome> ForwardAsync(MeshRequest request, int depth, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> ForwardAsync(MeshRequest request, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
     {
         var context = request.Context;
         var transformer = request.Transformer;
-        transformer.Depth = depth;
         var transport = host.Transport!;
         if (transport.SecretNotSupplied)
         {
@@ -504,7 +466,8 @@ public sealed class MeshRequestHandler(
         var client = transport.Tls && transport.Sni is null
             ? host.ClientForSni(clients, StripPort(request.Authority))
             : host.Client(clients);
-        var requestConfig = cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol))
+        // The hop to the egress gateway stays HTTP/1.1 (see GatewayListenerManager).
+        var requestConfig = !cluster.IsEgressGateway && (cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol)))
             ? Http2RequestConfig
             : RequestConfig;
         var error = await forwarder.SendAsync(context, host.DestinationPrefix, client, requestConfig, transformer, cancellationToken);
@@ -519,7 +482,7 @@ public sealed class MeshRequestHandler(
         {
             // Too late to answer differently: the client sees a truncated response, as with Envoy. An HTTP/1.1
             // upstream can only end a response by closing its connection: Envoy's flag is UC.
-            request.Frames[depth].Flags |= ResponseFlags.UpstreamConnectionTermination;
+            request.Frame.Flags |= ResponseFlags.UpstreamConnectionTermination;
             return new AttemptOutcome(OutcomeKind.Response, context.Response.StatusCode, Committed: true, ResponseFlags.UpstreamConnectionTermination);
         }
         context.Response.Clear();
@@ -541,17 +504,13 @@ public sealed class MeshRequestHandler(
     }
 
     /// <summary>
-    /// A reply made by the proxy at <paramref name="depth"/>: it is an upstream response for the stages outside it,
-    /// so it is held back when one of them is going to retry it.
+    /// A reply this proxy makes itself (Envoy's local reply): written to its downstream at once with the picked
+    /// destination's response headers; for the sidecar, a gateway's local reply is an upstream response like any other.
     /// </summary>
-    private static async ValueTask<AttemptOutcome> LocalReplyAsync(MeshRequest request, int depth, int status, string body, ResponseFlags flags)
+    private static async ValueTask<AttemptOutcome> LocalReplyAsync(MeshRequest request, int status, string body, ResponseFlags flags)
     {
-        request.Frames[depth].Flags |= flags;
-        if (request.AnyStageWouldRetry(status, depth - 1))
-        {
-            return new AttemptOutcome(OutcomeKind.Response, status, Committed: false, flags, body) { LocalReply = true };
-        }
-        MeshTransformer.ApplyResponseHeaders(request, request.Context.Response.Headers, depth - 1);
+        request.Frame.Flags |= flags;
+        MeshTransformer.ApplyResponseHeaders(request, request.Context.Response.Headers);
         await WriteAsync(request.Context, status, body);
         return new AttemptOutcome(OutcomeKind.Response, status, Committed: true, flags, body) { LocalReply = true };
     }
@@ -596,19 +555,6 @@ public sealed class MeshRequestHandler(
             ? rewrite + path[prefix.Length..]
             : rewrite;
     }
-
-    // What the TLS handshake between the sidecar's cluster and the gateway server would do: plain text against a TLS
-    // server (or the reverse) fails; Istio's mTLS needs a server that terminates it with the mesh's certificates.
-    private static string? TlsMismatch(UpstreamTlsContext? client, string? serverMode) => (client, serverMode) switch
-    {
-        (null, null) => null,
-        (null, _) => $"the egress gateway's server expects TLS ({serverMode}) and the sidecar sends plain text",
-        (_, null) => "the sidecar originates TLS and the egress gateway's server is plain text",
-        ({ IstioMutual: true }, "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL") => null,
-        ({ IstioMutual: true }, _) => $"the sidecar speaks Istio mTLS and the egress gateway's server is {serverMode} (its certificate is not the mesh's)",
-        ({ IstioMutual: false }, "ISTIO_MUTUAL") => "the egress gateway's server requires Istio mTLS and the sidecar presents no mesh certificate",
-        _ => null,
-    };
 
     private static string StripPort(string authority)
     {

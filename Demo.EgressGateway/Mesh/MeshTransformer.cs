@@ -4,11 +4,10 @@ namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
 /// Sets the Host of the forwarded request, and decides when the upstream's response arrives whether it goes to
-/// the client now or is held back because a proxy stage will retry it (Envoy never streams a retried response).
+/// the client now or is held back because this proxy's router will retry it (Envoy never streams a retried response).
 /// </summary>
 public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
 {
-    public int Depth { get; set; }
     public AttemptOutcome Outcome { get; private set; }
 
     public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest,
@@ -16,7 +15,21 @@ public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         proxyRequest.Headers.Host = request.Authority;
-        if (request.Frames[Depth].Destination?.Cluster?.Config.MaxRequestsPerConnection == 1)
+        if (request.Frame.Destination?.Cluster is { IsEgressGateway: true })
+        {
+            // Envoy's tracer injects the sidecar's span into the request it sends upstream: the gateway's span is its child.
+            proxyRequest.Headers.Remove("traceparent");
+            proxyRequest.Headers.Remove("tracestate");
+            if (request.Frame.Activity is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } span)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation("traceparent", span.Id);
+                if (span.TraceStateString is { Length: > 0 } state)
+                {
+                    proxyRequest.Headers.TryAddWithoutValidation("tracestate", state);
+                }
+            }
+        }
+        if (request.Frame.Destination?.Cluster?.Config.MaxRequestsPerConnection == 1)
         {
             // max_requests_per_connection 1: the connection serves this request only.
             proxyRequest.Headers.ConnectionClose = true;
@@ -27,27 +40,25 @@ public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
         CancellationToken cancellationToken)
     {
         var status = proxyResponse is null ? httpContext.Response.StatusCode : (int)proxyResponse.StatusCode;
-        if (request.AnyStageWouldRetry(status, Depth))
+        if (request.WouldRetry(status))
         {
             Outcome = new AttemptOutcome(OutcomeKind.Response, status, Committed: false, ResponseFlags.None);
             return false;
         }
         var copyBody = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
-        ApplyResponseHeaders(request, httpContext.Response.Headers, Depth);
+        ApplyResponseHeaders(request, httpContext.Response.Headers);
         Outcome = new AttemptOutcome(OutcomeKind.Response, status, Committed: true, ResponseFlags.None);
         return copyBody;
     }
 
-    public static void ApplyResponseHeaders(MeshRequest request, IHeaderDictionary headers, int throughDepth)
+    /// <summary>The response header operations of the destination this proxy's route picked.</summary>
+    public static void ApplyResponseHeaders(MeshRequest request, IHeaderDictionary headers)
     {
-        for (var depth = throughDepth; depth >= 0; depth--)
+        if (request.Frame.Destination is { } destination)
         {
-            if (request.Frames[depth].Destination is { } destination)
+            foreach (var operations in destination.ResponseHeaderOperations)
             {
-                foreach (var operations in destination.ResponseHeaderOperations)
-                {
-                    Apply(operations, headers);
-                }
+                Apply(operations, headers);
             }
         }
     }

@@ -27,6 +27,20 @@ public sealed record UpstreamTransport(
     /// <summary>The cluster's circuit breakers, told when a new connection is being set up (not part of <see cref="Key"/>).</summary>
     public ConnectionPoolGate? Pool { get; init; }
 
+    /// <summary>
+    /// Istio's mTLS (<c>ISTIO_MUTUAL</c>, istiod's cluster_tls.go <c>buildIstioMutualTLS</c>): the client presents the
+    /// workload's mesh certificate, trusts only the mesh CA, checks <see cref="SubjectAltNames"/> against the server's
+    /// SPIFFE URI SANs (when any), and offers the in-mesh ALPN (<c>istio-peer-exchange</c>, <c>istio</c>, then <c>h2</c>
+    /// for an HTTP/2 cluster).
+    /// </summary>
+    public bool IstioMutual { get; init; }
+
+    /// <summary>
+    /// The sidecar's hop to the egress gateway: the sidecar's own span context goes in <c>traceparent</c> (set by
+    /// <see cref="MeshTransformer"/>, as Envoy's tracer injects its span), so the client adds none of its own.
+    /// </summary>
+    public bool MeshHop { get; init; }
+
     /// <summary>Offer HTTP/2 in ALPN (Envoy: an HTTP/2 cluster, Istio: a port declared HTTP2 or GRPC).</summary>
     public bool Http2 { get; init; }
 
@@ -56,7 +70,8 @@ public sealed record UpstreamTransport(
 
     // Records compare lists by reference; the key must compare them by content.
     public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), AutoSanValidation, VerifySan,
-        InsecureSkipVerify, CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied);
+        InsecureSkipVerify, CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied,
+        IstioMutual, MeshHop);
 }
 
 /// <summary>
@@ -71,10 +86,15 @@ public sealed class UpstreamClientFactory : IDisposable
     private readonly ILogger<UpstreamClientFactory> _logger;
     private readonly Lazy<X509Certificate2Collection?> _trustedCas;
     private readonly IMeterFactory _meterFactory;
+    private readonly MeshCertificateAuthority _authority;
+    private readonly GatewayListenerManager _gatewayListeners;
 
-    public UpstreamClientFactory(IOptionsMonitor<EgressGatewayOptions> options, ILogger<UpstreamClientFactory> logger, IMeterFactory meterFactory)
+    public UpstreamClientFactory(IOptionsMonitor<EgressGatewayOptions> options, ILogger<UpstreamClientFactory> logger, IMeterFactory meterFactory,
+        MeshCertificateAuthority authority, GatewayListenerManager gatewayListeners)
     {
         _options = options;
+        _authority = authority;
+        _gatewayListeners = gatewayListeners;
         _logger = logger;
         _meterFactory = meterFactory;
         _trustedCas = new(() => LoadCertificates(options.CurrentValue.TrustedCaPath));
@@ -98,12 +118,18 @@ public sealed class UpstreamClientFactory : IDisposable
             ConnectTimeout = transport.ConnectTimeout is { } connect && connect < RetryPolicy.MaxTimer ? connect
                 : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryPolicy.MaxTimer,
             MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
-            ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            ActivityHeadersPropagator = transport.MeshHop
+                ? DistributedContextPropagator.CreateNoOutputPropagator()
+                : new ReverseProxyPropagator(DistributedContextPropagator.Current),
             // The host's own meters: ClusterStats counts this gateway's connections, not another host's in the process.
             MeterFactory = _meterFactory,
         };
         SslClientAuthenticationOptions? tls = null;
-        if (transport.Tls)
+        if (transport.IstioMutual)
+        {
+            tls = IstioMutualOptions(transport);
+        }
+        else if (transport.Tls)
         {
             if (transport.InsecureSkipVerify)
             {
@@ -130,6 +156,38 @@ public sealed class UpstreamClientFactory : IDisposable
         }
         handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, tls, transport.Pool, cancellationToken);
         return handler;
+    }
+
+    // The in-mesh ALPN istiod writes for ISTIO_MUTUAL clusters (util.ALPNInMeshWithMxc, ALPNInMeshH2WithMxc).
+    private static readonly SslApplicationProtocol IstioPeerExchange = new("istio-peer-exchange");
+    private static readonly SslApplicationProtocol Istio = new("istio");
+
+    private SslClientAuthenticationOptions IstioMutualOptions(UpstreamTransport transport)
+    {
+        var options = _options.CurrentValue;
+        return new SslClientAuthenticationOptions
+        {
+            TargetHost = transport.Sni ?? transport.Host,
+            ClientCertificates = [_authority.WorkloadCertificate(options.WorkloadNamespace, options.SourceWorkload)],
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            ApplicationProtocols = transport.Http2 ? [IstioPeerExchange, Istio, SslApplicationProtocol.Http2] : [IstioPeerExchange, Istio],
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                var presented = certificate as X509Certificate2 ?? (certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+                if (!_authority.Validate(presented, out var identity, out var reason))
+                {
+                    Log.TlsVerificationFailed(_logger, transport.Host, transport.Port, reason ?? "not a mesh certificate");
+                    return false;
+                }
+                if (transport.SubjectAltNames.Count > 0 && !transport.SubjectAltNames.Contains(identity, StringComparer.Ordinal))
+                {
+                    Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
+                        $"the peer's identity {identity} is none of subjectAltNames [{string.Join(", ", transport.SubjectAltNames)}]");
+                    return false;
+                }
+                return true;
+            },
+        };
     }
 
     private bool Verify(UpstreamTransport transport, X509Certificate2? certificate, X509Certificate2Collection? trusted)
@@ -243,9 +301,13 @@ public sealed class UpstreamClientFactory : IDisposable
         CancellationToken cancellationToken)
     {
         var endpoint = context.DnsEndPoint;
-        EndPoint target = _options.CurrentValue.Upstreams.TryGetValue(endpoint.Host, out var mapped)
-            ? ParseEndpoint(mapped)
-            : endpoint;
+        EndPoint target = await _gatewayListeners.TryResolve(endpoint.Host, endpoint.Port, cancellationToken) is { } gateway
+            ? gateway.Port == 0
+                ? throw new SocketException((int)SocketError.ConnectionRefused)
+                : gateway
+            : _options.CurrentValue.Upstreams.TryGetValue(endpoint.Host, out var mapped)
+                ? ParseEndpoint(mapped)
+                : endpoint;
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {

@@ -240,7 +240,7 @@ public sealed partial class AdminApiTests
         foreach (var label in new[]
         {
             "reporter=\"source\"", "source_workload_namespace=\"istio-system\"", "destination_service=\"hello-istio-v1.apps.example.com\"",
-            "destination_version=\"v1\"", "response_code=\"418\"", "response_flags=\"FI\"", "request_protocol=\"http\"",
+            "destination_version=\"unknown\"", "response_code=\"418\"", "response_flags=\"FI\"", "request_protocol=\"http\"",
         })
         {
             Assert.Contains(label, gatewayLine, StringComparison.Ordinal);

@@ -362,10 +362,12 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
     }
 
     // A sidecar → gateway hop whose TLS does not fit the server: the DestinationRule turns Istio's mTLS off (DISABLE)
-    // while the Gateway server terminates ISTIO_MUTUAL for given SNIs — plain text matches no filter chain: 503 UF
-    // at the sidecar, NR filter_chain_not_found at the gateway.
+    // while the Gateway server terminates ISTIO_MUTUAL for given SNIs — the gateway's tls_inspector finds raw_buffer,
+    // no filter chain takes it, and the gateway closes the connection (NR filter_chain_not_found). For the sidecar a
+    // plain-text connection is up once TCP connects (Envoy raises Connected with no transport handshake), so the close
+    // resets the request it sent: 503 UC, "reset reason: connection termination" (router.cc onUpstreamReset), not UF.
     [Fact]
-    public async Task Plain_text_from_the_sidecar_to_an_ISTIO_MUTUAL_gateway_server_fails_with_UF()
+    public async Task Plain_text_from_the_sidecar_to_an_ISTIO_MUTUAL_gateway_server_is_closed_by_the_gateway_UC_at_the_sidecar()
     {
         await using var gateway = await GatewayHost.StartAsync(folder =>
         {
@@ -378,7 +380,8 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
         var (status, body) = await gateway.GetAsync();
 
         Assert.Equal(503, status);
-        Assert.Contains("no server for a plain-text connection on port 443 (filter_chain_not_found)", body, StringComparison.Ordinal);
+        Assert.Equal("upstream connect error or disconnect/reset before headers. reset reason: connection termination", body);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar]", StringComparison.Ordinal) && m.Contains(" 503 UC attempts=1 ", StringComparison.Ordinal));
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal)
             && m.Contains("details=filter_chain_not_found sni=- port=443", StringComparison.Ordinal));
         Assert.Equal(0, gateway.Upstream.TotalHits);

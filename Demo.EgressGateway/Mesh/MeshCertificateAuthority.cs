@@ -1,0 +1,217 @@
+using System.Formats.Asn1;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Demo.EgressGateway.Mesh;
+
+/// <summary>
+/// istiod's self-signed CA for the trust domain <c>cluster.local</c>, kept in memory (istio/istio
+/// <c>security/pkg/pki/ca</c> <c>NewSelfSignedIstioCAOptions</c>, certificates as <c>security/pkg/pki/util/generate_cert.go</c>
+/// makes them). The root: subject <c>O=cluster.local</c>, 10 years, basicConstraints CA:true (critical), keyUsage
+/// keyCertSign (critical; istiod sets no cRLSign), a subject key identifier. A workload certificate (an X.509-SVID):
+/// empty subject, one critical SAN holding only the SPIFFE URI, 24 h (istiod's default <c>WORKLOAD_CERT_TTL</c>) from
+/// 2 minutes before issuance (<c>ClockSkewGracePeriod</c>), basicConstraints CA:false, keyUsage
+/// digitalSignature|keyEncipherment, EKU serverAuth+clientAuth, an authority key identifier, a random 128-bit serial.
+/// Keys are ECDSA P-256 (istiod's default root and istio-agent's default workload key are RSA 2048; ECDSA is
+/// istio-agent's <c>ECC_SIGNATURE_ALGORITHM=ECDSA</c>). Thread-safe.
+/// </summary>
+public sealed class MeshCertificateAuthority : IDisposable
+{
+    /// <summary>The trust domain: the host part of every SPIFFE id, and the root's organization.</summary>
+    public const string TrustDomain = "cluster.local";
+
+    private static readonly TimeSpan WorkloadCertificateLifetime = TimeSpan.FromHours(24); // istiod's WORKLOAD_CERT_TTL
+    private static readonly TimeSpan RootLifetime = TimeSpan.FromDays(3650);
+    // istio generate_cert.go ClockSkewGracePeriod: a workload certificate is valid from 2 minutes before it is issued.
+    private static readonly TimeSpan ClockSkewGracePeriod = TimeSpan.FromMinutes(2);
+    private const string SubjectAltNameOid = "2.5.29.17";
+    private static readonly Asn1Tag UriTag = new(TagClass.ContextSpecific, 6);
+
+    private readonly TimeProvider _time;
+    private readonly X509Certificate2 _rootWithKey;
+    private readonly ECDsa _rootKey;
+    private readonly Dictionary<string, X509Certificate2> _issued = new(StringComparer.Ordinal);
+    // Replaced certificates may still be in use by an SslStream: they are disposed with the authority.
+    private readonly List<X509Certificate2> _retired = [];
+    private readonly Lock _lock = new();
+    private bool _disposed;
+
+    /// <summary>Creates the root (ECDSA P-256, valid from now for 10 years, subject <c>O=cluster.local</c>).</summary>
+    /// <param name="time">The clock for validity periods, re-issuance and <see cref="Validate"/>.</param>
+    public MeshCertificateAuthority(TimeProvider time)
+    {
+        _time = time;
+        _rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"O={TrustDomain}", _rootKey, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        var now = time.GetUtcNow();
+        _rootWithKey = request.CreateSelfSigned(now, now + RootLifetime);
+        Root = X509CertificateLoader.LoadCertificate(_rootWithKey.RawData);
+    }
+
+    /// <summary>The root certificate, without its private key: what workloads get as their trust bundle (root-cert.pem).</summary>
+    public X509Certificate2 Root { get; }
+
+    /// <summary>
+    /// <c>spiffe://cluster.local/ns/&lt;ns&gt;/sa/&lt;serviceAccount&gt;</c> (istio <c>pkg/spiffe</c> <c>Identity.String</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">An empty namespace or service account.</exception>
+    public static string SpiffeId(string ns, string serviceAccount)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ns);
+        ArgumentException.ThrowIfNullOrEmpty(serviceAccount);
+        return $"spiffe://{TrustDomain}/ns/{ns}/sa/{serviceAccount}";
+    }
+
+    /// <summary>
+    /// The workload certificate of a service account, with its private key, usable as an SslStream server or client
+    /// certificate. One per identity is kept and returned again until less than half of its lifetime is left (the
+    /// istio-agent rotates at <c>SECRET_GRACE_PERIOD_RATIO</c> 0.5); then a new one (new key) is issued. The
+    /// certificate belongs to the authority: do not dispose it.
+    /// </summary>
+    /// <exception cref="ArgumentException">An empty namespace or service account.</exception>
+    /// <exception cref="ObjectDisposedException">The authority is disposed.</exception>
+    public X509Certificate2 WorkloadCertificate(string ns, string serviceAccount)
+    {
+        var id = SpiffeId(ns, serviceAccount);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var now = _time.GetUtcNow();
+            if (_issued.TryGetValue(id, out var cached))
+            {
+                if (cached.NotAfter.ToUniversalTime() - now.UtcDateTime >= (cached.NotAfter - cached.NotBefore) / 2)
+                {
+                    return cached;
+                }
+                _retired.Add(cached);
+            }
+            var issued = Issue(id, now);
+            _issued[id] = issued;
+            return issued;
+        }
+    }
+
+    private X509Certificate2 Issue(string spiffeId, DateTimeOffset now)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(new X500DistinguishedName([0x30, 0x00]), key, HashAlgorithmName.SHA256);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddUri(new Uri(spiffeId));
+        request.CertificateExtensions.Add(san.Build(critical: true));
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(
+            X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
+            [new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_rootWithKey, true, false));
+
+        var serial = RandomNumberGenerator.GetBytes(16);
+        serial[0] &= 0x7F;
+        var rootNotAfter = new DateTimeOffset(_rootWithKey.NotAfter);
+        var notAfter = now + WorkloadCertificateLifetime < rootNotAfter ? now + WorkloadCertificateLifetime : rootNotAfter;
+        // The generator overload: the certificate may start before the root does (as Go's x509 allows).
+        using var publicOnly = request.Create(_rootWithKey.SubjectName, X509SignatureGenerator.CreateForECDsa(_rootKey),
+            now - ClockSkewGracePeriod, notAfter, serial);
+        return publicOnly.CopyWithPrivateKey(key);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="presented"/> is a workload certificate of this mesh, as a sidecar's validation context
+    /// (the root as trusted CA, the peer's SPIFFE URI SAN as identity) decides: its chain must build to
+    /// <see cref="Root"/> alone (custom root trust, no revocation check, validity at the authority's clock) and it must
+    /// carry exactly one <c>spiffe://</c> URI SAN (SPIFFE X.509-SVID §2).
+    /// </summary>
+    /// <param name="presented">The peer certificate; null when none was sent.</param>
+    /// <param name="spiffeId">The peer's SPIFFE id when valid, else null.</param>
+    /// <param name="reason">Why not when invalid: <c>no certificate</c>, <c>not issued by the mesh CA: &lt;chain
+    /// status&gt;</c>, <c>no SPIFFE URI SAN</c>, <c>more than one SPIFFE URI SAN</c>; null when valid.</param>
+    public bool Validate(X509Certificate2? presented, out string? spiffeId, out string? reason)
+    {
+        spiffeId = null;
+        if (presented is null)
+        {
+            reason = "no certificate";
+            return false;
+        }
+        using (var chain = new X509Chain())
+        {
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(Root);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            chain.ChainPolicy.VerificationTime = _time.GetUtcNow().UtcDateTime;
+            if (!chain.Build(presented))
+            {
+                reason = "not issued by the mesh CA: " + string.Join("; ",
+                    chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}").Distinct());
+                return false;
+            }
+            var end = chain.ChainElements[^1].Certificate;
+            if (!end.RawDataMemory.Span.SequenceEqual(Root.RawDataMemory.Span))
+            {
+                reason = $"not issued by the mesh CA: the chain ends at '{end.Subject}'";
+                return false;
+            }
+        }
+        var uris = SpiffeUris(presented);
+        if (uris.Count != 1)
+        {
+            reason = uris.Count == 0 ? "no SPIFFE URI SAN" : "more than one SPIFFE URI SAN";
+            return false;
+        }
+        spiffeId = uris[0];
+        reason = null;
+        return true;
+    }
+
+    // X509SubjectAlternativeNameExtension enumerates DNS names and IP addresses only: read the URIs
+    // (GeneralName uniformResourceIdentifier [6] IA5String, RFC 5280 §4.2.1.6) from the DER.
+    private static List<string> SpiffeUris(X509Certificate2 certificate)
+    {
+        var uris = new List<string>();
+        if (certificate.Extensions[SubjectAltNameOid] is not { } san)
+        {
+            return uris;
+        }
+        try
+        {
+            var names = new AsnReader(san.RawData, AsnEncodingRules.DER).ReadSequence();
+            while (names.HasData)
+            {
+                if (names.PeekTag() != UriTag)
+                {
+                    names.ReadEncodedValue();
+                }
+                else if (names.ReadCharacterString(UniversalTagNumber.IA5String, UriTag) is var uri
+                    && uri.StartsWith("spiffe://", StringComparison.Ordinal))
+                {
+                    uris.Add(uri);
+                }
+            }
+        }
+        catch (AsnContentException)
+        {
+            // A malformed SAN extension names no identity.
+        }
+        return uris;
+    }
+
+    /// <summary>Disposes the root, its key and every workload certificate issued; later calls do nothing.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                foreach (var certificate in _issued.Values.Concat(_retired).Append(Root).Append(_rootWithKey))
+                {
+                    certificate.Dispose();
+                }
+                _rootKey.Dispose();
+            }
+        }
+    }
+}
