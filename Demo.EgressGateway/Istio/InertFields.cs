@@ -52,7 +52,7 @@ public static class InertFields
 
     /// <summary>Gateway server <c>bind</c>.</summary>
     public static readonly InertField ServerBind = Add("Gateway", "spec.servers[].bind",
-        "the address the gateway pod's listener binds; the sidecar reaches the local gateway in-process");
+        "the address the gateway pod's listener binds; the local gateway's listeners bind 127.0.0.1 ports of their own (GET /status lists them)");
 
     /// <summary>Gateway server <c>defaultEndpoint</c>.</summary>
     public static readonly InertField ServerDefaultEndpoint = Add("Gateway", "spec.servers[].defaultEndpoint",
@@ -67,7 +67,7 @@ public static class InertFields
     [
         .. new[] { "serverCertificate", "privateKey", "caCertificates", "credentialName", "credentialNames", "tlsCertificates" }
             .Select(key => Add("Gateway", $"spec.servers[].tls.{key}",
-                "the gateway's own certificate: the sidecar → gateway hop runs in-process, so the server's TLS mode decides only which sidecar TLS settings fit it (the filter chain match), not bytes on a wire")),
+                "the gateway's own certificate: the local gateway's listener presents its mesh workload certificate (from the in-memory mesh CA) for every TLS server")),
     ];
 
     /// <summary>Handshake settings of an ISTIO_MUTUAL server (refused on other modes: <see cref="RefusedFields"/>).</summary>

@@ -87,38 +87,38 @@ public static class RefusedFields
     public static readonly RefusedField HttpsRedirect = Add("Gateway", "spec.servers[].tls.httpsRedirect", "`true`",
         "is not modelled by the local egress gateway (a 301 to https)");
 
-    private const string InProcessHop = "the sidecar-to-gateway hop runs in-process, with no TLS handshake to apply them to; "
+    private const string MeshCertificatesOnly = "the gateway's listener runs its handshake with mesh certificates only and applies none of them yet; "
         + "for an ISTIO_MUTUAL server istiod writes none of them (listener.go BuildListenerTLSContext), so there they are accepted";
 
     private const string UnlessIstioMutual = "any, unless the server's tls.mode is ISTIO_MUTUAL (istiod ignores it there)";
 
     /// <summary>Gateway server tls.minProtocolVersion (not ISTIO_MUTUAL).</summary>
     public static readonly RefusedField ServerMinProtocolVersion = Add("Gateway", "spec.servers[].tls.minProtocolVersion", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {InProcessHop})");
+        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})");
 
     /// <summary>Gateway server tls.maxProtocolVersion (not ISTIO_MUTUAL).</summary>
     public static readonly RefusedField ServerMaxProtocolVersion = Add("Gateway", "spec.servers[].tls.maxProtocolVersion", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {InProcessHop})");
+        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})");
 
     /// <summary>Gateway server tls.cipherSuites (not ISTIO_MUTUAL).</summary>
     public static readonly RefusedField ServerCipherSuites = Add("Gateway", "spec.servers[].tls.cipherSuites", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (cipher suites of the gateway's listener: {InProcessHop})");
+        $"is not supported by the local egress gateway (cipher suites of the gateway's listener: {MeshCertificatesOnly})");
 
     /// <summary>Gateway server tls.verifyCertificateSpki (not ISTIO_MUTUAL).</summary>
     public static readonly RefusedField ServerVerifyCertificateSpki = Add("Gateway", "spec.servers[].tls.verifyCertificateSpki", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {InProcessHop})");
+        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})");
 
     /// <summary>Gateway server tls.verifyCertificateHash (not ISTIO_MUTUAL).</summary>
     public static readonly RefusedField ServerVerifyCertificateHash = Add("Gateway", "spec.servers[].tls.verifyCertificateHash", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {InProcessHop})");
+        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})");
 
     /// <summary>Gateway server tls.subjectAltNames (the client certificate SANs the listener accepts).</summary>
     public static readonly RefusedField ServerSubjectAltNames = AnyValue("Gateway", "spec.servers[].tls.subjectAltNames",
-        "client certificate SAN checks at the gateway's listener (Envoy match_subject_alt_names): the sidecar-to-gateway hop runs in-process, with no client certificate");
+        "client certificate SAN checks at the gateway's listener (Envoy match_subject_alt_names): the gateway's listener checks only that the client certificate is the mesh CA's");
 
     /// <summary>Gateway server tls.caCrl.</summary>
     public static readonly RefusedField ServerCaCrl = AnyValue("Gateway", "spec.servers[].tls.caCrl",
-        "certificate revocation lists at the gateway's listener: the sidecar-to-gateway hop runs in-process, with no client certificate");
+        "certificate revocation lists at the gateway's listener: the gateway's listener checks only that the client certificate is the mesh CA's");
 
     /// <summary>DestinationRule spec.workloadSelector.</summary>
     public static readonly RefusedField DestinationRuleWorkloadSelector = AnyValue("DestinationRule", "spec.workloadSelector",

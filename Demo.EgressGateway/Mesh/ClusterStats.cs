@@ -18,8 +18,7 @@ namespace Demo.EgressGateway.Mesh;
 /// <c>rq_active</c> is the endpoint's requests in flight now.</para>
 /// <para>Connections (<c>cx_active</c>, <c>cx_total</c>) are the gateway's real upstream connections, read from
 /// .NET's <c>http.client.open_connections</c> metric by <c>server.address</c>/<c>server.port</c>, from the meters of the
-/// host's <see cref="IMeterFactory"/> only. The sidecar →
-/// gateway hop is in-process here, so its clusters show no connections.</para>
+/// host's <see cref="IMeterFactory"/> only — the sidecar's connections to the gateway's listener among them.</para>
 /// </remarks>
 public sealed class ClusterStats : IDisposable
 {

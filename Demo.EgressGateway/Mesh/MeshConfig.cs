@@ -341,7 +341,7 @@ public sealed class ClusterRuntime
     public int Port => Config.Metadata.Port;
     public string? Subset => Config.Metadata.Subset;
 
-    /// <summary>The in-mesh hop to Istio's egress gateway (played in-process), not a real upstream.</summary>
+    /// <summary>The sidecar's cluster for Istio's egress gateway Service: its connections go to the gateway's own listener (<see cref="GatewayListenerManager"/>).</summary>
     public required bool IsEgressGateway { get; init; }
 
     /// <summary>SNI the sidecar presents (to the egress gateway: selects its filter chain); null: auto SNI from the Host.</summary>
