@@ -104,12 +104,9 @@ public sealed class MeshCertificateAuthorityTests
     public async Task Two_workload_certificates_carry_a_mutual_TLS_handshake_and_each_side_sees_the_other_s_SPIFFE_id()
     {
         using var ca = new MeshCertificateAuthority(TimeProvider.System);
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var client = new TcpClient();
-        var accepting = listener.AcceptTcpClientAsync();
-        await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        using var accepted = await accepting;
+        var (client, accepted) = await LoopbackPair.ConnectAsync();
+        using var _ = client;
+        using var __ = accepted;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         string? clientSeen = null, serverSeen = null, clientReason = null, serverReason = null;

@@ -113,12 +113,9 @@ public sealed class TlsInspectorTests
     // What SslStream sends first, read by a server that only reads (until the client has been quiet for a while).
     private static async Task<byte[]> CaptureClientHelloAsync(string targetHost)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var client = new TcpClient();
-        var accepting = listener.AcceptTcpClientAsync();
-        await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port);
-        using var accepted = await accepting;
+        var (client, accepted) = await LoopbackPair.ConnectAsync();
+        using var _ = client;
+        using var __ = accepted;
         using var ssl = new SslStream(client.GetStream());
         var handshake = ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
