@@ -1,0 +1,149 @@
+using Demo.EgressGateway.Istio;
+using IstioDestinationRule = Demo.EgressGateway.Istio.DestinationRule;
+
+namespace Demo.EgressGateway.Envoy;
+
+// istiod model/push_context.go setDestinationRules / destinationRule and destination_rule.go mergeDestinationRule: which DestinationRule a proxy applies to a host.
+public static partial class IstioTranslator
+{
+    /// <summary>One entry of a host's consolidated DestinationRules (model.ConsolidatedDestRule): the merged rule and the exportTo it is indexed with.</summary>
+    private sealed record ConsolidatedRule(IstioDestinationRule Rule, IReadOnlySet<string> ExportTo);
+
+    /// <summary>
+    /// Istio's three DestinationRule indexes (push_context.go setDestinationRules), host → consolidated entries:
+    /// per namespace the rules its own proxies see, per namespace the rules it exports, and the root namespace's
+    /// private ones.
+    /// </summary>
+    private sealed record RuleIndexes(
+        Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> NamespaceLocal,
+        Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> Exported,
+        Dictionary<string, List<ConsolidatedRule>> RootNamespaceLocal)
+    {
+        public static RuleIndexes Build(IEnumerable<IstioDestinationRule> rules, Func<IstioResource, string> namespaceOf, IstioVersion version)
+        {
+            var indexes = new RuleIndexes(new(StringComparer.Ordinal), new(StringComparer.Ordinal), new(StringComparer.OrdinalIgnoreCase));
+            // sortConfigBySelectorAndCreationTime: creation time, then name, then namespace. The YAML carries no
+            // creation time (the API server sets it); rules applied together share its one-second resolution, so
+            // name and namespace decide, as they do in istiod then.
+            foreach (var rule in rules.OrderBy(r => r.Id.Name, StringComparer.Ordinal).ThenBy(r => namespaceOf(r), StringComparer.Ordinal))
+            {
+                var ns = namespaceOf(rule);
+                var exportTo = rule.ExportTo.ToHashSet(StringComparer.Ordinal);
+                if (exportTo.Count == 0 || exportTo.Contains("*") || exportTo.Contains(".") || exportTo.Contains(ns))
+                {
+                    Merge(For(indexes.NamespaceLocal, ns), rule, exportTo, version);
+                }
+                // Private only: exportTo is just "." or the rule's own namespace (the mesh default exportTo is "*").
+                var privateOnly = exportTo.Count == 1 && (exportTo.Contains(".") || exportTo.Contains(ns));
+                if (!privateOnly)
+                {
+                    Merge(For(indexes.Exported, ns), rule, exportTo, version);
+                }
+                else if (ns == RootNamespace)
+                {
+                    Merge(indexes.RootNamespaceLocal, rule, exportTo, version);
+                }
+            }
+            return indexes;
+        }
+
+        private static Dictionary<string, List<ConsolidatedRule>> For(Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> byNamespace, string ns)
+        {
+            if (!byNamespace.TryGetValue(ns, out var index))
+            {
+                byNamespace[ns] = index = new(StringComparer.OrdinalIgnoreCase);
+            }
+            return index;
+        }
+
+        // destination_rule.go mergeDestinationRule. Up to 1.23 a rule for a host already indexed is merged into it
+        // (the entry takes the first explicit exportTo). From 1.24 (ENABLE_ENHANCED_DESTINATIONRULE_MERGE) only into an
+        // entry with the same exportTo or whose non-empty exportTo the rule's covers; against any other entry the
+        // rule stays a separate one — as Istio's loop does, the last entry compared decides whether it is appended.
+        private static void Merge(Dictionary<string, List<ConsolidatedRule>> index, IstioDestinationRule rule, IReadOnlySet<string> exportTo, IstioVersion version)
+        {
+            if (!index.TryGetValue(rule.Host, out var entries))
+            {
+                index[rule.Host] = [new ConsolidatedRule(rule, exportTo)];
+                return;
+            }
+            var appendSeparately = true;
+            for (var i = 0; i < entries.Count; i++)
+            {
+                var existing = entries[i];
+                if (!version.MergesDestinationRulesWithDifferentExportTo
+                    && !exportTo.SetEquals(existing.ExportTo)
+                    && !(existing.ExportTo.Count > 0 && exportTo.IsSupersetOf(existing.ExportTo)))
+                {
+                    appendSeparately = true;
+                    continue;
+                }
+                // Both without a workloadSelector: merged, not appended.
+                appendSeparately = false;
+                var mergedExportTo = version.MergesDestinationRulesWithDifferentExportTo && existing.ExportTo.Count == 0 && exportTo.Count > 0
+                    ? exportTo
+                    : existing.ExportTo;
+                entries[i] = new ConsolidatedRule(existing.Rule with
+                {
+                    // Subsets of a name already there are dropped; the first rule's trafficPolicy stays unless it has none.
+                    Subsets = [.. existing.Rule.Subsets, .. rule.Subsets.Where(s => existing.Rule.Subsets.All(e => e.Name != s.Name))],
+                    TrafficPolicy = existing.Rule.TrafficPolicy ?? rule.TrafficPolicy,
+                }, mergedExportTo);
+            }
+            if (appendSeparately)
+            {
+                entries.Add(new ConsolidatedRule(rule, exportTo));
+            }
+        }
+    }
+
+    private sealed partial class ProxyTranslation
+    {
+        // ---- DestinationRules: push_context.go setDestinationRules / destinationRule, destination_rule.go
+        // mergeDestinationRule, sidecar.go SidecarScope.DestinationRule ----
+
+        private RuleIndexes? _ruleIndexes;
+
+        // push_context.go destinationRule: the proxy's namespace first (the root namespace's private rules for a proxy
+        // there), then the rules the service's namespace exports to the proxy, then those the root namespace exports;
+        // in each, the most specific host (exact, then the longest wildcard). Of the host's consolidated entries the
+        // proxy uses the last one (SidecarScope.DestinationRule: the last without a workloadSelector — the loader
+        // refuses workloadSelector).
+        private IstioDestinationRule? FindDestinationRule(Service service)
+        {
+            var indexes = _ruleIndexes ??= RuleIndexes.Build(config.OfKind<IstioDestinationRule>(), NamespaceOf, Version);
+            var found = proxyNamespace != RootNamespace
+                ? MostSpecific(indexes.NamespaceLocal.GetValueOrDefault(proxyNamespace), service.Host)
+                : MostSpecific(indexes.RootNamespaceLocal, service.Host);
+            found ??= ExportedFrom(service.Namespace) ?? ExportedFrom(RootNamespace);
+            return found is { Count: > 0 } ? found[^1].Rule : null;
+
+            // getExportedDestinationRuleFromNamespace: only the entries exported to the proxy's namespace.
+            List<ConsolidatedRule>? ExportedFrom(string owner)
+            {
+                var visible = MostSpecific(indexes.Exported.GetValueOrDefault(owner), service.Host)?
+                    .Where(e => e.ExportTo.Count == 0 || e.ExportTo.Contains("*") || e.ExportTo.Contains(proxyNamespace))
+                    .ToList();
+                return visible is { Count: > 0 } ? visible : null;
+            }
+        }
+
+        // config.go MostSpecificHostMatch: the exact host, else the longest wildcard whose suffix the host ends with.
+        private static List<ConsolidatedRule>? MostSpecific(Dictionary<string, List<ConsolidatedRule>>? index, string host)
+        {
+            if (index is null)
+            {
+                return null;
+            }
+            if (index.TryGetValue(host, out var exact))
+            {
+                return exact;
+            }
+            return index
+                .Where(e => e.Key.StartsWith('*') && host.EndsWith(e.Key[1..], StringComparison.OrdinalIgnoreCase))
+                .OrderByDescending(e => e.Key.Length)
+                .Select(e => e.Value)
+                .FirstOrDefault();
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using Demo.EgressGateway.Istio;
+using IstioGateway = Demo.EgressGateway.Istio.Gateway;
+
+namespace Demo.EgressGateway.Envoy;
+
+// istiod gateway.go buildGatewayListeners / buildGatewayHTTPRouteConfig: the egress gateway's listeners and routes.
+public static partial class IstioTranslator
+{
+    private sealed partial class ProxyTranslation
+    {
+        // ---- gateway: gateway.go buildGatewayListeners / buildGatewayHTTPRouteConfig ----
+
+        private void BuildGatewayListeners(List<Listener> listeners, List<RouteConfiguration> routeConfigs)
+        {
+            var gateways = config.OfKind<IstioGateway>()
+                .Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value))
+                .ToList();
+            foreach (var byPort in gateways
+                .SelectMany(g => g.Servers.Select((s, i) => (Gateway: g, Server: s, Index: i)))
+                .GroupBy(x => x.Server.Port.Number)
+                .OrderBy(g => g.Key))
+            {
+                var port = byPort.Key;
+                var chains = new List<FilterChain>();
+                foreach (var (gateway, server, index) in byPort)
+                {
+                    var gatewayNamespace = NamespaceOf(gateway);
+                    var terminatesTls = server.TlsMode is "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL";
+                    var routeName = terminatesTls
+                        ? $"https.{port}.{server.Port.Name ?? "https"}.{gateway.Id.Name}.{gatewayNamespace}"
+                        : $"http.{port}";
+                    if (routeConfigs.All(r => r.Name != routeName))
+                    {
+                        routeConfigs.Add(BuildGatewayRouteConfig(routeName, port,
+                            terminatesTls ? [(gateway, server)] : byPort.Where(x => x.Server.TlsMode is null).Select(x => (x.Gateway, x.Server)).ToList()));
+                    }
+                    var serverNames = terminatesTls
+                        ? server.Hosts.Select(IstioAnalyzer.StripNamespace).Where(h => h != "*").Distinct(StringComparer.OrdinalIgnoreCase).ToList()
+                        : [];
+                    chains.Add(new FilterChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}]",
+                        terminatesTls ? new FilterChainMatch(serverNames, "tls") : null, routeName, terminatesTls ? "tls" : null)
+                    {
+                        ServerTlsMode = terminatesTls ? server.TlsMode : null,
+                        // tracing.go configureFromProviderConfig: startChildSpan for a router (the demo traces through
+                        // the Telemetry API, deploy/cluster/telemetry-tracing.yaml).
+                        SpawnUpstreamSpan = Version.GatewaySpawnsUpstreamSpan,
+                    });
+                }
+                listeners.Add(new Listener($"0.0.0.0_{port}", new SocketAddress("0.0.0.0", port), chains));
+            }
+        }
+
+        private RouteConfiguration BuildGatewayRouteConfig(string name, int port, IReadOnlyList<(IstioGateway Gateway, GatewayServer Server)> servers)
+        {
+            // gateway.go buildGatewayHTTPRouteConfig: every VirtualService bound to a host adds its routes to that
+            // host's virtual host; SortVHostRoutes then moves catch-all routes behind the others.
+            var routesByHost = new Dictionary<string, List<Route>>(StringComparer.OrdinalIgnoreCase);
+            var hostOrder = new List<string>();
+            foreach (var (gateway, server) in servers)
+            {
+                var gatewayNamespace = NamespaceOf(gateway);
+                var gatewayName = $"{gatewayNamespace}/{gateway.Id.Name}";
+                foreach (var vs in VisibleVirtualServices())
+                {
+                    var vsNamespace = NamespaceOf(vs);
+                    if (!vs.Gateways.Any(reference => ResolveGatewayName(reference, vsNamespace) == gatewayName))
+                    {
+                        continue;
+                    }
+                    // gateway.go: a server host "ns/host" admits VirtualServices of ns only ("./" = the Gateway's own).
+                    var hosts = vs.Hosts.Where(host => server.Hosts.Any(serverHost =>
+                    {
+                        var (hostNamespace, pattern) = SplitServerHost(serverHost, gatewayNamespace);
+                        return (hostNamespace == "*" || hostNamespace == vsNamespace)
+                            && (HostMatches(pattern, host) || HostMatches(host, pattern));
+                    })).ToList();
+                    if (hosts.Count == 0)
+                    {
+                        continue;
+                    }
+                    var routes = BuildRoutes(vs, port, [gatewayName], sourceIsWorkload: false);
+                    if (routes.Count == 0)
+                    {
+                        continue;
+                    }
+                    foreach (var host in hosts)
+                    {
+                        if (!routesByHost.TryGetValue(host, out var existing))
+                        {
+                            routesByHost[host] = existing = [];
+                            hostOrder.Add(host);
+                        }
+                        existing.AddRange(routes);
+                    }
+                }
+            }
+            var virtualHosts = hostOrder
+                .Select(host => new VirtualHost($"{host}:{port}", Domains(host, port),
+                    [.. routesByHost[host].Where(r => !IsCatchAll(r.Match)), .. routesByHost[host].Where(r => IsCatchAll(r.Match))]))
+                .ToList();
+            if (virtualHosts.Count == 0)
+            {
+                // No VirtualService for this server: Envoy answers 404 NR.
+                virtualHosts.Add(new VirtualHost($"blackhole:{port}", ["*"], []));
+            }
+            return new RouteConfiguration(name, virtualHosts);
+        }
+
+        private static (string Namespace, string Host) SplitServerHost(string serverHost, string gatewayNamespace)
+        {
+            var slash = serverHost.IndexOf('/', StringComparison.Ordinal);
+            if (slash < 0)
+            {
+                return ("*", serverHost);
+            }
+            var ns = serverHost[..slash];
+            return (ns == "." ? gatewayNamespace : ns, serverHost[(slash + 1)..]);
+        }
+
+        // model.ResolveGatewayName: "name" is in the VirtualService's namespace; "ns/name" as written; "mesh" stays.
+        private static string ResolveGatewayName(string reference, string vsNamespace) =>
+            reference == MeshEnvironment.MeshGateway ? reference
+            : reference.Contains('/') ? reference
+            : $"{vsNamespace}/{reference.Split('.')[0]}";
+    }
+}

@@ -1,0 +1,65 @@
+using System.Globalization;
+using Demo.EgressGateway.Istio;
+
+namespace Demo.EgressGateway.Envoy;
+
+// istiod route/retry/retry.go: VirtualService retries → Envoy retry policy.
+public static partial class IstioTranslator
+{
+    /// <summary>Istio's retry translation (retry.go ConvertPolicy) for <paramref name="version"/>.</summary>
+    /// <returns>Null when <c>attempts</c> is 0 (retries disabled).</returns>
+    public static RetryPolicy? ConvertRetryPolicy(HttpRetry? retries, IstioVersion version)
+    {
+        IReadOnlyList<int> defaultCodes = version.DefaultRetryPolicyRetries503 ? [503] : [];
+        IReadOnlyList<string> previousHosts = ["envoy.retry_host_predicates.previous_hosts"];
+        if (retries is null)
+        {
+            return new RetryPolicy(DefaultRetryOn, 2, null, defaultCodes, null, 5, previousHosts);
+        }
+        if (retries.Attempts <= 0)
+        {
+            return null;
+        }
+        var retryOn = DefaultRetryOn;
+        var codes = defaultCodes;
+        if (!string.IsNullOrEmpty(retries.RetryOn))
+        {
+            (retryOn, codes) = ParseRetryOn(retries.RetryOn);
+            if (codes.Count > 0 && !retryOn.Contains("retriable-status-codes", StringComparison.Ordinal))
+            {
+                retryOn += ",retriable-status-codes";
+            }
+        }
+        var predicates = retries.RetryIgnorePreviousHosts is false ? [] : previousHosts;
+        return new RetryPolicy(retryOn, retries.Attempts, retries.PerTryTimeout, codes, retries.Backoff, 5, predicates);
+    }
+
+    // Integers that Go's http.StatusText knows are status codes; anything else stays a retry_on condition.
+    private static (string RetryOn, IReadOnlyList<int> Codes) ParseRetryOn(string retryOn)
+    {
+        var codes = new List<int>();
+        var conditions = new List<string>();
+        foreach (var raw in retryOn.Split(','))
+        {
+            var part = raw.Trim();
+            if (part.Length == 0)
+            {
+                continue;
+            }
+            if (int.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var code) && IsKnownStatus(code))
+            {
+                codes.Add(code);
+            }
+            else
+            {
+                conditions.Add(part);
+            }
+        }
+        return (string.Join(',', conditions), codes);
+    }
+
+    /// <summary>The codes Go's <c>net/http.StatusText</c> names (what istiod's parseRetryOn accepts as a code).</summary>
+    public static bool IsKnownStatus(int code) => code is (>= 100 and <= 103) or (>= 200 and <= 208) or 226
+        or (>= 300 and <= 305) or 307 or 308 or (>= 400 and <= 418) or (>= 421 and <= 426) or 428 or 429 or 431 or 451
+        or (>= 500 and <= 508) or 510 or 511;
+}
