@@ -35,7 +35,7 @@ public static partial class IstioTranslator
                             terminatesTls ? [(gateway, server)] : byPort.Where(x => x.Server.TlsMode is null).Select(x => (x.Gateway, x.Server)).ToList()));
                     }
                     var serverNames = terminatesTls
-                        ? server.Hosts.Select(IstioAnalyzer.StripNamespace).Where(h => h != "*").Distinct(StringComparer.OrdinalIgnoreCase).ToList()
+                        ? server.Hosts.Select(HostName.StripNamespace).Where(h => h != "*").Distinct(StringComparer.OrdinalIgnoreCase).ToList()
                         : [];
                     chains.Add(new FilterChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}]",
                         terminatesTls ? new FilterChainMatch(serverNames, "tls") : null, routeName, terminatesTls ? "tls" : null)

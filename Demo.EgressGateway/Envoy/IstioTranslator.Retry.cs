@@ -46,7 +46,7 @@ public static partial class IstioTranslator
             {
                 continue;
             }
-            if (int.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var code) && IsKnownStatus(code))
+            if (int.TryParse(part, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var code) && RetryConditions.IsKnownStatus(code))
             {
                 codes.Add(code);
             }
@@ -57,9 +57,4 @@ public static partial class IstioTranslator
         }
         return (string.Join(',', conditions), codes);
     }
-
-    /// <summary>The codes Go's <c>net/http.StatusText</c> names (what istiod's parseRetryOn accepts as a code).</summary>
-    public static bool IsKnownStatus(int code) => code is (>= 100 and <= 103) or (>= 200 and <= 208) or 226
-        or (>= 300 and <= 305) or 307 or 308 or (>= 400 and <= 418) or (>= 421 and <= 426) or 428 or 429 or 431 or 451
-        or (>= 500 and <= 508) or 510 or 511;
 }

@@ -68,7 +68,7 @@ public static partial class IstioTranslator
     }
 
     /// <summary>Istio's host matching between a (possibly wildcard) pattern and a concrete name.</summary>
-    public static bool HostMatches(string pattern, string host) => IstioAnalyzer.HostMatches(pattern, host);
+    public static bool HostMatches(string pattern, string host) => HostName.Matches(pattern, host);
 
     private sealed record Service(
         string Host,

@@ -1,53 +1,6 @@
 namespace Demo.EgressGateway.Istio;
 
 /// <summary>
-/// Where the analyzed configuration is going to run: the names Kubernetes, not the YAML, provides — the egress
-/// gateway's Service and pod labels, the namespace and labels of the calling workload (whose sidecar the local
-/// gateway also plays), and the Istio version.
-/// </summary>
-public sealed record MeshEnvironment(
-    string EgressGatewayService = MeshEnvironment.DefaultEgressGatewayService,
-    IReadOnlyDictionary<string, string>? EgressGatewayLabels = null)
-{
-    public const string DefaultEgressGatewayService = "istio-egressgateway.istio-system.svc.cluster.local";
-    public const string DefaultWorkloadNamespace = "demo";
-    public const string MeshGateway = "mesh";
-
-    public IReadOnlyDictionary<string, string> GatewayLabels { get; } =
-        EgressGatewayLabels ?? new Dictionary<string, string> { ["istio"] = "egressgateway" };
-
-    /// <summary>The namespace of the egress gateway's pods: the second label of its Service name.</summary>
-    public string GatewayNamespace => EgressGatewayService.Split('.') is { Length: > 1 } parts ? parts[1] : "istio-system";
-
-    /// <summary>The calling workload's namespace (deploy/settings.yaml appNamespace): what its sidecar sees.</summary>
-    public string WorkloadNamespace { get; init; } = DefaultWorkloadNamespace;
-
-    /// <summary>The calling workload's pod labels, for <c>match.sourceLabels</c>.</summary>
-    public IReadOnlyDictionary<string, string> WorkloadLabels { get; init; } = new Dictionary<string, string> { ["app"] = "proxy" };
-
-    public IstioVersion IstioVersion { get; init; } = IstioVersion.Default;
-
-    /// <summary>
-    /// Kubernetes Secret name → PEM CA bundle standing for that Secret's ca.crt locally (EgressGateway:Credentials).
-    /// Null: not known here (the analyze command), so credentialName is not checked.
-    /// </summary>
-    public IReadOnlyDictionary<string, string>? Credentials { get; init; }
-
-    /// <summary>The SDS resource name istiod gives the CA of a DestinationRule credentialName: <c>kubernetes://&lt;name&gt;-cacert</c>.</summary>
-    public static string CaCredentialResource(string credentialName) => $"kubernetes://{credentialName}{CaCredentialSuffix}";
-
-    /// <summary>
-    /// The CA bundle standing for a DestinationRule's credentialName, found as istiod finds it: security/model
-    /// ApplyCustomSDSToClientCommonTLSContext asks for <c>&lt;name&gt;-cacert</c>, and credentials/kube/secrets.go
-    /// GetCaCert reads the Secret of that name, else the Secret <c>&lt;name&gt;</c>. Null: no such Secret.
-    /// </summary>
-    public string? CaForCredential(string credentialName) =>
-        Credentials?.GetValueOrDefault(credentialName + CaCredentialSuffix) ?? Credentials?.GetValueOrDefault(credentialName);
-
-    private const string CaCredentialSuffix = "-cacert";
-}
-
-/// <summary>
 /// Cross-resource checks, like <c>istioctl analyze</c>, with the mistakes that break egress traffic shifting
 /// named in plain words. Usable without starting the gateway: <c>dotnet run --project Demo.EgressGateway -- analyze deploy/istio</c>.
 /// Errors are what the local gateway cannot honour (it refuses to start). Warnings are configurations Istio
@@ -90,11 +43,11 @@ public static class IstioAnalyzer
         }
 
         bool IsExternal(string host) =>
-            !HostMatches(environment.EgressGatewayService, host) && serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(h, host)));
+            !HostName.Matches(environment.EgressGatewayService, host) && serviceEntries.Any(se => se.Hosts.Any(h => HostName.Matches(h, host)));
 
         bool IsRegistered(string host) =>
-            HostMatches(environment.EgressGatewayService, host)
-            || serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(h, host)));
+            HostName.Matches(environment.EgressGatewayService, host)
+            || serviceEntries.Any(se => se.Hosts.Any(h => HostName.Matches(h, host)));
 
         DestinationRule? RuleFor(string host) => MostSpecificRule(destinationRules, host);
 
@@ -120,7 +73,7 @@ public static class IstioAnalyzer
         }
         foreach (var dr in destinationRules)
         {
-            if (!IsRegistered(dr.Host) && !serviceEntries.Any(se => se.Hosts.Any(h => HostMatches(dr.Host, h))))
+            if (!IsRegistered(dr.Host) && !serviceEntries.Any(se => se.Hosts.Any(h => HostName.Matches(dr.Host, h))))
             {
                 Warn(dr, "spec.host", $"'{dr.Host}' is not registered by any ServiceEntry, so this rule applies to nothing");
             }
@@ -165,7 +118,7 @@ public static class IstioAnalyzer
                 }
                 foreach (var host in vs.Hosts)
                 {
-                    if (!gateway.Servers.Any(s => s.Hosts.Any(h => HostMatches(StripNamespace(h), host))))
+                    if (!gateway.Servers.Any(s => s.Hosts.Any(h => HostName.Matches(HostName.StripNamespace(h), host))))
                     {
                         Warn(vs, "spec.hosts", $"'{host}' is not among the hosts of Gateway '{gateway.Id.Name}', so the gateway never routes it here");
                     }
@@ -180,7 +133,7 @@ public static class IstioAnalyzer
                 }
                 foreach (var host in vs.Hosts.Where(IsRegistered))
                 {
-                    var ports = serviceEntries.Where(se => se.Hosts.Any(h => HostMatches(h, host) || HostMatches(host, h))).SelectMany(se => se.Ports).ToList();
+                    var ports = serviceEntries.Where(se => se.Hosts.Any(h => HostName.Matches(h, host) || HostName.Matches(host, h))).SelectMany(se => se.Ports).ToList();
                     if (ports.Count > 0 && ports.All(p => p.Protocol is "HTTPS" or "TLS" or "TCP" or "MONGO"))
                     {
                         Warn(vs, "spec.http", $"never applies to '{host}': its ports ({string.Join(", ", ports.Select(p => $"{p.Number}/{p.Protocol}"))}) are not HTTP, so the sidecar passes its connections through as TLS/TCP and builds no HTTP routes for it");
@@ -311,7 +264,7 @@ public static class IstioAnalyzer
             foreach (var d in route.Route.Where(d => IsExternal(d.Destination.Host)))
             {
                 var hostHeader = HostHeader(d, route);
-                if (hostHeader is not null && !HostMatches(d.Destination.Host, hostHeader))
+                if (hostHeader is not null && !HostName.Matches(d.Destination.Host, hostHeader))
                 {
                     var (hostField, note) = HostSource(d);
                     Warn(vs, hostField,
@@ -323,7 +276,7 @@ public static class IstioAnalyzer
                     var received = route.Match.Count > 0 && route.Match.All(m => m.Authority is { Kind: StringMatchKind.Exact })
                         ? route.Match.Select(m => m.Authority!.Value).ToList()
                         : vs.Hosts.ToList();
-                    var foreign = received.Where(h => !HostMatches(d.Destination.Host, h)).ToList();
+                    var foreign = received.Where(h => !HostName.Matches(d.Destination.Host, h)).ToList();
                     if (foreign.Count > 0)
                     {
                         Warn(vs, $"{d.Field}.headers.request.set.host",
@@ -332,7 +285,7 @@ public static class IstioAnalyzer
                 }
             }
 
-            var toEgress = route.Route.Where(d => HostMatches(environment.EgressGatewayService, d.Destination.Host)).ToList();
+            var toEgress = route.Route.Where(d => HostName.Matches(environment.EgressGatewayService, d.Destination.Host)).ToList();
             if (toEgress.Count > 0)
             {
                 var hosts = toEgress.Select(d => HostHeader(d, route)).ToList();
@@ -398,7 +351,7 @@ public static class IstioAnalyzer
             {
                 var host = d.Destination.Host;
                 var port = d.Destination.Port ?? 80;
-                var entry = serviceEntries.FirstOrDefault(se => se.Hosts.Any(h => HostMatches(h, host)));
+                var entry = serviceEntries.FirstOrDefault(se => se.Hosts.Any(h => HostName.Matches(h, host)));
                 var servicePort = entry?.Ports.FirstOrDefault(p => p.Number == port);
                 if (servicePort is { Protocol: "HTTPS" or "TLS" })
                 {
@@ -418,14 +371,14 @@ public static class IstioAnalyzer
         }
 
         // Gateway subsets whose SNI no egress gateway server accepts.
-        foreach (var dr in destinationRules.Where(r => HostMatches(environment.EgressGatewayService, r.Host)))
+        foreach (var dr in destinationRules.Where(r => HostName.Matches(environment.EgressGatewayService, r.Host)))
         {
             foreach (var subset in dr.Subsets)
             {
                 foreach (var (tls, field) in SubsetTls(subset, $"spec.subsets[{dr.Subsets.ToList().IndexOf(subset)}].trafficPolicy"))
                 {
                     if (tls.Sni is { } sni && egressGateways.Count > 0
-                        && !egressGateways.Any(g => g.Servers.Any(s => s.Hosts.Any(h => HostMatches(StripNamespace(h), sni)))))
+                        && !egressGateways.Any(g => g.Servers.Any(s => s.Hosts.Any(h => HostName.Matches(HostName.StripNamespace(h), sni)))))
                     {
                         Warn(dr, $"{field}.sni", $"'{sni}' is not a host of any egress Gateway server, so the gateway cannot match this subset's connections");
                     }
@@ -477,7 +430,7 @@ public static class IstioAnalyzer
         {
             return;
         }
-        if (tls.Sni is { } sni && !HostMatches(dr.Host, sni) && !dr.Host.StartsWith("*.", StringComparison.Ordinal))
+        if (tls.Sni is { } sni && !HostName.Matches(dr.Host, sni) && !dr.Host.StartsWith("*.", StringComparison.Ordinal))
         {
             warn(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
         }
@@ -607,7 +560,7 @@ public static class IstioAnalyzer
     /// <summary>Istio's DestinationRule choice for a host: an exact host first, then the longest matching wildcard.</summary>
     public static DestinationRule? MostSpecificRule(IEnumerable<DestinationRule> rules, string host)
     {
-        var matching = rules.Where(r => HostMatches(r.Host, host)).ToList();
+        var matching = rules.Where(r => HostName.Matches(r.Host, host)).ToList();
         return matching.FirstOrDefault(r => string.Equals(r.Host, host, StringComparison.OrdinalIgnoreCase))
             ?? matching.Where(r => r.Host.Contains('*')).OrderByDescending(r => r.Host.Length).FirstOrDefault();
     }
@@ -618,25 +571,5 @@ public static class IstioAnalyzer
         var ns = slash < 0 ? null : reference[..slash];
         var name = slash < 0 ? reference : reference[(slash + 1)..];
         return gateways.FirstOrDefault(g => g.Id.Name == name && (ns is null || g.Id.Namespace is null || g.Id.Namespace == ns));
-    }
-
-    public static string StripNamespace(string gatewayHost)
-    {
-        var slash = gatewayHost.IndexOf('/', StringComparison.Ordinal);
-        return slash < 0 ? gatewayHost : gatewayHost[(slash + 1)..];
-    }
-
-    /// <summary>Istio host matching: exact, <c>*.suffix</c> wildcards, or <c>*</c>.</summary>
-    public static bool HostMatches(string pattern, string host)
-    {
-        if (pattern == "*")
-        {
-            return true;
-        }
-        if (pattern.StartsWith("*.", StringComparison.Ordinal))
-        {
-            return host.EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase);
-        }
-        return string.Equals(pattern, host, StringComparison.OrdinalIgnoreCase);
     }
 }

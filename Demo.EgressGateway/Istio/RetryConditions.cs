@@ -17,5 +17,10 @@ public static class RetryConditions
 
     /// <summary>A code Go's <c>net/http.StatusText</c> names (istiod's test for "this part of retryOn is a status code").</summary>
     public static bool IsStatusCode(string condition, out int status) =>
-        int.TryParse(condition, NumberStyles.None, CultureInfo.InvariantCulture, out status) && Envoy.IstioTranslator.IsKnownStatus(status);
+        int.TryParse(condition, NumberStyles.None, CultureInfo.InvariantCulture, out status) && IsKnownStatus(status);
+
+    /// <summary>The codes Go's <c>net/http.StatusText</c> names (what istiod's parseRetryOn accepts as a code).</summary>
+    public static bool IsKnownStatus(int code) => code is (>= 100 and <= 103) or (>= 200 and <= 208) or 226
+        or (>= 300 and <= 305) or 307 or 308 or (>= 400 and <= 418) or (>= 421 and <= 426) or 428 or 429 or 431 or 451
+        or (>= 500 and <= 508) or 510 or 511;
 }

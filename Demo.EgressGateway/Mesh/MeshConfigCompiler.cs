@@ -104,7 +104,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
 
     private ClusterRuntime BuildCluster(Envoy.Cluster cluster, MeshEnvironment environment, bool isGateway)
     {
-        var isEgressGateway = !isGateway && IstioAnalyzer.HostMatches(environment.EgressGatewayService, cluster.Metadata.ServiceHost);
+        var isEgressGateway = !isGateway && HostName.Matches(environment.EgressGatewayService, cluster.Metadata.ServiceHost);
         var tls = cluster.TransportSocket;
         var pool = clusterState.Pool(cluster.Name, cluster.CircuitBreakers);
         var hosts = cluster.Endpoints.Select(endpoint => new HostRuntime
