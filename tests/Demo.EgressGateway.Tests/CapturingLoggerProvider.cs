@@ -5,11 +5,18 @@ namespace Demo.EgressGateway.Tests;
 public sealed class CapturingLoggerProvider : ILoggerProvider
 {
     private int _sidecarLines;
+    private int _gatewayLines;
 
     public ConcurrentQueue<(string Category, LogLevel Level, string Message)> Entries { get; } = new();
 
     /// <summary>How many sidecar access-log lines have been written (counted as they come, not by a scan).</summary>
     public int SidecarAccessLines => Volatile.Read(ref _sidecarLines);
+
+    /// <summary>How many lines the gateway's listener and stage have written (access-log, NR and handshake lines).</summary>
+    public int GatewayLines => Volatile.Read(ref _gatewayLines);
+
+    /// <summary>The newest sidecar access-log line, if any.</summary>
+    public string? LastSidecarLine { get; private set; }
 
     public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, this);
 
@@ -32,7 +39,12 @@ public sealed class CapturingLoggerProvider : ILoggerProvider
             provider.Entries.Enqueue((category, logLevel, message));
             if (message.StartsWith("[sidecar]", StringComparison.Ordinal))
             {
+                provider.LastSidecarLine = message;
                 Interlocked.Increment(ref provider._sidecarLines);
+            }
+            else if (message.StartsWith("[gateway]", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref provider._gatewayLines);
             }
         }
     }

@@ -136,6 +136,7 @@ public sealed class GatewayHost : IAsyncDisposable
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         configure?.Invoke(request);
         var logged = SidecarLines();
+        var gatewayLogged = Logs.GatewayLines;
         try
         {
             using var response = await Client.SendAsync(request);
@@ -143,14 +144,40 @@ public sealed class GatewayHost : IAsyncDisposable
         }
         finally
         {
-            // The sidecar writes its access-log line when its stage ends, which can be just after the client has the
-            // whole answer or has seen the connection close (as with Envoy): wait for it, so that tests can read the
-            // log right away.
-            for (var deadline = DateTime.UtcNow.AddSeconds(5); SidecarLines() <= logged && DateTime.UtcNow < deadline;)
+            // Each proxy writes its access-log line when its request ends, which can be just after its client has the
+            // whole answer or has seen the connection close (as with Envoy): wait for the sidecar's line, then — when the
+            // sidecar's tries reached the gateway — for one gateway line per try, so that tests can read the log right away.
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (SidecarLines() <= logged && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(5);
             }
+            if (TriesThatReachedTheGateway(Logs.LastSidecarLine) is var tries and > 0)
+            {
+                while (Logs.GatewayLines < gatewayLogged + tries && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(5);
+                }
+            }
         }
+    }
+
+    // A sidecar line "[sidecar] "GET / HTTP/1.1" 200 - attempts=1 route=… cluster=outbound|443|v1|istio-egressgateway…":
+    // its tries went to the gateway unless they failed before it answered (connection refused, no host, overflow, …).
+    private static int TriesThatReachedTheGateway(string? sidecarLine)
+    {
+        if (sidecarLine is null || !sidecarLine.Contains("|istio-egressgateway.", StringComparison.Ordinal))
+        {
+            return 0;
+        }
+        var parts = sidecarLine.Split(' ');
+        var flagsAt = Array.FindIndex(parts, p => p.StartsWith("attempts=", StringComparison.Ordinal)) - 1;
+        if (flagsAt < 1 || !int.TryParse(parts[flagsAt + 1]["attempts=".Length..], out var attempts))
+        {
+            return 0;
+        }
+        var flags = parts[flagsAt].Split(',');
+        return flags.Any(f => f is "UF" or "UH" or "UO" or "NC" or "NR" or "DC") ? 0 : attempts;
     }
 
     private int SidecarLines() => Logs.SidecarAccessLines;
