@@ -132,7 +132,7 @@ public sealed class GatewayConnectionHandler(
                     refusal = "the client presented no certificate";
                     return mode == "OPTIONAL_MUTUAL";
                 }
-                if (authority.Validate(certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()), out peer, out var reason))
+                if (authority.Validate(certificate, out peer, out var reason))
                 {
                     return true;
                 }

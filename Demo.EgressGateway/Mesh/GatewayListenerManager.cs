@@ -58,9 +58,8 @@ public sealed class GatewayListenerManager(
     public int? ServicePortOf(int localPort) =>
         _bound.FirstOrDefault(b => b.Value.IPEndPoint?.Port == localPort) is { Value: not null } found ? found.Key : null;
 
-    private bool HostMatches(string host) =>
-        string.Equals(host, ServiceHost, StringComparison.OrdinalIgnoreCase)
-        || string.Equals(host.TrimEnd('.'), ServiceHost, StringComparison.OrdinalIgnoreCase);
+    // The Service's name, or its absolute form with the trailing dot.
+    private bool HostMatches(string host) => HostName.Matches(ServiceHost, host.TrimEnd('.'));
 
     /// <summary>Binds the listeners before any other hosted service (the sidecar's listener among them) starts.</summary>
     public async Task StartingAsync(CancellationToken cancellationToken)

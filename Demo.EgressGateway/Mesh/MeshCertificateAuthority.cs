@@ -119,6 +119,14 @@ public sealed class MeshCertificateAuthority : IDisposable
     }
 
     /// <summary>
+    /// <see cref="Validate(X509Certificate2?, out string?, out string?)"/> for the certificate an SslStream validation
+    /// callback receives (an <see cref="X509Certificate"/>, loaded as an <see cref="X509Certificate2"/> when needed).
+    /// </summary>
+    public bool Validate(X509Certificate? presented, out string? spiffeId, out string? reason) =>
+        Validate(presented as X509Certificate2 ?? (presented is null ? null : X509CertificateLoader.LoadCertificate(presented.GetRawCertData())),
+            out spiffeId, out reason);
+
+    /// <summary>
     /// Whether <paramref name="presented"/> is a workload certificate of this mesh, as a sidecar's validation context
     /// (the root as trusted CA, the peer's SPIFFE URI SAN as identity) decides: its chain must build to
     /// <see cref="Root"/> alone (custom root trust, no revocation check, validity at the authority's clock) and it must

@@ -74,21 +74,4 @@ public sealed class StageFrame(string stage, string listener)
     /// an outlier-detection result; only its own timeouts count as <c>LocalOriginTimeout</c>.
     /// </summary>
     public CancellationToken Downstream { get; set; }
-
-    public void Reset(string listener)
-    {
-        Listener = listener;
-        Route = null;
-        Destination = null;
-        Host = null;
-        AttemptedHosts.Clear();
-        RetryInFlight = false;
-        Details = null;
-        Attempts = 0;
-        Status = 0;
-        Flags = ResponseFlags.None;
-        UpstreamHost = null;
-        Activity = null;
-        Downstream = default;
-    }
 }

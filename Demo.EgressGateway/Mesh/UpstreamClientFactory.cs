@@ -173,8 +173,7 @@ public sealed class UpstreamClientFactory : IDisposable
             ApplicationProtocols = transport.Http2 ? [IstioPeerExchange, Istio, SslApplicationProtocol.Http2] : [IstioPeerExchange, Istio],
             RemoteCertificateValidationCallback = (_, certificate, _, _) =>
             {
-                var presented = certificate as X509Certificate2 ?? (certificate is null ? null : X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
-                if (!_authority.Validate(presented, out var identity, out var reason))
+                if (!_authority.Validate(certificate, out var identity, out var reason))
                 {
                     Log.TlsVerificationFailed(_logger, transport.Host, transport.Port, reason ?? "not a mesh certificate");
                     return false;
