@@ -40,8 +40,11 @@ public sealed class AppHostFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         CopyDirectory(Path.Combine(RepositoryRoot, "deploy", "istio"), IstioDirectory);
-        // DCP starting every project is a heavy section: not beside a soak elsewhere in the suite.
-        using var section = await Demo.Tests.HeavySection.EnterSharedAsync("AppHost start (shared fixture)");
+        // The cold start is exclusive, until the caller's requests get answers: DCP starts every project with
+        // `dotnet run`, and the first requests through a Debug-built, not yet jitted chain are the slowest it serves.
+        // Beside another assembly's CPU-heavy tests they outlast the route's 2 s per-try timeout, and every timed-out
+        // try closes its HTTP/1.1 connections, so the next one pays TCP and TLS handshakes again.
+        using var section = await Demo.Tests.HeavySection.EnterExclusiveAsync("AppHost cold start (shared fixture)");
         using var cts = new CancellationTokenSource(StartTimeout);
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Demo_AppHost>(
@@ -79,6 +82,8 @@ public sealed class AppHostFixture : IAsyncLifetime
         {
             await WaitForStateAsync(id, IsRunningAndHealthy, StartTimeout, cts.Token);
         }
+        await WaitForCallerAsync(c => c.Lines.Count >= 8 && c.Lines.TakeLast(8).All(l => l.Outcome != Outcome.Failure),
+            StartTimeout, "8 answers in a row after the start", cts.Token);
         SinceStart.Start();
     }
 
@@ -203,8 +208,34 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
     }
 
-    public Task<CallerConsole> WaitForCallerAsync(Func<CallerConsole, bool> done, TimeSpan timeout, string what, CancellationToken cancellationToken) =>
-        WaitUntilAsync(GetCallerAsync, done, timeout, c => $"{what}; the caller's last lines:{Environment.NewLine}{c.Tail()}", cancellationToken);
+    /// <summary>Waits for the caller's console to satisfy <paramref name="done"/>; a timeout names the caller's last lines and, as
+    /// evidence of where its requests went, the last lines of the egress gateway's and the router's consoles.</summary>
+    public async Task<CallerConsole> WaitForCallerAsync(Func<CallerConsole, bool> done, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await WaitUntilAsync(GetCallerAsync, done, timeout, c => $"{what}; the caller's last lines:{Environment.NewLine}{c.Tail()}", cancellationToken);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException(ex.Message + Environment.NewLine + await DescribeChainAsync(cancellationToken), ex);
+        }
+    }
+
+    /// <summary>The egress gateway's and the router's last console lines (what a failed story's message shows beside the caller's).</summary>
+    public async Task<string> DescribeChainAsync(CancellationToken cancellationToken)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var name in new[] { "egress", "cf-router" })
+        {
+            text.AppendLine($"the {name}'s last lines:");
+            foreach (var line in (await GetInstancesConsoleAsync(name, cancellationToken)).TakeLast(25))
+            {
+                text.AppendLine($"  {line.CapturedAt:HH:mm:ss.fff} {line.Text}");
+            }
+        }
+        return text.ToString();
+    }
 
     public Task<EgressConsole> WaitForEgressAsync(Func<EgressConsole, bool> done, TimeSpan timeout, string what, CancellationToken cancellationToken) =>
         WaitUntilAsync(GetEgressAsync, done, timeout,

@@ -152,7 +152,7 @@ public sealed class GatewayHost : IAsyncDisposable
             {
                 await Task.Delay(5);
             }
-            if (TriesThatReachedTheGateway(Logs.LastSidecarLine) is var tries and > 0)
+            if (Demo.Tests.MeshAccessLog.TriesThatReachedTheGateway(Logs.LastSidecarLine) is var tries and > 0)
             {
                 while (Logs.GatewayLines < gatewayLogged + tries && DateTime.UtcNow < deadline)
                 {
@@ -160,24 +160,6 @@ public sealed class GatewayHost : IAsyncDisposable
                 }
             }
         }
-    }
-
-    // A sidecar line "[sidecar] "GET / HTTP/1.1" 200 - attempts=1 route=… cluster=outbound|443|v1|istio-egressgateway…":
-    // its tries went to the gateway unless they failed before it answered (connection refused, no host, overflow, …).
-    private static int TriesThatReachedTheGateway(string? sidecarLine)
-    {
-        if (sidecarLine is null || !sidecarLine.Contains("|istio-egressgateway.", StringComparison.Ordinal))
-        {
-            return 0;
-        }
-        var parts = sidecarLine.Split(' ');
-        var flagsAt = Array.FindIndex(parts, p => p.StartsWith("attempts=", StringComparison.Ordinal)) - 1;
-        if (flagsAt < 1 || !int.TryParse(parts[flagsAt + 1]["attempts=".Length..], out var attempts))
-        {
-            return 0;
-        }
-        var flags = parts[flagsAt].Split(',');
-        return flags.Any(f => f is "UF" or "UH" or "UO" or "NC" or "NR" or "DC") ? 0 : attempts;
     }
 
     private int SidecarLines() => Logs.SidecarAccessLines;

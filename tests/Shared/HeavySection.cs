@@ -5,9 +5,10 @@ namespace Demo.Tests;
 
 /// <summary>
 /// A machine-wide reader/writer lock for the parts of the suite that must not share the machine's cores: a soak's
-/// open-loop load (bench/soak.sh) is <em>exclusive</em>; an Aspire app's start-up (DCP launching every project with
-/// <c>dotnet run</c>) and the AppHost's timed stories are <em>shared</em> (they may overlap each other, as they always
-/// did, but not a soak). Microsoft.Testing.Platform runs two test assemblies at a time, so without it the Bench
+/// open-loop load (bench/soak.sh) and the AppHost fixture's cold start (DCP launching every project with
+/// <c>dotnet run</c>, until the caller gets answers) are <em>exclusive</em>; the AppHost's timed stories, a
+/// <c>dotnet run</c> of the AppHost and each test of a CPU-heavy assembly (<see cref="HeavyTestAttribute"/>) are
+/// <em>shared</em> (they may overlap each other, but not an exclusive section). Microsoft.Testing.Platform runs two test assemblies at a time, so without it the Bench
 /// assembly's soak meets the AppHost assembly's start-ups: the soak's chain then gets a fraction of a core for
 /// seconds, its requests queue past the route's per-try and route timeouts, and it measures the neighbour.
 /// </summary>
@@ -42,8 +43,13 @@ internal sealed class HeavySection : IDisposable
 
     /// <summary>Waits until no other section (shared or exclusive) runs on this machine; holds it until disposed.</summary>
     /// <exception cref="TimeoutException">The lock stayed busy for longer than <paramref name="timeout"/> (10 minutes if null).</exception>
+    /// <exception cref="InvalidOperationException">This process holds a shared section: it would wait for itself.</exception>
     public static async Task<HeavySection> EnterExclusiveAsync(string name, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
+        if (Volatile.Read(ref s_sharedHeld) > 0)
+        {
+            throw new InvalidOperationException($"'{name}' asks for the exclusive section while this process holds a shared one.");
+        }
         var waited = Stopwatch.StartNew();
         var limit = timeout ?? DefaultTimeout;
         var turnstile = await AcquireAsync(TurnstilePath, exclusive: true, name, waited, limit, cancellationToken);
@@ -68,6 +74,20 @@ internal sealed class HeavySection : IDisposable
         {
             return new HeavySection(true, await AcquireAsync(LockPath, exclusive: false, name, waited, limit, cancellationToken));
         }
+        using var turnstile = await AcquireAsync(TurnstilePath, exclusive: true, name, waited, limit, cancellationToken);
+        return new HeavySection(true, await AcquireAsync(LockPath, exclusive: false, name, waited, limit, cancellationToken));
+    }
+
+    /// <summary>
+    /// Like <see cref="EnterSharedAsync"/>, but always behind the turnstile, even when this process already holds a
+    /// shared section: for sections that never nest — one per test of a CPU-heavy assembly run in parallel — so that a
+    /// waiting exclusive section waits only for the tests already running, not for a stream of overlapping ones.
+    /// </summary>
+    /// <exception cref="TimeoutException">The lock stayed busy for longer than <paramref name="timeout"/> (10 minutes if null).</exception>
+    public static async Task<HeavySection> EnterSharedQueuedAsync(string name, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var waited = Stopwatch.StartNew();
+        var limit = timeout ?? DefaultTimeout;
         using var turnstile = await AcquireAsync(TurnstilePath, exclusive: true, name, waited, limit, cancellationToken);
         return new HeavySection(true, await AcquireAsync(LockPath, exclusive: false, name, waited, limit, cancellationToken));
     }
