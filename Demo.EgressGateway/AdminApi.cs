@@ -18,7 +18,7 @@ public static class AdminApi
         app.MapPost("/scenarios/reset", ResetScenarios);
         app.MapGet("/analyze", Analyze);
         app.MapGet("/status", Status);
-        app.MapGet("/clusters", (MeshConfigProvider configs, ClusterStats clusters) =>
+        app.MapGet("/clusters", (MeshSnapshotProvider configs, ClusterStats clusters) =>
             Results.Text(clusters.Render(configs.Current), "text/plain; charset=utf-8"));
         app.MapGet("/stats/prometheus", (IstioStats stats) =>
             Results.Text(stats.Render(), "text/plain; version=0.0.4; charset=utf-8"));
@@ -26,7 +26,7 @@ public static class AdminApi
     }
 
     /// <summary><c>GET /scenarios</c>: every file of <c>scenarios/</c> with its purpose and whether it is applied.</summary>
-    private static IResult ListScenarios(MeshConfigProvider configs, IOptions<EgressGatewayOptions> options) =>
+    private static IResult ListScenarios(MeshSnapshotProvider configs, IOptions<EgressGatewayOptions> options) =>
         Results.Ok(ScenarioCatalog.List(options.Value.ConfigDirectory)
             .Select(s => new ScenarioView(s.Name, s.Purpose, configs.ActiveScenarios.Contains(s.Name))));
 
@@ -34,13 +34,13 @@ public static class AdminApi
     /// <c>POST /scenarios/apply</c> with <c>{"scenarios":["name",…]}</c>: deploy/istio with those scenarios on top.
     /// 200 with the new status, or 422 with the findings that kept the serving revision.
     /// </summary>
-    private static IResult ApplyScenarios(ApplyRequest request, MeshConfigProvider configs, ProxyListeners listeners) =>
+    private static IResult ApplyScenarios(ApplyRequest request, MeshSnapshotProvider configs, ProxyListeners listeners) =>
         Apply(configs, listeners, request.Scenarios ?? []);
 
     /// <summary><c>POST /scenarios/reset</c>: back to deploy/istio alone.</summary>
-    private static IResult ResetScenarios(MeshConfigProvider configs, ProxyListeners listeners) => Apply(configs, listeners, []);
+    private static IResult ResetScenarios(MeshSnapshotProvider configs, ProxyListeners listeners) => Apply(configs, listeners, []);
 
-    private static IResult Apply(MeshConfigProvider configs, ProxyListeners listeners, IReadOnlyList<string> scenarios)
+    private static IResult Apply(MeshSnapshotProvider configs, ProxyListeners listeners, IReadOnlyList<string> scenarios)
     {
         var applied = configs.ApplyScenarios(scenarios, out var diagnostics);
         var result = new ApplyResult(applied, StatusOf(configs, listeners),
@@ -52,7 +52,7 @@ public static class AdminApi
     /// <c>GET /analyze</c>: the loader's and analyzer's findings (like <c>istioctl analyze</c>) for the folder with the
     /// active scenarios, or with <c>?scenario=a&amp;scenario=b</c> when given.
     /// </summary>
-    private static IResult Analyze(string[]? scenario, MeshConfigProvider configs, IOptions<EgressGatewayOptions> options)
+    private static IResult Analyze(string[]? scenario, MeshSnapshotProvider configs, IOptions<EgressGatewayOptions> options)
     {
         var scenarios = scenario is { Length: > 0 } ? scenario : configs.ActiveScenarios;
         var findings = IstioAnalyzeCommand.Analyze(options.Value.ConfigDirectory, scenarios, options.Value.ToMeshEnvironment());
@@ -63,9 +63,9 @@ public static class AdminApi
     /// <c>GET /status</c>: the serving revision, its scenarios, the latest change's rejection if it was rejected, and
     /// each proxy's listeners with the loopback address and port they really listen on.
     /// </summary>
-    private static IResult Status(MeshConfigProvider configs, ProxyListeners listeners) => Results.Ok(StatusOf(configs, listeners));
+    private static IResult Status(MeshSnapshotProvider configs, ProxyListeners listeners) => Results.Ok(StatusOf(configs, listeners));
 
-    private static ConfigStatus StatusOf(MeshConfigProvider configs, ProxyListeners listeners)
+    private static ConfigStatus StatusOf(MeshSnapshotProvider configs, ProxyListeners listeners)
     {
         var rejection = configs.LastRejection.Where(d => d.Severity == DiagnosticSeverity.Error).Select(Finding.From).ToList();
         return new ConfigStatus(configs.Current.Revision, configs.ActiveScenarios, configs.AppliedAt,

@@ -16,7 +16,7 @@ public static class ConfigDumpApi
 
     public static IEndpointRouteBuilder MapConfigDump(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet(Path, (HttpContext context, MeshConfigProvider configs, string? proxy, string? resource) =>
+        endpoints.MapGet(Path, (HttpContext context, MeshSnapshotProvider configs, string? proxy, string? resource) =>
         {
             var config = configs.Current;
             ProxyConfig? selected = proxy switch

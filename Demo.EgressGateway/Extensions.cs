@@ -22,7 +22,7 @@ public static class Extensions
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ClusterStateRegistry>();
-        builder.Services.AddSingleton<MeshConfigProvider>();
+        builder.Services.AddSingleton<MeshSnapshotProvider>();
         builder.Services.AddSingleton<UpstreamClientFactory>();
         builder.Services.AddSingleton<IstioStats>();
         builder.Services.AddSingleton<ClusterStats>();
@@ -63,7 +63,7 @@ public static class Extensions
                         && !string.Equals(request.RequestUri?.Host, gatewayService, StringComparison.OrdinalIgnoreCase);
                     http.EnrichWithHttpRequestMessage = (activity, request) =>
                     {
-                        if (request.RequestUri is { } uri && TlsOriginated(services.GetRequiredService<MeshConfigProvider>().Current, uri))
+                        if (request.RequestUri is { } uri && TlsOriginated(services.GetRequiredService<MeshSnapshotProvider>().Current, uri))
                         {
                             activity.SetTag("url.scheme", "https");
                             activity.SetTag("url.full", new UriBuilder(uri) { Scheme = Uri.UriSchemeHttps }.Uri.ToString());
@@ -93,7 +93,7 @@ public static class Extensions
     public static void UseMeshListener(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<EgressGatewayOptions>>().Value;
-        app.Services.GetRequiredService<MeshConfigProvider>();
+        app.Services.GetRequiredService<MeshSnapshotProvider>();
         var handler = app.Services.GetRequiredService<MeshRequestHandler>();
         var adminPort = options.AdminPort;
         app.Use((context, next) => IsAdminRequest(context, adminPort) ? next(context) : handler.HandleAsync(context));
@@ -104,9 +104,9 @@ public static class Extensions
         : context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
             || context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath);
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<MeshConfig, HashSet<string>> TlsUpstreams = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<MeshSnapshot, HashSet<string>> TlsUpstreams = new();
 
-    private static bool TlsOriginated(MeshConfig config, Uri uri) => TlsUpstreams.GetValue(config, static c =>
+    private static bool TlsOriginated(MeshSnapshot config, Uri uri) => TlsUpstreams.GetValue(config, static c =>
             new HashSet<string>(ClusterStats.ClustersOf(c).SelectMany(x => x.Hosts).Select(h => h.Transport).OfType<UpstreamTransport>()
                 .Where(t => t.Tls).Select(t => $"{t.Host}:{t.Port}"), StringComparer.OrdinalIgnoreCase))
         .Contains($"{uri.Host}:{uri.Port}");

@@ -23,7 +23,7 @@ public sealed class ProxyListeners(IServer server, GatewayListenerManager gatewa
     public sealed record ListenerView(string Name, string Address, int Port, string Protocol);
 
     /// <summary>The sidecar's and the gateway's listeners for <paramref name="config"/>.</summary>
-    public IReadOnlyList<ProxyView> Describe(MeshConfig config)
+    public IReadOnlyList<ProxyView> Describe(MeshSnapshot config)
     {
         var meshPort = MeshPort();
         var sidecar = config.Xds.Sidecar.Listeners
@@ -35,7 +35,7 @@ public sealed class ProxyListeners(IServer server, GatewayListenerManager gatewa
             .Select(l => new ListenerView(l.Name, bound[l.Address.PortValue].Address.ToString(), bound[l.Address.PortValue].Port,
                 l.FilterChains.Any(c => c.ServerTlsMode is not null) ? "TLS" : "HTTP"))
             .ToList();
-        return [new ProxyView(MeshRequest.Sidecar, sidecar), new ProxyView(MeshRequest.Gateway, gatewayListeners)];
+        return [new ProxyView(ActiveStream.Sidecar, sidecar), new ProxyView(ActiveStream.Gateway, gatewayListeners)];
     }
 
     private int MeshPort()

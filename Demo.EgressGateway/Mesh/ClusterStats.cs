@@ -119,11 +119,11 @@ public sealed class ClusterStats : IDisposable
     private HostCounters Counters(string cluster) => _hosts.GetOrAdd(cluster, _ => new HostCounters());
 
     /// <summary>The clusters of both proxies of <paramref name="config"/>, each once, by name.</summary>
-    public static IReadOnlyList<ClusterRuntime> ClustersOf(MeshConfig config) =>
+    public static IReadOnlyList<ClusterRuntime> ClustersOf(MeshSnapshot config) =>
         [.. config.Sidecar.Clusters.Concat(config.Gateway.Clusters).DistinctBy(c => c.Name).OrderBy(c => c.Name, StringComparer.Ordinal)];
 
     /// <summary>Envoy's <c>/clusters</c> text for the clusters of <paramref name="config"/>: thresholds, then one block per endpoint.</summary>
-    public string Render(MeshConfig config)
+    public string Render(MeshSnapshot config)
     {
         var text = new StringBuilder();
         foreach (var cluster in ClustersOf(config))

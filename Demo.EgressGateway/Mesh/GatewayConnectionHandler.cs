@@ -20,7 +20,7 @@ namespace Demo.EgressGateway.Mesh;
 /// <c>source/extensions/filters/listener/tls_inspector/tls_inspector.cc</c>; istiod's gateway chains:
 /// <c>pilot/pkg/networking/core/gateway.go</c> (<c>buildGatewayListenerTLSContext</c>: ALPN h2, http/1.1).</remarks>
 public sealed class GatewayConnectionHandler(
-    MeshConfigProvider configs,
+    MeshSnapshotProvider configs,
     MeshCertificateAuthority authority,
     IServiceProvider services,
     ILogger<GatewayConnectionHandler> logger)

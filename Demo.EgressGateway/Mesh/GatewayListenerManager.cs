@@ -44,7 +44,7 @@ public sealed class GatewayListenerManager(
         }
         await _started.Task.WaitAsync(cancellationToken);
         // A port the Service lacks, or one no Gateway server listens on: the pod has no socket there (connection refused).
-        return _bound.TryGetValue(port, out var listen) && services.GetRequiredService<MeshConfigProvider>().Current.Gateway.FindListener(port) is not null
+        return _bound.TryGetValue(port, out var listen) && services.GetRequiredService<MeshSnapshotProvider>().Current.Gateway.FindListener(port) is not null
             ? listen.IPEndPoint
             : new IPEndPoint(IPAddress.Loopback, 0);
     }

@@ -66,11 +66,11 @@ public sealed class GatewayTelemetry
         return (labels[0], labels.Length > 1 ? labels[1] : IstioLabels.Unknown);
     }
 
-    public Activity? StartStage(string stage, MeshRequest request)
+    public Activity? StartStage(string stage, ActiveStream request)
     {
         // The gateway's span is the child of the span the sidecar sent in traceparent (its server's own request
         // activity, if any, is not part of Istio's trace).
-        var activity = stage == MeshRequest.Sidecar
+        var activity = stage == ActiveStream.Sidecar
             ? ActivitySource.StartActivity("egress sidecar", ActivityKind.Internal)
             : ActivityContext.TryParse(request.Context.Request.Headers.TraceParent, request.Context.Request.Headers.TraceState, isRemote: true, out var parent)
                 ? ActivitySource.StartActivity("egress gateway", ActivityKind.Internal, parent)
@@ -134,7 +134,7 @@ public sealed class GatewayTelemetry
         span?.Dispose();
     }
 
-    public void StageCompleted(StageFrame frame, MeshRequest request, ILogger logger)
+    public void StageCompleted(StreamInfo frame, ActiveStream request, ILogger logger)
     {
         var elapsed = TimeProvider.System.GetElapsedTime(frame.StartTimestamp);
         var flags = frame.Flags.ToEnvoyString();
@@ -223,10 +223,10 @@ public sealed class GatewayTelemetry
         return colon > 0 && authority.IndexOf(':') == colon ? authority[..colon] : authority;
     }
 
-    private static bool IsOwnError(StageFrame frame) =>
+    private static bool IsOwnError(StreamInfo frame) =>
         (frame.Flags & LocalErrorFlags) != 0 || frame.Status >= 500 || frame.Status == 0;
 
-    private static string Describe(StageFrame frame, string flags) => frame.Flags.HasFlag(ResponseFlags.FaultInjected)
+    private static string Describe(StreamInfo frame, string flags) => frame.Flags.HasFlag(ResponseFlags.FaultInjected)
         ? $"fault filter abort: {frame.Status} ({flags})"
         : $"{frame.Status} {flags}";
 }

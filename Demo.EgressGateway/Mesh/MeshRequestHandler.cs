@@ -15,8 +15,8 @@ namespace Demo.EgressGateway.Mesh;
 /// the egress gateway (<see cref="HandleGatewayAsync"/>: the filter chain its connection matched, fault, route, TLS
 /// origination). Upstream requests go through YARP's forwarder.
 /// </summary>
-public sealed class MeshRequestHandler(
-    MeshConfigProvider configs,
+public sealed partial class MeshRequestHandler(
+    MeshSnapshotProvider configs,
     UpstreamClientFactory clients,
     IHttpForwarder forwarder,
     GatewayTelemetry telemetry,
@@ -44,7 +44,7 @@ public sealed class MeshRequestHandler(
     /// <summary>A request the app sent to its sidecar (the mesh port, where Istio's iptables would redirect it).</summary>
     public async Task HandleAsync(HttpContext context)
     {
-        var request = new MeshRequest(context, configs.Current, MeshRequest.Sidecar, MeshEnvironment.MeshGateway);
+        var request = new ActiveStream(context, configs.Current, ActiveStream.Sidecar, MeshEnvironment.MeshGateway);
         var host = context.Request.Host;
         // What the sidecar's connection manager adds (use_remote_address false): a request id when there is none,
         // and the scheme the app spoke.
@@ -69,7 +69,7 @@ public sealed class MeshRequestHandler(
         var connection = context.Features.Get<DownstreamConnection>()
             ?? throw new InvalidOperationException("a gateway request without its listener's connection information");
         var config = configs.Current;
-        var request = new MeshRequest(context, config, MeshRequest.Gateway, "");
+        var request = new ActiveStream(context, config, ActiveStream.Gateway, "");
         request.Authority = context.Request.Host.Value ?? "";
         request.ListenerPort = connection.Port;
         if (config.Gateway.FindListener(connection.Port)?.Match(connection.ServerName, connection.TransportProtocol) is not { } chain)
@@ -86,7 +86,7 @@ public sealed class MeshRequestHandler(
         await RunAsync(request, connection.Port);
     }
 
-    private async Task RunAsync(MeshRequest request, int port)
+    private async Task RunAsync(ActiveStream request, int port)
     {
         var context = request.Context;
         try
@@ -103,7 +103,7 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    private async ValueTask<AttemptOutcome> RunStageAsync(MeshRequest request, int port, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> RunStageAsync(ActiveStream request, int port, CancellationToken cancellationToken)
     {
         var frame = request.Frame;
         frame.StartTimestamp = TimeProvider.System.GetTimestamp();
@@ -128,7 +128,7 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    private async ValueTask<AttemptOutcome> RouteAsync(MeshRequest request, StageFrame frame, int port, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> RouteAsync(ActiveStream request, StreamInfo frame, int port, CancellationToken cancellationToken)
     {
         var isSidecar = request.IsSidecar;
         var proxy = request.Proxy;
@@ -150,7 +150,7 @@ public sealed class MeshRequestHandler(
             return await LocalReplyAsync(request, StatusCodes.Status400BadRequest, "", ResponseFlags.None);
         }
 
-        RouteTable routes;
+        RouteConfigurationRuntime routes;
         if (isSidecar)
         {
             if (proxy.FindListener(port) is not { } listener || listener.Match(null) is not { } chain)
@@ -235,7 +235,7 @@ public sealed class MeshRequestHandler(
 
         AttemptOutcome outcome;
         var resilience = ResilienceContextPool.Shared.Get(cancellationToken);
-        resilience.Properties.Set(MeshConfigCompiler.FrameKey, frame);
+        resilience.Properties.Set(MeshSnapshotCompiler.FrameKey, frame);
         frame.RouteTimerStart = TimeProvider.System.GetTimestamp();
         try
         {
@@ -280,7 +280,7 @@ public sealed class MeshRequestHandler(
         return outcome;
     }
 
-    private async ValueTask<AttemptOutcome> AttemptAsync(MeshRequest request, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> AttemptAsync(ActiveStream request, CancellationToken cancellationToken)
     {
         var frame = request.Frame;
         frame.Attempts++;
@@ -364,84 +364,11 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    // Envoy's UpstreamRequest with tracing.spawn_upstream_span: a child span of the proxy's own for this upstream
-    // request, whose context the upstream receives; it ends with the request, reset or not.
-    private async ValueTask<AttemptOutcome> ForwardInUpstreamSpanAsync(MeshRequest request, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
-    {
-        var span = GatewayTelemetry.StartUpstreamSpan(cluster.Name, request.Frame.Attempts);
-        var outcome = default(AttemptOutcome);
-        try
-        {
-            outcome = await ForwardAsync(request, cluster, host, cancellationToken);
-            return outcome;
-        }
-        finally
-        {
-            GatewayTelemetry.UpstreamSpanCompleted(span, cluster.Name, host.Transport is { } transport ? $"{transport.Host}:{transport.Port}" : null,
-                outcome.Kind == OutcomeKind.Response ? outcome.Status : 0, outcome.Flags);
-        }
-    }
-
-    private async ValueTask<AttemptOutcome> ForwardAsync(MeshRequest request, ClusterRuntime cluster, HostRuntime host, CancellationToken cancellationToken)
-    {
-        var context = request.Context;
-        var transformer = request.Transformer;
-        var transport = host.Transport!;
-        if (transport.SecretNotSupplied)
-        {
-            // envoy ssl_socket.cc: without its SDS secret the cluster's transport socket is a NotReadySslSocket, which
-            // closes every connection with this failure reason — a connection failure (UF), nothing reaches the server.
-            Log.UpstreamConnectFailed(logger, cluster.Name, SecretNotSuppliedReason);
-            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: remote connection failure, transport failure reason: {SecretNotSuppliedReason}");
-        }
-        // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host; with no
-        // subjectAltNames either, auto_san_validation checks the certificate against that Host too.
-        var client = transport.Tls && transport.Sni is null
-            ? host.ClientForSni(clients, StripPort(request.Authority))
-            : host.Client(clients);
-        // The hop to the egress gateway stays HTTP/1.1 (see GatewayListenerManager).
-        var requestConfig = !cluster.IsEgressGateway && (cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol)))
-            ? Http2RequestConfig
-            : RequestConfig;
-        var error = await forwarder.SendAsync(context, host.DestinationPrefix, client, requestConfig, transformer, cancellationToken);
-        if (error == ForwarderError.None)
-        {
-            return transformer.Outcome;
-        }
-        cancellationToken.ThrowIfCancellationRequested();
-
-        var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-        if (context.Response.HasStarted)
-        {
-            // Too late to answer differently: the client sees a truncated response, as with Envoy. An HTTP/1.1
-            // upstream can only end a response by closing its connection: Envoy's flag is UC.
-            request.Frame.Flags |= ResponseFlags.UpstreamConnectionTermination;
-            return new AttemptOutcome(OutcomeKind.Response, context.Response.StatusCode, Committed: true, ResponseFlags.UpstreamConnectionTermination);
-        }
-        context.Response.Clear();
-
-        var reason = Describe(exception);
-        if (error == ForwarderError.Request && exception is HttpRequestException
-            {
-                HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError or HttpRequestError.NameResolutionError,
-            })
-        {
-            Log.UpstreamConnectFailed(logger, cluster.Name, reason);
-            return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
-                $"reset reason: remote connection failure, transport failure reason: {reason}");
-        }
-        Log.UpstreamReset(logger, cluster.Name, error.ToString(), reason);
-        // HTTP/1.1 has no stream reset: an upstream that goes away before its response is a connection
-        // termination (Envoy: UC, "reset reason: connection termination"); UR is HTTP/2's RST_STREAM.
-        return AttemptOutcome.Failure(OutcomeKind.Reset, ResponseFlags.UpstreamConnectionTermination, "reset reason: connection termination");
-    }
-
     /// <summary>
     /// A reply this proxy makes itself (Envoy's local reply): written to its downstream at once with the picked
     /// destination's response headers; for the sidecar, a gateway's local reply is an upstream response like any other.
     /// </summary>
-    private static async ValueTask<AttemptOutcome> LocalReplyAsync(MeshRequest request, int status, string body, ResponseFlags flags)
+    private static async ValueTask<AttemptOutcome> LocalReplyAsync(ActiveStream request, int status, string body, ResponseFlags flags)
     {
         request.Frame.Flags |= flags;
         MeshTransformer.ApplyResponseHeaders(request, request.Context.Response.Headers);
@@ -468,7 +395,7 @@ public sealed class MeshRequestHandler(
         }
     }
 
-    private static void ApplyRequestHeaders(MeshRequest request, ClusterChoice destination)
+    private static void ApplyRequestHeaders(ActiveStream request, WeightedClusterEntry destination)
     {
         if (destination.HostRewrite is { } host)
         {

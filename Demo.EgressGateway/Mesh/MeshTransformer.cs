@@ -6,7 +6,7 @@ namespace Demo.EgressGateway.Mesh;
 /// Sets the Host of the forwarded request, and decides when the upstream's response arrives whether it goes to
 /// the client now or is held back because this proxy's router will retry it (Envoy never streams a retried response).
 /// </summary>
-public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
+public sealed class MeshTransformer(ActiveStream request) : HttpTransformer
 {
     public AttemptOutcome Outcome { get; private set; }
 
@@ -52,7 +52,7 @@ public sealed class MeshTransformer(MeshRequest request) : HttpTransformer
     }
 
     /// <summary>The response header operations of the destination this proxy's route picked.</summary>
-    public static void ApplyResponseHeaders(MeshRequest request, IHeaderDictionary headers)
+    public static void ApplyResponseHeaders(ActiveStream request, IHeaderDictionary headers)
     {
         if (request.Frame.Destination is { } destination)
         {

@@ -195,7 +195,7 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
     /// </summary>
     public JsonElement DumpedCluster(string proxy, string name)
     {
-        var current = _app.Services.GetRequiredService<Demo.EgressGateway.Mesh.MeshConfigProvider>().Current;
+        var current = _app.Services.GetRequiredService<Demo.EgressGateway.Mesh.MeshSnapshotProvider>().Current;
         var config = proxy == "sidecar" ? current.Xds.Sidecar : current.Xds.Gateway;
         using var dump = JsonDocument.Parse(Demo.EgressGateway.Envoy.ConfigDump.ToJson(config, Demo.EgressGateway.Envoy.ConfigDump.ClustersResource));
         return dump.RootElement.EnumerateArray().Single(c => c.GetProperty("name").GetString() == name).Clone();

@@ -33,7 +33,7 @@ public sealed class GatewayHost : IAsyncDisposable
     public CapturingLoggerProvider Logs { get; }
     public Uri Url { get; }
     public HttpClient Client { get; }
-    public MeshConfigProvider Config => _app.Services.GetRequiredService<MeshConfigProvider>();
+    public MeshSnapshotProvider Config => _app.Services.GetRequiredService<MeshSnapshotProvider>();
     public IServiceProvider Services => _app.Services;
 
     public HttpClient CreateClient(TimeSpan? timeout = null) => new(new SocketsHttpHandler

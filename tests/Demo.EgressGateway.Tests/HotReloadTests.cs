@@ -13,11 +13,11 @@ public sealed class HotReloadTests
         folder.Write(MeshYaml.EgressFile, MeshYaml.Egress());
     }
 
-    private static async Task<(MeshConfig Config, IReadOnlyList<ConfigDiagnostic> Diagnostics, TimeSpan Elapsed)> EditAndWaitAsync(
+    private static async Task<(MeshSnapshot Config, IReadOnlyList<ConfigDiagnostic> Diagnostics, TimeSpan Elapsed)> EditAndWaitAsync(
         GatewayHost gateway, Action edit)
     {
-        var reloaded = new TaskCompletionSource<(MeshConfig, IReadOnlyList<ConfigDiagnostic>)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnReload(MeshConfig config, IReadOnlyList<ConfigDiagnostic> diagnostics) => reloaded.TrySetResult((config, diagnostics));
+        var reloaded = new TaskCompletionSource<(MeshSnapshot, IReadOnlyList<ConfigDiagnostic>)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnReload(MeshSnapshot config, IReadOnlyList<ConfigDiagnostic> diagnostics) => reloaded.TrySetResult((config, diagnostics));
         gateway.Config.Reloaded += OnReload;
         try
         {

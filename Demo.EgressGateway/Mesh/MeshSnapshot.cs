@@ -15,9 +15,9 @@ namespace Demo.EgressGateway.Mesh;
 /// with compiled matchers, weights and retry pipelines, clusters with their endpoints. Immutable; a reload builds a
 /// new one. Nothing here reads the Istio resources: the data plane runs only the translated form.
 /// </summary>
-public sealed class MeshConfig
+public sealed class MeshSnapshot
 {
-    internal MeshConfig(int revision, IstioConfigSet source, MeshEnvironment environment, MeshXds xds, ProxyRuntime sidecar, ProxyRuntime gateway)
+    internal MeshSnapshot(int revision, IstioConfigSet source, MeshEnvironment environment, MeshXds xds, ProxyRuntime sidecar, ProxyRuntime gateway)
     {
         Revision = revision;
         Source = source;
@@ -53,7 +53,7 @@ public sealed class ProxyRuntime(ProxyConfig config, IReadOnlyDictionary<int, Li
 }
 
 /// <summary>A listener: its filter chains, chosen by SNI (server_names) as Envoy's filter-chain match does.</summary>
-public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChain Chain, RouteTable Routes)> chains)
+public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChain Chain, RouteConfigurationRuntime Routes)> chains)
 {
     public Listener Config { get; } = listener;
 
@@ -61,17 +61,17 @@ public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChai
     /// Envoy's filter-chain match on server_names: exact name, then the longest <c>*.suffix</c>, then a chain without
     /// server names. Null: <c>filter_chain_not_found</c> (the connection is closed, access-log flag <c>NR</c>).
     /// </summary>
-    public (FilterChain Chain, RouteTable Routes)? Match(string? sni) => Match(sni, null);
+    public (FilterChain Chain, RouteConfigurationRuntime Routes)? Match(string? sni) => Match(sni, null);
 
     /// <summary>
     /// The same match restricted by <c>transport_protocol</c>: <c>tls</c> or <c>raw_buffer</c> as the tls_inspector
     /// found it (a chain that names a transport protocol matches only that one); null: any.
     /// </summary>
-    public (FilterChain Chain, RouteTable Routes)? Match(string? sni, string? transportProtocol)
+    public (FilterChain Chain, RouteConfigurationRuntime Routes)? Match(string? sni, string? transportProtocol)
     {
-        (FilterChain, RouteTable)? wildcard = null;
+        (FilterChain, RouteConfigurationRuntime)? wildcard = null;
         var wildcardLength = -1;
-        (FilterChain, RouteTable)? any = null;
+        (FilterChain, RouteConfigurationRuntime)? any = null;
         foreach (var (chain, routes) in chains)
         {
             if (transportProtocol is not null && chain.FilterChainMatch?.TransportProtocol is { } required && required != transportProtocol)
@@ -106,7 +106,7 @@ public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChai
 }
 
 /// <summary>A route configuration: its virtual hosts, selected by the request's Host as Envoy does.</summary>
-public sealed class RouteTable(RouteConfiguration config, IReadOnlyList<VirtualHostRuntime> virtualHosts)
+public sealed class RouteConfigurationRuntime(RouteConfiguration config, IReadOnlyList<VirtualHostRuntime> virtualHosts)
 {
     public RouteConfiguration Config { get; } = config;
     public IReadOnlyList<VirtualHostRuntime> VirtualHosts { get; } = virtualHosts;
@@ -177,7 +177,7 @@ public sealed class RouteEntry
     public required RouteMatcher Matcher { get; init; }
 
     /// <summary>Empty for a direct response.</summary>
-    public required IReadOnlyList<ClusterChoice> Destinations { get; init; }
+    public required IReadOnlyList<WeightedClusterEntry> Destinations { get; init; }
 
     public required long TotalWeight { get; init; }
     public required RetryPolicy Retry { get; init; }
@@ -212,7 +212,7 @@ public sealed class RouteEntry
         return expected;
     }
 
-    public ClusterChoice PickDestination()
+    public WeightedClusterEntry PickDestination()
     {
         if (Destinations.Count == 1 || TotalWeight == 0)
         {
@@ -231,7 +231,7 @@ public sealed class RouteEntry
 }
 
 /// <summary>One cluster a route may pick, with its share and the header/Host changes that go with it.</summary>
-public sealed class ClusterChoice
+public sealed class WeightedClusterEntry
 {
     public required string ClusterName { get; init; }
     public required long CumulativeWeight { get; init; }

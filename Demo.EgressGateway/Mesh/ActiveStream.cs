@@ -4,17 +4,17 @@ namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
 /// One downstream request in one proxy — the caller's sidecar or the egress gateway, each handling its own request
-/// (Envoy's ActiveStream of a connection manager); nothing request-scoped crosses between the two but what goes on the
+/// (Envoy's <c>ConnectionManagerImpl::ActiveStream</c>, <c>source/common/http/conn_manager_impl.h</c>); nothing request-scoped crosses between the two but what goes on the
 /// wire.
 /// </summary>
-public sealed class MeshRequest(HttpContext context, MeshConfig config, string stage, string listener)
+public sealed class ActiveStream(HttpContext context, MeshSnapshot config, string stage, string listener)
 {
     public const string Sidecar = "sidecar";
     public const string Gateway = "gateway";
 
     public HttpContext Context { get; } = context;
-    public MeshConfig Config { get; } = config;
-    public StageFrame Frame { get; } = new(stage, listener);
+    public MeshSnapshot Config { get; } = config;
+    public StreamInfo Frame { get; } = new(stage, listener);
     public bool IsSidecar => Frame.Stage == Sidecar;
 
     /// <summary>The proxy's configuration: the sidecar's or the gateway's listeners, routes and clusters.</summary>
@@ -26,7 +26,7 @@ public sealed class MeshRequest(HttpContext context, MeshConfig config, string s
     public MeshTransformer Transformer => field ??= new MeshTransformer(this);
 
     /// <summary>The gateway: the route configuration of the filter chain its connection matched, and the Service port.</summary>
-    public RouteTable? Routes { get; set; }
+    public RouteConfigurationRuntime? Routes { get; set; }
     public int ListenerPort { get; set; }
 
     /// <summary>The gateway filter chain's <c>tracing.spawn_upstream_span</c>: a client span per upstream request.</summary>
@@ -37,13 +37,16 @@ public sealed class MeshRequest(HttpContext context, MeshConfig config, string s
         Frame.Route is { } route && Frame.Attempts <= route.Retry.Attempts && route.Retry.RetriesStatus(status);
 }
 
-/// <summary>What one proxy stage did with the request (one attempt of it, for the gateway).</summary>
-public sealed class StageFrame(string stage, string listener)
+/// <summary>
+/// What one proxy did with its downstream request (Envoy's StreamInfo: route, picked cluster, attempts, response code
+/// and flags, the upstream host and timing) — what its access-log line, span and metrics are written from.
+/// </summary>
+public sealed class StreamInfo(string stage, string listener)
 {
     public string Stage { get; } = stage;
     public string Listener { get; set; } = listener;
     public RouteEntry? Route { get; set; }
-    public ClusterChoice? Destination { get; set; }
+    public WeightedClusterEntry? Destination { get; set; }
 
     /// <summary>The endpoint of the current attempt, and those tried before (for the previous_hosts retry predicate).</summary>
     public HostRuntime? Host { get; set; }

@@ -7,22 +7,22 @@ namespace Demo.EgressGateway.Mesh;
 /// Holds the applied configuration. Loads deploy/istio at start (refusing to start on errors) and, like
 /// <c>kubectl apply</c>, re-applies it when a file changes; an invalid edit keeps the last good configuration.
 /// </summary>
-public sealed class MeshConfigProvider : IDisposable
+public sealed class MeshSnapshotProvider : IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
     private readonly EgressGatewayOptions _options;
-    private readonly MeshConfigCompiler _compiler;
-    private readonly ILogger<MeshConfigProvider> _logger;
+    private readonly MeshSnapshotCompiler _compiler;
+    private readonly ILogger<MeshSnapshotProvider> _logger;
     private readonly Lock _reloadGate = new();
     private FileSystemWatcher? _watcher;
     private Timer? _debounceTimer;
-    private MeshConfig _current;
+    private MeshSnapshot _current;
     private IReadOnlyList<string> _scenarios;
 
-    public MeshConfigProvider(IOptions<EgressGatewayOptions> options, ClusterStateRegistry clusterState, ILogger<MeshConfigProvider> logger)
+    public MeshSnapshotProvider(IOptions<EgressGatewayOptions> options, ClusterStateRegistry clusterState, ILogger<MeshSnapshotProvider> logger)
     {
         _options = options.Value;
-        _compiler = new MeshConfigCompiler(clusterState, _options);
+        _compiler = new MeshSnapshotCompiler(clusterState, _options);
         _logger = logger;
         _scenarios = _options.Scenarios;
         _current = Build(revision: 1, _scenarios, out var diagnostics)
@@ -34,10 +34,10 @@ public sealed class MeshConfigProvider : IDisposable
         }
     }
 
-    public MeshConfig Current => Volatile.Read(ref _current);
+    public MeshSnapshot Current => Volatile.Read(ref _current);
 
     /// <summary>Raised after a reload attempt: the new revision, or the diagnostics that kept the old one.</summary>
-    public event Action<MeshConfig, IReadOnlyList<ConfigDiagnostic>>? Reloaded;
+    public event Action<MeshSnapshot, IReadOnlyList<ConfigDiagnostic>>? Reloaded;
 
     /// <summary>The errors of the latest change if it was rejected (the previous revision keeps serving); empty once a change applies.</summary>
     public IReadOnlyList<ConfigDiagnostic> LastRejection { get; private set; } = [];
@@ -100,7 +100,7 @@ public sealed class MeshConfigProvider : IDisposable
         Reloaded?.Invoke(Current, diagnostics);
     }
 
-    private MeshConfig? Build(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
+    private MeshSnapshot? Build(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
     {
         var environment = _options.ToMeshEnvironment();
         var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, scenarios);

@@ -7,19 +7,19 @@ namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
 /// Translates a checked <see cref="IstioConfigSet"/> with <see cref="IstioTranslator"/> (Istio → Envoy), then makes
-/// the Envoy configuration executable (<see cref="MeshConfig"/>). The executable form is built from the Envoy
+/// the Envoy configuration executable (<see cref="MeshSnapshot"/>). The executable form is built from the Envoy
 /// configuration alone.
 /// </summary>
-public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, EgressGatewayOptions options)
+public sealed class MeshSnapshotCompiler(ClusterStateRegistry clusterState, EgressGatewayOptions options)
 {
     /// <summary>Context key under which the handler passes the current stage to the retry pipeline.</summary>
-    public static readonly ResiliencePropertyKey<StageFrame> FrameKey = new("egress.frame");
+    public static readonly ResiliencePropertyKey<StreamInfo> FrameKey = new("egress.frame");
 
-    public MeshConfig Compile(IstioConfigSet config, int revision)
+    public MeshSnapshot Compile(IstioConfigSet config, int revision)
     {
         var environment = options.ToMeshEnvironment();
         var xds = IstioTranslator.Translate(config, environment);
-        return new MeshConfig(revision, config, environment, xds,
+        return new MeshSnapshot(revision, config, environment, xds,
             Build(xds.Sidecar, environment, isGateway: false),
             Build(xds.Gateway, environment, isGateway: true));
     }
@@ -34,7 +34,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
         return new ProxyRuntime(proxy, listeners, clusters);
     }
 
-    private static RouteTable BuildRouteTable(RouteConfiguration config, Dictionary<string, ClusterRuntime> clusters) =>
+    private static RouteConfigurationRuntime BuildRouteTable(RouteConfiguration config, Dictionary<string, ClusterRuntime> clusters) =>
         new(config, config.VirtualHosts
             .Select(vh => new VirtualHostRuntime(vh, vh.Routes.Select((r, i) => BuildRoute(r, i, vh, clusters)).ToList()))
             .ToList());
@@ -42,7 +42,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
     private static RouteEntry BuildRoute(EnvoyRoute route, int index, VirtualHost virtualHost, Dictionary<string, ClusterRuntime> clusters)
     {
         var action = route.Action;
-        var destinations = new List<ClusterChoice>();
+        var destinations = new List<WeightedClusterEntry>();
         long cumulative = 0;
         if (action?.Cluster is { } single)
         {
@@ -90,7 +90,7 @@ public sealed class MeshConfigCompiler(ClusterStateRegistry clusterState, Egress
         return false;
     }
 
-    private static ClusterChoice Choice(string name, long cumulative, ClusterWeight? weight, RouteAction action, EnvoyRoute route,
+    private static WeightedClusterEntry Choice(string name, long cumulative, ClusterWeight? weight, RouteAction action, EnvoyRoute route,
         Dictionary<string, ClusterRuntime> clusters) => new()
         {
             ClusterName = name,

@@ -1,0 +1,106 @@
+namespace Demo.EgressGateway.Istio;
+
+// IstioAnalyzer, continued: the DestinationRules' client TLS checks and the TLS settings Istio applies per port.
+public static partial class IstioAnalyzer
+{
+    private static void CheckClientTls(DestinationRule dr, ClientTls tls, string field, MeshEnvironment environment,
+        Action<IstioResource, string?, string> warn, Action<IstioResource, string?, string> error)
+    {
+        if (tls.Mode is not ("SIMPLE" or "MUTUAL"))
+        {
+            return;
+        }
+        if (tls.Sni is { } sni && !HostName.Matches(dr.Host, sni) && !dr.Host.StartsWith("*.", StringComparison.Ordinal))
+        {
+            warn(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
+        }
+        if (tls.CredentialName is { } credential && environment.Credentials is not null && environment.CaForCredential(credential) is null)
+        {
+            warn(dr, $"{field}.credentialName",
+                $"'{credential}' names a Kubernetes Secret that no EgressGateway:Credentials entry stands for ({credential}-cacert or {credential}): as in a cluster without that Secret, the egress gateway's connections fail (503 UF, 'TLS error: Secret is not supplied by SDS'); set EgressGateway:Credentials:{credential} to a PEM file with the CA that signs the server (the Secret's ca.crt)");
+        }
+        if (tls.CaCertificates is { Length: > 0 } ca && !tls.InsecureSkipVerify && !File.Exists(ca))
+        {
+            warn(dr, $"{field}.caCertificates",
+                $"'{ca}' does not exist on this machine: the local gateway verifies the server against EgressGateway:TrustedCaPath (or the system store) instead");
+        }
+        // cluster_tls.go setAutoSniAndAutoSanValidation: auto_san_validation (the certificate must be for the Host) comes
+        // only with auto_sni, i.e. without sni.
+        if (!string.IsNullOrEmpty(tls.Sni) && tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
+        {
+            warn(dr, $"{field}.subjectAltNames",
+                "is empty: with sni set istiod adds no auto_san_validation, so unless the ServiceEntry lists subjectAltNames Envoy checks the certificate chain but not that the certificate is for this host; list the host name here");
+        }
+    }
+
+    // util.go GetPortLevelTrafficPolicy: "port level policies do not inherit" — a top-level field a port-level entry
+    // leaves out does not apply to that port at all.
+    private static void CheckPortLevelShadowing(DestinationRule dr, TrafficPolicy? policy, string field, Action<IstioResource, string?, string> warn)
+    {
+        if (policy is null)
+        {
+            return;
+        }
+        for (var i = 0; i < policy.PortLevelSettings.Count; i++)
+        {
+            var setting = policy.PortLevelSettings[i];
+            var lost = new List<string>();
+            if (policy.ConnectionPool is not null && setting.ConnectionPool is null)
+            {
+                lost.Add("connectionPool");
+            }
+            if (policy.OutlierDetection is not null && setting.OutlierDetection is null)
+            {
+                lost.Add("outlierDetection");
+            }
+            if (policy.Tls is not null && setting.Tls is null)
+            {
+                lost.Add("tls");
+            }
+            foreach (var name in lost)
+            {
+                warn(dr, $"{field}.{name}",
+                    $"does not apply to port {setting.Port}: {field}.portLevelSettings[{i}] replaces the whole policy for that port (port-level settings do not inherit), so {name} is the default there — repeat it in the port-level entry");
+            }
+        }
+    }
+
+    private static IEnumerable<(ClientTls Tls, string Field)> AllTls(DestinationRule dr)
+    {
+        foreach (var item in PolicyTls(dr.TrafficPolicy, "spec.trafficPolicy"))
+        {
+            yield return item;
+        }
+        for (var i = 0; i < dr.Subsets.Count; i++)
+        {
+            foreach (var item in SubsetTls(dr.Subsets[i], $"spec.subsets[{i}].trafficPolicy"))
+            {
+                yield return item;
+            }
+        }
+    }
+
+    private static IEnumerable<(ClientTls, string)> SubsetTls(Subset subset, string field) => PolicyTls(subset.TrafficPolicy, field);
+
+    private static IEnumerable<(ClientTls, string)> PolicyTls(TrafficPolicy? policy, string field)
+    {
+        if (policy is null)
+        {
+            yield break;
+        }
+        if (policy.Tls is { } tls)
+        {
+            yield return (tls, $"{field}.tls");
+        }
+        for (var i = 0; i < policy.PortLevelSettings.Count; i++)
+        {
+            if (policy.PortLevelSettings[i].Tls is { } portTls)
+            {
+                yield return (portTls, $"{field}.portLevelSettings[{i}].tls");
+            }
+        }
+    }
+
+    /// <summary>The TLS settings Istio applies for <paramref name="port"/>: a port-level entry replaces the whole policy.</summary>
+    public static ClientTls? EffectiveTls(TrafficPolicy? policy, int port) => TrafficPolicies.ForPort(policy, port, out _)?.Tls;
+}

@@ -1,0 +1,121 @@
+namespace Demo.EgressGateway.Istio;
+
+// IstioConfigLoader, continued: ServiceEntry and Gateway resources (ports, servers, TLS settings).
+public static partial class IstioConfigLoader
+{
+    private static ServiceEntry ParseServiceEntry(ResourceId id, YamlFields spec)
+    {
+        var hosts = spec.StringList("hosts", required: true);
+        var ports = spec.MapList("ports").Select(ParsePort).ToList();
+        spec.Accept(InertFields.ServiceEntryLocation);
+        var location = spec.String("location");
+        if (location is not null and not ("MESH_EXTERNAL" or "MESH_INTERNAL"))
+        {
+            spec.Context.Error(spec.Join("location"), $"must be MESH_EXTERNAL or MESH_INTERNAL, got '{location}'", spec.Node);
+        }
+        var resolution = spec.String("resolution");
+        if (resolution is not null and not ("NONE" or "STATIC" or "DNS" or "DNS_ROUND_ROBIN"))
+        {
+            spec.Context.Error(spec.Join("resolution"), $"must be NONE, STATIC, DNS or DNS_ROUND_ROBIN, got '{resolution}'", spec.Node);
+        }
+        var exportTo = spec.StringList("exportTo");
+        var endpoints = new List<WorkloadEntry>();
+        foreach (var endpoint in spec.MapList("endpoints"))
+        {
+            var address = endpoint.String("address", required: true) ?? "";
+            var endpointPorts = endpoint.StringMap("ports").Select(kv => (kv.Key, Port: int.TryParse(kv.Value, out var n) && n is > 0 and < 65536 ? n : 0)).ToList();
+            foreach (var (name, number) in endpointPorts.Where(p => p.Port == 0))
+            {
+                endpoint.Context.Error(endpoint.Join("ports"), $"port '{name}' must be a number between 1 and 65535", endpoint.Node);
+            }
+            var labels = endpoint.StringMap("labels").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            endpoint.Refuse(RefusedFields.EndpointWeight);
+            endpoint.Refuse(RefusedFields.EndpointNetwork);
+            endpoint.Refuse(RefusedFields.EndpointLocality);
+            endpoint.Refuse(RefusedFields.EndpointServiceAccount);
+            endpoint.RejectUnknown();
+            endpoints.Add(new WorkloadEntry(address, endpointPorts.Where(p => p.Port > 0).ToDictionary(p => p.Key, p => p.Port, StringComparer.Ordinal), labels));
+        }
+        spec.Refuse(RefusedFields.ServiceEntryWorkloadSelector);
+        spec.Accept(InertFields.ServiceEntryAddresses);
+        var subjectAltNames = spec.StringList("subjectAltNames");
+        return new ServiceEntry(id, hosts, ports, exportTo, resolution ?? "NONE", endpoints)
+        {
+            SubjectAltNames = subjectAltNames,
+            Location = location ?? "MESH_EXTERNAL",
+        };
+    }
+
+    private static ServicePort ParsePort(YamlFields port)
+    {
+        var number = port.Int("number", 1, 65535, required: true) ?? 0;
+        var name = port.String("name");
+        var protocol = port.String("protocol");
+        if (protocol is not null and not ("HTTP" or "HTTPS" or "GRPC" or "HTTP2" or "MONGO" or "TCP" or "TLS"))
+        {
+            port.Context.Error(port.Join("protocol"), $"must be one of HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS, got '{protocol}'", port.Node);
+        }
+        var targetPort = port.Int("targetPort", 1, 65535);
+        port.RejectUnknown();
+        return new ServicePort(number, name, protocol) { TargetPort = targetPort };
+    }
+
+    private static Gateway ParseGateway(ResourceId id, YamlFields spec)
+    {
+        var selector = spec.StringMap("selector").ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var servers = new List<GatewayServer>();
+        foreach (var server in spec.MapList("servers", required: true))
+        {
+            var port = server.Map("port", required: true) is { } p ? ParsePort(p) : new ServicePort(0, null, null);
+            var hosts = server.StringList("hosts", required: true);
+            string? tlsMode = null;
+            if (server.Map("tls") is { } tls)
+            {
+                tlsMode = tls.String("mode");
+                if (tlsMode is not null and not ("PASSTHROUGH" or "SIMPLE" or "MUTUAL" or "AUTO_PASSTHROUGH" or "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL"))
+                {
+                    tls.Context.Error(tls.Join("mode"), $"must be PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, ISTIO_MUTUAL or OPTIONAL_MUTUAL, got '{tlsMode}'", tls.Node);
+                }
+                if (tlsMode is "PASSTHROUGH" or "AUTO_PASSTHROUGH")
+                {
+                    tls.RefuseValue(RefusedFields.GatewayPassthrough, tlsMode);
+                }
+                if (tls.Bool("httpsRedirect") is true)
+                {
+                    tls.RefuseValue(RefusedFields.HttpsRedirect, "true");
+                }
+                foreach (var credential in InertFields.ServerCredentials)
+                {
+                    tls.Accept(credential);
+                }
+                // Handshake parameters and client-certificate checks would act on that wire. listener.go
+                // BuildListenerTLSContext writes TLS versions and cipher suites (applyServerTLSSettings) only for
+                // SIMPLE/MUTUAL/OPTIONAL_MUTUAL servers, and the SPKI/hash pins only in their validation context; for
+                // ISTIO_MUTUAL it writes none of them, so there they change nothing and are accepted.
+                RefusedField[] handshake = [RefusedFields.ServerMinProtocolVersion, RefusedFields.ServerMaxProtocolVersion,
+                    RefusedFields.ServerCipherSuites, RefusedFields.ServerVerifyCertificateSpki, RefusedFields.ServerVerifyCertificateHash];
+                foreach (var field in handshake)
+                {
+                    if (tlsMode == "ISTIO_MUTUAL")
+                    {
+                        tls.Accept(InertFields.IstioMutualHandshake.Single(f => f.Key == field.Key));
+                    }
+                    else
+                    {
+                        tls.Refuse(field);
+                    }
+                }
+                // For every mode (ISTIO_MUTUAL included) istiod puts these in the listener's validation context.
+                tls.Refuse(RefusedFields.ServerSubjectAltNames);
+                tls.Refuse(RefusedFields.ServerCaCrl);
+                tls.RejectUnknown();
+            }
+            server.Accept(InertFields.ServerBind);
+            server.Accept(InertFields.ServerDefaultEndpoint);
+            server.Accept(InertFields.ServerName);
+            server.RejectUnknown();
+            servers.Add(new GatewayServer(port, hosts, tlsMode));
+        }
+        return new Gateway(id, selector, servers);
+    }
+}
