@@ -70,7 +70,10 @@ public sealed class AppHostFixture : IAsyncLifetime
         var caller = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "caller");
         builder.CreateResourceBuilder(caller)
             .WithEnvironment("Caller__Interval", CallerInterval.ToString("c"))
-            .WithEnvironment("Logging__LogLevel__Demo.Caller.CallerWorker", "Debug");
+            // The caller's console shows only its lines and warnings; the tests also read its tick log there. The
+            // provider is named by its type: Aspire sets LOGGING__CONSOLE__FORMATTERNAME, and configuration then keys
+            // the section "CONSOLE", which the logger's filter rules do not match to the console provider.
+            .WithEnvironment("Logging__Microsoft.Extensions.Logging.Console.ConsoleLoggerProvider__LogLevel__Demo.Caller.CallerWorker", "Debug");
 
         _app = await builder.BuildAsync(cts.Token);
         _watcher = WatchInstancesAsync(_app, _watching.Token);

@@ -49,6 +49,12 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
             TimeSpan.FromSeconds(60), "v1, v2 and fault filter abort lines", cts.Token);
 
         Assert.Empty(caller.Malformed);
+        // As `kubectl logs deploy/traffic -f` shows the seed's caller: its lines, no informational records (the host's
+        // start-up, the tick records: those go to the dashboard); only the worker's log, which the fixture switches on.
+        var console = await fixture.GetInstancesConsoleAsync("caller", cts.Token);
+        Assert.DoesNotContain(console, l => l.Text.StartsWith("info: ", StringComparison.Ordinal)
+            && !l.Text.StartsWith("info: Demo.Caller.CallerWorker", StringComparison.Ordinal));
+        Assert.Contains(console, l => l.Text.StartsWith("dbug: Demo.Caller.CallerWorker", StringComparison.Ordinal));
         Assert.All(caller.Lines, l => Assert.True(CallerConsole.IsInDemoFormat($"{l.Timestamp}\t{l.Body}")));
         Assert.Contains(caller.Lines, l => l.Body == CallerLine.V1Body);
         Assert.Contains(caller.Lines, l => l.Body == CallerLine.V2Body);
