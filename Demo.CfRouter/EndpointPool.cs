@@ -42,6 +42,27 @@ public sealed class EndpointPool(string host, TimeSpan retryAfterFailure)
     public EndpointIterator Iterate() => new(this);
 
     /// <summary>
+    /// The instance of app <paramref name="appId"/> with index <paramref name="instanceIndex"/> (both compared exactly)
+    /// in a pool of its own that keeps its own failures and never skips the instance for one (retry after failure 0),
+    /// or null when the route has no such instance: gorouter <c>registry/registry.go</c> <c>LookupWithAppInstance</c>,
+    /// where the last matching instance wins.
+    /// </summary>
+    public EndpointPool? ForAppInstance(string appId, string instanceIndex)
+    {
+        lock (_lock)
+        {
+            var match = _slots.LastOrDefault(s => s.Endpoint.App == appId && s.Endpoint.InstanceIndex == instanceIndex);
+            if (match is null)
+            {
+                return null;
+            }
+            var pool = new EndpointPool(Host, TimeSpan.Zero);
+            pool._slots.Add(new Slot(match.Endpoint));
+            return pool;
+        }
+    }
+
+    /// <summary>
     /// gorouter <c>RoundRobin.next</c>: from the iterator's position (set from the pool's <c>NextIndex</c> on its
     /// first call), the first instance not marked failed; failures older than the retry-after-failure time are
     /// forgotten; when every instance is marked failed, all marks are cleared and the walk goes on. Null when the
@@ -166,7 +187,7 @@ public sealed class EndpointPool(string host, TimeSpan retryAfterFailure)
         }
     }
 
-    // gorouter's endpointElem: the failure mark belongs to the pool.
+    // gorouter's endpointElem: the failure mark belongs to the pool, so a pool made for X-CF-APP-INSTANCE keeps its own.
     private sealed class Slot(RouteEndpoint endpoint)
     {
         public RouteEndpoint Endpoint { get; set; } = endpoint;

@@ -12,6 +12,10 @@ namespace Demo.CfRouter;
 /// <item>Host → route (<c>handlers/lookup.go</c> <c>lookupHandler.ServeHTTP</c>): an unknown route, or one without
 /// instances, is 404 with <c>X-Cf-Routererror: unknown_route</c> and the body
 /// <c>404 Not Found: Requested route ('&lt;host&gt;') does not exist.</c>; an empty Host is 400 <c>empty_host</c>.</item>
+/// <item><c>X-CF-APP-INSTANCE: &lt;app guid&gt;:&lt;index&gt;</c> (<see cref="AppInstanceHeader"/>) picks that one
+/// instance of the route (<c>registry/registry.go</c> <c>LookupWithAppInstance</c>); malformed, it is 400
+/// <c>invalid_cf_app_instance_header</c> (<c>handleInvalidAppInstanceHeader</c>); naming no instance of the route,
+/// 400 <c>unknown_route</c> with <see cref="UnknownInstanceBody"/> (<c>handleMissingRoute</c>).</item>
 /// <item>Up to <see cref="CfRouterOptions.MaxAttempts"/> attempts, round-robin over the route's instances and never
 /// back to one already tried once every instance had its turn (<c>proxy/round_tripper/proxy_round_tripper.go</c>
 /// <c>roundTripper.RoundTrip</c>, <c>route/roundrobin.go</c>). Only what <see cref="BackendFailure"/> calls retriable
@@ -31,6 +35,7 @@ public sealed class GorouterHandler(
 {
     public const string RouterErrorHeader = "X-Cf-Routererror";
     public const string BadGatewayBody = "502 Bad Gateway: Registered endpoint failed to handle the request.";
+    public const string InvalidAppInstanceHeaderBody = "400 Bad Request: Invalid X-CF-App-Instance Header";
 
     private readonly HttpMessageInvoker _client = CreateClient(options.Value);
     private readonly ForwarderRequestConfig _requestConfig = new()
@@ -47,6 +52,10 @@ public sealed class GorouterHandler(
 
     public static string UnknownRouteBody(string host) => $"404 Not Found: Requested route ('{host}') does not exist.";
 
+    /// <summary>gorouter <c>handleMissingRoute</c> when the request named an instance: the status is then 400, not 404.</summary>
+    public static string UnknownInstanceBody(AppInstanceHeader instance, string host) =>
+        $"400 Bad Request: Requested instance ('{instance.Index}') with guid ('{instance.AppId}') does not exist for route ('{host}')";
+
     public async Task HandleAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
@@ -60,16 +69,25 @@ public sealed class GorouterHandler(
         RouteEndpoint? backend = null;
         var attempts = 0;
         var routerError = "";
+        var instance = AppInstanceHeader.Read(request, out var malformedInstance);
         if (request.Host.Host.Length == 0)
         {
             routerError = "empty_host";
             await WriteErrorAsync(context, StatusCodes.Status400BadRequest, routerError, "400 Bad Request: Request had empty Host header",
                 "public,max-age=2");
         }
-        else if (await LookupAsync(request.Host.Host, context.RequestAborted) is not { } pool)
+        else if (malformedInstance)
+        {
+            routerError = "invalid_cf_app_instance_header";
+            await WriteErrorAsync(context, StatusCodes.Status400BadRequest, routerError, InvalidAppInstanceHeaderBody, "no-cache, no-store");
+        }
+        else if (await LookupAsync(request.Host.Host, instance, context.RequestAborted) is not { } pool)
         {
             routerError = "unknown_route";
-            await WriteErrorAsync(context, StatusCodes.Status404NotFound, routerError, UnknownRouteBody(host), "no-cache, no-store");
+            var (missingStatus, body) = instance is { } wanted
+                ? (StatusCodes.Status400BadRequest, UnknownInstanceBody(wanted, host))
+                : (StatusCodes.Status404NotFound, UnknownRouteBody(host));
+            await WriteErrorAsync(context, missingStatus, routerError, body, "no-cache, no-store");
         }
         else
         {
@@ -106,10 +124,11 @@ public sealed class GorouterHandler(
     }
 
     /// <summary>
-    /// The route's pool when it has instances. Right after start the router has not heard every registration yet, so a
-    /// route without instances waits out <see cref="CfRouterOptions.StartResponseDelayInterval"/> before it is unknown.
+    /// The route's pool when it has instances, or with <paramref name="instance"/> a pool of just that instance
+    /// (<see cref="EndpointPool.ForAppInstance"/>). Right after start the router has not heard every registration yet,
+    /// so a route without instances waits out <see cref="CfRouterOptions.StartResponseDelayInterval"/> before it is unknown.
     /// </summary>
-    private async Task<EndpointPool?> LookupAsync(string host, CancellationToken cancellationToken)
+    private async Task<EndpointPool?> LookupAsync(string host, AppInstanceHeader? instance, CancellationToken cancellationToken)
     {
         var pool = registry.Lookup(host);
         var untilReady = options.Value.StartResponseDelayInterval - Stopwatch.GetElapsedTime(_startedAt);
@@ -117,6 +136,10 @@ public sealed class GorouterHandler(
         {
             await Task.Delay(untilReady, time, cancellationToken);
             pool = registry.Lookup(host);
+        }
+        if (instance is { } wanted)
+        {
+            pool = pool?.ForAppInstance(wanted.AppId, wanted.Index);
         }
         return pool is { Count: > 0 } ? pool : null;
     }
