@@ -174,6 +174,7 @@ public sealed class GorouterHandler(
             attempts = attempt;
             backend = next;
             tried.Add(backend.Address);
+            transformer.Endpoint = backend;
 
             var (error, exception) = await SendAsync(context, backend, transformer);
             if (error == ForwarderError.None)

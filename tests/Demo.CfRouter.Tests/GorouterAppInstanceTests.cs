@@ -4,7 +4,8 @@ namespace Demo.CfRouter.Tests;
 /// Requests for one app instance and the instance identity an app receives, as gorouter handles them
 /// (cloudfoundry/gorouter <c>handlers/lookup.go</c> <c>lookupHandler.ServeHTTP</c>, <c>lookup</c>,
 /// <c>parseAppInstanceHeader</c>, <c>handleInvalidAppInstanceHeader</c>, <c>handleMissingRoute</c>;
-/// <c>registry/registry.go</c> <c>LookupWithAppInstance</c>; <c>proxy/proxy.go</c> <c>setupProxyRequest</c>).
+/// <c>registry/registry.go</c> <c>LookupWithAppInstance</c>; <c>proxy/proxy.go</c> <c>setupProxyRequest</c>;
+/// <c>proxy/round_tripper/proxy_round_tripper.go</c> <c>backendRoundTrip</c>, <c>setRequestXCfInstanceId</c>).
 /// </summary>
 public sealed class GorouterAppInstanceTests
 {
@@ -131,5 +132,37 @@ public sealed class GorouterAppInstanceTests
         Assert.Empty(live.Requests);
         var access = await router.WaitForAccessLogAsync(2);
         Assert.All(access, line => Assert.Contains(" attempts:1 ", line, StringComparison.Ordinal));
+    }
+
+    // proxy_round_tripper.go backendRoundTrip: request.Header.Set for X-CF-ApplicationID (the registration's app),
+    // X-CF-InstanceIndex (private_instance_index) and, in setRequestXCfInstanceId, X-CF-InstanceID
+    // (private_instance_id, or the endpoint's host:port when that is empty). Set replaces whatever the client sent.
+    [Fact]
+    public async Task The_app_gets_its_own_instance_identity_headers_never_the_clients()
+    {
+        await using var router = await RouterHost.StartAsync();
+        await using var named = await AppInstance.StartAsync("v1-3");
+        await using var anonymous = await AppInstance.StartAsync("v2-0");
+        await router.RegisterAsync(Route, named.Port, App, index: "3", instanceId: "instance-3-guid");
+        await router.RegisterAsync("hello-istio-v2.apps.example.com", anonymous.Port, app: "", index: "", instanceId: "");
+
+        foreach (var route in new[] { Route, "hello-istio-v2.apps.example.com" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"https://{route}/");
+            request.Headers.TryAddWithoutValidation("X-CF-ApplicationID", "spoofed-app");
+            request.Headers.TryAddWithoutValidation("x-cf-instanceindex", "99");
+            request.Headers.TryAddWithoutValidation("X-CF-InstanceID", ["spoofed-instance", "another"]);
+            using var response = await router.Client.SendAsync(request);
+            Assert.Equal(200, (int)response.StatusCode);
+        }
+
+        var got = Assert.Single(named.Requests);
+        Assert.Equal(App, got["X-CF-ApplicationID"]);
+        Assert.Equal("3", got["X-CF-InstanceIndex"]);
+        Assert.Equal("instance-3-guid", got["X-CF-InstanceID"]);
+        var bare = Assert.Single(anonymous.Requests);
+        Assert.Equal("", bare["X-CF-ApplicationID"]);
+        Assert.Equal("", bare["X-CF-InstanceIndex"]);
+        Assert.Equal($"127.0.0.1:{anonymous.Port}", bare["X-CF-InstanceID"]);
     }
 }
