@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -10,16 +9,20 @@ namespace Demo.CfRouter;
 /// <summary>
 /// gorouter's request path on the apps' HTTPS port, on YARP's forwarder:
 /// <list type="bullet">
-/// <item>Host → route (<c>handlers/lookup.go</c>): an unknown route, or one without instances, is 404 with
-/// <c>X-Cf-Routererror: unknown_route</c> and the body <c>404 Not Found: Requested route ('&lt;host&gt;') does not exist.</c>;
-/// an empty Host is 400 <c>empty_host</c>.</item>
-/// <item>Round-robin over the route's instances, up to <see cref="CfRouterOptions.MaxAttempts"/> attempts, never the same
-/// instance twice (<c>proxy/round_tripper/proxy_round_tripper.go</c>). Only errors gorouter's <c>RetriableClassifiers</c>
-/// (<c>proxy/fails/classifier_group.go</c>) call safe move on to another instance: the dial failed (connection refused,
-/// connect timeout), or an idempotent request met EOF before any response. Connection refused and reset also make the
-/// instance ineligible for a while (<c>FailableClassifiers</c>).</item>
+/// <item>Host → route (<c>handlers/lookup.go</c> <c>lookupHandler.ServeHTTP</c>): an unknown route, or one without
+/// instances, is 404 with <c>X-Cf-Routererror: unknown_route</c> and the body
+/// <c>404 Not Found: Requested route ('&lt;host&gt;') does not exist.</c>; an empty Host is 400 <c>empty_host</c>.</item>
+/// <item><c>X-CF-APP-INSTANCE: &lt;app guid&gt;:&lt;index&gt;</c> (<see cref="AppInstanceHeader"/>) picks that one
+/// instance of the route (<c>registry/registry.go</c> <c>LookupWithAppInstance</c>); malformed, it is 400
+/// <c>invalid_cf_app_instance_header</c> (<c>handleInvalidAppInstanceHeader</c>); naming no instance of the route,
+/// 400 <c>unknown_route</c> with <see cref="UnknownInstanceBody"/> (<c>handleMissingRoute</c>).</item>
+/// <item>Up to <see cref="CfRouterOptions.MaxAttempts"/> attempts, round-robin over the route's instances and never
+/// back to one already tried once every instance had its turn (<c>proxy/round_tripper/proxy_round_tripper.go</c>
+/// <c>roundTripper.RoundTrip</c>, <c>route/roundrobin.go</c>). Only what <see cref="BackendFailure"/> calls retriable
+/// moves on to another instance.</item>
 /// <item>When no attempt got a response: 502 with <c>X-Cf-Routererror: endpoint_failure (&lt;error&gt;)</c> and the body
-/// <c>502 Bad Gateway: Registered endpoint failed to handle the request.</c> (<c>proxy/round_tripper/error_handler.go</c>).</item>
+/// <c>502 Bad Gateway: Registered endpoint failed to handle the request.</c> (<c>proxy/round_tripper/error_handler.go</c>
+/// <c>ErrorHandler.HandleError</c>); the error is Go's text of the last attempt's (<see cref="BackendFailure.Error"/>).</item>
 /// </list>
 /// </summary>
 public sealed class GorouterHandler(
@@ -32,6 +35,7 @@ public sealed class GorouterHandler(
 {
     public const string RouterErrorHeader = "X-Cf-Routererror";
     public const string BadGatewayBody = "502 Bad Gateway: Registered endpoint failed to handle the request.";
+    public const string InvalidAppInstanceHeaderBody = "400 Bad Request: Invalid X-CF-App-Instance Header";
 
     private readonly HttpMessageInvoker _client = CreateClient(options.Value);
     private readonly ForwarderRequestConfig _requestConfig = new()
@@ -48,6 +52,10 @@ public sealed class GorouterHandler(
 
     public static string UnknownRouteBody(string host) => $"404 Not Found: Requested route ('{host}') does not exist.";
 
+    /// <summary>gorouter <c>handleMissingRoute</c> when the request named an instance: the status is then 400, not 404.</summary>
+    public static string UnknownInstanceBody(AppInstanceHeader instance, string host) =>
+        $"400 Bad Request: Requested instance ('{instance.Index}') with guid ('{instance.AppId}') does not exist for route ('{host}')";
+
     public async Task HandleAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
@@ -61,16 +69,25 @@ public sealed class GorouterHandler(
         RouteEndpoint? backend = null;
         var attempts = 0;
         var routerError = "";
+        var instance = AppInstanceHeader.Read(request, out var malformedInstance);
         if (request.Host.Host.Length == 0)
         {
             routerError = "empty_host";
             await WriteErrorAsync(context, StatusCodes.Status400BadRequest, routerError, "400 Bad Request: Request had empty Host header",
                 "public,max-age=2");
         }
-        else if (await LookupAsync(request.Host.Host, context.RequestAborted) is not { } pool)
+        else if (malformedInstance)
+        {
+            routerError = "invalid_cf_app_instance_header";
+            await WriteErrorAsync(context, StatusCodes.Status400BadRequest, routerError, InvalidAppInstanceHeaderBody, "no-cache, no-store");
+        }
+        else if (await LookupAsync(request.Host.Host, instance, context.RequestAborted) is not { } pool)
         {
             routerError = "unknown_route";
-            await WriteErrorAsync(context, StatusCodes.Status404NotFound, routerError, UnknownRouteBody(host), "no-cache, no-store");
+            var (missingStatus, body) = instance is { } wanted
+                ? (StatusCodes.Status400BadRequest, UnknownInstanceBody(wanted, host))
+                : (StatusCodes.Status404NotFound, UnknownRouteBody(host));
+            await WriteErrorAsync(context, missingStatus, routerError, body, "no-cache, no-store");
         }
         else
         {
@@ -79,12 +96,6 @@ public sealed class GorouterHandler(
             {
                 routerError = $"endpoint_failure ({failure})";
                 await WriteErrorAsync(context, StatusCodes.Status502BadGateway, routerError, BadGatewayBody, cacheControl: null);
-            }
-            else if (backend is null)
-            {
-                // Every instance went away between the lookup and the pick.
-                routerError = "unknown_route";
-                await WriteErrorAsync(context, StatusCodes.Status404NotFound, routerError, UnknownRouteBody(host), "no-cache, no-store");
             }
         }
 
@@ -113,10 +124,11 @@ public sealed class GorouterHandler(
     }
 
     /// <summary>
-    /// The route's pool when it has instances. Right after start the router has not heard every registration yet, so a
-    /// route without instances waits out <see cref="CfRouterOptions.StartResponseDelayInterval"/> before it is unknown.
+    /// The route's pool when it has instances, or with <paramref name="instance"/> a pool of just that instance
+    /// (<see cref="EndpointPool.ForAppInstance"/>). Right after start the router has not heard every registration yet,
+    /// so a route without instances waits out <see cref="CfRouterOptions.StartResponseDelayInterval"/> before it is unknown.
     /// </summary>
-    private async Task<EndpointPool?> LookupAsync(string host, CancellationToken cancellationToken)
+    private async Task<EndpointPool?> LookupAsync(string host, AppInstanceHeader? instance, CancellationToken cancellationToken)
     {
         var pool = registry.Lookup(host);
         var untilReady = options.Value.StartResponseDelayInterval - Stopwatch.GetElapsedTime(_startedAt);
@@ -125,116 +137,102 @@ public sealed class GorouterHandler(
             await Task.Delay(untilReady, time, cancellationToken);
             pool = registry.Lookup(host);
         }
+        if (instance is { } wanted)
+        {
+            pool = pool?.ForAppInstance(wanted.AppId, wanted.Index);
+        }
         return pool is { Count: > 0 } ? pool : null;
     }
 
+    /// <summary>
+    /// gorouter <c>roundTripper.RoundTrip</c>: attempt <c>n</c> takes the iterator's next instance; from the second
+    /// attempt on, once <c>n</c> exceeds the route's instance count, an instance already tried ends the loop. A failed
+    /// attempt marks its instance failed when the error is failable, and moves on only when it is retriable. The
+    /// failure is the last attempt's error (<see cref="BackendFailure.NoEndpointsAvailable"/> when no instance was
+    /// left to try); null when an instance answered or the client went away.
+    /// </summary>
     private async Task<(RouteEndpoint? Backend, int Attempts, string? Failure)> ForwardAsync(HttpContext context, EndpointPool pool,
         GorouterTransformer transformer)
     {
+        var iterator = pool.Iterate();
         var tried = new HashSet<string>(StringComparer.Ordinal);
         RouteEndpoint? backend = null;
         string? failure = null;
-        var attempt = 0;
-        while (attempt < options.Value.MaxAttempts)
+        var attempts = 0;
+        for (var attempt = 1; attempt <= options.Value.MaxAttempts; attempt++)
         {
-            var next = pool.Next(time.GetUtcNow());
-            if (next is null || (attempt > 0 && tried.Contains(next.Address)))
+            var next = iterator.Next(time.GetUtcNow());
+            if (attempt > 1 && attempt > pool.Count && next is not null && tried.Contains(next.Address))
             {
                 break;
             }
-            attempt++;
+            if (next is null)
+            {
+                failure ??= BackendFailure.NoEndpointsAvailable;
+                break;
+            }
+            attempts = attempt;
             backend = next;
             tried.Add(backend.Address);
-            if (!context.Response.HasStarted)
-            {
-                context.Response.Clear();
-            }
+            transformer.Endpoint = backend;
 
-            var error = await forwarder.SendAsync(context, backend.DestinationPrefix, _client, _requestConfig, transformer,
-                context.RequestAborted);
+            var (error, exception) = await SendAsync(context, backend, transformer);
             if (error == ForwarderError.None)
             {
-                return (backend, attempt, null);
+                return (backend, attempts, null);
             }
             if (context.RequestAborted.IsCancellationRequested)
             {
                 // The client went away: gorouter logs 499 and writes nothing more.
                 context.Response.StatusCode = 499;
-                return (backend, attempt, null);
+                return (backend, attempts, null);
             }
-            var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
-            failure = Describe(error, exception, backend.Address);
+            var outcome = BackendFailure.Of(error, exception, context.Request, backend.Address);
+            var retriable = outcome.Retriable && !context.Response.HasStarted;
+            Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App.OrDash(), backend.InstanceIndex.OrDash(), attempt,
+                outcome.Classified, retriable);
             if (context.Response.HasStarted)
             {
-                Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App.OrDash(), backend.InstanceIndex.OrDash(), attempt, failure, false);
-                return (backend, attempt, null);
+                return (backend, attempts, null);
             }
             context.Response.Clear();
-
-            var (retriable, failable) = Classify(error, exception, context.Request.Method);
-            if (failable)
+            failure = outcome.Error;
+            if (outcome.Failable)
             {
-                pool.MarkFailed(backend, time.GetUtcNow());
+                iterator.EndpointFailed(time.GetUtcNow());
             }
-            Log.BackendEndpointFailed(logger, pool.Host, backend.Address, backend.App.OrDash(), backend.InstanceIndex.OrDash(), attempt, failure, retriable);
             if (!retriable)
             {
                 break;
             }
         }
-        return (backend, attempt, failure);
+        return (backend, attempts, failure);
     }
 
-    /// <summary>gorouter's classifiers: Dial (retriable, failable), IdempotentRequestEOF (retriable), ConnectionResetOnRead (failable).</summary>
-    private static (bool Retriable, bool Failable) Classify(ForwarderError error, Exception? exception, string method)
+    /// <summary>
+    /// One attempt on <paramref name="backend"/>, with the retry Go's transport makes by itself (<c>net/http</c>
+    /// <c>persistConn.shouldRetryRequest</c>): a replayable request whose kept-alive connection closed or failed before
+    /// the first byte of the response goes again, on another connection to the same instance.
+    /// </summary>
+    private async Task<(ForwarderError Error, Exception? Exception)> SendAsync(HttpContext context, RouteEndpoint backend,
+        GorouterTransformer transformer)
     {
-        if (error == ForwarderError.Request && exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        while (true)
         {
-            return (true, true);
-        }
-        var reset = FindSocketError(exception) == SocketError.ConnectionReset;
-        var idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method);
-        if (error == ForwarderError.Request && exception is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } && idempotent)
-        {
-            return (true, reset);
-        }
-        return (false, reset);
-    }
-
-    /// <summary>The error as gorouter's Go error text reads, e.g. <c>dial tcp 127.0.0.1:5001: connect: connection refused</c>.</summary>
-    private static string Describe(ForwarderError error, Exception? exception, string address)
-    {
-        var socketError = FindSocketError(exception);
-        if (error == ForwarderError.Request && exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
-        {
-            return socketError switch
+            if (!context.Response.HasStarted)
             {
-                SocketError.ConnectionRefused => $"dial tcp {address}: connect: connection refused",
-                null or SocketError.TimedOut => $"dial tcp {address}: i/o timeout",
-                _ => $"dial tcp {address}: connect: {socketError}",
-            };
-        }
-        if (socketError == SocketError.ConnectionReset)
-        {
-            return $"read tcp {address}: read: connection reset by peer";
-        }
-        if (exception is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded })
-        {
-            return "EOF (via idempotent request)";
-        }
-        return error == ForwarderError.RequestTimedOut ? "context deadline exceeded" : $"{error} ({exception?.GetType().Name ?? "no exception"})";
-    }
-
-    private static SocketError? FindSocketError(Exception? exception)
-    {
-        for (var current = exception; current is not null; current = current.InnerException)
-        {
-            if (current is SocketException socket)
-            {
-                return socket.SocketErrorCode;
+                context.Response.Clear();
             }
+            var error = await forwarder.SendAsync(context, backend.DestinationPrefix, _client, _requestConfig, transformer,
+                context.RequestAborted);
+            var exception = error == ForwarderError.None ? null : context.Features.Get<IForwarderErrorFeature>()?.Exception;
+            if (exception is BackendConnectionException { Reused: true } && BackendFailure.IsReplayable(context.Request)
+                && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+            {
+                continue;
+            }
+            return (error, exception);
         }
-        return null;
     }
 
     /// <summary>gorouter's plain-text error writer: <c>&lt;code&gt; &lt;status text&gt;: &lt;message&gt;\n</c>, nosniff.</summary>
@@ -297,5 +295,6 @@ public sealed class GorouterHandler(
         ConnectTimeout = options.EndpointDialTimeout,
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
         ActivityHeadersPropagator = new ReverseProxyPropagator(DistributedContextPropagator.Current),
+        ConnectCallback = BackendConnection.ConnectAsync,
     }, disposeHandler: true);
 }

@@ -158,15 +158,18 @@ public sealed class GorouterTests
         Assert.NotEqual(parent.ToHexString(), traceparent[2]);
     }
 
+    // The X-CF-APP-INSTANCE value is well-formed (app guid:index of the registered instance): gorouter parses the
+    // header before routing and answers a malformed one with 400 (handlers/lookup.go parseAppInstanceHeader).
     [Fact]
     public async Task A_client_supplied_X_Forwarded_For_is_appended_to_and_X_CF_APP_INSTANCE_is_dropped()
     {
+        const string app = "0b6b1a1e-3c8f-4f61-9d4a-2f1f9d0e7c55";
         await using var router = await RouterHost.StartAsync();
         await using var instance = await AppInstance.StartAsync("v1-0");
-        await router.RegisterAsync(V1, instance.Port);
+        await router.RegisterAsync(V1, instance.Port, app);
         using var request = new HttpRequestMessage(HttpMethod.Get, $"https://{V1}/");
         request.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.7");
-        request.Headers.TryAddWithoutValidation("X-CF-APP-INSTANCE", "abc:0");
+        request.Headers.TryAddWithoutValidation("X-CF-APP-INSTANCE", $"{app}:0");
 
         using var response = await router.Client.SendAsync(request);
 

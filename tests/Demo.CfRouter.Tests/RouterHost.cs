@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Demo.CfRouter;
 using Demo.DevCertificates;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Demo.CfRouter.Tests;
 
@@ -63,6 +64,23 @@ public sealed class RouterHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>Everything the router logged (access log, <c>backend-endpoint-failed</c>, registrations).</summary>
+    public FakeLogCollector Logs => _app.Services.GetFakeLogCollector();
+
+    /// <summary>The router's access-log lines so far (gorouter's access log record, one per request).</summary>
+    public IReadOnlyList<string> AccessLog => [.. Logs.GetSnapshot().Where(r => r.Id.Id == 1 && r.Category == typeof(GorouterHandler).FullName).Select(r => r.Message)];
+
+    /// <summary>Waits until the router has logged <paramref name="count"/> access-log lines (a line follows the response by a moment) and returns them.</summary>
+    public async Task<IReadOnlyList<string>> WaitForAccessLogAsync(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (AccessLog.Count < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+        return AccessLog;
+    }
+
     public static async Task<RouterHost> StartAsync(Dictionary<string, string?>? settings = null)
     {
         var certificate = Ca.Value.EnsureServerCertificate(AppsDomainWildcard);
@@ -70,6 +88,7 @@ public sealed class RouterHost : IAsyncDisposable
         var (httpsPort, statusPort) = (ports[0], ports[1]);
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
         builder.Logging.ClearProviders();
+        builder.Logging.AddFakeLogging();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["CfRouter:HttpsPort"] = httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -90,7 +109,12 @@ public sealed class RouterHost : IAsyncDisposable
         return new RouterHost(app, httpsPort, statusPort);
     }
 
-    public async Task RegisterAsync(string route, int port, string app = "hello", string action = "register", int staleSeconds = 0)
+    /// <summary>
+    /// Registers (or unregisters) the instance on 127.0.0.1:<paramref name="port"/> for <paramref name="route"/>;
+    /// <paramref name="instanceId"/> null is a fresh GUID, as Diego gives every instance.
+    /// </summary>
+    public async Task RegisterAsync(string route, int port, string app = "hello", string action = "register", int staleSeconds = 0,
+        string index = "0", string? instanceId = null)
     {
         using var response = await Status.PostAsJsonAsync($"/routes/{action}", new Dictionary<string, object>
         {
@@ -98,8 +122,8 @@ public sealed class RouterHost : IAsyncDisposable
             ["port"] = port,
             ["uris"] = new[] { route },
             ["app"] = app,
-            ["private_instance_id"] = Guid.NewGuid().ToString(),
-            ["private_instance_index"] = "0",
+            ["private_instance_id"] = instanceId ?? Guid.NewGuid().ToString(),
+            ["private_instance_index"] = index,
             ["stale_threshold_in_seconds"] = staleSeconds,
         });
         response.EnsureSuccessStatusCode();
@@ -123,7 +147,7 @@ public sealed class RouterHost : IAsyncDisposable
     }
 }
 
-/// <summary>A plain-HTTP app instance on 127.0.0.1 that answers with its name and records the request headers it got.</summary>
+/// <summary>A plain-HTTP app instance on 127.0.0.1 that answers with its name and records the request headers and body it got.</summary>
 public sealed class AppInstance : IAsyncDisposable
 {
     private readonly WebApplication _app;
@@ -137,6 +161,7 @@ public sealed class AppInstance : IAsyncDisposable
     public string Name { get; }
     public int Port { get; private set; }
     public System.Collections.Concurrent.ConcurrentQueue<Dictionary<string, string>> Requests { get; } = new();
+    public System.Collections.Concurrent.ConcurrentQueue<string> Bodies { get; } = new();
 
     public static async Task<AppInstance> StartAsync(string name)
     {
@@ -148,6 +173,8 @@ public sealed class AppInstance : IAsyncDisposable
         app.Run(async context =>
         {
             instance.Requests.Enqueue(context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase));
+            using var reader = new StreamReader(context.Request.Body);
+            instance.Bodies.Enqueue(await reader.ReadToEndAsync());
             await context.Response.WriteAsync(name);
         });
         await app.StartAsync();
