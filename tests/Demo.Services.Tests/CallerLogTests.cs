@@ -59,12 +59,21 @@ public sealed class CallerLogTests
     }
 
     [Fact]
-    public void The_console_provider_leaves_tick_records_out_so_the_console_keeps_one_demo_line_per_tick()
+    public void The_console_provider_leaves_tick_records_and_informational_records_out_so_the_console_keeps_one_demo_line_per_tick()
     {
+        // As Aspire runs the caller: its appsettings.json, plus the LOGGING__CONSOLE__FORMATTERNAME it sets (which keys
+        // a "Console" section "CONSOLE" — a section the console provider's filter rules then never match).
         var settings = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(RepositoryRoot(), "Demo.Caller", "appsettings.json"), optional: false)
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["LOGGING:CONSOLE:FORMATTERNAME"] = "simple" })
             .Build();
-        Assert.Equal("None", settings[$"Logging:Console:LogLevel:{typeof(CallerTicks).FullName}"]);
+        using var console = LoggerFactory.Create(logging => logging.AddConfiguration(settings.GetSection("Logging")).AddConsole());
+
+        Assert.False(console.CreateLogger<CallerTicks>().IsEnabled(LogLevel.Critical));
+        Assert.False(console.CreateLogger("Microsoft.Hosting.Lifetime").IsEnabled(LogLevel.Information));
+        Assert.True(console.CreateLogger("Microsoft.Hosting.Lifetime").IsEnabled(LogLevel.Warning));
+        Assert.False(console.CreateLogger<CallerWorker>().IsEnabled(LogLevel.Information));
+        Assert.True(console.CreateLogger<CallerWorker>().IsEnabled(LogLevel.Warning));
     }
 
     private static string RepositoryRoot()
