@@ -7,7 +7,7 @@ namespace Demo.AppHost.Tests;
 /// Issue 10 item 7: the dashboard checked in a real browser (Debian's headless chromium through Playwright, no browser
 /// download): every resource healthy with no error banner, "Apply scenario…" offered on egress, and a trace that
 /// crosses caller → proxy → egress → CF router → CF app, in that order. Screenshots are written to
-/// <c>TestResults/dashboard/</c> of this test project; the README's pictures in <c>docs/dashboard-*.png</c> are copies of them.
+/// <c>TestResults/dashboard/</c> of this test project; the pictures of README.md and docs/dashboard.md, <c>docs/dashboard-*.png</c>, are copies of them.
 /// </summary>
 [Collection(DashboardCollection.Name)]
 public sealed partial class DashboardBrowserTests(FirstRunFixture firstRun, ITestOutputHelper output)

@@ -8,7 +8,7 @@ using static Demo.Conformance.Tests.MeshYaml;
 namespace Demo.Conformance.Tests;
 
 /// <summary>
-/// Behaviours the local gateway claims (README "What the local egress gateway reproduces") that Istio's integration
+/// Behaviours the local gateway claims (docs/local-gateway-fidelity.md, "What the local egress gateway reproduces") that Istio's integration
 /// tests do not exercise, stated from Istio's and Envoy's source: each test cites where its expected outcome comes
 /// from. They are listed in docs/conformance.md under "Cases from Istio/Envoy source".
 /// </summary>

@@ -6,9 +6,10 @@ using Demo.EgressGateway.Istio;
 namespace Demo.Conformance.Tests;
 
 /// <summary>
-/// Keeps the README's list of reproduced Istio/Envoy semantics ("What the local egress gateway reproduces") tied to
-/// proof: every test it names (<c>Class.Method</c>) exists in tests/, and every conformance test it names is a
-/// covered row of docs/conformance.md.
+/// Keeps the README's list of reproduced Istio/Envoy semantics ("What the local egress gateway reproduces", with its
+/// "Istio version" and "Local stand-ins" parts; moved out of README.md into docs/local-gateway-fidelity.md and
+/// docs/istio-versions.md, which the README links) tied to proof: every test it names (<c>Class.Method</c>) exists in
+/// tests/, and every conformance test it names is a covered row of docs/conformance.md.
 /// </summary>
 public sealed partial class ReadmeClaimsTests
 {
@@ -17,14 +18,27 @@ public sealed partial class ReadmeClaimsTests
     [GeneratedRegex(@"`(?<class>[A-Z][A-Za-z0-9]*Tests)\.(?<method>[A-Za-z0-9_]+)`")]
     private static partial Regex TestReference();
 
-    private static string Section()
+    /// <summary>The text of docs/<paramref name="name"/>, which the README links and which opens with <paramref name="title"/>.</summary>
+    private static string Doc(string name, string title)
     {
         var readme = File.ReadAllText(Path.Combine(RepositoryRoot, "README.md"));
-        var start = readme.IndexOf("## What the local egress gateway reproduces", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README.md has no section 'What the local egress gateway reproduces'");
-        var end = readme.IndexOf("\n## ", start + 3, StringComparison.Ordinal);
-        return end < 0 ? readme[start..] : readme[start..end];
+        Assert.True(readme.Contains($"](docs/{name})", StringComparison.Ordinal), $"README.md does not link docs/{name}");
+        var path = Path.Combine(RepositoryRoot, "docs", name);
+        Assert.True(File.Exists(path), $"docs/{name} is missing");
+        var text = File.ReadAllText(path);
+        Assert.True(text.StartsWith(title, StringComparison.Ordinal), $"docs/{name} does not open with '{title}'");
+        return text;
     }
+
+    /// <summary>
+    /// The whole of what was the README's section "What the local egress gateway reproduces" (up to the next
+    /// <c>## </c> heading, so with its "Istio version" and "Local stand-ins" subsections): docs/local-gateway-fidelity.md
+    /// and docs/istio-versions.md, each read whole.
+    /// </summary>
+    private static string Section() =>
+        Doc("local-gateway-fidelity.md", "# What the local egress gateway reproduces") + "\n" + IstioVersionDoc();
+
+    private static string IstioVersionDoc() => Doc("istio-versions.md", "# Istio version");
 
     [Fact]
     public void Every_test_the_README_names_for_a_reproduced_behaviour_exists_and_conformance_ones_are_covered()
@@ -57,17 +71,15 @@ public sealed partial class ReadmeClaimsTests
 
     /// <summary>
     /// Every version-dependent behaviour the gateway models (a bool property of <see cref="IstioVersion"/>) is a row of
-    /// the README's "Istio version" table, and each row's "from" is the version where that property changes — the
-    /// same value before it throughout the supported range, the other one from it on.
+    /// the "Istio version" table (once the README's, now docs/istio-versions.md), and each row's "from" is the version
+    /// where that property changes — the same value before it throughout the supported range, the other one from it on.
     /// </summary>
     [Fact]
     public void Every_IstioVersion_behaviour_is_a_row_of_the_README_Istio_version_table_with_the_version_that_changed_it()
     {
-        var readme = File.ReadAllText(Path.Combine(RepositoryRoot, "README.md"));
-        var start = readme.IndexOf("### Istio version", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README.md has no section 'Istio version'");
-        var end = readme.IndexOf("\n#", start + 3, StringComparison.Ordinal);
-        var rows = readme[start..(end < 0 ? readme.Length : end)].Split('\n')
+        var doc = IstioVersionDoc();
+        var end = doc.IndexOf("\n#", 3, StringComparison.Ordinal);
+        var rows = doc[..(end < 0 ? doc.Length : end)].Split('\n')
             .Where(line => line.StartsWith("| 1.", StringComparison.Ordinal))
             .Select(line => line.Split('|', StringSplitOptions.TrimEntries))
             .ToList();
@@ -82,7 +94,7 @@ public sealed partial class ReadmeClaimsTests
             var row = rows.FirstOrDefault(cells => cells.Length > 3 && cells[3] == $"`{behaviour.Name}`");
             if (row is null)
             {
-                problems.Add($"IstioVersion.{behaviour.Name}: no row of the README's Istio version table names it");
+                problems.Add($"IstioVersion.{behaviour.Name}: no row of the Istio version table (docs/istio-versions.md) names it");
                 continue;
             }
             var from = IstioVersion.Parse(row[1]);
@@ -91,19 +103,19 @@ public sealed partial class ReadmeClaimsTests
             var after = Enumerable.Range(from.Minor, IstioVersion.Newest.Minor - from.Minor + 1).Select(At).Distinct().ToList();
             if (before is not [var old] || after is not [var current] || old == current)
             {
-                problems.Add($"IstioVersion.{behaviour.Name}: the README says it changes in {from.ToString()}, the property says " +
+                problems.Add($"IstioVersion.{behaviour.Name}: docs/istio-versions.md says it changes in {from.ToString()}, the property says " +
                     string.Join(", ", Enumerable.Range(IstioVersion.Oldest.Minor, IstioVersion.Newest.Minor - IstioVersion.Oldest.Minor + 1)
                         .Select(m => $"1.{m.ToString(CultureInfo.InvariantCulture)}={At(m)}")));
             }
         }
         foreach (var cells in rows.Where(cells => cells.Length <= 3 || !behaviours.Any(b => cells[3] == $"`{b.Name}`")))
         {
-            problems.Add($"README row '{string.Join(" | ", cells)}' names no IstioVersion property");
+            problems.Add($"docs/istio-versions.md row '{string.Join(" | ", cells)}' names no IstioVersion property");
         }
         Assert.True(problems.Count == 0, string.Join('\n', problems));
     }
 
-    // The section's counts are the table's.
+    // The section's counts (docs/local-gateway-fidelity.md) are the table's.
     [Fact]
     public void The_README_states_the_conformance_tables_counts()
     {

@@ -9,7 +9,7 @@ namespace Demo.EgressGateway.Tests;
 /// <summary>
 /// The behaviours that changed between Istio 1.22 and 1.30, one test per change (each a <see cref="IstioVersion"/>
 /// property), with rows on both sides of the version that changed it. Expected values are Istio's (or Envoy's), with
-/// the source named next to them; the README's "Istio version" table lists the same changes.
+/// the source named next to them; the "Istio version" table of docs/istio-versions.md lists the same changes.
 /// </summary>
 public sealed class VersionedIstioFidelityTests : IDisposable
 {
