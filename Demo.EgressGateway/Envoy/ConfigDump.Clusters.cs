@@ -143,14 +143,7 @@ public static partial class ConfigDump
                 json.WriteStartObject("default_validation_context");
                 if (tls.MatchSubjectAltNames.Count > 0)
                 {
-                    json.WriteStartArray("match_subject_alt_names");
-                    foreach (var san in tls.MatchSubjectAltNames)
-                    {
-                        json.WriteStartObject();
-                        json.WriteString("exact", san);
-                        json.WriteEndObject();
-                    }
-                    json.WriteEndArray();
+                    WriteObjectList(json, "match_subject_alt_names", "exact", tls.MatchSubjectAltNames);
                 }
                 json.WriteEndObject();
                 json.WriteStartObject("validation_context_sds_secret_config");

@@ -405,14 +405,7 @@ public static partial class ConfigDump
             }
             if (retry.RetryHostPredicates.Count > 0)
             {
-                json.WriteStartArray("retry_host_predicate");
-                foreach (var predicate in retry.RetryHostPredicates)
-                {
-                    json.WriteStartObject();
-                    json.WriteString("name", predicate);
-                    json.WriteEndObject();
-                }
-                json.WriteEndArray();
+                WriteObjectList(json, "retry_host_predicate", "name", retry.RetryHostPredicates);
             }
             json.WriteNumber("host_selection_retry_max_attempts", retry.HostSelectionRetryMaxAttempts);
             if (retry.RetriableStatusCodes.Count > 0)
@@ -456,5 +449,18 @@ public static partial class ConfigDump
         {
             WriteStrings(json, $"{direction}_headers_to_remove", operations.ToRemove);
         }
+    }
+
+    // A list of one-field objects, [{"<field>": value}, …]: match_subject_alt_names' exact matchers, retry_host_predicate's names.
+    private static void WriteObjectList(Utf8JsonWriter json, string name, string field, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            json.WriteStartObject();
+            json.WriteString(field, value);
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
     }
 }

@@ -1,9 +1,3 @@
-using Microsoft.AspNetCore.Http.Features;
-using System.Net;
-using Demo.EgressGateway.Envoy;
-using Demo.EgressGateway.Istio;
-using Polly;
-using Polly.Timeout;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Demo.EgressGateway.Mesh;
