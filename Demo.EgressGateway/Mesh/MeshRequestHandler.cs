@@ -240,9 +240,9 @@ public sealed partial class MeshRequestHandler(
         try
         {
             outcome = await route.Pipeline.ExecuteAsync(
-                static (context, state) => state.Handler.AttemptAsync(state.Request, context.CancellationToken),
+                static (context, state) => state.Handler.TryAsync(state.Request, state.PerTry, context.CancellationToken),
                 resilience,
-                (Handler: this, Request: request));
+                (Handler: this, Request: request, PerTry: route.Retry.PerTryTimeout));
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -278,6 +278,26 @@ public sealed partial class MeshRequestHandler(
             frame.Flags |= ResponseFlags.UpstreamRetryLimitExceeded;
         }
         return outcome;
+    }
+
+    // One try under its per-try timeout (Envoy's UpstreamRequest::setupPerTryTimeout): a timed-out try ends as Polly's
+    // timeout strategy would end it, so the retry policy and the router classify it alike.
+    private async ValueTask<AttemptOutcome> TryAsync(ActiveStream request, TimeSpan? perTryTimeout, CancellationToken cancellationToken)
+    {
+        if (perTryTimeout is not { } timeout)
+        {
+            return await AttemptAsync(request, cancellationToken);
+        }
+        using var timer = new PerTryTimer(timeout, cancellationToken);
+        PerTryTimer.Current = timer;
+        try
+        {
+            return await AttemptAsync(request, timer.Token);
+        }
+        catch (OperationCanceledException canceled) when (timer.Expired(cancellationToken))
+        {
+            throw timer.Timeout(canceled);
+        }
     }
 
     private async ValueTask<AttemptOutcome> AttemptAsync(ActiveStream request, CancellationToken cancellationToken)

@@ -128,7 +128,10 @@ public sealed class RetryPolicy
     /// <summary>The value a timer is armed with: at most <see cref="MaxTimer"/>.</summary>
     public static TimeSpan Timer(TimeSpan value) => value > MaxTimer ? MaxTimer : value;
 
-    /// <summary>Route timeout outside, retries inside it, per-try timeout innermost — as Envoy's router nests them.</summary>
+    /// <summary>
+    /// Route timeout outside, retries inside it — as Envoy's router nests them; the per-try timeout, innermost, is each
+    /// try's own <see cref="PerTryTimer"/> (armed when its connection is ready, which a Polly timeout cannot express).
+    /// </summary>
     /// <param name="admitRetry">Envoy's max_retries circuit breaker, asked before each retry; false: no retry (flag UO).</param>
     public ResiliencePipeline<AttemptOutcome> BuildPipeline(TimeSpan? routeTimeout, Func<ResilienceContext, bool> admitRetry)
     {
@@ -145,10 +148,6 @@ public sealed class RetryPolicy
                 ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome) && admitRetry(args.Context)),
                 DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(Backoff(args.AttemptNumber)),
             });
-        }
-        if (PerTryTimeout is { } perTry)
-        {
-            builder.AddTimeout(new TimeoutStrategyOptions { TimeoutGenerator = _ => ValueTask.FromResult(Timer(perTry)) });
         }
         return builder.Build();
     }

@@ -151,8 +151,11 @@ public sealed class RetryAndTimeoutTests
     {
         await using var gateway = await GatewayHost.StartAsync(Configure(
             MeshYaml.Sidecar(100, 0, timeout: "5s", retries: MeshYaml.Retries(2, "5xx", perTryTimeout: "300ms"))));
-        // A first answer opens the TLS connection, so the first slow try below is the upstream's, not a cold handshake's.
-        Assert.Equal(200, (await gateway.GetAsync()).Status);
+        // Two answers held until both arrived open two connections on each hop: the first slow try below is the
+        // upstream's, not a cold handshake's, and the retry after it finds an idle connection on both hops (the timed-out
+        // try closes its own, as Envoy resets an HTTP/1.1 upstream request by closing its connection), so no TLS handshake
+        // at the gateway — which the sidecar's per-try timer would count, as Envoy's does — decides the retry's fate.
+        await WarmTwoConnectionsAsync(gateway);
         var seen = 0;
         gateway.Upstream.Behaviour = async context =>
         {
@@ -169,7 +172,67 @@ public sealed class RetryAndTimeoutTests
         Assert.Equal(200, status);
         // The second try answered after the first one's 300 ms, long before the first one's 10 s.
         Assert.InRange(stopwatch.Elapsed.TotalSeconds, 0.29, 5.0);
-        Assert.Equal(3, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Equal(4, gateway.Upstream.Hits(GatewayHost.V1Host));
+    }
+
+    [Fact]
+    public async Task A_per_try_timeout_starts_when_the_connection_is_ready_so_a_slow_handshake_is_not_a_timed_out_try()
+    {
+        // Envoy arms the per-try timer in UpstreamRequest::onPoolReady: the gateway's 1 s TLS handshake to the upstream
+        // is bounded by the cluster's connect timeout (10 s), not by the gateway route's 300 ms perTryTimeout.
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0), MeshYaml.Egress(retries: MeshYaml.Retries(2, "5xx", perTryTimeout: "300ms"))));
+        gateway.Upstream.HandshakeDelay = TimeSpan.FromSeconds(1);
+
+        var stopwatch = Stopwatch.StartNew();
+        var (status, body) = await gateway.GetAsync();
+
+        Assert.Equal((200, "Hello K8s, from CF v1 service!"), (status, body));
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(1), $"answered after {stopwatch.Elapsed}, before the handshake could end");
+        Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal)
+            && m.Contains(" 200 - attempts=1 ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_per_try_timeout_still_cuts_a_slow_answer_on_a_ready_connection()
+    {
+        await using var gateway = await GatewayHost.StartAsync(Configure(
+            MeshYaml.Sidecar(100, 0), MeshYaml.Egress(retries: MeshYaml.Retries(1, "5xx", perTryTimeout: "300ms"))));
+        gateway.Upstream.HandshakeDelay = TimeSpan.FromMilliseconds(500);
+        gateway.Upstream.Behaviour = async context =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5), context.RequestAborted);
+            return false;
+        };
+
+        var stopwatch = Stopwatch.StartNew();
+        var (status, body) = await gateway.GetAsync();
+
+        // Two tries of 300 ms each after their handshakes of 500 ms, far from the upstream's 5 s.
+        Assert.Equal((504, "upstream request timeout"), (status, body));
+        Assert.InRange(stopwatch.Elapsed.TotalSeconds, 1.5, 4.5);
+        Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal)
+            && m.Contains(" 504 UT,URX attempts=2 ", StringComparison.Ordinal));
+    }
+
+    private static async Task WarmTwoConnectionsAsync(GatewayHost gateway)
+    {
+        var arrived = 0;
+        var both = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        gateway.Upstream.Behaviour = async context =>
+        {
+            if (Interlocked.Increment(ref arrived) == 2)
+            {
+                both.TrySetResult();
+            }
+            await both.Task.WaitAsync(TimeSpan.FromSeconds(30), context.RequestAborted);
+            return false;
+        };
+        var answers = await Task.WhenAll(gateway.GetAsync(), gateway.GetAsync());
+        Assert.All(answers, answer => Assert.Equal(200, answer.Status));
+        Assert.Equal(2, gateway.Upstream.Hits(GatewayHost.V1Host));
     }
 
     [Fact]

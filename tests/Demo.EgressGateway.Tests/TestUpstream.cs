@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Demo.DevCertificates;
@@ -19,8 +20,11 @@ public sealed class TestUpstream : IAsyncDisposable
     private readonly Dictionary<string, X509Certificate2> _certificates;
     private readonly ConcurrentDictionary<string, int> _hits = new(StringComparer.OrdinalIgnoreCase);
 
-    private TestUpstream(WebApplication app, Dictionary<string, X509Certificate2> certificates)
+    private readonly StrongBox<TimeSpan> _handshakeDelay;
+
+    private TestUpstream(WebApplication app, Dictionary<string, X509Certificate2> certificates, StrongBox<TimeSpan> handshakeDelay)
     {
+        _handshakeDelay = handshakeDelay;
         _app = app;
         _certificates = certificates;
     }
@@ -51,6 +55,13 @@ public sealed class TestUpstream : IAsyncDisposable
         };
     }
 
+    /// <summary>How long each new connection waits before its TLS handshake starts (a slow or distant server).</summary>
+    public TimeSpan HandshakeDelay
+    {
+        get => _handshakeDelay.Value;
+        set => _handshakeDelay.Value = value;
+    }
+
     public int Port { get; private set; }
     public string Endpoint => $"127.0.0.1:{Port}";
 
@@ -70,16 +81,25 @@ public sealed class TestUpstream : IAsyncDisposable
             host => certificateFor?.Invoke(host) ?? LocalCertificateAuthority.IssueServerCertificate(
                 issuer, PlatformCertificateName(host), DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1)),
             StringComparer.OrdinalIgnoreCase);
+        var handshakeDelay = new StrongBox<TimeSpan>();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
+            listen.Use(next => async connection =>
+            {
+                if (handshakeDelay.Value > TimeSpan.Zero)
+                {
+                    await Task.Delay(handshakeDelay.Value, connection.ConnectionClosed);
+                }
+                await next(connection);
+            });
             listen.UseHttps(https => https.ServerCertificateSelector = (_, name) =>
                 name is not null && certificates.TryGetValue(name, out var c) ? c : certificates.Values.First());
         }));
         var app = builder.Build();
-        var upstream = new TestUpstream(app, certificates) { Routes = routes };
+        var upstream = new TestUpstream(app, certificates, handshakeDelay) { Routes = routes };
         app.Run(upstream.HandleAsync);
         await app.StartAsync();
         upstream.Port = new Uri(app.Urls.First()).Port;
