@@ -53,4 +53,52 @@ public static class ChiSquare
         Assert.True(statistic < critical, summary);
         return statistic;
     }
+
+    /// <summary>
+    /// Tests that each outcome of a sequence is independent of the one before it (the Anderson–Goodman test of a
+    /// first-order Markov chain: Pearson's χ² over the k × k table of consecutive pairs against the products of its
+    /// margins, (k − 1)² degrees of freedom). A sampler that draws per request, as Envoy's router picks a weighted
+    /// cluster from each stream's random value, passes; a weighted round-robin, whose next pick follows from the last,
+    /// fails however well its counts fit the weights.
+    /// </summary>
+    /// <param name="output">The test's output: the table and statistic are written there whether the test passes or fails.</param>
+    /// <param name="what">What was sampled, for the line written.</param>
+    /// <param name="sequence">The outcomes in the order they were drawn; at least two distinct outcomes.</param>
+    /// <returns>The statistic χ².</returns>
+    public static double AssertIndependent(ITestOutputHelper output, string what, IReadOnlyList<string> sequence)
+    {
+        var outcomes = sequence.Distinct().Order(StringComparer.Ordinal).ToArray();
+        if (outcomes.Length < 2 || outcomes.Length > 3)
+        {
+            throw new ArgumentException("an independence test here needs two or three distinct outcomes", nameof(sequence));
+        }
+        var index = outcomes.Select((o, i) => (o, i)).ToDictionary(p => p.o, p => p.i, StringComparer.Ordinal);
+        var table = new int[outcomes.Length, outcomes.Length];
+        for (var i = 1; i < sequence.Count; i++)
+        {
+            table[index[sequence[i - 1]], index[sequence[i]]]++;
+        }
+        var pairs = sequence.Count - 1;
+        var rows = Enumerable.Range(0, outcomes.Length).Select(r => Enumerable.Range(0, outcomes.Length).Sum(c => table[r, c])).ToArray();
+        var columns = Enumerable.Range(0, outcomes.Length).Select(c => Enumerable.Range(0, outcomes.Length).Sum(r => table[r, c])).ToArray();
+        var statistic = 0.0;
+        var cells = new List<string>();
+        for (var r = 0; r < outcomes.Length; r++)
+        {
+            for (var c = 0; c < outcomes.Length; c++)
+            {
+                var expected = (double)rows[r] * columns[c] / pairs;
+                statistic += expected > 0 ? Math.Pow(table[r, c] - expected, 2) / expected : 0;
+                cells.Add(string.Create(CultureInfo.InvariantCulture, $"{outcomes[r]}→{outcomes[c]} {table[r, c]} (expected {expected:0.#})"));
+            }
+        }
+        var degrees = (outcomes.Length - 1) * (outcomes.Length - 1);
+        var critical = CriticalValue(degrees);
+        var summary = string.Create(CultureInfo.InvariantCulture,
+            $"{what}: consecutive pairs {string.Join(", ", cells)} of {pairs}; χ² = {statistic:0.###}, df = {degrees}, "
+            + $"critical value at α = {Alpha}: {critical}");
+        output.WriteLine(summary);
+        Assert.True(statistic < critical, summary);
+        return statistic;
+    }
 }
