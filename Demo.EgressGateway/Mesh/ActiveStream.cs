@@ -71,6 +71,9 @@ public sealed class StreamInfo(string stage, string listener)
     public long RouteTimerStart { get; set; }
     public Activity? Activity { get; set; }
 
+    /// <summary>The running try's per-try timer, when the route has a per-try timeout; null between tries.</summary>
+    public PerTryTimer? PerTryTimer { get; set; }
+
     /// <summary>
     /// Cancelled when this proxy's downstream goes away: the client for the sidecar, the sidecar's attempt for the
     /// gateway. Envoy's router resets its upstream requests then (<c>Filter::onDestroy</c> → <c>resetAll</c>) without

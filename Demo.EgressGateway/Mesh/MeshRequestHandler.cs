@@ -22,7 +22,6 @@ public sealed partial class MeshRequestHandler(
     GatewayTelemetry telemetry,
     ILogger<MeshRequestHandler> logger)
 {
-    public const string FaultAbortBody = "fault filter abort";
     public const string TimeoutBody = "upstream request timeout";
     public const string NoHealthyUpstreamBody = "no healthy upstream";
     private const string ResetBefore = "upstream connect error or disconnect/reset before headers. ";
@@ -202,20 +201,10 @@ public sealed partial class MeshRequestHandler(
             return await LocalReplyAsync(request, direct.Status, direct.Body ?? "", ResponseFlags.None);
         }
 
-        // Envoy's fault filter runs before the router: its delay and abort are not subject to this route's
-        // timeout, and its abort is never retried by this proxy.
-        if (route.Config.Fault is { } fault)
+        if (route.Config.Fault is { } fault && await FaultFilter.DecodeHeadersAsync(fault, frame, cancellationToken) is { } abortStatus)
         {
-            if (fault.Delay is { } delay && Roll(delay.Percentage))
-            {
-                frame.Flags |= ResponseFlags.DelayInjected;
-                await Task.Delay(delay.FixedDelay < RetryPolicy.MaxTimer ? delay.FixedDelay : RetryPolicy.MaxTimer, cancellationToken);
-            }
-            if (fault.Abort is { } abort && Roll(abort.Percentage))
-            {
-                frame.Details = "fault_filter_abort";
-                return await LocalReplyAsync(request, abort.HttpStatus, FaultAbortBody, ResponseFlags.FaultInjected);
-            }
+            frame.Details = FaultFilter.AbortDetails;
+            return await LocalReplyAsync(request, abortStatus, FaultFilter.AbortBody, ResponseFlags.FaultInjected);
         }
 
         var destination = route.PickDestination();
@@ -289,7 +278,7 @@ public sealed partial class MeshRequestHandler(
             return await AttemptAsync(request, cancellationToken);
         }
         using var timer = new PerTryTimer(timeout, cancellationToken);
-        PerTryTimer.Current = timer;
+        request.Frame.PerTryTimer = timer;
         try
         {
             return await AttemptAsync(request, timer.Token);
@@ -297,6 +286,10 @@ public sealed partial class MeshRequestHandler(
         catch (OperationCanceledException canceled) when (timer.Expired(cancellationToken))
         {
             throw timer.Timeout(canceled);
+        }
+        finally
+        {
+            request.Frame.PerTryTimer = null;
         }
     }
 
@@ -445,11 +438,6 @@ public sealed partial class MeshRequestHandler(
 
     private static bool HasControlCharacter(string? target) =>
         target is not null && target.AsSpan().IndexOfAnyInRange('\u0000', '\u0020') >= 0 || target?.Contains('\u007f', StringComparison.Ordinal) == true;
-
-    // Envoy's fault filter: a random draw in [0, denominator) below the numerator.
-    private static bool Roll(FractionalPercent percentage) => percentage.Denominator == "MILLION"
-        ? Random.Shared.Next(1_000_000) < percentage.Numerator
-        : Random.Shared.Next(100) < percentage.Numerator;
 
     private static string Describe(Exception? exception)
     {

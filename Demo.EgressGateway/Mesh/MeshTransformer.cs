@@ -29,6 +29,10 @@ public sealed class MeshTransformer(ActiveStream request) : HttpTransformer
                 }
             }
         }
+        if (request.Frame.PerTryTimer is { } perTry)
+        {
+            proxyRequest.Options.Set(PerTryTimer.OptionKey, perTry);
+        }
         if (request.Frame.Destination?.Cluster?.Config.MaxRequestsPerConnection == 1)
         {
             // max_requests_per_connection 1: the connection serves this request only.

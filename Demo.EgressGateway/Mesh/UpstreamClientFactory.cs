@@ -286,12 +286,16 @@ public sealed class UpstreamClientFactory : IDisposable
         ConnectionPoolGate? pool, CancellationToken cancellationToken)
     {
         pool?.ConnectStarted();
+        // Envoy arms a try's per-try timer when its connection is ready: opening one is not part of the try.
+        var perTry = context.InitialRequestMessage.Options.TryGetValue(PerTryTimer.OptionKey, out var timer) ? timer : null;
+        perTry?.ConnectStarted();
         try
         {
             return await ConnectCoreAsync(context, tls, cancellationToken);
         }
         finally
         {
+            perTry?.ConnectEnded();
             pool?.ConnectEnded();
         }
     }
