@@ -71,6 +71,10 @@ public sealed partial class AppHostProcess : IAsyncDisposable
         env["ASPNETCORE_URLS"] = $"http://localhost:{ports[0]}";
         env["ASPIRE_DASHBOARD_OTLP_ENDPOINT_URL"] = $"http://localhost:{ports[1]}";
         env["ASPIRE_RESOURCE_SERVICE_ENDPOINT_URL"] = $"http://localhost:{ports[2]}";
+        // The resources' own endpoints on free ports too, as DistributedApplicationTestingBuilder does: the proxy's
+        // launch-profile port (5282) belongs to a developer's run of the app, and a test run that shares it sends its
+        // caller's requests, and their traces, to that other run.
+        env["DcpPublisher__RandomizePorts"] = "true";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             env[key] = value;

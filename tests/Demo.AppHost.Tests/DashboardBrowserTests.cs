@@ -60,6 +60,8 @@ public sealed partial class DashboardBrowserTests(FirstRunFixture firstRun, ITes
             output.WriteLine(resources);
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, "resources.png") });
             Assert.DoesNotMatch(UnsettledState(), resources);
+            // Beside a developer's own run (its launch-profile ports held by the fixture), this run uses none of them.
+            Assert.All(firstRun.DeveloperRun.Ports, port => Assert.DoesNotMatch($@"localhost:{port}(?!\d)", resources));
             Assert.DoesNotContain("development certificate", resources, StringComparison.OrdinalIgnoreCase);
             Assert.Equal(0, await page.Locator("fluent-message-bar[intent='error'], .message-bar-error").CountAsync());
 

@@ -119,6 +119,9 @@ public sealed class FirstRunFixture : IAsyncLifetime
 
     public AppHostProcess AppHost => _appHost ?? throw new InvalidOperationException("The first run has not started.");
 
+    /// <summary>The launch profiles' ports, held as a developer's own run would hold them while this run goes on.</summary>
+    public DeveloperRunPorts DeveloperRun { get; } = DeveloperRunPorts.Hold(AppHostFixture.RepositoryRoot);
+
     private AppHostProcess? _appHost;
 
     public async ValueTask InitializeAsync()
@@ -133,6 +136,7 @@ public sealed class FirstRunFixture : IAsyncLifetime
         {
             await _appHost.DisposeAsync();
         }
+        DeveloperRun.Dispose();
         await AppHostProcess.DeleteHomeAsync(Home);
     }
 }
