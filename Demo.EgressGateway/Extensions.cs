@@ -21,7 +21,7 @@ public static class Extensions
             .ValidateOnStart();
 
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<ClusterStateRegistry>();
+        builder.Services.AddSingleton<ClusterManager>();
         builder.Services.AddSingleton<MeshSnapshotProvider>();
         builder.Services.AddSingleton<UpstreamClientFactory>();
         builder.Services.AddSingleton<IstioStats>();

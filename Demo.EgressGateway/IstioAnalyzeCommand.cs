@@ -55,7 +55,6 @@ public static class IstioAnalyzeCommand
 
     public static IReadOnlyList<ConfigDiagnostic> Analyze(string folder, IReadOnlyList<string> scenarios, MeshEnvironment? environment = null)
     {
-        var config = IstioConfigLoader.LoadDirectory(folder, scenarios);
-        return [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)];
+        return ConfigAnalysis.Run(IstioConfigLoader.LoadDirectory(folder, scenarios), environment).Diagnostics;
     }
 }

@@ -386,40 +386,6 @@ public static partial class IstioAnalyzer
             }
         }
 
-        if (!diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
-        {
-            diagnostics.AddRange(AnalyzeTranslation(virtualServices, Envoy.IstioTranslator.Translate(config, environment)));
-        }
         return diagnostics;
-    }
-
-    /// <summary>
-    /// Checks on what istiod would push: a route that names a cluster the proxy does not have (a host or subset that
-    /// is not registered, or not exported to the proxy's namespace) is answered 503 <c>NC</c> by Envoy.
-    /// </summary>
-    private static IEnumerable<ConfigDiagnostic> AnalyzeTranslation(IReadOnlyList<VirtualService> virtualServices, Envoy.MeshXds xds)
-    {
-        var reported = new HashSet<(string, string)>();
-        foreach (var (proxy, role) in new[] { (xds.Sidecar, "the workload's sidecar"), (xds.Gateway, "the egress gateway") })
-        {
-            var clusters = proxy.Clusters.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
-            foreach (var route in proxy.RouteConfigs.SelectMany(r => r.VirtualHosts).SelectMany(v => v.Routes))
-            {
-                var names = route.Action?.Cluster is { } single ? [single]
-                    : route.Action?.WeightedClusters?.Clusters.Select(c => c.Name) ?? [];
-                var vsName = route.Metadata?.Split('/')[^1];
-                var vs = virtualServices.FirstOrDefault(v => v.Id.Name == vsName);
-                foreach (var name in names.Where(n => !clusters.Contains(n)))
-                {
-                    if (vs is null || !reported.Add((vs.Id.Name, name + role)))
-                    {
-                        continue;
-                    }
-                    var host = name.Split('|')[^1];
-                    yield return new(DiagnosticSeverity.Warning, vs.Id.File, vs.Id.ToString(), "spec.http",
-                        $"routes to cluster '{name}', which {role} (namespace {proxy.Namespace}) does not have — '{host}' is not registered there, not exported to that namespace (exportTo), or lacks that subset/port: Envoy answers 503 NC");
-                }
-            }
-        }
     }
 }

@@ -26,7 +26,7 @@ public static class FaultFilter
         if (fault.Delay is { } delay && Roll(delay.Percentage))
         {
             stream.Flags |= ResponseFlags.DelayInjected;
-            await Task.Delay(delay.FixedDelay < RetryPolicy.MaxTimer ? delay.FixedDelay : RetryPolicy.MaxTimer, cancellationToken);
+            await Task.Delay(delay.FixedDelay < RetryState.MaxTimer ? delay.FixedDelay : RetryState.MaxTimer, cancellationToken);
         }
         return fault.Abort is { } abort && Roll(abort.Percentage) ? abort.HttpStatus : null;
     }

@@ -121,8 +121,8 @@ public sealed partial class MeshRequestHandler
             // Envoy's router: the last try's per-try timeout ends the request as upstream_per_try_timeout, with URX
             // when it used up the retries; the route timeout as upstream_response_timeout.
             var routeTimeout = route.Config.Action?.Timeout ?? TimeSpan.Zero;
-            var perTryTimedOut = route.Retry.PerTryTimeout is { } perTryTimeout && timeout.Timeout == RetryPolicy.Timer(perTryTimeout)
-                && (routeTimeout <= TimeSpan.Zero || timeout.Timeout != RetryPolicy.Timer(routeTimeout));
+            var perTryTimedOut = route.Retry.PerTryTimeout is { } perTryTimeout && timeout.Timeout == RetryState.Timer(perTryTimeout)
+                && (routeTimeout <= TimeSpan.Zero || timeout.Timeout != RetryState.Timer(routeTimeout));
             var flags = ResponseFlags.UpstreamRequestTimeout
                 | (perTryTimedOut && route.Retry.Attempts > 0 && frame.Attempts > route.Retry.Attempts ? ResponseFlags.UpstreamRetryLimitExceeded : ResponseFlags.None);
             frame.Details = perTryTimedOut ? "upstream_per_try_timeout" : "upstream_response_timeout";

@@ -180,7 +180,7 @@ public sealed class RouteEntry
     public required IReadOnlyList<WeightedClusterEntry> Destinations { get; init; }
 
     public required long TotalWeight { get; init; }
-    public required RetryPolicy Retry { get; init; }
+    public required RetryState Retry { get; init; }
     public required ResiliencePipeline<AttemptOutcome> Pipeline { get; init; }
 
     /// <summary>The route timeout; null: none (Envoy's 0, no global timer).</summary>
@@ -331,7 +331,7 @@ public sealed class RouteMatcher
 /// <summary>
 /// An Envoy cluster at run time: <c>outbound|port|subset|host</c>, its endpoints (hosts, each with outlier state),
 /// circuit breakers and TLS settings. State that Envoy keeps across config updates (host health, pools) lives in
-/// <see cref="ClusterStateRegistry"/>.
+/// <see cref="ClusterManager"/>.
 /// </summary>
 public sealed class ClusterRuntime
 {
@@ -451,30 +451,4 @@ public sealed class HostRuntime
     public int ActiveRequests => Volatile.Read(ref _active);
     public void Enter() => Interlocked.Increment(ref _active);
     public void Exit() => Interlocked.Decrement(ref _active);
-}
-
-/// <summary>
-/// Ejection and pool state outlive a reload, like Envoy keeps host health across config updates (keyed by
-/// cluster name and endpoint).
-/// </summary>
-public sealed class ClusterStateRegistry(TimeProvider time)
-{
-    private readonly ConcurrentDictionary<string, HostHealth> _hosts = new();
-    private readonly ConcurrentDictionary<string, OutlierGroup> _groups = new();
-    private readonly ConcurrentDictionary<string, (string Key, ConnectionPoolGate Gate)> _pools = new();
-
-    public TimeProvider Time => time;
-
-    public OutlierGroup Group(string cluster) => _groups.GetOrAdd(cluster, _ => new OutlierGroup(time));
-
-    public HostHealth Host(string cluster, string endpoint) =>
-        _hosts.GetOrAdd($"{cluster}#{endpoint}", _ => new HostHealth(Group(cluster)));
-
-    public ConnectionPoolGate Pool(string cluster, CircuitBreakers breakers)
-    {
-        var key = breakers.ToString();
-        return _pools.AddOrUpdate(cluster,
-            _ => (key, new ConnectionPoolGate(breakers)),
-            (_, existing) => existing.Key == key ? existing : (key, new ConnectionPoolGate(breakers))).Gate;
-    }
 }

@@ -10,15 +10,27 @@ namespace Demo.EgressGateway.Mesh;
 /// the Envoy configuration executable (<see cref="MeshSnapshot"/>). The executable form is built from the Envoy
 /// configuration alone.
 /// </summary>
-public sealed class MeshSnapshotCompiler(ClusterStateRegistry clusterState, EgressGatewayOptions options)
+public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGatewayOptions options)
 {
     /// <summary>Context key under which the handler passes the current stage to the retry pipeline.</summary>
     public static readonly ResiliencePropertyKey<StreamInfo> FrameKey = new("egress.frame");
 
+    /// <summary>Translates <paramref name="config"/> in the gateway's environment, then makes it executable.</summary>
+    /// <param name="config">Resources without errors (<see cref="ConfigAnalysis.Run"/> says).</param>
+    /// <param name="revision">The revision number the snapshot carries (1 for the first configuration).</param>
     public MeshSnapshot Compile(IstioConfigSet config, int revision)
     {
         var environment = options.ToMeshEnvironment();
-        var xds = IstioTranslator.Translate(config, environment);
+        return Compile(config, environment, IstioTranslator.Translate(config, environment), revision);
+    }
+
+    /// <summary>Makes an existing translation executable (the reload path: translated once, by <see cref="ConfigAnalysis.Run"/>).</summary>
+    /// <param name="config">The resources <paramref name="xds"/> was translated from.</param>
+    /// <param name="environment">The environment it was translated in.</param>
+    /// <param name="xds">The translation.</param>
+    /// <param name="revision">The revision number the snapshot carries.</param>
+    public MeshSnapshot Compile(IstioConfigSet config, MeshEnvironment environment, MeshXds xds, int revision)
+    {
         return new MeshSnapshot(revision, config, environment, xds,
             Build(xds.Sidecar, environment, isGateway: false),
             Build(xds.Gateway, environment, isGateway: true));
@@ -58,7 +70,7 @@ public sealed class MeshSnapshotCompiler(ClusterStateRegistry clusterState, Egre
             }
         }
         var timeout = action?.Timeout is { } t && t > TimeSpan.Zero ? t : (TimeSpan?)null;
-        var retry = new RetryPolicy(action?.RetryPolicy, timeout);
+        var retry = new RetryState(action?.RetryPolicy, timeout);
         return new RouteEntry
         {
             Config = route,
@@ -106,11 +118,11 @@ public sealed class MeshSnapshotCompiler(ClusterStateRegistry clusterState, Egre
     {
         var isEgressGateway = !isGateway && HostName.Matches(environment.EgressGatewayService, cluster.Metadata.ServiceHost);
         var tls = cluster.TransportSocket;
-        var pool = clusterState.Pool(cluster.Name, cluster.CircuitBreakers);
+        var pool = clusterManager.Pool(cluster.Name, cluster.CircuitBreakers);
         var hosts = cluster.Endpoints.Select(endpoint => new HostRuntime
         {
             Endpoint = endpoint,
-            Health = clusterState.Host(cluster.Name, $"{endpoint.Address}:{endpoint.PortValue}"),
+            Health = clusterManager.Host(cluster.Name, $"{endpoint.Address}:{endpoint.PortValue}"),
             Transport = new UpstreamTransport(endpoint.Address, endpoint.PortValue,
                 tls is { IstioMutual: false }, tls?.Sni, tls?.MatchSubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false,
                 tls?.TrustedCa is { } ca && ca != "system" ? ca : null,

@@ -19,10 +19,10 @@ public sealed class MeshSnapshotProvider : IDisposable
     private MeshSnapshot _current;
     private IReadOnlyList<string> _scenarios;
 
-    public MeshSnapshotProvider(IOptions<EgressGatewayOptions> options, ClusterStateRegistry clusterState, ILogger<MeshSnapshotProvider> logger)
+    public MeshSnapshotProvider(IOptions<EgressGatewayOptions> options, ClusterManager clusterManager, ILogger<MeshSnapshotProvider> logger)
     {
         _options = options.Value;
-        _compiler = new MeshSnapshotCompiler(clusterState, _options);
+        _compiler = new MeshSnapshotCompiler(clusterManager, _options);
         _logger = logger;
         _scenarios = _options.Scenarios;
         _current = Build(revision: 1, _scenarios, out var diagnostics)
@@ -104,12 +104,13 @@ public sealed class MeshSnapshotProvider : IDisposable
     {
         var environment = _options.ToMeshEnvironment();
         var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, scenarios);
-        diagnostics = config.HasErrors ? config.Diagnostics : [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)];
+        var analysis = config.HasErrors ? new ConfigAnalysis(config, config.Diagnostics, null) : ConfigAnalysis.Run(config, environment);
+        diagnostics = analysis.Diagnostics;
         foreach (var warning in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning))
         {
             Log.ConfigurationWarning(_logger, warning.ToString());
         }
-        if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
+        if (analysis.Xds is not { } xds)
         {
             return null;
         }
@@ -123,7 +124,7 @@ public sealed class MeshSnapshotProvider : IDisposable
                 Log.InsecureDestinationRule(_logger, dr.Id.Name, dr.Id.File, dr.Host);
             }
         }
-        return _compiler.Compile(config, revision);
+        return _compiler.Compile(config, environment, xds, revision);
     }
 
     private string DescribeScenario() => ActiveScenarios.Count == 0 ? "default" : string.Join(",", ActiveScenarios);

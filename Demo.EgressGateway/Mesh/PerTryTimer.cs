@@ -26,10 +26,10 @@ public sealed class PerTryTimer : IDisposable
     private readonly TimeSpan _timeout;
 
     /// <summary>Links the try to <paramref name="routeToken"/> (the route timeout and the downstream) and arms the timer.</summary>
-    /// <param name="timeout">The per-try timeout; at most <see cref="RetryPolicy.MaxTimer"/> is armed.</param>
+    /// <param name="timeout">The per-try timeout; at most <see cref="RetryState.MaxTimer"/> is armed.</param>
     public PerTryTimer(TimeSpan timeout, CancellationToken routeToken)
     {
-        _timeout = RetryPolicy.Timer(timeout);
+        _timeout = RetryState.Timer(timeout);
         _source = CancellationTokenSource.CreateLinkedTokenSource(routeToken);
         _source.CancelAfter(_timeout);
     }

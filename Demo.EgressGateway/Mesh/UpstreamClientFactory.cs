@@ -112,11 +112,11 @@ public sealed class UpstreamClientFactory : IDisposable
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
             EnableMultipleHttp2Connections = true,
-            PooledConnectionIdleTimeout = transport.IdleTimeout is { } idle && idle < RetryPolicy.MaxTimer ? idle : TimeSpan.FromMinutes(1),
-            PooledConnectionLifetime = transport.MaxConnectionDuration is { } lifetime && lifetime < RetryPolicy.MaxTimer ? lifetime : Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = transport.IdleTimeout is { } idle && idle < RetryState.MaxTimer ? idle : TimeSpan.FromMinutes(1),
+            PooledConnectionLifetime = transport.MaxConnectionDuration is { } lifetime && lifetime < RetryState.MaxTimer ? lifetime : Timeout.InfiniteTimeSpan,
             // SocketsHttpHandler refuses more than ~24.8 days (the loader accepts up to 10 years, as Istio does).
-            ConnectTimeout = transport.ConnectTimeout is { } connect && connect < RetryPolicy.MaxTimer ? connect
-                : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryPolicy.MaxTimer,
+            ConnectTimeout = transport.ConnectTimeout is { } connect && connect < RetryState.MaxTimer ? connect
+                : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryState.MaxTimer,
             MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
             ActivityHeadersPropagator = transport.MeshHop
                 ? DistributedContextPropagator.CreateNoOutputPropagator()

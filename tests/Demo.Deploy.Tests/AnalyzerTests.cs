@@ -45,7 +45,7 @@ public sealed class AnalyzerTests(DeployFixture fixture)
             .Select(d => d.Yaml));
         var config = IstioConfigLoader.Parse("rendered.yaml", yaml);
         var environment = new MeshEnvironment($"istio-egressgateway.{egressNamespace}.svc.cluster.local");
-        return (config, [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)]);
+        return (config, ConfigAnalysis.Run(config, environment).Diagnostics);
     }
 }
 

@@ -58,12 +58,12 @@ public sealed class RetryPolicyLimitTests
     [Fact]
     public void Huge_durations_become_the_longest_timer_dotnet_can_arm()
     {
-        var policy = new Demo.EgressGateway.Mesh.RetryPolicy(new Demo.EgressGateway.Envoy.RetryPolicy(
+        var policy = new Demo.EgressGateway.Mesh.RetryState(new Demo.EgressGateway.Envoy.RetryPolicy(
             "5xx", 3, TimeSpan.FromDays(3650), [], TimeSpan.FromDays(3650), 5, []));
         for (var attempt = 0; attempt < 30; attempt++)
         {
             var delay = policy.Backoff(attempt);
-            // The cap RetryPolicy.MaxTimer documents, as a literal: int.MaxValue ms (about 24.8 days).
+            // The cap RetryState.MaxTimer documents, as a literal: int.MaxValue ms (about 24.8 days).
             Assert.InRange(delay, TimeSpan.Zero, TimeSpan.FromMilliseconds(int.MaxValue));
         }
         Assert.NotNull(policy.BuildPipeline(TimeSpan.FromDays(3650), _ => true));

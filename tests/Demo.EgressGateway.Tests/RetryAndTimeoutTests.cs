@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
 using Demo.EgressGateway.Mesh;
-using RetryPolicy = Demo.EgressGateway.Mesh.RetryPolicy;
+using RetryState = Demo.EgressGateway.Mesh.RetryState;
 
 namespace Demo.EgressGateway.Tests;
 
@@ -290,7 +290,7 @@ public sealed class RetryAndTimeoutTests
         Assert.Equal(503, status);
         Assert.Equal(1, gateway.Upstream.Hits(GatewayHost.V1Host));
         // retry.go DefaultPolicy (Istio ≥ 1.24): num_retries 2, connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, no codes.
-        var istioDefault = new RetryPolicy(IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Default));
+        var istioDefault = new RetryState(IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Default));
         Assert.Equal(2, istioDefault.Attempts);
         Assert.True(istioDefault.RetriesConnectFailure);
         Assert.False(istioDefault.RetriesStatus(503));
@@ -307,7 +307,7 @@ public sealed class RetryAndTimeoutTests
     [InlineData(10, 250)]
     public void Backoff_is_Envoys_fully_jittered_exponential_from_25ms(int retry, int boundMs)
     {
-        var policy = new RetryPolicy(IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Default));
+        var policy = new RetryState(IstioTranslator.ConvertRetryPolicy(null, IstioVersion.Default));
         var samples = Enumerable.Range(0, 4000).Select(_ => policy.Backoff(retry).TotalMilliseconds).ToList();
 
         Assert.All(samples, ms => Assert.InRange(ms, 0, boundMs));

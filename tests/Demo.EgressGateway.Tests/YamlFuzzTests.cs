@@ -166,7 +166,7 @@ public sealed class YamlFuzzTests(ITestOutputHelper output)
 
             // What the gateway does next with a configuration without errors: it must not throw either.
             var options = new EgressGatewayOptions { ConfigDirectory = ConfigFolder.DeployIstio };
-            var compiled = new MeshSnapshotCompiler(new ClusterStateRegistry(TimeProvider.System), options).Compile(config, seed);
+            var compiled = new MeshSnapshotCompiler(new ClusterManager(TimeProvider.System), options).Compile(config, seed);
             _ = compiled.Sidecar.FindListener(80)?.Match(null)?.Routes.FindVirtualHost("hello.external");
             _ = Demo.EgressGateway.Envoy.ConfigDump.ToJson(compiled.Xds.Sidecar);
             _ = Demo.EgressGateway.Envoy.ConfigDump.ToJson(compiled.Xds.Gateway);

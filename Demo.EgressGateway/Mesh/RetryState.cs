@@ -5,18 +5,21 @@ using Polly.Timeout;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// A route's retry policy at run time, executing Envoy's <c>retry_policy</c> as istiod wrote it (see
+/// Envoy's retry state (<c>source/common/router/retry_state_impl.cc</c>) for a route: its <c>retry_on</c> conditions
+/// parsed once into flags, the retry budget and the back-off, deciding after each try whether the router tries again.
+/// Envoy builds one per request because request headers (<c>x-envoy-retry-on</c>, …) can change it; the sidecar here
+/// honours none of those, so one per route serves every request. It executes Envoy's <c>retry_policy</c> as istiod wrote it (see
 /// <see cref="Envoy.IstioTranslator.ConvertRetryPolicy"/>): <c>retry_on</c> conditions, <c>num_retries</c>,
 /// <c>retriable_status_codes</c> (only with the <c>retriable-status-codes</c> condition), <c>per_try_timeout</c>
 /// and the jittered back-off. Conditions that concern gRPC status or HTTP/2 stream refusal (<c>unavailable</c>,
 /// <c>cancelled</c>, <c>refused-stream</c>, …) never match an HTTP/1.1 upstream's answer.
 /// </summary>
-public sealed class RetryPolicy
+public sealed class RetryState
 {
     public static readonly TimeSpan DefaultBaseInterval = Envoy.IstioTranslator.DefaultRetryBaseInterval;
 
     /// <summary>No retry_policy on the route (Istio: <c>attempts: 0</c>).</summary>
-    public static readonly RetryPolicy None = new(null);
+    public static readonly RetryState None = new(null);
 
     private readonly bool _on5xx;
     private readonly bool _onGatewayError;
@@ -31,7 +34,7 @@ public sealed class RetryPolicy
     /// The route's timeout (null: none). A per-try timeout not shorter than it is ignored, as in Envoy's
     /// <c>FilterUtility::finalTimeout</c> (source/common/router/router.cc: "If it's &gt;= global we just ignore it").
     /// </param>
-    public RetryPolicy(Envoy.RetryPolicy? policy, TimeSpan? routeTimeout = null)
+    public RetryState(Envoy.RetryPolicy? policy, TimeSpan? routeTimeout = null)
     {
         Config = policy;
         Attempts = policy?.NumRetries ?? 0;
