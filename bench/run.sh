@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The egress hop, measured against nginx doing the same job (issue 5), on 127.0.0.1 only, in one run:
+# The egress path, measured against nginx doing the same job, on 127.0.0.1 only, in one run:
 #   build (Release) -> a CA and server certificates -> two CF apps (v1, v2) over HTTPS -> the local egress gateway
-#   (a copy of deploy/istio with faults at 0%, weights 50/50, access log off) -> nginx with a generated config for
-#   the identical job -> wrk against each path (direct HTTPS to cf-v1, via nginx, via the gateway) in interleaved
-#   rounds, sampling CPU and RSS of each process from /proc -> a table, and the same as JSON in bench/results/.
+#   (a copy of deploy/istio with faults at 0%, weights 50/50, access log off; its sidecar and gateway proxies with the
+#   mTLS hop between them) -> nginx with a generated config for the identical job in one hop (`nginx`), and two nginx
+#   chained as the two proxies are (`nginx2`: a sidecar nginx, HTTP in, the 50/50 split, TLS with a mesh client
+#   certificate out; a gateway nginx, TLS in requiring that certificate, TLS origination out) -> wrk against each path
+#   (direct HTTPS to cf-v1, nginx, nginx2, the gateway) in interleaved rounds, sampling CPU and RSS of each process
+#   from /proc -> a table, and the same as JSON in bench/results/.
 #
 # usage: bench/run.sh [--smoke]
 #   env: DURATION=15 (s per measured run)  CONNECTIONS=32  THREADS=2  ROUNDS=3  WARMUP=5 (s per path, once)
@@ -41,6 +44,8 @@ log "load average before: $LOAD_BEFORE"
 # shellcheck disable=SC2086
 start_cf_apps_and_gateway EgressGateway__AccessLog=false ${GATEWAY_ENV:-}
 free_port P_NGINX
+free_port P_NGINX_SC
+free_port P_NGINX_GW
 
 # nginx: HTTP in, split_clients 50/50, Host per upstream, HTTPS out with SNI = host, verified against the CA,
 # keep-alive pools to the upstreams. Its own prefix, pid, logs and temp paths; runs as the current user.
@@ -88,10 +93,108 @@ http {
 NGINX
 start nginx "$WORK/nginx" "$(nginx_bin)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
 
+# nginx2, the two proxies as nginx. Mesh certificates from the gateway's own CA kind (URI SAN only). The sidecar nginx
+# does not verify the gateway's certificate: nginx checks a peer's name against DNS names only, and a workload
+# certificate carries none (Envoy checks the chain and the SPIFFE SAN); on keep-alive pools handshakes are rare.
+while read -r name cert key; do
+  case $name in
+    ca) MESH_CA=$cert ;;
+    demo/proxy) SIDECAR_CERT=$cert SIDECAR_KEY=$key ;;
+    istio-system/istio-egressgateway-service-account) EGRESS_CERT=$cert EGRESS_KEY=$key ;;
+  esac
+done < <(bench_tool mesh-certs "$WORK/mesh-certs" demo/proxy istio-system/istio-egressgateway-service-account)
+[ -n "${MESH_CA:-}" ] && [ -n "${SIDECAR_CERT:-}" ] && [ -n "${EGRESS_CERT:-}" ] || die "mesh certificate helper failed"
+nginx_common() { # DIR: the top of an nginx.conf with its own pid, logs and temp paths
+  mkdir -p "$1/tmp"
+  cat <<COMMON
+$USER_LINE
+worker_processes $NGINX_WORKERS;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 4096; }
+COMMON
+}
+nginx_http_common() { # DIR
+  cat <<COMMON
+  access_log off;
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
+  keepalive_requests 1000000;
+COMMON
+}
+SC=$WORK/nginx-sc GW=$WORK/nginx-gw
+mkdir -p "$SC" "$GW"
+{
+  nginx_common "$SC"
+  echo "http {"
+  nginx_http_common "$SC"
+  cat <<NGINX
+  split_clients "\${request_id}" \$cf_version { 50% v1; * v2; }
+  map \$cf_version \$cf_host { v1 $V1_HOST; v2 $V2_HOST; }
+  upstream egress_gateway { server 127.0.0.1:$P_NGINX_GW; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$P_NGINX_SC;
+    location / {
+      proxy_pass https://egress_gateway;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$cf_host;
+      proxy_ssl_server_name on;
+      proxy_ssl_name \$cf_host;
+      proxy_ssl_certificate $SIDECAR_CERT;
+      proxy_ssl_certificate_key $SIDECAR_KEY;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_ssl_session_reuse on;
+    }
+  }
+}
+NGINX
+} >"$SC/nginx.conf"
+{
+  nginx_common "$GW"
+  echo "http {"
+  nginx_http_common "$GW"
+  cat <<NGINX
+  map \$host \$cf_upstream { $V1_HOST cf_v1; $V2_HOST cf_v2; }
+  upstream cf_v1 { server 127.0.0.1:$P_V1; keepalive 64; keepalive_requests 1000000; }
+  upstream cf_v2 { server 127.0.0.1:$P_V2; keepalive 64; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$P_NGINX_GW ssl;
+    ssl_certificate $EGRESS_CERT;
+    ssl_certificate_key $EGRESS_KEY;
+    ssl_client_certificate $MESH_CA;
+    ssl_verify_client on;
+    ssl_verify_depth 2;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass https://\$cf_upstream;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_ssl_server_name on;
+      proxy_ssl_name \$host;
+      proxy_ssl_verify on;
+      proxy_ssl_verify_depth 2;
+      proxy_ssl_trusted_certificate $CA_PEM;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;
+      proxy_ssl_session_reuse on;
+    }
+  }
+}
+NGINX
+} >"$GW/nginx.conf"
+start nginx-gw "$GW" "$(nginx_bin)" -p "$GW" -c "$GW/nginx.conf" -e "$GW/error.log"
+start nginx-sc "$SC" "$(nginx_bin)" -p "$SC" -c "$SC/nginx.conf" -e "$SC/error.log"
+
 wait_http cf-v1 "http://127.0.0.1:$P_V1_MGMT/health" 90
 wait_http cf-v2 "http://127.0.0.1:$P_V2_MGMT/health" 90
 wait_http egress "http://127.0.0.1:$P_ADMIN/health" 90
 wait_http nginx "http://127.0.0.1:$P_NGINX/" 30 -H "Host: $IN_MESH_HOST"
+wait_http nginx-sc "http://127.0.0.1:$P_NGINX_SC/" 30 -H "Host: $IN_MESH_HOST"
 
 # Each path must answer with the CF app's greeting, and the two proxies must reach both versions.
 check_path() {
@@ -103,6 +206,7 @@ check_path() {
 }
 check_path direct "https://127.0.0.1:$P_V1/" "$V1_HOST" "v1"
 check_path nginx "http://127.0.0.1:$P_NGINX/" "$IN_MESH_HOST" "v1 v2"
+check_path nginx2 "http://127.0.0.1:$P_NGINX_SC/" "$IN_MESH_HOST" "v1 v2"
 check_path gateway "http://127.0.0.1:$P_MESH/" "$IN_MESH_HOST" "v1 v2"
 log "all paths answer (nginx pids: $PID_nginx $(children_of "$PID_nginx" | tr '\n' ' '))"
 
@@ -110,6 +214,7 @@ path_url() {
   case $1 in
     direct) echo "https://127.0.0.1:$P_V1/" ;;
     nginx) echo "http://127.0.0.1:$P_NGINX/" ;;
+    nginx2) echo "http://127.0.0.1:$P_NGINX_SC/" ;;
     gateway) echo "http://127.0.0.1:$P_MESH/" ;;
   esac
 }
@@ -117,6 +222,7 @@ path_host() { if [ "$1" = direct ]; then echo "$V1_HOST"; else echo "$IN_MESH_HO
 path_pids() {
   case $1 in
     nginx) echo "$PID_nginx" $(children_of "$PID_nginx") ;;
+    nginx2) echo "$PID_nginx_sc" $(children_of "$PID_nginx_sc") "$PID_nginx_gw" $(children_of "$PID_nginx_gw") ;;
     gateway) echo "$PID_egress" ;;
   esac
 }
@@ -168,7 +274,7 @@ measure() { # PATH ROUND
   log "round $round $path: $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(rps|p50_us|p99_us|errors|proxy_cpu_s|wall_s)=/) printf "%s ", $i }' <<<"$line")"
 }
 
-PATHS=(direct nginx gateway)
+PATHS=(direct nginx nginx2 gateway)
 if [ "$WARMUP" -gt 0 ]; then
   for path in "${PATHS[@]}"; do
     log "warm-up $path ${WARMUP}s"
@@ -177,8 +283,8 @@ if [ "$WARMUP" -gt 0 ]; then
 fi
 for round in $(seq 1 "$ROUNDS"); do
   # Interleaved, and the order rotates so that no path always runs first or last.
-  for i in 0 1 2; do
-    measure "${PATHS[$(((i + round - 1) % 3))]}" "$round"
+  for i in "${!PATHS[@]}"; do
+    measure "${PATHS[$(((i + round - 1) % ${#PATHS[@]}))]}" "$round"
   done
 done
 

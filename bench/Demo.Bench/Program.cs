@@ -3,6 +3,7 @@ using Demo.Bench;
 return args switch
 {
     ["certs", var directory, .. var hosts] when hosts.Length > 0 => CertsCommand.Run(directory, hosts),
+    ["mesh-certs", var directory, .. var identities] when identities.Length > 0 => MeshCertsCommand.Run(directory, identities),
     ["soak", .. var rest] => await SoakCommand.RunAsync(Arguments.Parse(rest)),
     ["report", .. var rest] => ReportCommand.Run(Arguments.Parse(rest)),
     _ => Usage(),
@@ -14,6 +15,9 @@ static int Usage()
         usage:
           Demo.Bench certs <dir> <host>...
               creates a CA in <dir> and a server certificate per host; prints 'ca <path>' and '<host> <cert> <key>'
+          Demo.Bench mesh-certs <dir> <namespace>/<service account>...
+              a mesh CA (the gateway's own kind) and a workload certificate per identity; prints 'ca <path>' and
+              '<ns>/<sa> <cert> <key>'
           Demo.Bench soak --url <u> --rate <rps> --duration <s> --warmup <s> [--watch name=pid]... [--out <json>]
                           [--rss-tolerance 0.2] [--rss-check growth|both] [--timeout <s>] [--connections <n>]
               paced open-loop GETs; exit 1 on any error, a missed rate, a dead process or RSS drift

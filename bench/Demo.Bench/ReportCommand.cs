@@ -7,11 +7,13 @@ namespace Demo.Bench;
 
 /// <summary>
 /// Turns run.sh's raw lines (one per measured wrk run: <c>key=value</c> pairs) into medians per path, latency added
-/// over the direct baseline, CPU per 1000 rps, RSS and the gateway/nginx ratios, checked against issue 5's targets.
+/// over the direct baseline, CPU per 1000 rps, RSS and the gateway's ratios to the one-hop nginx (<c>nginx</c>, issue 5's
+/// targets) and to the two chained nginx that do the two proxies' job (<c>nginx2</c>, issue 20's targets: rps ≥ 1.0×,
+/// CPU per request ≤ 1.0×, p99 ≤ 1.0×, RSS ≤ 2×).
 /// </summary>
 public static class ReportCommand
 {
-    private static readonly string[] PathOrder = ["direct", "nginx", "gateway"];
+    private static readonly string[] PathOrder = ["direct", "nginx", "nginx2", "gateway"];
 
     public static int Run(Arguments args)
     {
@@ -89,6 +91,19 @@ public static class ReportCommand
         {
             targets.Add(Target("gateway <= 0.20 vCPU per 1000 rps", gateway.VcpuPerKrps, "<=", 0.20));
         }
+        var twoHopRatios = new JsonObject();
+        if (summaries.TryGetValue("gateway", out gateway) && summaries.TryGetValue("nginx2", out var nginx2))
+        {
+            twoHopRatios["rps"] = R(gateway.Rps / nginx2.Rps, 3);
+            twoHopRatios["p50"] = R(gateway.P50 / nginx2.P50, 3);
+            twoHopRatios["p99"] = R(gateway.P99 / nginx2.P99, 3);
+            twoHopRatios["vcpu_per_1k_rps"] = R(gateway.VcpuPerKrps / nginx2.VcpuPerKrps, 3);
+            twoHopRatios["rss"] = R(gateway.RssMb / nginx2.RssMb, 3);
+            targets.Add(Target("gateway rps >= 1.0 x nginx2 rps", gateway.Rps / nginx2.Rps, ">=", 1.0));
+            targets.Add(Target("gateway vCPU per request <= 1.0 x nginx2", gateway.VcpuPerKrps / nginx2.VcpuPerKrps, "<=", 1.0));
+            targets.Add(Target("gateway p99 <= 1.0 x nginx2 p99", gateway.P99 / nginx2.P99, "<=", 1.0));
+            targets.Add(Target("gateway RSS <= 2.0 x nginx2 RSS", gateway.RssMb / nginx2.RssMb, "<=", 2.0));
+        }
 
         var meta = new JsonObject([.. args.Pairs("meta").Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))]);
         var result = new JsonObject
@@ -97,16 +112,18 @@ public static class ReportCommand
             ["meta"] = meta,
             ["paths"] = paths,
             ["ratios_gateway_over_nginx"] = ratios,
+            ["ratios_gateway_over_nginx2"] = twoHopRatios,
             ["targets"] = targets,
             ["errors"] = summaries.Values.Sum(s => s.Errors),
         };
         File.WriteAllText(args.Required("out"), result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
 
-        Console.Write(Table(summaries, direct, ratios, targets));
+        Console.Write(Table(summaries, direct, ratios, twoHopRatios, targets));
         return 0;
     }
 
-    private static string Table(Dictionary<string, PathSummary> summaries, PathSummary? direct, JsonObject ratios, JsonArray targets)
+    private static string Table(Dictionary<string, PathSummary> summaries, PathSummary? direct, JsonObject ratios, JsonObject twoHopRatios,
+        JsonArray targets)
     {
         var text = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -121,6 +138,10 @@ public static class ReportCommand
         if (ratios.Count > 0)
         {
             text.AppendLine("gateway / nginx: " + string.Join(", ", ratios.Select(kv => $"{kv.Key} {kv.Value}")));
+        }
+        if (twoHopRatios.Count > 0)
+        {
+            text.AppendLine("gateway / nginx2: " + string.Join(", ", twoHopRatios.Select(kv => $"{kv.Key} {kv.Value}")));
         }
         foreach (var target in targets)
         {

@@ -38,7 +38,8 @@ public sealed class BenchPlumbingTests
         Assert.Equal("bench", (string?)result["kind"]);
         Assert.Equal(0, (long)result["errors"]!);
         var paths = result["paths"]!.AsObject();
-        foreach (var path in new[] { "direct", "nginx", "gateway" })
+        Assert.Contains("gateway / nginx2:", output);
+        foreach (var path in new[] { "direct", "nginx", "nginx2", "gateway" })
         {
             var figures = paths[path]?.AsObject();
             Assert.True(figures is not null, $"no figures for {path}:\n{output}");
@@ -54,7 +55,9 @@ public sealed class BenchPlumbingTests
         }
         var ratios = result["ratios_gateway_over_nginx"]!.AsObject();
         AssertPositive(ratios, "rps", "p50", "p99", "vcpu_per_1k_rps", "rss");
-        Assert.Equal(3, result["targets"]!.AsArray().Count);
+        // Issue 20's anchor: the two proxies against two chained nginx doing their job.
+        AssertPositive(result["ratios_gateway_over_nginx2"]!.AsObject(), "rps", "p50", "p99", "vcpu_per_1k_rps", "rss");
+        Assert.Equal(7, result["targets"]!.AsArray().Count);
         Assert.NotNull(result["meta"]?["commit"]);
         Assert.NotNull(result["meta"]?["load_before"]);
     }
