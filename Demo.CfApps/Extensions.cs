@@ -56,9 +56,7 @@ public static class Extensions
     private static string HeaderOrDash(HttpRequest request, string name) =>
         request.Headers[name].ToString() is { Length: > 0 } value ? value : "-";
 
-    private static bool IsHealthProbe(PathString path) =>
-        path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
-        || path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath);
+    private static bool IsHealthProbe(PathString path) => Microsoft.Extensions.Hosting.Extensions.IsHealthProbe(path);
 
     // Benchmarks give the app an HTTPS listener and a plain-HTTP management listener. Otherwise — Cloud Foundry and
     // the local run — Kestrel keeps its defaults: plain HTTP on ASPNETCORE_URLS, which the buildpack (and the AppHost)

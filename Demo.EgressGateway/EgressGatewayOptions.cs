@@ -51,10 +51,6 @@ public sealed class EgressGatewayOptions
     [Required]
     public string SourceWorkload { get; set; } = "proxy";
 
-    /// <summary>That workload's namespace (<c>appNamespace</c> of deploy/settings.yaml).</summary>
-    [Required]
-    public string SourceWorkloadNamespace { get; set; } = "demo";
-
     /// <summary>One Envoy-style access-log line per request and proxy stage.</summary>
     public bool AccessLog { get; set; } = true;
 
@@ -72,7 +68,10 @@ public sealed class EgressGatewayOptions
     /// </summary>
     public Dictionary<string, string> Credentials { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary>The calling workload's namespace (deploy/settings.yaml appNamespace): what its sidecar sees (exportTo).</summary>
+    /// <summary>
+    /// The calling workload's namespace (deploy/settings.yaml <c>appNamespace</c>): what its sidecar sees (exportTo), the
+    /// namespace of its SPIFFE identity, and Istio's <c>source_workload_namespace</c> label.
+    /// </summary>
     [Required]
     public string WorkloadNamespace { get; set; } = MeshEnvironment.DefaultWorkloadNamespace;
 

@@ -101,8 +101,7 @@ public static class Extensions
 
     private static bool IsAdminRequest(HttpContext context, int? adminPort) => adminPort is { } port
         ? context.Connection.LocalPort == port
-        : context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.HealthEndpointPath)
-            || context.Request.Path.StartsWithSegments(Microsoft.Extensions.Hosting.Extensions.AlivenessEndpointPath);
+        : Microsoft.Extensions.Hosting.Extensions.IsHealthProbe(context.Request.Path);
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<MeshSnapshot, HashSet<string>> TlsUpstreams = new();
 

@@ -69,10 +69,7 @@ public static partial class IstioConfigLoader
             var path = Path.Combine(directory, ScenariosFolder, name);
             if (name.Contains('/') || name.Contains('\\') || !File.Exists(path))
             {
-                var known = Directory.Exists(Path.Combine(directory, ScenariosFolder))
-                    ? string.Join(", ", Directory.EnumerateFiles(Path.Combine(directory, ScenariosFolder), "*.yaml")
-                        .Select(Path.GetFileNameWithoutExtension).Order(StringComparer.Ordinal))
-                    : "none";
+                var known = ScenarioCatalog.List(directory) is { Count: > 0 } list ? string.Join(", ", list.Select(s => s.Name)) : "none";
                 diagnostics.Add(new(DiagnosticSeverity.Error, path, null, "scenario",
                     $"scenario '{scenario}' does not exist; known scenarios: {known}"));
                 continue;

@@ -55,7 +55,7 @@ public sealed class GatewayTelemetry
         _accessLog = options.Value.AccessLog;
         _stats = stats;
         _clusters = clusters;
-        _sidecar = (options.Value.SourceWorkload, options.Value.SourceWorkloadNamespace);
+        _sidecar = (options.Value.SourceWorkload, options.Value.WorkloadNamespace);
         _gateway = WorkloadOf(options.Value.EgressGatewayService);
     }
 
@@ -176,7 +176,7 @@ public sealed class GatewayTelemetry
             // else the VirtualService's name.
             activity.DisplayName = frame.Route?.Config.Decorator is { Length: > 0 } decorator
                 ? decorator
-                : $"{StripPort(request.Authority)}:{listenPort.ToString(CultureInfo.InvariantCulture)}/*";
+                : $"{Envoy.HeaderUtility.StripPortFromHost(request.Authority)}:{listenPort.ToString(CultureInfo.InvariantCulture)}/*";
             activity.SetTag("istio.route", route);
             activity.SetTag("istio.destination.version", version);
             activity.SetTag("istio.destination.cluster", frame.UpstreamHost);
@@ -217,11 +217,6 @@ public sealed class GatewayTelemetry
         }
     }
 
-    private static string StripPort(string authority)
-    {
-        var colon = authority.LastIndexOf(':');
-        return colon > 0 && authority.IndexOf(':') == colon ? authority[..colon] : authority;
-    }
 
     private static bool IsOwnError(StreamInfo frame) =>
         (frame.Flags & LocalErrorFlags) != 0 || frame.Status >= 500 || frame.Status == 0;

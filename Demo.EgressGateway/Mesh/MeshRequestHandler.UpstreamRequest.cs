@@ -39,7 +39,7 @@ public sealed partial class MeshRequestHandler
         // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host; with no
         // subjectAltNames either, auto_san_validation checks the certificate against that Host too.
         var client = transport.Tls && transport.Sni is null
-            ? host.ClientForSni(clients, StripPort(request.Authority))
+            ? host.ClientForSni(clients, Envoy.HeaderUtility.StripPortFromHost(request.Authority))
             : host.Client(clients);
         // The hop to the egress gateway stays HTTP/1.1 (see GatewayListenerManager).
         var requestConfig = !cluster.IsEgressGateway && (cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol)))

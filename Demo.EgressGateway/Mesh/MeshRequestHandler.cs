@@ -154,12 +154,6 @@ public sealed partial class MeshRequestHandler(
         }
     }
 
-    private static string StripPort(string authority)
-    {
-        var colon = authority.LastIndexOf(':');
-        return colon > 0 && !authority.EndsWith(']') && authority.IndexOf(':') == colon ? authority[..colon] : authority;
-    }
-
     private static bool HasControlCharacter(string? target) =>
         target is not null && target.AsSpan().IndexOfAnyInRange('\u0000', '\u0020') >= 0 || target?.Contains('\u007f', StringComparison.Ordinal) == true;
 

@@ -114,12 +114,9 @@ public sealed class RouteConfigurationRuntime(RouteConfiguration config, IReadOn
     /// <summary>Envoy's domain search: exact, then the longest suffix wildcard (<c>*.x</c>), then prefix wildcards, then <c>*</c>.</summary>
     public VirtualHostRuntime? FindVirtualHost(string authority)
     {
-        // ignore_port_in_host_matching (Istio sets it): the port of the Host plays no part in choosing a virtual host.
-        var colon = authority.LastIndexOf(':');
-        if (colon > 0 && authority.IndexOf(':') == colon && !authority.EndsWith(']'))
-        {
-            authority = authority[..colon];
-        }
+        // ignore_port_in_host_matching (Istio sets it): the port of the Host plays no part in choosing a virtual host
+        // (Envoy's RouteMatcher::findVirtualHost strips it with HeaderUtility::getPortStart).
+        authority = HeaderUtility.StripPortFromHost(authority);
         VirtualHostRuntime? best = null;
         var bestRank = int.MaxValue;
         var bestLength = -1;

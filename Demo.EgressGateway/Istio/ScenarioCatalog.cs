@@ -1,6 +1,4 @@
-using Demo.EgressGateway.Istio;
-
-namespace Demo.EgressGateway.Mesh;
+namespace Demo.EgressGateway.Istio;
 
 /// <summary>One file of <c>deploy/istio/scenarios/</c>: its name (without .yaml) and its one-line purpose.</summary>
 /// <param name="Name">File name without <c>.yaml</c>, as <c>--Scenario</c> and the admin API take it.</param>
