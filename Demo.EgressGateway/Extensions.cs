@@ -23,6 +23,8 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ClusterManager>();
         builder.Services.AddSingleton<MeshSnapshotProvider>();
+        // First of the hosted services: the configuration is loaded before any listener binds.
+        builder.Services.AddHostedService(services => services.GetRequiredService<MeshSnapshotProvider>());
         builder.Services.AddSingleton<UpstreamClientFactory>();
         builder.Services.AddSingleton<IstioStats>();
         builder.Services.AddSingleton<ClusterStats>();
@@ -88,12 +90,14 @@ public static class Extensions
 
     /// <summary>
     /// Requests on the mesh port go through the mesh; the admin port (if any) keeps the ordinary pipeline
-    /// (health endpoints). Resolving the provider here loads deploy/istio, so bad YAML stops the start.
+    /// (health endpoints). It loads deploy/istio here, before the host starts, so bad YAML stops the start with
+    /// the loader's message alone.
     /// </summary>
+    /// <exception cref="IstioConfigException">The configuration folder has errors.</exception>
     public static void UseMeshListener(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<IOptions<EgressGatewayOptions>>().Value;
-        app.Services.GetRequiredService<MeshSnapshotProvider>();
+        app.Services.GetRequiredService<MeshSnapshotProvider>().Load();
         var handler = app.Services.GetRequiredService<MeshRequestHandler>();
         var adminPort = options.AdminPort;
         app.Use((context, next) => IsAdminRequest(context, adminPort) ? next(context) : handler.HandleAsync(context));

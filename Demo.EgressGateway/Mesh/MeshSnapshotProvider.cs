@@ -4,10 +4,11 @@ using Microsoft.Extensions.Options;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Holds the applied configuration. Loads deploy/istio at start (refusing to start on errors) and, like
-/// <c>kubectl apply</c>, re-applies it when a file changes; an invalid edit keeps the last good configuration.
+/// Holds the applied configuration. Loads deploy/istio when the host starts (<see cref="Load"/>, also run by
+/// <see cref="StartingAsync"/>; errors refuse the start) and, like <c>kubectl apply</c>, re-applies it when a file
+/// changes; an invalid edit keeps the last good configuration. Constructing it reads nothing.
 /// </summary>
-public sealed class MeshSnapshotProvider : IDisposable
+public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
     private readonly EgressGatewayOptions _options;
@@ -16,7 +17,7 @@ public sealed class MeshSnapshotProvider : IDisposable
     private readonly Lock _reloadGate = new();
     private FileSystemWatcher? _watcher;
     private Timer? _debounceTimer;
-    private MeshSnapshot _current;
+    private MeshSnapshot? _current;
     private IReadOnlyList<string> _scenarios;
 
     public MeshSnapshotProvider(IOptions<EgressGatewayOptions> options, ClusterManager clusterManager, ILogger<MeshSnapshotProvider> logger)
@@ -25,16 +26,48 @@ public sealed class MeshSnapshotProvider : IDisposable
         _compiler = new MeshSnapshotCompiler(clusterManager, _options);
         _logger = logger;
         _scenarios = _options.Scenarios;
-        _current = Build(revision: 1, _scenarios, out var diagnostics)
-            ?? throw new IstioConfigException(diagnostics);
-        Log.ConfigurationApplied(_logger, _current.Revision, _options.ConfigDirectory, DescribeScenario(), _current.Source.Resources.Count);
-        if (_options.WatchConfiguration)
+    }
+
+    /// <summary>The serving revision.</summary>
+    /// <exception cref="InvalidOperationException">Before <see cref="Load"/> (the host has not started).</exception>
+    public MeshSnapshot Current => Volatile.Read(ref _current)
+        ?? throw new InvalidOperationException("No configuration is loaded yet: MeshSnapshotProvider.Load runs when the host starts.");
+
+    /// <summary>
+    /// Loads the configuration folder with the configured scenarios as revision 1 and starts watching it (when
+    /// <see cref="EgressGatewayOptions.WatchConfiguration"/>); does nothing once loaded.
+    /// </summary>
+    /// <exception cref="IstioConfigException">The folder has errors: every diagnostic, each naming file, resource and field.</exception>
+    public void Load()
+    {
+        lock (_reloadGate)
         {
-            StartWatching();
+            if (_current is not null)
+            {
+                return;
+            }
+            var first = Build(revision: 1, _scenarios, out var diagnostics) ?? throw new IstioConfigException(diagnostics);
+            Volatile.Write(ref _current, first);
+            Log.ConfigurationApplied(_logger, first.Revision, _options.ConfigDirectory, DescribeScenario(), first.Source.Resources.Count);
+            if (_options.WatchConfiguration)
+            {
+                StartWatching();
+            }
         }
     }
 
-    public MeshSnapshot Current => Volatile.Read(ref _current);
+    /// <summary>Loads the configuration (<see cref="Load"/>) before any listener starts serving.</summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        Load();
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Raised after a reload attempt: the new revision, or the diagnostics that kept the old one.</summary>
     public event Action<MeshSnapshot, IReadOnlyList<ConfigDiagnostic>>? Reloaded;
