@@ -47,50 +47,70 @@ free_port P_NGINX
 free_port P_NGINX_SC
 free_port P_NGINX_GW
 
-# nginx: HTTP in, split_clients 50/50, Host per upstream, HTTPS out with SNI = host, verified against the CA,
-# keep-alive pools to the upstreams. Its own prefix, pid, logs and temp paths; runs as the current user.
-mkdir -p "$WORK/nginx/tmp"
+# Every nginx here has its own prefix, pid, logs and temp paths, and runs as the current user.
 USER_LINE=""
 [ "$(id -u)" -eq 0 ] && USER_LINE="user $(id -un) $(id -gn);"
-cat >"$WORK/nginx/nginx.conf" <<NGINX
+nginx_conf() { # DIR: the top of an nginx.conf, up to the inside of its http block (left open)
+  mkdir -p "$1/tmp"
+  cat <<TOP
 $USER_LINE
 worker_processes $NGINX_WORKERS;
 daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path $WORK/nginx/tmp/body;
-  proxy_temp_path $WORK/nginx/tmp/proxy;
-  fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-  uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-  scgi_temp_path $WORK/nginx/tmp/scgi;
+  client_body_temp_path $1/tmp/body;
+  proxy_temp_path $1/tmp/proxy;
+  fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi;
+  scgi_temp_path $1/tmp/scgi;
   keepalive_requests 1000000;
-
-  split_clients "\${request_id}" \$cf_version { 50% v1; * v2; }
-  map \$cf_version \$cf_host { v1 $V1_HOST; v2 $V2_HOST; }
+TOP
+}
+cf_upstreams() { # the two CF apps as keep-alive pools
+  cat <<UPSTREAMS
   upstream cf_v1 { server 127.0.0.1:$P_V1; keepalive 64; keepalive_requests 1000000; }
   upstream cf_v2 { server 127.0.0.1:$P_V2; keepalive 64; keepalive_requests 1000000; }
-
-  server {
-    listen 127.0.0.1:$P_NGINX;
-    location / {
-      proxy_pass https://cf_\$cf_version;
+UPSTREAMS
+}
+tls_origination() { # PASS HOST: proxy_pass to PASS over TLS, SNI and Host = HOST, verified against the local CA
+  cat <<LOCATION
+      proxy_pass $1;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host \$cf_host;
+      proxy_set_header Host $2;
       proxy_ssl_server_name on;
-      proxy_ssl_name \$cf_host;
+      proxy_ssl_name $2;
       proxy_ssl_verify on;
       proxy_ssl_verify_depth 2;
       proxy_ssl_trusted_certificate $CA_PEM;
       proxy_ssl_protocols TLSv1.2 TLSv1.3;
       proxy_ssl_session_reuse on;
-    }
-  }
+LOCATION
 }
-NGINX
+SPLIT='  split_clients "${request_id}" $cf_version { 50% v1; * v2; }'
+HOSTS="  map \$cf_version \$cf_host { v1 $V1_HOST; v2 $V2_HOST; }"
+
+SC=$WORK/nginx-sc GW=$WORK/nginx-gw
+mkdir -p "$WORK/nginx" "$SC" "$GW"
+
+# nginx: HTTP in, split_clients 50/50, Host per upstream, HTTPS out with SNI = host, verified against the CA,
+# keep-alive pools to the upstreams.
+{
+  nginx_conf "$WORK/nginx"
+  echo "$SPLIT"
+  echo "$HOSTS"
+  cf_upstreams
+  echo "  server {"
+  echo "    listen 127.0.0.1:$P_NGINX;"
+  echo "    location / {"
+  tls_origination 'https://cf_$cf_version' '$cf_host'
+  echo "    }"
+  echo "  }"
+  echo "}"
+} >"$WORK/nginx/nginx.conf"
 start nginx "$WORK/nginx" "$(nginx_bin)" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log"
 
 # nginx2, the two proxies as nginx. Mesh certificates from the gateway's own CA kind (URI SAN only). The sidecar nginx
@@ -104,37 +124,11 @@ while read -r name cert key; do
   esac
 done < <(bench_tool mesh-certs "$WORK/mesh-certs" demo/proxy istio-system/istio-egressgateway-service-account)
 [ -n "${MESH_CA:-}" ] && [ -n "${SIDECAR_CERT:-}" ] && [ -n "${EGRESS_CERT:-}" ] || die "mesh certificate helper failed"
-nginx_common() { # DIR: the top of an nginx.conf with its own pid, logs and temp paths
-  mkdir -p "$1/tmp"
-  cat <<COMMON
-$USER_LINE
-worker_processes $NGINX_WORKERS;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-COMMON
-}
-nginx_http_common() { # DIR
-  cat <<COMMON
-  access_log off;
-  client_body_temp_path $1/tmp/body;
-  proxy_temp_path $1/tmp/proxy;
-  fastcgi_temp_path $1/tmp/fastcgi;
-  uwsgi_temp_path $1/tmp/uwsgi;
-  scgi_temp_path $1/tmp/scgi;
-  keepalive_requests 1000000;
-COMMON
-}
-SC=$WORK/nginx-sc GW=$WORK/nginx-gw
-mkdir -p "$SC" "$GW"
 {
-  nginx_common "$SC"
-  echo "http {"
-  nginx_http_common "$SC"
+  nginx_conf "$SC"
+  echo "$SPLIT"
+  echo "$HOSTS"
   cat <<NGINX
-  split_clients "\${request_id}" \$cf_version { 50% v1; * v2; }
-  map \$cf_version \$cf_host { v1 $V1_HOST; v2 $V2_HOST; }
   upstream egress_gateway { server 127.0.0.1:$P_NGINX_GW; keepalive 64; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$P_NGINX_SC;
@@ -155,13 +149,10 @@ mkdir -p "$SC" "$GW"
 NGINX
 } >"$SC/nginx.conf"
 {
-  nginx_common "$GW"
-  echo "http {"
-  nginx_http_common "$GW"
+  nginx_conf "$GW"
+  echo "  map \$host \$cf_upstream { $V1_HOST cf_v1; $V2_HOST cf_v2; }"
+  cf_upstreams
   cat <<NGINX
-  map \$host \$cf_upstream { $V1_HOST cf_v1; $V2_HOST cf_v2; }
-  upstream cf_v1 { server 127.0.0.1:$P_V1; keepalive 64; keepalive_requests 1000000; }
-  upstream cf_v2 { server 127.0.0.1:$P_V2; keepalive 64; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$P_NGINX_GW ssl;
     ssl_certificate $EGRESS_CERT;
@@ -171,21 +162,11 @@ NGINX
     ssl_verify_depth 2;
     ssl_protocols TLSv1.2 TLSv1.3;
     location / {
-      proxy_pass https://\$cf_upstream;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$host;
-      proxy_ssl_server_name on;
-      proxy_ssl_name \$host;
-      proxy_ssl_verify on;
-      proxy_ssl_verify_depth 2;
-      proxy_ssl_trusted_certificate $CA_PEM;
-      proxy_ssl_protocols TLSv1.2 TLSv1.3;
-      proxy_ssl_session_reuse on;
-    }
-  }
-}
 NGINX
+  tls_origination 'https://$cf_upstream' '$host'
+  echo "    }"
+  echo "  }"
+  echo "}"
 } >"$GW/nginx.conf"
 start nginx-gw "$GW" "$(nginx_bin)" -p "$GW" -c "$GW/nginx.conf" -e "$GW/error.log"
 start nginx-sc "$SC" "$(nginx_bin)" -p "$SC" -c "$SC/nginx.conf" -e "$SC/error.log"

@@ -75,30 +75,23 @@ public static class ReportCommand
             }
         }
 
-        var ratios = new JsonObject();
         var targets = new JsonArray();
-        if (summaries.TryGetValue("gateway", out var gateway) && summaries.TryGetValue("nginx", out var nginx))
+        summaries.TryGetValue("gateway", out var gateway);
+        var nginx = summaries.GetValueOrDefault("nginx");
+        var nginx2 = summaries.GetValueOrDefault("nginx2");
+        var ratios = Ratios(gateway, nginx);
+        var twoHopRatios = Ratios(gateway, nginx2);
+        if (gateway is not null && nginx is not null)
         {
-            ratios["rps"] = R(gateway.Rps / nginx.Rps, 3);
-            ratios["p50"] = R(gateway.P50 / nginx.P50, 3);
-            ratios["p99"] = R(gateway.P99 / nginx.P99, 3);
-            ratios["vcpu_per_1k_rps"] = R(gateway.VcpuPerKrps / nginx.VcpuPerKrps, 3);
-            ratios["rss"] = R(gateway.RssMb / nginx.RssMb, 3);
             targets.Add(Target("gateway rps >= 1.0 x nginx rps", gateway.Rps / nginx.Rps, ">=", 1.0));
             targets.Add(Target("gateway p99 <= 1.0 x nginx p99", gateway.P99 / nginx.P99, "<=", 1.0));
         }
-        if (summaries.TryGetValue("gateway", out gateway))
+        if (gateway is not null)
         {
             targets.Add(Target("gateway <= 0.20 vCPU per 1000 rps", gateway.VcpuPerKrps, "<=", 0.20));
         }
-        var twoHopRatios = new JsonObject();
-        if (summaries.TryGetValue("gateway", out gateway) && summaries.TryGetValue("nginx2", out var nginx2))
+        if (gateway is not null && nginx2 is not null)
         {
-            twoHopRatios["rps"] = R(gateway.Rps / nginx2.Rps, 3);
-            twoHopRatios["p50"] = R(gateway.P50 / nginx2.P50, 3);
-            twoHopRatios["p99"] = R(gateway.P99 / nginx2.P99, 3);
-            twoHopRatios["vcpu_per_1k_rps"] = R(gateway.VcpuPerKrps / nginx2.VcpuPerKrps, 3);
-            twoHopRatios["rss"] = R(gateway.RssMb / nginx2.RssMb, 3);
             targets.Add(Target("gateway rps >= 1.0 x nginx2 rps", gateway.Rps / nginx2.Rps, ">=", 1.0));
             targets.Add(Target("gateway vCPU per request <= 1.0 x nginx2", gateway.VcpuPerKrps / nginx2.VcpuPerKrps, "<=", 1.0));
             targets.Add(Target("gateway p99 <= 1.0 x nginx2 p99", gateway.P99 / nginx2.P99, "<=", 1.0));
@@ -149,6 +142,16 @@ public static class ReportCommand
         }
         return text.ToString();
     }
+
+    // The gateway's figures over an anchor's (rounded to 3 decimals); empty when either path is missing.
+    private static JsonObject Ratios(PathSummary? gateway, PathSummary? anchor) => gateway is null || anchor is null ? [] : new()
+    {
+        ["rps"] = R(gateway.Rps / anchor.Rps, 3),
+        ["p50"] = R(gateway.P50 / anchor.P50, 3),
+        ["p99"] = R(gateway.P99 / anchor.P99, 3),
+        ["vcpu_per_1k_rps"] = R(gateway.VcpuPerKrps / anchor.VcpuPerKrps, 3),
+        ["rss"] = R(gateway.RssMb / anchor.RssMb, 3),
+    };
 
     private static JsonObject Target(string name, double value, string op, double limit) => new()
     {
