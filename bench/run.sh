@@ -21,7 +21,7 @@ case "${1:-}" in
   --smoke) SMOKE=1 ;;
   "") ;;
   -h | --help)
-    sed -n '2,13p' "$0"
+    sed -n '2,15p' "$0"
     exit 0
     ;;
   *) die "unknown argument '$1' (try --help)" ;;
@@ -175,6 +175,7 @@ wait_http cf-v1 "http://127.0.0.1:$P_V1_MGMT/health" 90
 wait_http cf-v2 "http://127.0.0.1:$P_V2_MGMT/health" 90
 wait_http egress "http://127.0.0.1:$P_ADMIN/health" 90
 wait_http nginx "http://127.0.0.1:$P_NGINX/" 30 -H "Host: $IN_MESH_HOST"
+wait_http nginx-gw "https://127.0.0.1:$P_NGINX_GW/" 30 -k --cert "$SIDECAR_CERT" --key "$SIDECAR_KEY" -H "Host: $V1_HOST"
 wait_http nginx-sc "http://127.0.0.1:$P_NGINX_SC/" 30 -H "Host: $IN_MESH_HOST"
 
 # Each path must answer with the CF app's greeting, and the two proxies must reach both versions.

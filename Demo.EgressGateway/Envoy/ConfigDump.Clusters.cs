@@ -5,6 +5,17 @@ namespace Demo.EgressGateway.Envoy;
 // ConfigDump, continued: the clusters (envoy.config.cluster.v3.Cluster: discovery type, load assignment, TLS transport socket, circuit breakers, outlier detection).
 public static partial class ConfigDump
 {
+    /// <summary>One cluster as <c>/config_dump</c> writes it (compact JSON): its definition, to tell a changed cluster from an unchanged one.</summary>
+    public static string ClusterJson(Cluster cluster)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            WriteCluster(json, cluster);
+        }
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
     private static void WriteCluster(Utf8JsonWriter json, Cluster cluster)
     {
         json.WriteStartObject();

@@ -69,7 +69,7 @@ public static partial class IstioConfigLoader
             var path = Path.Combine(directory, ScenariosFolder, name);
             if (name.Contains('/') || name.Contains('\\') || !File.Exists(path))
             {
-                var known = ScenarioCatalog.List(directory) is { Count: > 0 } list ? string.Join(", ", list.Select(s => s.Name)) : "none";
+                var known = ScenarioCatalog.Names(directory) is { Count: > 0 } names ? string.Join(", ", names) : "none";
                 diagnostics.Add(new(DiagnosticSeverity.Error, path, null, "scenario",
                     $"scenario '{scenario}' does not exist; known scenarios: {known}"));
                 continue;

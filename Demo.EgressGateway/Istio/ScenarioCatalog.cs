@@ -7,6 +7,15 @@ public sealed record ScenarioInfo(string Name, string Purpose);
 
 public static class ScenarioCatalog
 {
+    /// <summary>The scenarios' names (file names without <c>.yaml</c>), ordered; none when the folder is missing. Reads no file.</summary>
+    public static IReadOnlyList<string> Names(string configDirectory)
+    {
+        var folder = Path.Combine(configDirectory, IstioConfigLoader.ScenariosFolder);
+        return Directory.Exists(folder)
+            ? [.. Directory.EnumerateFiles(folder, "*.yaml").Where(IstioConfigLoader.IsConfigFile).Select(Path.GetFileNameWithoutExtension).OfType<string>().Order(StringComparer.Ordinal)]
+            : [];
+    }
+
     /// <summary>The scenarios of <paramref name="configDirectory"/>, by name; none when the folder is missing.</summary>
     public static IReadOnlyList<ScenarioInfo> List(string configDirectory)
     {

@@ -4,11 +4,11 @@ using Demo.EgressGateway.Envoy;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Envoy's cluster manager (<c>source/common/upstream/cluster_manager_impl.cc</c>) as far as state goes: per cluster
-/// name, its outlier detector's group, each host's health (keyed by cluster and endpoint <c>host:port</c>) and its
-/// connection pool's circuit breakers. It outlives a configuration reload, as Envoy keeps a cluster's hosts and their
-/// health across a CDS update that leaves the cluster in place; a pool whose <see cref="CircuitBreakers"/> changed is
-/// replaced.
+/// Envoy's cluster manager (<c>source/common/upstream/cluster_manager_impl.cc</c>) as far as state goes, for both proxies
+/// (keys <c>sidecar/&lt;cluster&gt;</c> and <c>gateway/&lt;cluster&gt;</c>: each proxy has its own): per cluster, its outlier detector's group, each host's health (keyed by cluster and endpoint <c>host:port</c>) and its
+/// connection pool's circuit breakers. A configuration reload keeps a cluster whose definition is unchanged with its
+/// hosts' health, and starts a changed one afresh, as Envoy's <c>addOrUpdateCluster</c> keeps a cluster whose proto hash
+/// is the same and replaces one whose hash changed (new hosts, new outlier detector, new pools).
 /// </summary>
 public sealed class ClusterManager(TimeProvider time)
 {
@@ -16,10 +16,31 @@ public sealed class ClusterManager(TimeProvider time)
     private readonly ConcurrentDictionary<string, OutlierGroup> _groups = new();
     private readonly ConcurrentDictionary<string, (string Key, ConnectionPoolGate Gate)> _pools = new();
 
+    private readonly ConcurrentDictionary<string, string> _definitions = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Records <paramref name="cluster"/>'s definition (its <c>/config_dump</c> JSON, <see cref="ConfigDump.ClusterJson"/>);
+    /// when it differs from the one recorded before, the cluster's outlier group, hosts' health and pool start afresh.
+    /// Called for every cluster of a revision before its hosts are looked up; revisions are built one at a time.
+    /// </summary>
+    public void Update(string cluster, string definition)
+    {
+        if (_definitions.TryGetValue(cluster, out var previous) && previous != definition)
+        {
+            _groups.TryRemove(cluster, out _);
+            _pools.TryRemove(cluster, out _);
+            foreach (var key in _hosts.Keys.Where(k => k.StartsWith(cluster + "#", StringComparison.Ordinal)))
+            {
+                _hosts.TryRemove(key, out _);
+            }
+        }
+        _definitions[cluster] = definition;
+    }
+
     /// <summary>The clock ejections and un-ejections are timed on.</summary>
     public TimeProvider Time => time;
 
-    /// <summary>The outlier detector's state for <paramref name="cluster"/> (Envoy's cluster name, e.g. <c>outbound|443||host</c>).</summary>
+    /// <summary>The outlier detector's state for <paramref name="cluster"/> (a proxy and an Envoy cluster name, e.g. <c>gateway/outbound|443||host</c>).</summary>
     public OutlierGroup Group(string cluster) => _groups.GetOrAdd(cluster, _ => new OutlierGroup(time));
 
     /// <summary>One host's health in <paramref name="cluster"/>; <paramref name="endpoint"/> is its <c>host:port</c>.</summary>

@@ -118,11 +118,15 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
     {
         var isEgressGateway = !isGateway && HostName.Matches(environment.EgressGatewayService, cluster.Metadata.ServiceHost);
         var tls = cluster.TransportSocket;
-        var pool = clusterManager.Pool(cluster.Name, cluster.CircuitBreakers);
+        // Each proxy is its own Envoy with its own cluster manager: a cluster of the same name in the sidecar and in the
+        // gateway shares no host health, outlier state or pool.
+        var key = (isGateway ? "gateway/" : "sidecar/") + cluster.Name;
+        clusterManager.Update(key, ConfigDump.ClusterJson(cluster));
+        var pool = clusterManager.Pool(key, cluster.CircuitBreakers);
         var hosts = cluster.Endpoints.Select(endpoint => new HostRuntime
         {
             Endpoint = endpoint,
-            Health = clusterManager.Host(cluster.Name, $"{endpoint.Address}:{endpoint.PortValue}"),
+            Health = clusterManager.Host(key, $"{endpoint.Address}:{endpoint.PortValue}"),
             Transport = new UpstreamTransport(endpoint.Address, endpoint.PortValue,
                 tls is { IstioMutual: false }, tls?.Sni, tls?.MatchSubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false,
                 tls?.TrustedCa is { } ca && ca != "system" ? ca : null,

@@ -6,7 +6,7 @@ namespace Demo.EgressGateway.Mesh;
 /// <summary>
 /// Holds the applied configuration. Loads deploy/istio when the host starts (<see cref="Load"/>, also run by
 /// <see cref="StartingAsync"/>; errors refuse the start) and, like <c>kubectl apply</c>, re-applies it when a file
-/// changes; an invalid edit keeps the last good configuration. Constructing it reads nothing.
+/// changes; an invalid edit keeps the last good configuration. Constructing it reads no configuration file.
 /// </summary>
 public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 {
@@ -48,6 +48,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
             }
             var first = Build(revision: 1, _scenarios, out var diagnostics) ?? throw new IstioConfigException(diagnostics);
             Volatile.Write(ref _current, first);
+            AppliedAt = DateTimeOffset.UtcNow;
             Log.ConfigurationApplied(_logger, first.Revision, _options.ConfigDirectory, DescribeScenario(), first.Source.Resources.Count);
             if (_options.WatchConfiguration)
             {
@@ -87,6 +88,11 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     /// <summary>Re-reads the folder now; returns true when the new configuration was applied.</summary>
     public bool Reload()
     {
+        if (Volatile.Read(ref _current) is null)
+        {
+            Load();
+            return true;
+        }
         lock (_reloadGate)
         {
             return TryApply(_scenarios, out _);

@@ -6,7 +6,7 @@ namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
 /// Envoy's retry state (<c>source/common/router/retry_state_impl.cc</c>) for a route: its <c>retry_on</c> conditions
-/// parsed once into flags, the retry budget and the back-off, deciding after each try whether the router tries again.
+/// parsed once into flags, the number of retries and the back-off, deciding after each try whether the router tries again.
 /// Envoy builds one per request because request headers (<c>x-envoy-retry-on</c>, …) can change it; the sidecar here
 /// honours none of those, so one per route serves every request. It executes Envoy's <c>retry_policy</c> as istiod wrote it (see
 /// <see cref="Envoy.IstioTranslator.ConvertRetryPolicy"/>): <c>retry_on</c> conditions, <c>num_retries</c>,

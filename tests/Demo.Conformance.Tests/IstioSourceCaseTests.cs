@@ -198,7 +198,7 @@ public sealed partial class IstioSourceCaseTests(ITestOutputHelper output)
 
     // Istio ≥ 1.20 validation accepts weights that do not add up to 100 (Envoy's weighted_clusters uses their sum as
     // total_weight): 60/50 sends 60/110 and 50/110 of the traffic. One sample of 1000, chi-square at ChiSquare.Alpha
-    // (α = 0.0001, critical value 15.137 for 1 df), the statistic in the test output.
+    // (α = 0.000001, critical value 23.928 for 1 df), the statistic in the test output.
     [Fact]
     public async Task WeightsNotAddingUpTo100AreRelativeToTheirSum()
     {

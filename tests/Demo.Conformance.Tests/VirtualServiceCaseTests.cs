@@ -441,7 +441,7 @@ public sealed class VirtualServiceCaseTests(ITestOutputHelper output)
 
     // Istio cases "shifting-50" (50/25/25) and "shifting-80" (80/10/10): traffic follows the weights. Istio sends
     // 100 calls and allows ±10 per host; here one sample of 1000 calls and one chi-square test of the joint split at
-    // ChiSquare.Alpha (α = 0.0001, critical value 18.421 for 2 degrees of freedom), the statistic in the test output.
+    // ChiSquare.Alpha (α = 0.000001, critical value 27.631 for 2 degrees of freedom), the statistic in the test output.
     [Theory]
     [InlineData(50, 25, 25)]
     [InlineData(80, 10, 10)]

@@ -34,8 +34,8 @@ public sealed partial class WeightCaseTests(ITestOutputHelper output)
     [GeneratedRegex(@"/istio\.yaml:\d+: error: VirtualService 'default': spec\.http\[0\]\.route\[0\]\.weight: must be between 0 and 2147483647, got -1$")]
     private static partial Regex NegativeWeightRefusal();
 
-    // 150/50: b gets 150/200 = 75 %, c 25 %. One sample of 1000, chi-square at ChiSquare.Alpha (α = 0.0001, critical
-    // value 15.137 for 1 df), the statistic in the test output.
+    // 150/50: b gets 150/200 = 75 %, c 25 %. One sample of 1000, chi-square at ChiSquare.Alpha (α = 0.000001, critical
+    // value 23.928 for 1 df), the statistic in the test output.
     [Fact]
     public async Task WeightsAbove100SplitByTheirRatio()
     {

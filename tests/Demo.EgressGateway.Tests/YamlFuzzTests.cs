@@ -130,8 +130,10 @@ public sealed class YamlFuzzTests(ITestOutputHelper output)
                 diagnostics.AddRange(set.Diagnostics);
             }
             var config = new IstioConfigSet(resources, diagnostics);
-            var analysis = IstioAnalyzer.Analyze(config);
-            var all = diagnostics.Concat(analysis).ToList();
+            // What the gateway and `analyze` run: the loader's findings, the analyzer's, the translation's checks.
+            var options = new EgressGatewayOptions { ConfigDirectory = ConfigFolder.DeployIstio };
+            var analysis = ConfigAnalysis.Run(config, options.ToMeshEnvironment());
+            var all = analysis.Diagnostics.ToList();
 
             var knownFiles = documents.Select(d => d.Path).ToHashSet(StringComparer.Ordinal);
             foreach (var diagnostic in all)
@@ -165,8 +167,8 @@ public sealed class YamlFuzzTests(ITestOutputHelper output)
             }
 
             // What the gateway does next with a configuration without errors: it must not throw either.
-            var options = new EgressGatewayOptions { ConfigDirectory = ConfigFolder.DeployIstio };
-            var compiled = new MeshSnapshotCompiler(new ClusterManager(TimeProvider.System), options).Compile(config, seed);
+            var compiled = new MeshSnapshotCompiler(new ClusterManager(TimeProvider.System), options)
+                .Compile(config, options.ToMeshEnvironment(), analysis.Xds!, seed);
             _ = compiled.Sidecar.FindListener(80)?.Match(null)?.Routes.FindVirtualHost("hello.external");
             _ = Demo.EgressGateway.Envoy.ConfigDump.ToJson(compiled.Xds.Sidecar);
             _ = Demo.EgressGateway.Envoy.ConfigDump.ToJson(compiled.Xds.Gateway);
