@@ -112,9 +112,9 @@ public sealed partial class MeshRequestHandler
         try
         {
             outcome = await route.Pipeline.ExecuteAsync(
-                static (context, state) => state.Handler.TryAsync(state.Request, state.PerTry, context.CancellationToken),
+                static (context, state) => state.Handler.TryAsync(state.Request, context.CancellationToken),
                 resilience,
-                (Handler: this, Request: request, PerTry: route.Retry.PerTryTimeout));
+                (Handler: this, Request: request));
         }
         catch (TimeoutRejectedException timeout)
         {
@@ -154,9 +154,9 @@ public sealed partial class MeshRequestHandler
 
     // One try under its per-try timeout (Envoy's UpstreamRequest::setupPerTryTimeout): a timed-out try ends as Polly's
     // timeout strategy would end it, so the retry policy and the router classify it alike.
-    private async ValueTask<AttemptOutcome> TryAsync(ActiveStream request, TimeSpan? perTryTimeout, CancellationToken cancellationToken)
+    private async ValueTask<AttemptOutcome> TryAsync(ActiveStream request, CancellationToken cancellationToken)
     {
-        if (perTryTimeout is not { } timeout)
+        if (request.Frame.Route!.Retry.PerTryTimeout is not { } timeout)
         {
             return await AttemptAsync(request, cancellationToken);
         }
