@@ -171,6 +171,15 @@ make_istio_config() {
         print }
     ' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
   done
+  if [ "${CONNECTION_PER_REQUEST:-0}" = 1 ]; then
+    # Every DestinationRule's port-level policy gets maxRequestsPerConnection: 1 (Envoy's max_requests_per_connection),
+    # so each request opens its own TLS connections (the hop and the one to the CF app): what a retry storm costs.
+    for file in "$target"/destination-rule-*.yaml; do
+      awk '/^[[:space:]]*tls:[[:space:]]*$/ { ind = substr($0, 1, match($0, /[^ ]/) - 1)
+             print ind "connectionPool:"; print ind "  http:"; print ind "    maxRequestsPerConnection: 1" }
+           { print }' "$file" >"$file.tmp" && mv "$file.tmp" "$file"
+    done
+  fi
   if grep -A1 -h 'percentage:' "$target"/*.yaml | grep -E 'value:' | grep -vqE 'value: 0$'; then
     die "could not set the fault percentages to 0 in $target"
   fi

@@ -10,6 +10,7 @@
 #   env: RATE=1000 (requests/s)  DURATION=60 (s, measured)  WARMUP=30 (s, not measured: the rate ramps from 0 to RATE)
 #        RSS_TOLERANCE=0.20  RSS_CHECK=both|growth  MIN_RATE=0.95 (share of RATE that must complete)  ACCESS_LOG=true (gateway's log)
 #        CONFIGURATION=Release  BENCH_BUILD=1  RESULTS_DIR=bench/results  KEEP_WORK=0
+#        CONNECTION_PER_REQUEST=1: every DestinationRule sets maxRequestsPerConnection: 1 (the cost of TLS connections)
 # Exit status: 0 when every criterion holds, 1 otherwise (the JSON in RESULTS_DIR says which).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 case "${1:-}" in
   "") ;;
   -h | --help)
-    sed -n '2,15p' "$0"
+    sed -n '2,16p' "$0"
     exit 0
     ;;
   *) die "unknown argument '$1' (try --help)" ;;

@@ -117,22 +117,22 @@ public sealed class GatewayConnectionHandler(
         string? refusal = null;
         var options = new SslServerAuthenticationOptions
         {
-            ServerCertificate = authority.WorkloadCertificate(manager.Namespace, GatewayListenerManager.ServiceAccount),
+            ServerCertificateContext = authority.WorkloadCertificateContext(manager.Namespace, GatewayListenerManager.ServiceAccount),
+            CertificateChainPolicy = authority.ChainPolicy(),
             // ISTIO_MUTUAL: require_client_certificate; OPTIONAL_MUTUAL asks for one and accepts none.
             ClientCertificateRequired = mode is "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL",
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             // BoringSSL's server answers without ALPN when nothing the client offers is in its list (Envoy's
             // alpnSelectCallback: SSL_TLSEXT_ERR_NOACK); SslStream would fail the handshake instead, so it offers ALPN
             // only when there is a protocol in common.
             ApplicationProtocols = hello.ApplicationProtocols.Any(p => p is "h2" or "http/1.1") ? GatewayAlpn : null,
-            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
             {
                 if (certificate is null)
                 {
                     refusal = "the client presented no certificate";
                     return mode == "OPTIONAL_MUTUAL";
                 }
-                if (authority.Validate(certificate, out peer, out var reason))
+                if (authority.ValidatePeer(certificate, chain, errors, out peer, out var reason))
                 {
                     return true;
                 }

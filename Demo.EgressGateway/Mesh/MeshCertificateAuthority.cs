@@ -1,4 +1,5 @@
 using System.Formats.Asn1;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -31,6 +32,7 @@ public sealed class MeshCertificateAuthority : IDisposable
     private readonly X509Certificate2 _rootWithKey;
     private readonly ECDsa _rootKey;
     private readonly Dictionary<string, X509Certificate2> _issued = new(StringComparer.Ordinal);
+    private readonly Dictionary<X509Certificate2, SslStreamCertificateContext> _contexts = new(ReferenceEqualityComparer.Instance);
     // Replaced certificates may still be in use by an SslStream: they are disposed with the authority.
     private readonly List<X509Certificate2> _retired = [];
     private readonly Lock _lock = new();
@@ -94,6 +96,50 @@ public sealed class MeshCertificateAuthority : IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="WorkloadCertificate"/> as an <see cref="SslStreamCertificateContext"/> for
+    /// <c>ServerCertificateContext</c>/<c>ClientCertificateContext</c>: made once per issued certificate (making one
+    /// builds its chain), so a handshake only signs — as Envoy's TLS context holds its certificate for every connection.
+    /// </summary>
+    /// <exception cref="ArgumentException">An empty namespace or service account.</exception>
+    /// <exception cref="ObjectDisposedException">The authority is disposed.</exception>
+    public SslStreamCertificateContext WorkloadCertificateContext(string ns, string serviceAccount)
+    {
+        var certificate = WorkloadCertificate(ns, serviceAccount);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_contexts.TryGetValue(certificate, out var context))
+            {
+                context = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+                _contexts[certificate] = context;
+            }
+            return context;
+        }
+    }
+
+    /// <summary>
+    /// The mesh's validation context as an SslStream's <c>CertificateChainPolicy</c>: the root as the only trust anchor
+    /// (custom root trust), no revocation check, and the authority's clock as verification time when it is not the
+    /// system clock. SslStream then builds the peer's chain once, with this, and hands it to the validation callback
+    /// for <see cref="ValidatePeer"/>. A new policy per call (SslStream may keep it).
+    /// </summary>
+    public X509ChainPolicy ChainPolicy()
+    {
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        policy.CustomTrustStore.Add(Root);
+        if (_time != TimeProvider.System)
+        {
+            policy.VerificationTime = _time.GetUtcNow().UtcDateTime;
+        }
+        return policy;
+    }
+
     private X509Certificate2 Issue(string spiffeId, DateTimeOffset now)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -138,32 +184,60 @@ public sealed class MeshCertificateAuthority : IDisposable
     /// status&gt;</c>, <c>no SPIFFE URI SAN</c>, <c>more than one SPIFFE URI SAN</c>; null when valid.</param>
     public bool Validate(X509Certificate2? presented, out string? spiffeId, out string? reason)
     {
-        spiffeId = null;
         if (presented is null)
+        {
+            return ValidatePeer(null, null, SslPolicyErrors.RemoteCertificateNotAvailable, out spiffeId, out reason);
+        }
+        using var chain = new X509Chain { ChainPolicy = ChainPolicy() };
+        try
+        {
+            var errors = chain.Build(presented) ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors;
+            return ValidatePeer(presented, chain, errors, out spiffeId, out reason);
+        }
+        finally
+        {
+            foreach (var element in chain.ChainElements)
+            {
+                element.Certificate.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Validate(X509Certificate2?, out string?, out string?)"/> inside an SslStream validation callback whose
+    /// options carry <see cref="ChainPolicy"/>: the chain SslStream built is read, none is built again. A name mismatch
+    /// is ignored (a sidecar checks the peer's SPIFFE id, never its SNI against a DNS name).
+    /// </summary>
+    /// <param name="presented">The certificate the callback received; null when the peer sent none.</param>
+    /// <param name="chain">The chain the callback received (built with <see cref="ChainPolicy"/>).</param>
+    /// <param name="errors">The callback's policy errors.</param>
+    /// <param name="spiffeId">The peer's SPIFFE id when valid, else null.</param>
+    /// <param name="reason">Why not, as <see cref="Validate(X509Certificate2?, out string?, out string?)"/> words it.</param>
+    public bool ValidatePeer(X509Certificate? presented, X509Chain? chain, SslPolicyErrors errors, out string? spiffeId, out string? reason)
+    {
+        spiffeId = null;
+        if (presented is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
             reason = "no certificate";
             return false;
         }
-        using (var chain = new X509Chain())
+        if (chain is null)
         {
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(Root);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            chain.ChainPolicy.VerificationTime = _time.GetUtcNow().UtcDateTime;
-            if (!chain.Build(presented))
-            {
-                reason = "not issued by the mesh CA: " + string.Join("; ",
-                    chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}").Distinct());
-                return false;
-            }
-            var end = chain.ChainElements[^1].Certificate;
-            if (!end.RawDataMemory.Span.SequenceEqual(Root.RawDataMemory.Span))
-            {
-                reason = $"not issued by the mesh CA: the chain ends at '{end.Subject}'";
-                return false;
-            }
+            return Validate(presented, out spiffeId, out reason);
         }
-        var uris = SpiffeUris(presented);
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            reason = "not issued by the mesh CA: " + string.Join("; ",
+                chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}").Distinct());
+            return false;
+        }
+        var end = chain.ChainElements[^1].Certificate;
+        if (!end.RawDataMemory.Span.SequenceEqual(Root.RawDataMemory.Span))
+        {
+            reason = $"not issued by the mesh CA: the chain ends at '{end.Subject}'";
+            return false;
+        }
+        var uris = SpiffeUris(presented as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(presented.GetRawCertData()));
         if (uris.Count != 1)
         {
             reason = uris.Count == 0 ? "no SPIFFE URI SAN" : "more than one SPIFFE URI SAN";
@@ -214,6 +288,7 @@ public sealed class MeshCertificateAuthority : IDisposable
             if (!_disposed)
             {
                 _disposed = true;
+                _contexts.Clear();
                 foreach (var certificate in _issued.Values.Concat(_retired).Append(Root).Append(_rootWithKey))
                 {
                     certificate.Dispose();

@@ -6,7 +6,6 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
-using Yarp.ReverseProxy.Forwarder;
 
 namespace Demo.EgressGateway.Mesh;
 
@@ -34,12 +33,6 @@ public sealed record UpstreamTransport(
     /// for an HTTP/2 cluster).
     /// </summary>
     public bool IstioMutual { get; init; }
-
-    /// <summary>
-    /// The sidecar's hop to the egress gateway: the sidecar's own span context goes in <c>traceparent</c> (set by
-    /// <see cref="MeshTransformer"/>, as Envoy's tracer injects its span), so the client adds none of its own.
-    /// </summary>
-    public bool MeshHop { get; init; }
 
     /// <summary>Offer HTTP/2 in ALPN (Envoy: an HTTP/2 cluster, Istio: a port declared HTTP2 or GRPC).</summary>
     public bool Http2 { get; init; }
@@ -71,7 +64,7 @@ public sealed record UpstreamTransport(
     // Records compare lists by reference; the key must compare them by content.
     public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), AutoSanValidation, VerifySan,
         InsecureSkipVerify, CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied,
-        IstioMutual, MeshHop);
+        IstioMutual);
 }
 
 /// <summary>
@@ -118,9 +111,9 @@ public sealed class UpstreamClientFactory : IDisposable
             ConnectTimeout = transport.ConnectTimeout is { } connect && connect < RetryState.MaxTimer ? connect
                 : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryState.MaxTimer,
             MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
-            ActivityHeadersPropagator = transport.MeshHop
-                ? DistributedContextPropagator.CreateNoOutputPropagator()
-                : new ReverseProxyPropagator(DistributedContextPropagator.Current),
+            // No HttpClient span and no propagation by the handler: the upstream request's own span (Envoy's
+            // spawn_upstream_span) is the client span, and MeshTransformer writes the trace context Envoy's tracer would.
+            ActivityHeadersPropagator = null,
             // The host's own meters: ClusterStats counts this gateway's connections, not another host's in the process.
             MeterFactory = _meterFactory,
         };
@@ -140,8 +133,9 @@ public sealed class UpstreamClientFactory : IDisposable
             {
                 TargetHost = transport.Sni ?? transport.Host,
                 ApplicationProtocols = transport.Http2 ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http11],
-                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-                    Verify(transport, certificate as X509Certificate2, trusted),
+                CertificateChainPolicy = ChainPolicy(trusted),
+                RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+                    Verify(transport, certificate as X509Certificate2, chain, errors),
             };
         }
         // TLS is originated here rather than by the handler: SocketsHttpHandler would take the SNI from the Host
@@ -168,12 +162,12 @@ public sealed class UpstreamClientFactory : IDisposable
         return new SslClientAuthenticationOptions
         {
             TargetHost = transport.Sni ?? transport.Host,
-            ClientCertificates = [_authority.WorkloadCertificate(options.WorkloadNamespace, options.SourceWorkload)],
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            ClientCertificateContext = _authority.WorkloadCertificateContext(options.WorkloadNamespace, options.SourceWorkload),
+            CertificateChainPolicy = _authority.ChainPolicy(),
             ApplicationProtocols = transport.Http2 ? [IstioPeerExchange, Istio, SslApplicationProtocol.Http2] : [IstioPeerExchange, Istio],
-            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
             {
-                if (!_authority.Validate(certificate, out var identity, out var reason))
+                if (!_authority.ValidatePeer(certificate, chain, errors, out var identity, out var reason))
                 {
                     Log.TlsVerificationFailed(_logger, transport.Host, transport.Port, reason ?? "not a mesh certificate");
                     return false;
@@ -189,28 +183,34 @@ public sealed class UpstreamClientFactory : IDisposable
         };
     }
 
-    private bool Verify(UpstreamTransport transport, X509Certificate2? certificate, X509Certificate2Collection? trusted)
+    // Envoy's validation context: the DestinationRule's caCertificates (else this gateway's trusted CAs, else the
+    // system's) as trust anchors, no revocation check. SslStream builds the chain once with it for the callback.
+    private static X509ChainPolicy ChainPolicy(X509Certificate2Collection? trusted)
+    {
+        var policy = new X509ChainPolicy { RevocationMode = X509RevocationMode.NoCheck, DisableCertificateDownloads = true };
+        if (trusted is not null)
+        {
+            policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            policy.CustomTrustStore.AddRange(trusted);
+        }
+        return policy;
+    }
+
+    private bool Verify(UpstreamTransport transport, X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (transport.InsecureSkipVerify)
         {
             return true;
         }
-        if (certificate is null)
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
         {
             Log.TlsVerificationFailed(_logger, transport.Host, transport.Port, "the server sent no certificate");
             return false;
         }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (trusted is not null)
+        // The name is checked below as Envoy checks it (configured SANs, auto_san_validation), never against the SNI.
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
         {
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.AddRange(trusted);
-        }
-        if (!chain.Build(certificate))
-        {
-            var reasons = string.Join("; ", chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}").Distinct());
+            var reasons = chain is null ? "no chain" : string.Join("; ", chain.ChainStatus.Select(s => $"{s.Status}: {s.StatusInformation.Trim()}").Distinct());
             Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
                 $"certificate '{certificate.Subject}' (valid {certificate.NotBefore:u} to {certificate.NotAfter:u}) is not trusted: {reasons}");
             return false;
