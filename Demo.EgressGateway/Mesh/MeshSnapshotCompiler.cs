@@ -136,6 +136,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
                 IdleTimeout = cluster.IdleTimeout,
                 MaxConnectionDuration = cluster.MaxConnectionDuration,
                 Http2 = !isEgressGateway && (cluster.Http2 || cluster.UseDownstreamProtocol),
+                MeshHop = isEgressGateway,
                 Pool = pool,
                 SecretNotSupplied = tls?.SecretNotSupplied ?? false,
                 AutoSanValidation = tls?.AutoSanValidation ?? false,

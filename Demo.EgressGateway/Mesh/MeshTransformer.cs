@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Demo.EgressGateway.Mesh;
@@ -16,7 +15,20 @@ public sealed class MeshTransformer(ActiveStream request) : HttpTransformer
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
         proxyRequest.Headers.Host = request.Authority;
-        InjectTraceContext(proxyRequest);
+        if (request.Frame.Destination?.Cluster is { IsEgressGateway: true })
+        {
+            // Envoy's tracer injects the sidecar's span into the request it sends upstream: the gateway's span is its child.
+            proxyRequest.Headers.Remove("traceparent");
+            proxyRequest.Headers.Remove("tracestate");
+            if (request.Frame.Activity is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } span)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation("traceparent", span.Id);
+                if (span.TraceStateString is { Length: > 0 } state)
+                {
+                    proxyRequest.Headers.TryAddWithoutValidation("tracestate", state);
+                }
+            }
+        }
         if (request.Frame.PerTryTimer is { } perTry)
         {
             proxyRequest.Options.Set(PerTryTimer.OptionKey, perTry);
@@ -25,25 +37,6 @@ public sealed class MeshTransformer(ActiveStream request) : HttpTransformer
         {
             // max_requests_per_connection 1: the connection serves this request only.
             proxyRequest.Headers.ConnectionClose = true;
-        }
-    }
-
-    // Envoy's tracer injects a span's context into the request it sends upstream: on the hop to the egress gateway the
-    // sidecar's span (the gateway's span is its child), elsewhere the upstream request's own span (Activity.Current
-    // here). With no span (tracing off), the downstream's trace headers pass through unchanged, as with Envoy.
-    private void InjectTraceContext(HttpRequestMessage proxyRequest)
-    {
-        var span = request.Frame.Destination?.Cluster is { IsEgressGateway: true } ? request.Frame.Activity : Activity.Current;
-        if (span is not { IdFormat: ActivityIdFormat.W3C })
-        {
-            return;
-        }
-        proxyRequest.Headers.Remove("traceparent");
-        proxyRequest.Headers.Remove("tracestate");
-        proxyRequest.Headers.TryAddWithoutValidation("traceparent", span.Id);
-        if (span.TraceStateString is { Length: > 0 } state)
-        {
-            proxyRequest.Headers.TryAddWithoutValidation("tracestate", state);
         }
     }
 

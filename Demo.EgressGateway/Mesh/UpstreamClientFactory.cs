@@ -6,6 +6,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Demo.EgressGateway.Mesh;
 
@@ -33,6 +34,12 @@ public sealed record UpstreamTransport(
     /// for an HTTP/2 cluster).
     /// </summary>
     public bool IstioMutual { get; init; }
+
+    /// <summary>
+    /// The sidecar's hop to the egress gateway: the sidecar's own span context goes in <c>traceparent</c> (set by
+    /// <see cref="MeshTransformer"/>, as Envoy's tracer injects its span), so the client adds none of its own.
+    /// </summary>
+    public bool MeshHop { get; init; }
 
     /// <summary>Offer HTTP/2 in ALPN (Envoy: an HTTP/2 cluster, Istio: a port declared HTTP2 or GRPC).</summary>
     public bool Http2 { get; init; }
@@ -64,7 +71,7 @@ public sealed record UpstreamTransport(
     // Records compare lists by reference; the key must compare them by content.
     public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), AutoSanValidation, VerifySan,
         InsecureSkipVerify, CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied,
-        IstioMutual);
+        IstioMutual, MeshHop);
 }
 
 /// <summary>
@@ -111,9 +118,9 @@ public sealed class UpstreamClientFactory : IDisposable
             ConnectTimeout = transport.ConnectTimeout is { } connect && connect < RetryState.MaxTimer ? connect
                 : transport.ConnectTimeout is null ? TimeSpan.FromSeconds(10) : RetryState.MaxTimer,
             MaxConnectionsPerServer = transport.MaxConnections ?? int.MaxValue,
-            // No HttpClient span and no propagation by the handler: the upstream request's own span (Envoy's
-            // spawn_upstream_span) is the client span, and MeshTransformer writes the trace context Envoy's tracer would.
-            ActivityHeadersPropagator = null,
+            ActivityHeadersPropagator = transport.MeshHop
+                ? DistributedContextPropagator.CreateNoOutputPropagator()
+                : new ReverseProxyPropagator(DistributedContextPropagator.Current),
             // The host's own meters: ClusterStats counts this gateway's connections, not another host's in the process.
             MeterFactory = _meterFactory,
         };

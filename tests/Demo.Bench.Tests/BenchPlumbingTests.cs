@@ -71,7 +71,7 @@ public sealed class BenchPlumbingTests
 
         // 12 s say nothing about memory growth, so the RSS check only has to run here, not to hold at 20%.
         // 100 rps: the Debug-built chain spends ~3 ms of CPU per request on pooled connections (0.3 vCPU here) and
-        // ~6 ms in the egress alone when every request needs new TLS connections, which is what a stall turns the
+        // ~8 ms in the egress alone when every request needs new TLS connections, which is what a stall turns the
         // load into (each timed-out try closes its HTTP/1.1 connections, as Envoy does). Beside another suite and two
         // CPU burners the chain gets about one vCPU: at 200 rps a stall of a second or two then never drains (the
         // retries' handshakes cost more than the CPU the chain gets); at 100 rps it does (bench/RESULTS.md §−8).
