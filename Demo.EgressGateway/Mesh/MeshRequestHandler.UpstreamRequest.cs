@@ -36,10 +36,11 @@ public sealed partial class MeshRequestHandler
             return AttemptOutcome.Failure(OutcomeKind.ConnectFailure, ResponseFlags.UpstreamConnectionFailure,
                 $"reset reason: remote connection failure, transport failure reason: {SecretNotSuppliedReason}");
         }
-        // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host; with no
-        // subjectAltNames either, auto_san_validation checks the certificate against that Host too.
+        // auto_sni (Istio sets it when the DestinationRule has no sni): the SNI is the request's Host as Envoy's router
+        // parses it (Http::Utility::parseAuthority), none for an IP literal; with no subjectAltNames either,
+        // auto_san_validation checks the certificate against that host too.
         var client = transport.Tls && transport.Sni is null
-            ? host.ClientForSni(clients, Envoy.HeaderUtility.StripPortFromHost(request.Authority))
+            ? host.ClientForAuthority(clients, Envoy.HttpUtility.ParseAuthority(request.Authority))
             : host.Client(clients);
         // The hop to the egress gateway stays HTTP/1.1 (see GatewayListenerManager).
         var requestConfig = !cluster.IsEgressGateway && (cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol)))

@@ -439,11 +439,20 @@ public sealed class HostRuntime
     /// <summary>The pooled client for <see cref="Transport"/>, resolved once (not per request).</summary>
     public HttpMessageInvoker Client(UpstreamClientFactory factory) => _client ??= factory.GetClient(Transport!);
 
-    /// <summary>With auto_sni the SNI (and, with auto_san_validation, a name the certificate must carry) is the request's Host: one client per Host.</summary>
-    public HttpMessageInvoker ClientForSni(UpstreamClientFactory factory, string sni) =>
-        (_clientsBySni ??= new(StringComparer.OrdinalIgnoreCase)).GetOrAdd(sni, static (name, state) => state.Factory.GetClient(
-            state.Transport with { Sni = name, VerifySan = state.Transport.AutoSanValidation ? name : null }),
-            (Factory: factory, Transport: Transport!));
+    /// <summary>
+    /// With auto_sni the SNI (and, with auto_san_validation, the name the certificate must carry) is the request's host
+    /// as Envoy's router parses the Host (<see cref="Envoy.HttpUtility.ParseAuthority"/>): no SNI for an IP literal,
+    /// whose certificate must then carry it as an IP SAN. One client per host.
+    /// </summary>
+    public HttpMessageInvoker ClientForAuthority(UpstreamClientFactory factory, Envoy.HttpUtility.AuthorityAttributes authority) =>
+        (_clientsBySni ??= new(StringComparer.OrdinalIgnoreCase)).GetOrAdd(authority.Host, static (name, state) => state.Factory.GetClient(
+            state.Transport with
+            {
+                // An empty SNI sends none (SslStream's TargetHost), as Envoy's router sets no server name for an IP.
+                Sni = state.IsIpAddress ? "" : name,
+                VerifySan = state.Transport.AutoSanValidation ? name : null,
+            }),
+            (Factory: factory, Transport: Transport!, authority.IsIpAddress));
 
     public int ActiveRequests => Volatile.Read(ref _active);
     public void Enter() => Interlocked.Increment(ref _active);

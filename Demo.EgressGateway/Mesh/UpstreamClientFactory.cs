@@ -225,8 +225,11 @@ public sealed class UpstreamClientFactory : IDisposable
 
         // Envoy's DefaultCertValidator::verifyCertificate: the auto_san_validation name (when set) and the configured
         // match_subject_alt_names (when any) must each match; with neither, the trusted chain is all that is checked.
-        var dnsSans = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames()).ToList();
-        if (transport.VerifySan is { } host && !dnsSans.Any(san => DnsNameMatches(host, san)))
+        var sanExtensions = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().ToList();
+        var dnsSans = sanExtensions.SelectMany(e => e.EnumerateDnsNames()).ToList();
+        // Envoy's verifySubjectAltName compares an IP SAN as text (the host of an IP-literal Host under auto_san_validation).
+        if (transport.VerifySan is { } host && !dnsSans.Any(san => DnsNameMatches(host, san))
+            && !sanExtensions.SelectMany(e => e.EnumerateIPAddresses()).Any(ip => ip.ToString() == host))
         {
             Log.TlsVerificationFailed(_logger, transport.Host, transport.Port,
                 $"certificate DNS SANs [{string.Join(", ", dnsSans)}] do not match the Host '{host}' (auto_san_validation: the DestinationRule has neither sni nor subjectAltNames)");

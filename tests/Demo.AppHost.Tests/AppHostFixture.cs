@@ -27,6 +27,7 @@ public sealed class AppHostFixture : IAsyncLifetime
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _instanceNames = new();
     private readonly CancellationTokenSource _watching = new();
     private Task? _watcher;
+    private readonly string _runId = Guid.NewGuid().ToString("N");
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
@@ -64,7 +65,8 @@ public sealed class AppHostFixture : IAsyncLifetime
         {
             // The dashboard is off in tests, so its OTLP endpoint refuses every export, and the OTel SDK's retries
             // then hold up every process's shutdown (a stop or restart) by 10 s or more.
-            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+            builder.CreateResourceBuilder(project).WithEnvironment("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+                .WithEnvironment(RunProcesses.MarkerVariable, _runId);
         }
 
         var caller = builder.Resources.OfType<ProjectResource>().Single(r => r.Name == "caller");
@@ -120,6 +122,12 @@ public sealed class AppHostFixture : IAsyncLifetime
             using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(1));
             await _app.StopAsync(cts.Token).ConfigureAwait(false);
             await _app.DisposeAsync().ConfigureAwait(false);
+        }
+        // What DCP left running (an app whose launcher it killed): not a neighbour for the next assembly's tests.
+        var survivors = await RunProcesses.KillSurvivorsAsync(_runId, TimeSpan.FromSeconds(10));
+        if (survivors.Count > 0)
+        {
+            Console.Error.WriteLine($"AppHost fixture: killed {survivors.Count} process(es) the run left behind: {string.Join(", ", survivors)}");
         }
         try
         {

@@ -4,7 +4,8 @@ namespace Demo.EgressGateway.Tests;
 
 /// <summary>
 /// Envoy's <c>HeaderUtility::getPortStart</c> (source/common/http/header_utility.cc), which virtual-host selection
-/// (<c>ignore_port_in_host_matching</c>), auto_sni and the route's decorator name use to drop the Host's port.
+/// (<c>ignore_port_in_host_matching</c>) and the route's decorator name use to drop the Host's port (auto_sni reads
+/// it with <c>Http::Utility::parseAuthority</c>: <see cref="HttpUtilityTests"/>).
 /// </summary>
 public sealed class HeaderUtilityTests
 {

@@ -95,10 +95,13 @@ public sealed class TlsInspectorTests
         AssertRefused([0x16, 3, 1, 0, 0], "0 bytes");
     }
 
-    [Fact]
-    public async Task A_ClientHello_without_SNI_has_no_server_name()
+    /// <summary>An IP target and an empty one (auto_sni's "no server name" for an IP-literal Host) send no SNI.</summary>
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("")]
+    public async Task A_ClientHello_without_SNI_has_no_server_name(string targetHost)
     {
-        var bytes = await CaptureClientHelloAsync("127.0.0.1");
+        var bytes = await CaptureClientHelloAsync(targetHost);
         Assert.Equal(TlsInspection.Tls, TlsInspector.Inspect(new ReadOnlySequence<byte>(bytes), out var hello));
         Assert.Null(hello!.ServerName);
         Assert.Equal(IstioAlpn, hello.ApplicationProtocols);

@@ -32,4 +32,23 @@ internal static class MeshAccessLog
         }
         return sidecarLine.Contains(" details=upstream_response_timeout ", StringComparison.Ordinal) ? attempts - 1 : attempts;
     }
+
+    /// <summary>The flags of an access-log line (<c>… 504 UT attempts=…</c> → [<c>UT</c>]; <c>-</c> → none).</summary>
+    public static IReadOnlyList<string> Flags(string line)
+    {
+        var parts = line.Split(' ');
+        var at = Array.FindIndex(parts, p => p.StartsWith("attempts=", StringComparison.Ordinal)) - 1;
+        return at < 1 || parts[at] == "-" ? [] : parts[at].Split(',');
+    }
+
+    /// <summary>The duration a proxy logged for its request, on its own clock (the line's last field, <c>1000.4ms</c>).</summary>
+    /// <exception cref="FormatException">The line does not end in a duration.</exception>
+    public static TimeSpan Duration(string line)
+    {
+        var last = line.TrimEnd()[(line.TrimEnd().LastIndexOf(' ') + 1)..];
+        return last.EndsWith("ms", StringComparison.Ordinal)
+            && double.TryParse(last[..^2], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            ? TimeSpan.FromMilliseconds(ms)
+            : throw new FormatException($"no duration at the end of '{line}'");
+    }
 }
