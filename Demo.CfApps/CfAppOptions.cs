@@ -11,31 +11,11 @@ public sealed class CfAppOptions
     public string Version { get; set; } = "";
 
     /// <summary>
-    /// Host names routed to this app, like CF routes. A request whose Host is none of them gets
-    /// gorouter's 404 <c>unknown_route</c>.
+    /// Host names routed to this app, as the routes of <c>manifest.yml</c>: what the instance registers with the router
+    /// (<see cref="RouteRegistrarOptions"/>). The app itself answers any Host, as a Cloud Foundry app does.
     /// </summary>
     [Required, MinLength(1, ErrorMessage = "CfApp:Routes needs at least one host name.")]
     public List<string> Routes { get; set; } = [];
-
-    /// <summary>
-    /// Benchmarks only (bench/): serve the app over HTTPS on this port with the certificate below, to measure a
-    /// direct HTTPS upstream. In Cloud Foundry, and in the local run, this stays unset: the router (gorouter, or
-    /// Demo.CfRouter locally) terminates TLS and the app listens on plain HTTP (<c>$PORT</c>).
-    /// </summary>
-    [Range(1, 65535)]
-    public int? HttpsPort { get; set; }
-
-    /// <summary>PEM certificate (SAN = the route) for <see cref="HttpsPort"/>.</summary>
-    public string? CertificatePath { get; set; }
-
-    /// <summary>PEM private key of <see cref="CertificatePath"/>.</summary>
-    public string? CertificateKeyPath { get; set; }
-
-    /// <summary>
-    /// Benchmarks only, with <see cref="HttpsPort"/>: a plain-HTTP port that serves the health endpoints and nothing else.
-    /// </summary>
-    [Range(1, 65535)]
-    public int? ManagementPort { get; set; }
 
     /// <summary>
     /// Local run only: a folder per app (the AppHost sets it) where each instance claims its <c>CF_INSTANCE_INDEX</c>

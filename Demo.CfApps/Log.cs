@@ -2,10 +2,6 @@ namespace Demo.CfApps;
 
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "404 unknown_route: Host '{Host}' is not a route of this app (https: {IsHttps})")]
-    public static partial void UnknownRoute(ILogger logger, string host, bool isHttps);
-
     /// <summary>One line per request (health probes excepted), with the router's request id and the trace.</summary>
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
         Message = "{Host} \"{Method} {Path}\" {StatusCode} vcap_request_id:\"{VcapRequestId}\" x_forwarded_for:\"{XForwardedFor}\" x_forwarded_proto:\"{XForwardedProto}\" x_request_start:\"{XRequestStart}\" traceid:\"{TraceId}\" spanid:\"{SpanId}\"")]

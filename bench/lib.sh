@@ -8,6 +8,7 @@ CONFIGURATION=${CONFIGURATION:-Release}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 V1_HOST=hello-istio-v1.apps.example.com
 V2_HOST=hello-istio-v2.apps.example.com
+APPS_DOMAIN_WILDCARD='*.apps.example.com'
 IN_MESH_HOST=hello.external
 HZ=$(getconf CLK_TCK)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -77,7 +78,7 @@ build() {
     done
   fi
   local dll
-  for dll in "$(app_dll Demo.CfApps)" "$(app_dll Demo.EgressGateway)" "$(app_dll Demo.Proxy)" "$(bench_dll)"; do
+  for dll in "$(app_dll Demo.CfApps)" "$(app_dll Demo.CfRouter)" "$(app_dll Demo.EgressGateway)" "$(app_dll Demo.Proxy)" "$(bench_dll)"; do
     [ -f "$dll" ] || die "$dll is missing: build first (or unset BENCH_BUILD)"
   done
 }
@@ -86,17 +87,16 @@ app_dll() { echo "$REPO_ROOT/$1/bin/$CONFIGURATION/net10.0/$1.dll"; }
 bench_dll() { echo "$BENCH_DIR/Demo.Bench/bin/$CONFIGURATION/net10.0/Demo.Bench.dll"; }
 bench_tool() { dotnet "$(bench_dll)" "$@"; }
 
-# A CA and one server certificate per CF host, in the temp dir: sets CA_PEM, V1_CERT/V1_KEY, V2_CERT/V2_KEY.
+# A CA and the apps domain's wildcard certificate (the CF router's), in the temp dir: sets CA_PEM, ROUTER_CERT/ROUTER_KEY.
 make_certificates() {
-  local line host cert key
+  local host cert key
   while read -r host cert key; do
     case $host in
       ca) CA_PEM=$cert ;;
-      "$V1_HOST") V1_CERT=$cert V1_KEY=$key ;;
-      "$V2_HOST") V2_CERT=$cert V2_KEY=$key ;;
+      "$APPS_DOMAIN_WILDCARD") ROUTER_CERT=$cert ROUTER_KEY=$key ;;
     esac
-  done < <(bench_tool certs "$WORK/certs" "$V1_HOST" "$V2_HOST")
-  [ -n "${CA_PEM:-}" ] && [ -n "${V1_CERT:-}" ] && [ -n "${V2_CERT:-}" ] || die "certificate helper failed"
+  done < <(bench_tool certs "$WORK/certs" "$APPS_DOMAIN_WILDCARD")
+  [ -n "${CA_PEM:-}" ] && [ -n "${ROUTER_CERT:-}" ] || die "certificate helper failed"
 }
 
 # free_port VAR: a random port on 127.0.0.1 (and ::1) that nothing listens on, below the ephemeral range.
@@ -147,14 +147,47 @@ wait_http() {
 DOTNET_ENV=(env -u OTEL_EXPORTER_OTLP_ENDPOINT -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS
   ASPNETCORE_ENVIRONMENT=Production DOTNET_ENVIRONMENT=Production)
 
-# start_cf_app NAME VERSION HOST HTTPS_PORT MANAGEMENT_PORT CERT KEY
+# start_cf_platform [LOG_LEVEL]: the local Cloud Foundry platform as the AppHost runs it — the CF router (HTTPS for
+# the apps domain with one wildcard certificate, gorouter's job) and one instance of each app on plain HTTP ($PORT)
+# that registers its route with the router. Sets P_ROUTER (HTTPS: what DNS gives for every CF host),
+# P_ROUTER_STATUS, P_V1 and P_V2 (the apps' $PORT). LOG_LEVEL (default Information) is the router's and the apps'
+# default log level: Warning turns their per-request lines off. Wait with wait_cf_platform.
+start_cf_platform() {
+  local level=${1:-Information} dll
+  free_port P_ROUTER; free_port P_ROUTER_STATUS; free_port P_V1; free_port P_V2
+  dll=$(app_dll Demo.CfRouter)
+  start cf-router "$(dirname "$dll")" "${DOTNET_ENV[@]}" \
+    CfRouter__HttpsPort="$P_ROUTER" CfRouter__StatusPort="$P_ROUTER_STATUS" \
+    CfRouter__CertificatePath="$ROUTER_CERT" CfRouter__CertificateKeyPath="$ROUTER_KEY" \
+    Logging__LogLevel__Default="$level" dotnet "$dll"
+  start_cf_app cf-v1 v1 "$V1_HOST" "$P_V1" "$level"
+  start_cf_app cf-v2 v2 "$V2_HOST" "$P_V2" "$level"
+}
+
+# start_cf_app NAME VERSION ROUTE PORT LOG_LEVEL
 start_cf_app() {
   local dll
   dll=$(app_dll Demo.CfApps)
   start "$1" "$(dirname "$dll")" "${DOTNET_ENV[@]}" \
-    CfApp__Version="$2" CfApp__Routes__0="$3" CfApp__HttpsPort="$4" CfApp__ManagementPort="$5" \
-    CfApp__CertificatePath="$6" CfApp__CertificateKeyPath="$7" \
-    dotnet "$dll"
+    PORT="$4" CfApp__Version="$2" CfApp__Routes__0="$3" \
+    CfApp__RouteRegistrar__RouterUrl="http://127.0.0.1:$P_ROUTER_STATUS" CfApp__RouteRegistrar__App="hello-istio-$2" \
+    Logging__LogLevel__Default="$5" dotnet "$dll"
+}
+
+# Until the router, both apps and both routes are up (the apps register within a second of their start).
+wait_cf_platform() {
+  local deadline=$((SECONDS + 90)) routes
+  wait_http cf-router "http://127.0.0.1:$P_ROUTER_STATUS/health" 90
+  wait_http cf-v1 "http://127.0.0.1:$P_V1/health" 90
+  wait_http cf-v2 "http://127.0.0.1:$P_V2/health" 90
+  while [ $SECONDS -lt $deadline ]; do
+    routes=$(curl -fsS --max-time 2 "http://127.0.0.1:$P_ROUTER_STATUS/routes" 2>/dev/null || true)
+    if [[ $routes == *":$P_V1"* && $routes == *":$P_V2"* ]]; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  die "the CF router did not route both apps within 90 s: $routes"
 }
 
 # A copy of deploy/istio with every fault percentage at 0 and the weights of hello.external at 50/50.
@@ -186,15 +219,15 @@ make_istio_config() {
   ISTIO_DIR=$target
 }
 
-# start_gateway MESH_PORT ADMIN_PORT V1_PORT V2_PORT [extra env...]
+# start_gateway MESH_PORT ADMIN_PORT [extra env...]: both CF hosts resolve to the CF router's HTTPS port.
 start_gateway() {
-  local dll mesh=$1 admin=$2 v1=$3 v2=$4
-  shift 4
+  local dll mesh=$1 admin=$2
+  shift 2
   dll=$(app_dll Demo.EgressGateway)
   start egress "$(dirname "$dll")" "${DOTNET_ENV[@]}" \
     EgressGateway__ConfigDirectory="$ISTIO_DIR" EgressGateway__WatchConfiguration=false \
     EgressGateway__TrustedCaPath="$CA_PEM" \
-    "EgressGateway__Upstreams__$V1_HOST=127.0.0.1:$v1" "EgressGateway__Upstreams__$V2_HOST=127.0.0.1:$v2" \
+    "EgressGateway__Upstreams__$V1_HOST=127.0.0.1:$P_ROUTER" "EgressGateway__Upstreams__$V2_HOST=127.0.0.1:$P_ROUTER" \
     EgressGateway__MeshPort="$mesh" EgressGateway__AdminPort="$admin" \
     "$@" dotnet "$dll"
 }
@@ -251,15 +284,14 @@ load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 
 calc() { awk "BEGIN { printf \"%.4f\", $* }"; }
 
-# The common start of every bench script: build, certificates, the generated Istio config, both CF apps and the
-# gateway on free ports (P_V1, P_V2, P_MESH, P_ADMIN, ...). Extra arguments are settings for the gateway.
-start_cf_apps_and_gateway() {
+# The common start of every bench script: build, certificates, the generated Istio config, the CF platform and the
+# gateway on free ports (P_ROUTER, P_MESH, P_ADMIN, ...). CF_LOG_LEVEL is the platform's log level (see
+# start_cf_platform); extra arguments are settings for the gateway.
+start_cf_platform_and_gateway() {
   build
   make_certificates
   make_istio_config
-  free_port P_V1; free_port P_V1_MGMT; free_port P_V2; free_port P_V2_MGMT
+  start_cf_platform "${CF_LOG_LEVEL:-Information}"
   free_port P_MESH; free_port P_ADMIN
-  start_cf_app cf-v1 v1 "$V1_HOST" "$P_V1" "$P_V1_MGMT" "$V1_CERT" "$V1_KEY"
-  start_cf_app cf-v2 v2 "$V2_HOST" "$P_V2" "$P_V2_MGMT" "$V2_CERT" "$V2_KEY"
-  start_gateway "$P_MESH" "$P_ADMIN" "$P_V1" "$P_V2" "$@"
+  start_gateway "$P_MESH" "$P_ADMIN" "$@"
 }

@@ -18,12 +18,10 @@ log "load average before: $(load_average)"
 build
 make_certificates
 make_istio_config
-free_port P_V1; free_port P_V1_MGMT; free_port P_V2; free_port P_V2_MGMT; free_port P_MESH; free_port P_ADMIN
-start_cf_app cf-v1 v1 "$V1_HOST" "$P_V1" "$P_V1_MGMT" "$V1_CERT" "$V1_KEY"
-start_cf_app cf-v2 v2 "$V2_HOST" "$P_V2" "$P_V2_MGMT" "$V2_CERT" "$V2_KEY"
-start_gateway "$P_MESH" "$P_ADMIN" "$P_V1" "$P_V2" EgressGateway__AccessLog=false
-wait_http cf-v1 "http://127.0.0.1:$P_V1_MGMT/health" 90
-wait_http cf-v2 "http://127.0.0.1:$P_V2_MGMT/health" 90
+start_cf_platform Warning
+free_port P_MESH; free_port P_ADMIN
+start_gateway "$P_MESH" "$P_ADMIN" EgressGateway__AccessLog=false
+wait_cf_platform
 wait_http egress "http://127.0.0.1:$P_ADMIN/health" 90
 
 WRK=(wrk -t"$THREADS" -c"$CONNECTIONS" --latency -H "Host: $IN_MESH_HOST" "http://127.0.0.1:$P_MESH/")

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The egress path, measured against nginx doing the same job, on 127.0.0.1 only, in one run:
-#   build (Release) -> a CA and server certificates -> two CF apps (v1, v2) over HTTPS -> the local egress gateway
+#   build (Release) -> a CA and the apps domain's certificate -> the CF platform (the CF router on HTTPS, two CF apps
+#   v1 and v2 behind it, request logs off) -> the local egress gateway
 #   (a copy of deploy/istio with faults at 0%, weights 50/50, access log off; its sidecar and gateway proxies with the
 #   mTLS hop between them) -> nginx with a generated config for the identical job in one hop (`nginx`), and two nginx
 #   chained as the two proxies are (`nginx2`: a sidecar nginx, HTTP in, the 50/50 split, TLS with a mesh client
 #   certificate out; a gateway nginx, TLS in requiring that certificate, TLS origination out) -> wrk against each path
-#   (direct HTTPS to cf-v1, nginx, nginx2, the gateway) in interleaved rounds, sampling CPU and RSS of each process
+#   (direct HTTPS to the CF router for cf-v1, nginx, nginx2, the gateway) in interleaved rounds, sampling CPU and RSS of each process
 #   from /proc -> a table, and the same as JSON in bench/results/.
 #
 # usage: bench/run.sh [--smoke]
@@ -42,7 +43,7 @@ LOAD_BEFORE=$(load_average)
 log "load average before: $LOAD_BEFORE"
 # GATEWAY_ENV: extra environment for the gateway only, e.g. GATEWAY_ENV="DOTNET_gcServer=0" to compare GC settings.
 # shellcheck disable=SC2086
-start_cf_apps_and_gateway EgressGateway__AccessLog=false ${GATEWAY_ENV:-}
+CF_LOG_LEVEL=Warning start_cf_platform_and_gateway EgressGateway__AccessLog=false ${GATEWAY_ENV:-}
 free_port P_NGINX
 free_port P_NGINX_SC
 free_port P_NGINX_GW
@@ -69,10 +70,10 @@ http {
   keepalive_requests 1000000;
 TOP
 }
-cf_upstreams() { # the two CF apps as keep-alive pools
+cf_upstreams() { # the two CF hosts as keep-alive pools (one each, as Envoy has a cluster each), both at the CF router
   cat <<UPSTREAMS
-  upstream cf_v1 { server 127.0.0.1:$P_V1; keepalive 64; keepalive_requests 1000000; }
-  upstream cf_v2 { server 127.0.0.1:$P_V2; keepalive 64; keepalive_requests 1000000; }
+  upstream cf_v1 { server 127.0.0.1:$P_ROUTER; keepalive 64; keepalive_requests 1000000; }
+  upstream cf_v2 { server 127.0.0.1:$P_ROUTER; keepalive 64; keepalive_requests 1000000; }
 UPSTREAMS
 }
 tls_origination() { # PASS HOST: proxy_pass to PASS over TLS, SNI and Host = HOST, verified against the local CA
@@ -171,8 +172,7 @@ NGINX
 start nginx-gw "$GW" "$(nginx_bin)" -p "$GW" -c "$GW/nginx.conf" -e "$GW/error.log"
 start nginx-sc "$SC" "$(nginx_bin)" -p "$SC" -c "$SC/nginx.conf" -e "$SC/error.log"
 
-wait_http cf-v1 "http://127.0.0.1:$P_V1_MGMT/health" 90
-wait_http cf-v2 "http://127.0.0.1:$P_V2_MGMT/health" 90
+wait_cf_platform
 wait_http egress "http://127.0.0.1:$P_ADMIN/health" 90
 wait_http nginx "http://127.0.0.1:$P_NGINX/" 30 -H "Host: $IN_MESH_HOST"
 wait_http nginx-gw "https://127.0.0.1:$P_NGINX_GW/" 30 -k --cert "$SIDECAR_CERT" --key "$SIDECAR_KEY" -H "Host: $V1_HOST"
@@ -186,7 +186,7 @@ check_path() {
     grep -q "from CF $version service" <<<"$bodies" || die "$name: no answer from CF $version in 40 requests; got: $(sort <<<"$bodies" | uniq -c | head -5)"
   done
 }
-check_path direct "https://127.0.0.1:$P_V1/" "$V1_HOST" "v1"
+check_path direct "https://127.0.0.1:$P_ROUTER/" "$V1_HOST" "v1"
 check_path nginx "http://127.0.0.1:$P_NGINX/" "$IN_MESH_HOST" "v1 v2"
 check_path nginx2 "http://127.0.0.1:$P_NGINX_SC/" "$IN_MESH_HOST" "v1 v2"
 check_path gateway "http://127.0.0.1:$P_MESH/" "$IN_MESH_HOST" "v1 v2"
@@ -194,7 +194,7 @@ log "all paths answer (nginx pids: $PID_nginx $(children_of "$PID_nginx" | tr '\
 
 path_url() {
   case $1 in
-    direct) echo "https://127.0.0.1:$P_V1/" ;;
+    direct) echo "https://127.0.0.1:$P_ROUTER/" ;;
     nginx) echo "http://127.0.0.1:$P_NGINX/" ;;
     nginx2) echo "http://127.0.0.1:$P_NGINX_SC/" ;;
     gateway) echo "http://127.0.0.1:$P_MESH/" ;;
@@ -222,7 +222,7 @@ RAW=$WORK/raw.tsv
 measure() { # PATH ROUND
   local path=$1 round=$2 proxy_pids upstream_pids cpu0 up0 m0 t0 wpid rss rss_max=0 cpu1 up1 m1 t1 figures wrk_cpu
   read -r -a proxy_pids <<<"$(path_pids "$path")"
-  upstream_pids=("$PID_cf_v1" "$PID_cf_v2")
+  upstream_pids=("$PID_cf_router" "$PID_cf_v1" "$PID_cf_v2")
   cpu0=$(cpu_ticks "${proxy_pids[@]}")
   up0=$(cpu_ticks "${upstream_pids[@]}")
   m0=$(machine_ticks)

@@ -63,7 +63,7 @@ public sealed class BenchPlumbingTests
     }
 
     [Fact]
-    public async Task Short_soak_through_proxy_gateway_and_cf_apps_has_no_errors()
+    public async Task Short_soak_through_proxy_gateway_cf_router_and_cf_apps_has_no_errors()
     {
         using var bench = BenchScript.Create();
         // An open-loop load measures the chain only when no other assembly starts an Aspire app on the same cores.
@@ -95,7 +95,7 @@ public sealed class BenchPlumbingTests
         Assert.Equal(0, (long)requests["errors"]!);
         Assert.True((long?)requests["by_body"]?["v1"] > 0 && (long?)requests["by_body"]?["v2"] > 0, $"both versions answer:\n{output}");
         var processes = result["processes"]!.AsArray().Select(p => p!.AsObject()).ToList();
-        Assert.Equal(["proxy", "egress", "cf-v1", "cf-v2"], processes.Select(p => (string)p["name"]!));
+        Assert.Equal(["proxy", "egress", "cf-router", "cf-v1", "cf-v2"], processes.Select(p => (string)p["name"]!));
         foreach (var process in processes)
         {
             AssertPositive(process, "rss_warm_mb", "rss_end_mb");
