@@ -20,8 +20,9 @@ public static class AdminApi
         app.MapGet("/status", Status);
         app.MapGet("/clusters", (MeshSnapshotProvider configs, ClusterStats clusters) =>
             Results.Text(clusters.Render(configs.Current), "text/plain; charset=utf-8"));
-        app.MapGet("/stats/prometheus", (IstioStats stats) =>
-            Results.Text(stats.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+        // OpenTelemetry's Prometheus exporter: istio_requests_total and istio_request_duration_milliseconds with
+        // Istio's labels (GatewayTelemetry), plus the process's own meters when it exports telemetry to the dashboard.
+        app.MapPrometheusScrapingEndpoint("/stats/prometheus");
         return app;
     }
 

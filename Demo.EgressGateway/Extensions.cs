@@ -1,5 +1,6 @@
 using Demo.EgressGateway.Mesh;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 
 namespace Demo.EgressGateway;
 
@@ -26,7 +27,6 @@ public static class Extensions
         // First of the hosted services: the configuration is loaded before any listener binds.
         builder.Services.AddHostedService(services => services.GetRequiredService<MeshSnapshotProvider>());
         builder.Services.AddSingleton<UpstreamClientFactory>();
-        builder.Services.AddSingleton<IstioStats>();
         builder.Services.AddSingleton<ClusterStats>();
         builder.Services.AddSingleton<GatewayTelemetry>();
         builder.Services.AddSingleton<MeshRequestHandler>();
@@ -37,10 +37,19 @@ public static class Extensions
         builder.Services.AddHostedService(services => services.GetRequiredService<GatewayListenerManager>());
         builder.Services.AddHttpForwarder();
 
+        // Istio's metrics are recorded once, on the gateway's meter; the admin port's /stats/prometheus reads them from
+        // the same MeterProvider that exports to OTLP when the dashboard is there. No scrape cache: a scrape shows
+        // every request answered before it; no OpenTelemetry scope label or target_info: Istio's label set only.
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName).AddPrometheusExporter(prometheus =>
+            {
+                prometheus.ScrapeResponseCacheDurationMilliseconds = 0;
+                prometheus.ScopeInfoEnabled = false;
+                prometheus.TargetInfoEnabled = false;
+            }));
         if (builder.IsTelemetryExported())
         {
             builder.Services.AddOpenTelemetry()
-                .WithMetrics(m => m.AddMeter(GatewayTelemetry.MeterName))
                 .WithTracing(t => t.AddSource(GatewayTelemetry.ActivitySource.Name));
             // Admin requests (the dashboard polls /status, health checks, /clusters) are not traffic: no spans for
             // them, as for the health endpoints.

@@ -9,7 +9,8 @@ namespace Demo.EgressGateway.Mesh;
 /// Istio-shaped telemetry per proxy stage (the caller's sidecar, then the egress gateway):
 /// <list type="bullet">
 /// <item><c>istio_requests_total</c> and <c>istio_request_duration_milliseconds</c> with Istio's standard labels
-/// (<see cref="IstioLabels"/>), exported through OpenTelemetry and kept for <c>/stats/prometheus</c>;</item>
+/// (<see cref="IstioLabels"/>), recorded once on the meter <see cref="MeterName"/> and read from it by the OTLP exporter
+/// and by the admin port's <c>/stats/prometheus</c> (OpenTelemetry's Prometheus exporter);</item>
 /// <item>a span per stage named as Envoy names it for Istio — the route's decorator, <c>&lt;host&gt;:&lt;port&gt;/*</c>
 /// (istio/istio <c>pilot/pkg/networking/core/route/route.go</c>, <c>GetRouteOperation</c>: the destination
 /// cluster's host and port when the route has one destination, else the VirtualService's name and the listener port)
@@ -37,12 +38,11 @@ public sealed class GatewayTelemetry
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly bool _accessLog;
-    private readonly IstioStats _stats;
     private readonly ClusterStats _clusters;
     private readonly (string Workload, string Namespace) _sidecar;
     private readonly (string Workload, string Namespace) _gateway;
 
-    public GatewayTelemetry(IMeterFactory meterFactory, IOptions<EgressGatewayOptions> options, IstioStats stats, ClusterStats clusters)
+    public GatewayTelemetry(IMeterFactory meterFactory, IOptions<EgressGatewayOptions> options, ClusterStats clusters)
     {
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("istio_requests_total", "{request}",
@@ -50,10 +50,9 @@ public sealed class GatewayTelemetry
         _duration = meter.CreateHistogram<double>("istio_request_duration_milliseconds", "ms",
             "Time from the request's arrival at a proxy stage to its response.", advice: new InstrumentAdvice<double>
             {
-                HistogramBucketBoundaries = IstioStats.DurationBuckets,
+                HistogramBucketBoundaries = IstioLabels.DurationBuckets,
             });
         _accessLog = options.Value.AccessLog;
-        _stats = stats;
         _clusters = clusters;
         _sidecar = (options.Value.SourceWorkload, options.Value.WorkloadNamespace);
         _gateway = WorkloadOf(options.Value.EgressGatewayService);
@@ -154,7 +153,6 @@ public sealed class GatewayTelemetry
 
         if (_requests.Enabled || _duration.Enabled)
         {
-            // Only when something listens (an OTLP exporter): the 15-label TagList allocates.
             var tags = new TagList();
             foreach (var tag in labels.Tags())
             {
@@ -163,7 +161,6 @@ public sealed class GatewayTelemetry
             _requests.Add(1, tags);
             _duration.Record(elapsed.TotalMilliseconds, tags);
         }
-        _stats.Record(labels, elapsed.TotalMilliseconds);
         if (cluster is not null)
         {
             _clusters.Completed(cluster, frame.Attempts, frame.Status, frame.Flags);
