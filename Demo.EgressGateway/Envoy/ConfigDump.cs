@@ -143,6 +143,16 @@ public static partial class ConfigDump
                 json.WriteStartObject("typed_config");
                 json.WriteString("@type", "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext");
                 json.WriteBoolean("require_client_certificate", mode is "ISTIO_MUTUAL" or "MUTUAL");
+                if (chain.MatchSubjectAltNames.Count > 0)
+                {
+                    json.WriteStartObject("common_tls_context");
+                    json.WriteStartObject("combined_validation_context");
+                    json.WriteStartObject("default_validation_context");
+                    WriteObjectList(json, "match_subject_alt_names", "exact", chain.MatchSubjectAltNames);
+                    json.WriteEndObject();
+                    json.WriteEndObject();
+                    json.WriteEndObject();
+                }
                 json.WriteEndObject();
                 json.WriteEndObject();
             }

@@ -44,6 +44,12 @@ public sealed record FilterChain(string Name, FilterChainMatch? FilterChainMatch
     public string? ServerTlsMode { get; init; }
 
     /// <summary>
+    /// The DownstreamTlsContext's <c>default_validation_context.match_subject_alt_names</c> (exact): the client
+    /// certificate must carry one of them (the Gateway server's <c>tls.subjectAltNames</c>); empty: no SAN check.
+    /// </summary>
+    public IReadOnlyList<string> MatchSubjectAltNames { get; init; } = [];
+
+    /// <summary>
     /// The connection manager's <c>tracing.spawn_upstream_span</c>: the router then starts a child span per upstream
     /// request (<c>router &lt;cluster&gt; egress</c>, Envoy's upstream_request.cc) besides the proxy's own span.
     /// </summary>

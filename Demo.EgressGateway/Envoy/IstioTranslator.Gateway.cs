@@ -41,6 +41,9 @@ public static partial class IstioTranslator
                         terminatesTls ? new FilterChainMatch(serverNames, "tls") : null, routeName, terminatesTls ? "tls" : null)
                     {
                         ServerTlsMode = terminatesTls ? server.TlsMode : null,
+                        // listener.go BuildListenerTLSContext: the SANs go to the validation context of a server that
+                        // validates its client.
+                        MatchSubjectAltNames = server.TlsMode is "ISTIO_MUTUAL" or "MUTUAL" or "OPTIONAL_MUTUAL" ? server.SubjectAltNames : [],
                         // tracing.go configureFromProviderConfig: startChildSpan for a router (the demo traces through
                         // the Telemetry API, deploy/cluster/telemetry-tracing.yaml).
                         SpawnUpstreamSpan = Version.GatewaySpawnsUpstreamSpan,

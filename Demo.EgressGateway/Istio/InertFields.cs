@@ -70,6 +70,10 @@ public static class InertFields
                 "the gateway's own certificate: the local gateway's listener presents its mesh workload certificate (from the in-memory mesh CA) for every TLS server")),
     ];
 
+    /// <summary>Gateway server tls.subjectAltNames on a SIMPLE server.</summary>
+    public static readonly InertField SimpleServerSubjectAltNames = Add("Gateway", "spec.servers[].tls.subjectAltNames",
+        "on a SIMPLE server only (the other modes check the client certificate's SANs against it): istiod writes no client validation context for SIMPLE (listener.go `BuildListenerTLSContext`)");
+
     /// <summary>Handshake settings of an ISTIO_MUTUAL server (refused on other modes: <see cref="RefusedFields"/>).</summary>
     public static readonly IReadOnlyList<InertField> IstioMutualHandshake =
     [

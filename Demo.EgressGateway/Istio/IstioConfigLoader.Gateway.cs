@@ -69,6 +69,7 @@ public static partial class IstioConfigLoader
             var port = server.Map("port", required: true) is { } p ? ParsePort(p) : new ServicePort(0, null, null);
             var hosts = server.StringList("hosts", required: true);
             string? tlsMode = null;
+            IReadOnlyList<string> subjectAltNames = [];
             if (server.Map("tls") is { } tls)
             {
                 tlsMode = tls.String("mode");
@@ -105,8 +106,17 @@ public static partial class IstioConfigLoader
                         tls.Refuse(field);
                     }
                 }
-                // For every mode (ISTIO_MUTUAL included) istiod puts these in the listener's validation context.
-                tls.Refuse(RefusedFields.ServerSubjectAltNames);
+                // listener.go BuildListenerTLSContext → ApplyToCommonTLSContext: for a server that validates its client
+                // (ISTIO_MUTUAL, MUTUAL, OPTIONAL_MUTUAL) the SANs become the validation context's exact
+                // match_subject_alt_names; a SIMPLE server has no validation context, so there they do nothing.
+                if (tlsMode == "SIMPLE")
+                {
+                    tls.Accept(InertFields.SimpleServerSubjectAltNames);
+                }
+                else
+                {
+                    subjectAltNames = tls.StringList("subjectAltNames");
+                }
                 tls.Refuse(RefusedFields.ServerCaCrl);
                 tls.RejectUnknown();
             }
@@ -114,7 +124,7 @@ public static partial class IstioConfigLoader
             server.Accept(InertFields.ServerDefaultEndpoint);
             server.Accept(InertFields.ServerName);
             server.RejectUnknown();
-            servers.Add(new GatewayServer(port, hosts, tlsMode));
+            servers.Add(new GatewayServer(port, hosts, tlsMode) { SubjectAltNames = subjectAltNames });
         }
         return new Gateway(id, selector, servers);
     }

@@ -52,7 +52,14 @@ public sealed record ServicePort(int Number, string? Name, string? Protocol)
 public sealed record Gateway(ResourceId Id, IReadOnlyDictionary<string, string> Selector, IReadOnlyList<GatewayServer> Servers)
     : IstioResource(Id);
 
-public sealed record GatewayServer(ServicePort Port, IReadOnlyList<string> Hosts, string? TlsMode);
+public sealed record GatewayServer(ServicePort Port, IReadOnlyList<string> Hosts, string? TlsMode)
+{
+    /// <summary>
+    /// <c>tls.subjectAltNames</c>: the client certificate SANs the server accepts (exact matches; empty: any client
+    /// certificate the CA signed). Read for the modes that validate a client (ISTIO_MUTUAL, MUTUAL, OPTIONAL_MUTUAL).
+    /// </summary>
+    public IReadOnlyList<string> SubjectAltNames { get; init; } = [];
+}
 
 public sealed record DestinationRule(ResourceId Id, string Host, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets)
     : IstioResource(Id)

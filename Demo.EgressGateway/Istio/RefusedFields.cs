@@ -112,10 +112,6 @@ public static class RefusedFields
     public static readonly RefusedField ServerVerifyCertificateHash = Add("Gateway", "spec.servers[].tls.verifyCertificateHash", UnlessIstioMutual,
         $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})");
 
-    /// <summary>Gateway server tls.subjectAltNames (the client certificate SANs the listener accepts).</summary>
-    public static readonly RefusedField ServerSubjectAltNames = AnyValue("Gateway", "spec.servers[].tls.subjectAltNames",
-        "client certificate SAN checks at the gateway's listener (Envoy match_subject_alt_names): the gateway's listener checks only that the client certificate is the mesh CA's");
-
     /// <summary>Gateway server tls.caCrl.</summary>
     public static readonly RefusedField ServerCaCrl = AnyValue("Gateway", "spec.servers[].tls.caCrl",
         "certificate revocation lists at the gateway's listener: the gateway's listener checks only that the client certificate is the mesh CA's");

@@ -125,19 +125,25 @@ public sealed class GatewayConnectionHandler(
             // alpnSelectCallback: SSL_TLSEXT_ERR_NOACK); SslStream would fail the handshake instead, so it offers ALPN
             // only when there is a protocol in common.
             ApplicationProtocols = hello.ApplicationProtocols.Any(p => p is "h2" or "http/1.1") ? GatewayAlpn : null,
-            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+            RemoteCertificateValidationCallback = (_, certificate, x509Chain, errors) =>
             {
                 if (certificate is null)
                 {
                     refusal = "the client presented no certificate";
                     return mode == "OPTIONAL_MUTUAL";
                 }
-                if (authority.ValidatePeer(certificate, chain, errors, out peer, out var reason))
+                if (!authority.ValidatePeer(certificate, x509Chain, errors, out peer, out var reason))
                 {
-                    return true;
+                    refusal = reason;
+                    return false;
                 }
-                refusal = reason;
-                return false;
+                // The validation context's match_subject_alt_names (exact): a mesh certificate's one SAN is its identity.
+                if (chain.MatchSubjectAltNames.Count > 0 && !chain.MatchSubjectAltNames.Contains(peer!, StringComparer.Ordinal))
+                {
+                    refusal = $"the client's identity {peer} is none of subjectAltNames [{string.Join(", ", chain.MatchSubjectAltNames)}]";
+                    return false;
+                }
+                return true;
             },
         };
         var ssl = new SslStream(new DuplexPipeStream(connection.Transport), leaveInnerStreamOpen: false);

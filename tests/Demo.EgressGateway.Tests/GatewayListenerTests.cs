@@ -88,6 +88,55 @@ public sealed class GatewayListenerTests
         Assert.Equal(0, gateway.Upstream.TotalHits);
     }
 
+    // listener.go BuildListenerTLSContext → ApplyToCommonTLSContext: an ISTIO_MUTUAL server's subjectAltNames become
+    // the listener's exact match_subject_alt_names, so a mesh client whose SPIFFE identity is not listed is refused.
+    [Fact]
+    public async Task An_ISTIO_MUTUAL_server_with_subjectAltNames_accepts_only_the_client_identities_it_lists()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Replace(GatewayFile, "        mode: ISTIO_MUTUAL\n",
+                "        mode: ISTIO_MUTUAL\n        subjectAltNames:\n          - spiffe://cluster.local/ns/demo/sa/proxy\n");
+        });
+        var authority = gateway.Services.GetRequiredService<MeshCertificateAuthority>();
+
+        var (listed, _) = await ExchangeAsync(gateway, GatewayHost.V1Host, authority.WorkloadCertificate("demo", "proxy"));
+        var (other, _) = await ExchangeAsync(gateway, GatewayHost.V1Host, authority.WorkloadCertificate("demo", "other"));
+
+        Assert.StartsWith("HTTP/1.1 200 ", listed, StringComparison.Ordinal);
+        Assert.StartsWith("refused", other, StringComparison.Ordinal);
+        Assert.Equal(1, gateway.Upstream.TotalHits);
+        Assert.Contains(gateway.Logs.Messages(), m => m.Contains("downstream TLS handshake failed sni=" + GatewayHost.V1Host
+            + " port=443: the client's identity spiffe://cluster.local/ns/demo/sa/other is none of subjectAltNames [spiffe://cluster.local/ns/demo/sa/proxy]", StringComparison.Ordinal));
+        // The sidecar's own identity is listed: the demo's path still answers.
+        Assert.Equal(200, (await gateway.GetAsync()).Status);
+    }
+
+    // The same through the sidecar. In TLS 1.3 the client's handshake is over once it sends its Finished; the server
+    // checks the client certificate after that, so the refusal reaches the sidecar as the connection closing under its
+    // request: Envoy's reset reason connection termination (UC), which the demo's retryOn (5xx) retries: URX.
+    [Fact]
+    public async Task A_sidecar_whose_identity_a_gateway_servers_subjectAltNames_do_not_list_gets_503_UC()
+    {
+        await using var gateway = await GatewayHost.StartAsync(folder =>
+        {
+            RoutingTests.NoFaults(folder);
+            folder.Replace(GatewayFile, "        mode: ISTIO_MUTUAL\n",
+                "        mode: ISTIO_MUTUAL\n        subjectAltNames:\n          - spiffe://cluster.local/ns/demo/sa/someone-else\n");
+        });
+
+        var (status, _) = await gateway.GetAsync();
+
+        Assert.Equal(503, status);
+        Assert.Equal(0, gateway.Upstream.TotalHits);
+        Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[sidecar] \"GET / HTTP/1.1\" 503 UC,URX attempts=3 ", StringComparison.Ordinal)
+            && m.Contains("details=upstream_reset_before_response_started{connection_termination}", StringComparison.Ordinal));
+        Assert.Contains(gateway.Logs.Messages(), m => m.Contains("the client's identity spiffe://cluster.local/ns/demo/sa/proxy is none of subjectAltNames", StringComparison.Ordinal));
+    }
+
+    private const string GatewayFile = "gateway-hello-cf-egress.yaml";
+
     private static int GatewayPort(GatewayHost gateway) =>
         gateway.Services.GetRequiredService<GatewayListenerManager>().Endpoints[443].Port;
 
