@@ -41,13 +41,11 @@ public static partial class IstioTranslator
                 // cluster_tls.go: a credentialName is a Secret only gateways may read; a sidecar gets no TLS context at all.
                 tls = null;
             }
-            if (tls is null && service.IsEgressGatewayService)
-            {
-                // Auto mTLS: the egress gateway has an Istio proxy, so a sidecar speaks ISTIO_MUTUAL to it unless a
-                // DestinationRule says otherwise; the SNI is then the cluster's own name.
-                transportSocket = new UpstreamTlsContext(SniOfCluster(name), [], null, IstioMutual: true, false);
-            }
-            else if (tls is { Mode: "ISTIO_MUTUAL" })
+            // No auto mTLS to the egress gateway: istiod's auto mTLS (cluster_builder.go buildAutoMtlsSettings) picks
+            // ISTIO_MUTUAL only for endpoints labelled security.istio.io/tlsMode: istio, which the sidecar injector sets
+            // and the gateway's pods (helm chart, gateway-injection-template.yaml) do not carry: without a
+            // DestinationRule's ISTIO_MUTUAL the sidecar speaks plain text to the gateway.
+            if (tls is { Mode: "ISTIO_MUTUAL" })
             {
                 transportSocket = new UpstreamTlsContext(tls.Sni ?? SniOfCluster(name), tls.SubjectAltNames, null, IstioMutual: true, false);
             }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Security.Authentication;
@@ -31,8 +32,13 @@ public sealed class GatewayConnectionHandler(
     // gateway.go: an HTTPS server's DownstreamTlsContext offers h2 and http/1.1 (util.ALPNHttp).
     private static readonly List<SslApplicationProtocol> GatewayAlpn = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
 
-    /// <summary>Runs the listener filters and the filter-chain match for one connection on Service port <paramref name="port"/>.</summary>
-    public async Task OnConnectionAsync(ConnectionContext connection, int port, ConnectionDelegate next)
+    /// <summary>
+    /// Runs the listener filters and the filter-chain match for one connection on Service port <paramref name="port"/>,
+    /// then hands it to the HTTP connection manager's codec as Envoy's codec_type AUTO picks it: <paramref name="http2"/>
+    /// when TLS negotiated ALPN <c>h2</c> or clear text starts with the HTTP/2 connection preface, else
+    /// <paramref name="http1"/>.
+    /// </summary>
+    public async Task OnConnectionAsync(ConnectionContext connection, int port, ConnectionDelegate http1, ConnectionDelegate http2)
     {
         var (inspection, hello) = await InspectAsync(connection);
         if (inspection == TlsInspection.NeedMoreData)
@@ -51,7 +57,7 @@ public sealed class GatewayConnectionHandler(
         if (inspection == TlsInspection.RawBuffer)
         {
             connection.Features.Set(new DownstreamConnection(port, null, transport, [], null, null));
-            await next(connection);
+            await (await StartsWithHttp2PrefaceAsync(connection) ? http2 : http1)(connection);
             return;
         }
         if (chain.Chain.ServerTlsMode is null)
@@ -61,7 +67,32 @@ public sealed class GatewayConnectionHandler(
             connection.Abort();
             return;
         }
-        await TerminateTlsAsync(connection, port, hello!, chain.Chain, next);
+        await TerminateTlsAsync(connection, port, hello!, chain.Chain, http1, http2);
+    }
+
+    // RFC 9113 §3.4: a client with prior knowledge starts with this preface (Envoy's codec AUTO compares the first
+    // bytes with it: Http::Utility / conn_manager_impl createCodec).
+    private static readonly byte[] Http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray();
+
+    // Reads without consuming until the first bytes either are the preface or differ from it.
+    private static async Task<bool> StartsWithHttp2PrefaceAsync(ConnectionContext connection)
+    {
+        var input = connection.Transport.Input;
+        while (true)
+        {
+            var result = await input.ReadAsync(connection.ConnectionClosed);
+            var buffer = result.Buffer;
+            var length = (int)Math.Min(buffer.Length, Http2Preface.Length);
+            var start = new byte[length];
+            buffer.Slice(0, length).CopyTo(start);
+            var matches = start.AsSpan().SequenceEqual(Http2Preface.AsSpan(0, length));
+            if (!matches || length == Http2Preface.Length || result.IsCompleted)
+            {
+                input.AdvanceTo(buffer.Start);
+                return matches && length == Http2Preface.Length;
+            }
+            input.AdvanceTo(buffer.Start, buffer.End);
+        }
     }
 
     private async Task<(TlsInspection, ClientHello?)> InspectAsync(ConnectionContext connection)
@@ -109,7 +140,8 @@ public sealed class GatewayConnectionHandler(
         }
     }
 
-    private async Task TerminateTlsAsync(ConnectionContext connection, int port, ClientHello hello, Envoy.FilterChain chain, ConnectionDelegate next)
+    private async Task TerminateTlsAsync(ConnectionContext connection, int port, ClientHello hello, Envoy.FilterChain chain,
+        ConnectionDelegate http1, ConnectionDelegate http2)
     {
         var mode = chain.ServerTlsMode!;
         var manager = services.GetRequiredService<GatewayListenerManager>();
@@ -170,7 +202,7 @@ public sealed class GatewayConnectionHandler(
         connection.Transport = new SslDuplexPipe(PipeReader.Create(ssl), PipeWriter.Create(ssl));
         try
         {
-            await next(connection);
+            await (alpn == SslApplicationProtocol.Http2 ? http2 : http1)(connection);
         }
         finally
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using Demo.EgressGateway.Istio;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
@@ -74,15 +75,35 @@ public sealed class GatewayListenerManager(
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // A sidecar's HTTP/2 keeps the app's :scheme (http) over the mesh's mTLS.
+            kestrel.AllowAlternateSchemes = true;
             foreach (var (port, _) in ServicePorts)
             {
+                // Envoy's connection manager picks its codec per connection (codec_type AUTO: ALPN h2, or the HTTP/2
+                // preface in clear text). Kestrel fixes the protocols per endpoint, and keeps HTTP/2 off on one whose
+                // TLS it does not terminate itself (the filter chain's TLS is GatewayConnectionHandler's). So each port
+                // has a second, HTTP/2-only endpoint that no client connects to: its HTTP connection handler is taken
+                // here and given the connections the listener's handler finds speaking HTTP/2.
+                ConnectionDelegate? http2 = null;
+                kestrel.Listen(IPAddress.Loopback, 0, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    listen.Use(next =>
+                    {
+                        http2 = next;
+                        return connection =>
+                        {
+                            connection.Abort();
+                            return Task.CompletedTask;
+                        };
+                    });
+                });
                 kestrel.Listen(IPAddress.Loopback, 0, listen =>
                 {
                     _bound[port] = listen;
-                    // HTTP/1.1 only: Kestrel turns HTTP/2 off on an endpoint it does not itself terminate TLS on, and
-                    // the TLS here is the filter chain's (GatewayConnectionHandler), so the hop stays HTTP/1.1.
                     listen.Protocols = HttpProtocols.Http1;
-                    listen.Use(next => connection => handler.OnConnectionAsync(connection, port, next));
+                    listen.Use(next => connection => handler.OnConnectionAsync(connection, port, next,
+                        http2 ?? throw new InvalidOperationException("The HTTP/2 endpoint of the gateway's listener was not built.")));
                 });
             }
         });

@@ -42,8 +42,7 @@ public sealed partial class MeshRequestHandler
         var client = transport.Tls && transport.Sni is null
             ? host.ClientForAuthority(clients, Envoy.HttpUtility.ParseAuthority(request.Authority))
             : host.Client(clients);
-        // The hop to the egress gateway stays HTTP/1.1 (see GatewayListenerManager).
-        var requestConfig = !cluster.IsEgressGateway && (cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol)))
+        var requestConfig = cluster.Config.Http2 || (cluster.Config.UseDownstreamProtocol && HttpProtocol.IsHttp2(context.Request.Protocol))
             ? Http2RequestConfig
             : RequestConfig;
         var error = await forwarder.SendAsync(context, host.DestinationPrefix, client, requestConfig, transformer, cancellationToken);

@@ -135,15 +135,16 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             {
                 IdleTimeout = cluster.IdleTimeout,
                 MaxConnectionDuration = cluster.MaxConnectionDuration,
-                Http2 = !isEgressGateway && (cluster.Http2 || cluster.UseDownstreamProtocol),
+                Http2 = cluster.Http2 || cluster.UseDownstreamProtocol,
                 MeshHop = isEgressGateway,
                 Pool = pool,
                 SecretNotSupplied = tls?.SecretNotSupplied ?? false,
                 AutoSanValidation = tls?.AutoSanValidation ?? false,
                 IstioMutual = tls is { IstioMutual: true },
             },
-            // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory).
-            DestinationPrefix = $"{(tls is not null && !isEgressGateway && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
+            // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory); the mesh
+            // hop's HTTP/2 keeps the app's :scheme (http) over Istio's mTLS, as Envoy forwards it.
+            DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
         }).ToList();
         return new ClusterRuntime
         {

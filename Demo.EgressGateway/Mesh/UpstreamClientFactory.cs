@@ -147,7 +147,7 @@ public sealed class UpstreamClientFactory : IDisposable
         }
         // TLS is originated here rather than by the handler: SocketsHttpHandler would take the SNI from the Host
         // header, while Envoy sends the DestinationRule's sni whatever the Host is.
-        if (tls is not null && transport.Http2)
+        if (tls is not null && transport.Http2 && !transport.IstioMutual)
         {
             // HTTP/2 carries :scheme, which must say https on a TLS connection: the handler originates TLS itself
             // here (its SNI is then the Host, which is Envoy's auto_sni; an explicit sni equal to the Host is the same).
