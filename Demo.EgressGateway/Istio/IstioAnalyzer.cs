@@ -294,8 +294,18 @@ public static partial class IstioAnalyzer
                     var d = toEgress[i];
                     if (hosts[i] is null)
                     {
-                        Warn(vs, $"{d.Field}.headers.request.set.host",
-                            "is missing: a destination that goes through the egress gateway must set the external Host it is for; otherwise the request keeps the in-mesh name and the external app answers 404 unknown_route");
+                        // The request keeps its Host, which the gateway routes only where one of its servers lists it
+                        // (istio.io's egress-gateway task: the VirtualService's host is the external host itself).
+                        var received = route.Match.Count > 0 && route.Match.All(m => m.Authority is { Kind: StringMatchKind.Exact })
+                            ? route.Match.Select(m => m.Authority!.Value).ToList()
+                            : vs.Hosts.ToList();
+                        var unserved = received.Where(h => !egressGateways.Any(g => g.Servers.Any(s =>
+                            s.Hosts.Any(server => HostName.Matches(HostName.StripNamespace(server), h))))).ToList();
+                        if (unserved.Count > 0)
+                        {
+                            Warn(vs, $"{d.Field}.headers.request.set.host",
+                                $"is missing: the request goes through the egress gateway with the Host '{string.Join(", ", unserved)}', which no egress Gateway server lists; set the external Host it is for, otherwise the gateway has no route for it (404 NR) or the external app answers 404 unknown_route");
+                        }
                         continue;
                     }
                     var sni = SubsetSni(destinationRules, d.Destination, environment);

@@ -72,6 +72,51 @@ public sealed class AnalyzerTests
             && d.Message.Contains("is missing", StringComparison.Ordinal)));
     }
 
+    // istio.io's egress-gateway task: the VirtualService's host is the external host, which the Gateway's server lists,
+    // so the request needs no other Host on its way through the gateway.
+    [Fact]
+    public void A_destination_through_the_gateway_keeping_a_Host_its_server_lists_is_not_named()
+    {
+        var config = IstioConfigLoader.Parse("cnn.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: { name: cnn }
+            spec:
+              hosts: [edition.cnn.com]
+              ports: [{ number: 80, name: http-port, protocol: HTTP }]
+              resolution: DNS
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: { name: istio-egressgateway }
+            spec:
+              selector: { istio: egressgateway }
+              servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: [edition.cnn.com] }]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: { name: egressgateway-for-cnn }
+            spec:
+              host: istio-egressgateway.istio-system.svc.cluster.local
+              subsets: [{ name: cnn }]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: { name: direct-cnn-through-egress-gateway }
+            spec:
+              hosts: [edition.cnn.com]
+              gateways: [istio-egressgateway, mesh]
+              http:
+                - match: [{ gateways: [mesh], port: 80 }]
+                  route: [{ destination: { host: istio-egressgateway.istio-system.svc.cluster.local, subset: cnn, port: { number: 80 } } }]
+                - match: [{ gateways: [istio-egressgateway], port: 80 }]
+                  route: [{ destination: { host: edition.cnn.com, port: { number: 80 } } }]
+            """);
+        Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
+
+        Assert.Empty(IstioAnalyzer.Analyze(config));
+    }
+
     // Envoy: the SNI picks the listener's filter chain (the Gateway server), the Host picks the route inside it.
     [Fact]
     public void A_gateway_subset_whose_sni_does_not_match_its_host_is_named()
