@@ -75,6 +75,14 @@ public sealed class EgressGatewayOptions
     [Required]
     public string WorkloadNamespace { get; set; } = MeshEnvironment.DefaultWorkloadNamespace;
 
+    /// <summary>
+    /// The calling workload's outbound traffic policy: <c>REGISTRY_ONLY</c> (the demo's, from the Sidecar resource of
+    /// its namespace, deploy/cluster/sidecar.yaml) or <c>ALLOW_ANY</c> (Istio's mesh-wide default,
+    /// <c>meshConfig.outboundTrafficPolicy.mode</c>). See <see cref="MeshEnvironment.OutboundTrafficPolicy"/>.
+    /// </summary>
+    [Required, RegularExpression("^(REGISTRY_ONLY|ALLOW_ANY)$", ErrorMessage = "EgressGateway:OutboundTrafficPolicy must be REGISTRY_ONLY or ALLOW_ANY.")]
+    public string OutboundTrafficPolicy { get; set; } = MeshEnvironment.RegistryOnly;
+
     /// <summary>The calling workload's pod labels, for VirtualService <c>match.sourceLabels</c>.</summary>
     public Dictionary<string, string> WorkloadLabels { get; set; } = new() { ["app"] = "proxy" };
 
@@ -85,6 +93,7 @@ public sealed class EgressGatewayOptions
     {
         WorkloadNamespace = WorkloadNamespace,
         WorkloadLabels = WorkloadLabels,
+        OutboundTrafficPolicy = OutboundTrafficPolicy,
         Credentials = Credentials,
         IstioVersion = Istio.IstioVersion.TryParse(IstioVersion, out var version) ? version : Istio.IstioVersion.Default,
     };

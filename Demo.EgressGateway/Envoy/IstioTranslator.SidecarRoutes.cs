@@ -73,19 +73,47 @@ public static partial class IstioTranslator
                             null, null, HeaderOperations.None, HeaderOperations.None, $"{service.Host}:{port}/*", null),
                     ]));
                 }
-                // REGISTRY_ONLY (the demo's Sidecar outboundTrafficPolicy): everything else gets Istio's block_all.
-                virtualHosts.Add(new VirtualHost(BlockAllRoute, ["*"],
-                [
-                    // httproute.go: Istio's block_all route has no decorator.
-                    new Route(BlockAllRoute, CatchAll(), null, new DirectResponseAction(502, null), null,
-                        HeaderOperations.None, HeaderOperations.None, "", null),
-                ]));
+                virtualHosts.Add(CatchAllVirtualHost());
                 var name = port.ToString(CultureInfo.InvariantCulture);
                 routeConfigs.Add(new RouteConfiguration(name, virtualHosts));
                 listeners.Add(new Listener($"0.0.0.0_{port}", new SocketAddress("0.0.0.0", port),
                     [new FilterChain($"0.0.0.0_{port}", null, name, null)]));
             }
         }
+
+        // httproute.go BuildCatchAllVirtualHost: REGISTRY_ONLY (the demo's Sidecar outboundTrafficPolicy) gives everything
+        // else Istio's block_all, a 502 direct response; ALLOW_ANY the allow_any route to the PassthroughCluster, no
+        // timeout, no retry policy. Neither route has a decorator.
+        private VirtualHost CatchAllVirtualHost()
+        {
+            if (environment.OutboundTrafficPolicy != MeshEnvironment.AllowAny)
+            {
+                return new VirtualHost(BlockAllRoute, ["*"],
+                [
+                    new Route(BlockAllRoute, CatchAll(), null, new DirectResponseAction(502, null), null,
+                        HeaderOperations.None, HeaderOperations.None, "", null),
+                ]);
+            }
+            AddPassthroughCluster();
+            return new VirtualHost(AllowAnyRoute, ["*"],
+            [
+                new Route(AllowAnyRoute, CatchAll(), new RouteAction(PassthroughCluster, null, null, null, TimeSpan.Zero, null),
+                    null, null, HeaderOperations.None, HeaderOperations.None, "", null),
+            ]);
+        }
+
+        // cluster_builder.go buildDefaultPassthroughCluster: ORIGINAL_DST, CLUSTER_PROVIDED, the mesh's connect timeout,
+        // the downstream's protocol upstream, and the default connection pool's limits (2^32−1).
+        private void AddPassthroughCluster() => _clusters.TryAdd(PassthroughCluster, new Cluster(PassthroughCluster, "ORIGINAL_DST",
+            DefaultConnectTimeout, [], null, null, new CircuitBreakers(uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue)
+            {
+                TrackRemaining = Version.CircuitBreakersTrackRemaining,
+            },
+            new ClusterMetadata(PassthroughCluster, 0, null, null))
+        {
+            LbPolicy = "CLUSTER_PROVIDED",
+            UseDownstreamProtocol = true,
+        });
 
         // Istio writes the host without its port and sets ignore_port_in_host_matching on the route configuration.
         private static IReadOnlyList<string> Domains(string host, int port) => [host];

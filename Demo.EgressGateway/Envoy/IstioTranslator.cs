@@ -32,6 +32,12 @@ public static partial class IstioTranslator
 {
     public const string BlackHoleCluster = "BlackHoleCluster";
     public const string BlockAllRoute = "block_all";
+
+    /// <summary>util.go: the cluster that forwards to the original destination the caller dialled (ORIGINAL_DST).</summary>
+    public const string PassthroughCluster = "PassthroughCluster";
+
+    /// <summary>util.go Passthrough: the ALLOW_ANY catch-all virtual host and route.</summary>
+    public const string AllowAnyRoute = "allow_any";
     public const string DefaultRouteName = "default";
     public const string RootNamespace = "istio-system";
 

@@ -27,6 +27,20 @@ public sealed record MeshEnvironment(
 
     public IstioVersion IstioVersion { get; init; } = IstioVersion.Default;
 
+    /// <summary>Istio's outbound traffic policy that lets only registered hosts out (block_all for the rest: 502).</summary>
+    public const string RegistryOnly = "REGISTRY_ONLY";
+
+    /// <summary>Istio's outbound traffic policy that passes unregistered hosts to their original destination (PassthroughCluster).</summary>
+    public const string AllowAny = "ALLOW_ANY";
+
+    /// <summary>
+    /// The calling workload's sidecar's <c>outboundTrafficPolicy.mode</c> (its namespace's Sidecar resource, else
+    /// <c>meshConfig.outboundTrafficPolicy.mode</c>, whose default is ALLOW_ANY): <see cref="RegistryOnly"/>, the demo's
+    /// (deploy/cluster/sidecar.yaml), or <see cref="AllowAny"/>. httproute.go BuildCatchAllVirtualHost builds the
+    /// sidecar's catch-all virtual host from it.
+    /// </summary>
+    public string OutboundTrafficPolicy { get; init; } = RegistryOnly;
+
     /// <summary>
     /// Kubernetes Secret name → PEM CA bundle standing for that Secret's ca.crt locally (EgressGateway:Credentials).
     /// Null: not known here (the analyze command), so credentialName is not checked.

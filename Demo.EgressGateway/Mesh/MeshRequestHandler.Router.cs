@@ -35,7 +35,15 @@ public sealed partial class MeshRequestHandler
         RouteConfigurationRuntime routes;
         if (isSidecar)
         {
-            if (proxy.FindListener(port) is not { } listener || listener.Match(null) is not { } chain)
+            if (proxy.FindListener(port)?.Match(null) is { } chain)
+            {
+                routes = chain.Routes;
+            }
+            else if (proxy.Passthrough is { } passthrough)
+            {
+                routes = passthrough;
+            }
+            else
             {
                 // No HTTP listener for this port (e.g. a plain-HTTP request to an HTTPS port, or a port nothing
                 // registers): the connection goes to the BlackHoleCluster — Envoy's TCP proxy closes it (UH).
@@ -45,7 +53,6 @@ public sealed partial class MeshRequestHandler
                 request.Context.Abort();
                 return new AttemptOutcome(OutcomeKind.Response, 0, Committed: true, ResponseFlags.NoHealthyUpstream) { LocalReply = true };
             }
-            routes = chain.Routes;
         }
         else
         {
@@ -201,7 +208,9 @@ public sealed partial class MeshRequestHandler
         frame.RetryInFlight = false;
         try
         {
-            var host = cluster.PickHost(frame.AttemptedHosts, frame.Route!.Retry.AvoidPreviousHosts);
+            var host = cluster.OriginalDestinationHost is not null
+                ? OriginalDestination(request, cluster)
+                : cluster.PickHost(frame.AttemptedHosts, frame.Route!.Retry.AvoidPreviousHosts);
             frame.UpstreamHost = cluster.Name;
             if (host is null)
             {
@@ -280,5 +289,13 @@ public sealed partial class MeshRequestHandler
         request.Path = match.Prefix is { } prefix && path.Length >= prefix.Length
             ? rewrite + path[prefix.Length..]
             : rewrite;
+    }
+
+    // The PassthroughCluster's destination: the address the app dialled, which reaches its sidecar as the request's
+    // Host (its port, else the listener's).
+    private static HostRuntime OriginalDestination(ActiveStream request, ClusterRuntime cluster)
+    {
+        var authority = Envoy.HttpUtility.ParseAuthority(request.Authority);
+        return cluster.OriginalDestination(authority.Host, authority.Port ?? request.Context.Request.Host.Port ?? 80);
     }
 }

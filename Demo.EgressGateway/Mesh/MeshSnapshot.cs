@@ -50,6 +50,12 @@ public sealed class ProxyRuntime(ProxyConfig config, IReadOnlyDictionary<int, Li
     public ClusterRuntime? FindCluster(string name) => clusters.GetValueOrDefault(name);
 
     public IEnumerable<ClusterRuntime> Clusters => clusters.Values;
+
+    /// <summary>
+    /// A sidecar under ALLOW_ANY: the routes of its virtual outbound listener's passthrough chain (the allow_any route
+    /// to the PassthroughCluster) for a port with no listener of its own; null under REGISTRY_ONLY (BlackHoleCluster).
+    /// </summary>
+    public RouteConfigurationRuntime? Passthrough { get; init; }
 }
 
 /// <summary>A listener: its filter chains, chosen by SNI (server_names) as Envoy's filter-chain match does.</summary>
@@ -345,6 +351,20 @@ public sealed class ClusterRuntime
     public string? Sni => Config.TransportSocket?.Sni;
 
     public required IReadOnlyList<HostRuntime> Hosts { get; init; }
+
+    /// <summary>
+    /// For an ORIGINAL_DST cluster with no endpoints (Istio's PassthroughCluster): makes the host for a request's
+    /// original destination (address, port). Envoy's original_dst_cluster.cc adds a host per destination address on
+    /// first use; here the destination is the request's Host, as the app dialled it through its sidecar.
+    /// </summary>
+    public Func<string, int, HostRuntime>? OriginalDestinationHost { get; init; }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, int), HostRuntime> _originalDestinations = new();
+
+    /// <summary>The host for <paramref name="address"/>:<paramref name="port"/> of an ORIGINAL_DST cluster, made once per destination.</summary>
+    public HostRuntime OriginalDestination(string address, int port) =>
+        _originalDestinations.GetOrAdd((address, port), static (key, make) => make(key.Item1, key.Item2), OriginalDestinationHost!);
+
     public required OutlierSettings? Outlier { get; init; }
     public required ConnectionPoolGate Pool { get; init; }
 

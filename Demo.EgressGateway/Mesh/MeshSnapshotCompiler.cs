@@ -43,8 +43,16 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
         var listeners = proxy.Listeners.ToDictionary(
             l => l.Address.PortValue,
             l => new ListenerRuntime(l, l.FilterChains.Select(c => (c, tables[c.RouteConfigName])).ToList()));
-        return new ProxyRuntime(proxy, listeners, clusters);
+        // ALLOW_ANY: a port with no listener of its own reaches the virtual outbound listener's PassthroughFilterChain
+        // (listener.go), which forwards to the PassthroughCluster as the allow_any route does.
+        var allowAny = proxy.RouteConfigs.SelectMany(r => r.VirtualHosts).FirstOrDefault(v => v.Name == IstioTranslator.AllowAnyRoute);
+        var passthrough = isGateway || allowAny is null
+            ? null
+            : BuildRouteTable(new RouteConfiguration(PassthroughFilterChain, [allowAny]), clusters);
+        return new ProxyRuntime(proxy, listeners, clusters) { Passthrough = passthrough };
     }
+
+    private const string PassthroughFilterChain = "PassthroughFilterChain";
 
     private static RouteConfigurationRuntime BuildRouteTable(RouteConfiguration config, Dictionary<string, ClusterRuntime> clusters) =>
         new(config, config.VirtualHosts
@@ -123,7 +131,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
         var key = (isGateway ? "gateway/" : "sidecar/") + cluster.Name;
         clusterManager.Update(key, ConfigDump.ClusterJson(cluster));
         var pool = clusterManager.Pool(key, cluster.CircuitBreakers);
-        var hosts = cluster.Endpoints.Select(endpoint => new HostRuntime
+        HostRuntime Host(LbEndpoint endpoint) => new()
         {
             Endpoint = endpoint,
             Health = clusterManager.Host(key, $"{endpoint.Address}:{endpoint.PortValue}"),
@@ -145,12 +153,16 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory); the mesh
             // hop's HTTP/2 keeps the app's :scheme (http) over Istio's mTLS, as Envoy forwards it.
             DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
-        }).ToList();
+        };
         return new ClusterRuntime
         {
             Config = cluster,
             IsEgressGateway = isEgressGateway,
-            Hosts = hosts,
+            Hosts = cluster.Endpoints.Select(Host).ToList(),
+            // An ORIGINAL_DST cluster without endpoints (Istio's PassthroughCluster): each request's own destination.
+            OriginalDestinationHost = cluster is { Type: "ORIGINAL_DST", Endpoints.Count: 0 }
+                ? (address, port) => Host(new LbEndpoint(address, port, new Dictionary<string, string>()))
+                : null,
             Outlier = OutlierSettings.From(cluster),
             Pool = pool,
         };
