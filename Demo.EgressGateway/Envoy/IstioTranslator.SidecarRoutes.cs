@@ -86,7 +86,7 @@ public static partial class IstioTranslator
         // timeout, no retry policy. Neither route has a decorator.
         private VirtualHost CatchAllVirtualHost()
         {
-            if (environment.OutboundTrafficPolicy != MeshEnvironment.AllowAny)
+            if (Scope.OutboundTrafficPolicy != MeshEnvironment.AllowAny)
             {
                 return new VirtualHost(BlockAllRoute, ["*"],
                 [

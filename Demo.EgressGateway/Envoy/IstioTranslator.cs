@@ -154,8 +154,8 @@ public static partial class IstioTranslator
                 .ToList();
             if (!isGateway)
             {
-                // A sidecar goes through its Sidecar resource (the demo's namespace has one: REGISTRY_ONLY; its egress
-                // hosts are not modelled, everything exported here is imported): one namespace per hostname — the
+                candidates = candidates.Where(s => Scope.Imports(s.Service.Namespace, s.Service.Host)).ToList();
+                // A sidecar goes through its Sidecar resource (SidecarScope: what its egress hosts import): one namespace per hostname — the
                 // first seen, but the proxy's own namespace wins, and from 1.24 a Kubernetes Service wins over a
                 // ServiceEntry unless the ServiceEntry is in the proxy's namespace.
                 var chosen = new Dictionary<string, (string Namespace, bool Kubernetes)>(StringComparer.OrdinalIgnoreCase);
@@ -210,8 +210,10 @@ public static partial class IstioTranslator
             _ => kind.ToLowerInvariant(),
         };
 
+        // A sidecar sees a VirtualService its Sidecar's egress hosts import (any of its hosts, in its namespace).
         private IEnumerable<IstioVirtualService> VisibleVirtualServices() =>
-            config.OfKind<IstioVirtualService>().Where(vs => IsExportedTo(vs.ExportTo, NamespaceOf(vs), proxyNamespace));
+            config.OfKind<IstioVirtualService>().Where(vs => IsExportedTo(vs.ExportTo, NamespaceOf(vs), proxyNamespace)
+                && (isGateway || vs.Hosts.Any(host => Scope.Imports(NamespaceOf(vs), host))));
 
     }
 }

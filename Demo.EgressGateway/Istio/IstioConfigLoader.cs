@@ -266,9 +266,10 @@ public static partial class IstioConfigLoader
             "Gateway" => ParseGateway(id, spec),
             "DestinationRule" => ParseDestinationRule(id, spec),
             "VirtualService" => ParseVirtualService(id, spec),
+            "Sidecar" => ParseSidecar(id, spec),
             _ => null,
         };
-        if (resource is null && kind is not ("ServiceEntry" or "Gateway" or "DestinationRule" or "VirtualService"))
+        if (resource is null && kind is not ("ServiceEntry" or "Gateway" or "DestinationRule" or "VirtualService" or "Sidecar"))
         {
             context.Error("kind", RefusedFields.Kind.MessageFor(kind), doc.NodeOf("kind"));
             return null;

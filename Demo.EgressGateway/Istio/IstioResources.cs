@@ -15,6 +15,18 @@ public sealed record ResourceId(string Kind, string Name, string? Namespace, str
 
 public abstract record IstioResource(ResourceId Id);
 
+/// <summary>
+/// A Sidecar resource (networking.istio.io Sidecar), the part that shapes a workload's outbound traffic:
+/// <paramref name="WorkloadSelector"/> (empty: every workload of its namespace), the <c>egress[].hosts</c> it imports
+/// (<c>namespace/dnsName</c>; empty: no egress section, i.e. <c>*/*</c>) and <c>outboundTrafficPolicy.mode</c>
+/// (null: the mesh's).
+/// </summary>
+public sealed record Sidecar(
+    ResourceId Id,
+    IReadOnlyDictionary<string, string> WorkloadSelector,
+    IReadOnlyList<string> EgressHosts,
+    string? OutboundTrafficPolicyMode) : IstioResource(Id);
+
 /// <param name="ExportTo">Namespaces that see it: <c>.</c> (its own), <c>*</c> (all, the default when empty) or names.</param>
 /// <param name="Resolution">NONE, STATIC, DNS or DNS_ROUND_ROBIN (Envoy cluster type ORIGINAL_DST, STATIC, STRICT_DNS, LOGICAL_DNS).</param>
 /// <param name="Endpoints">Explicit endpoints; empty: the hosts themselves (DNS).</param>

@@ -58,8 +58,8 @@ public static class RefusedFields
         "'<value>' is not networking.istio.io: the local egress gateway reads only Istio networking resources");
 
     /// <summary>A networking.istio.io kind other than the four the gateway applies.</summary>
-    public static readonly RefusedField Kind = Add("any", "kind", "any but ServiceEntry, Gateway, DestinationRule, VirtualService, e.g. `Sidecar`",
-        "'<value>' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService)");
+    public static readonly RefusedField Kind = Add("any", "kind", "any but ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar, e.g. `EnvoyFilter`",
+        "'<value>' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar)");
 
     /// <summary>ServiceEntry spec.workloadSelector.</summary>
     public static readonly RefusedField ServiceEntryWorkloadSelector = AnyValue("ServiceEntry", "spec.workloadSelector",
@@ -115,6 +115,30 @@ public static class RefusedFields
     /// <summary>Gateway server tls.caCrl.</summary>
     public static readonly RefusedField ServerCaCrl = AnyValue("Gateway", "spec.servers[].tls.caCrl",
         "certificate revocation lists at the gateway's listener: the gateway's listener checks only that the client certificate is the mesh CA's");
+
+    /// <summary>Sidecar spec.egress[].port.</summary>
+    public static readonly RefusedField SidecarEgressPort = AnyValue("Sidecar", "spec.egress[].port",
+        "egress listeners on a port of their own: the local sidecar's listeners are the services' ports");
+
+    /// <summary>Sidecar spec.egress[].bind.</summary>
+    public static readonly RefusedField SidecarEgressBind = AnyValue("Sidecar", "spec.egress[].bind",
+        "egress listeners bound to an address of their own");
+
+    /// <summary>Sidecar spec.egress[].captureMode.</summary>
+    public static readonly RefusedField SidecarEgressCaptureMode = AnyValue("Sidecar", "spec.egress[].captureMode",
+        "traffic capture modes: the app reaches its local sidecar as an HTTP proxy");
+
+    /// <summary>Sidecar spec.outboundTrafficPolicy.egressProxy.</summary>
+    public static readonly RefusedField SidecarEgressProxy = AnyValue("Sidecar", "spec.outboundTrafficPolicy.egressProxy",
+        "an egress proxy for ALLOW_ANY traffic");
+
+    /// <summary>Sidecar spec.ingress.</summary>
+    public static readonly RefusedField SidecarIngress = AnyValue("Sidecar", "spec.ingress",
+        "inbound listeners: the local run has no inbound traffic to a sidecar");
+
+    /// <summary>Sidecar spec.inboundConnectionPool.</summary>
+    public static readonly RefusedField SidecarInboundConnectionPool = AnyValue("Sidecar", "spec.inboundConnectionPool",
+        "inbound connection pools: the local run has no inbound traffic to a sidecar");
 
     /// <summary>DestinationRule spec.workloadSelector.</summary>
     public static readonly RefusedField DestinationRuleWorkloadSelector = AnyValue("DestinationRule", "spec.workloadSelector",

@@ -60,3 +60,92 @@ public sealed class OutboundTrafficPolicyTests
         Assert.Throws<InvalidOperationException>(() => mesh.DumpedCluster("sidecar", "PassthroughCluster"));
     }
 }
+
+/// <summary>
+/// Istio's TestExternalService (tests/integration/pilot/common/routing.go): the mesh's outbound traffic policy is
+/// ALLOW_ANY, and a Sidecar selecting app <c>a</c> sets REGISTRY_ONLY — app <c>a</c> reaches only the registered
+/// external service, app <c>b</c> any host (PASS_THROUGH). push_context.go getSidecarScope picks the Sidecar whose
+/// workloadSelector matches the workload; none here matches <c>b</c>, so the mesh's policy applies to it.
+/// </summary>
+public sealed class ExternalServiceCaseTests
+{
+    private const string Registered = "registered.example.com";
+    private const string Unregistered = "unregistered.example.com";
+
+    private static readonly string Yaml = Join(ServiceEntry(Registered), """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata:
+          name: restrict-external-service
+          namespace: demo
+        spec:
+          workloadSelector:
+            labels:
+              app: a
+          outboundTrafficPolicy:
+            mode: "REGISTRY_ONLY"
+        """);
+
+    private static Dictionary<string, string?> Workload(string app) => new()
+    {
+        ["EgressGateway:OutboundTrafficPolicy"] = "ALLOW_ANY",
+        ["EgressGateway:WorkloadLabels:app"] = app,
+    };
+
+    // TC1/TC2 "traffic from outboundTrafficPolicy REGISTRY_ONLY to allowed host": app a, its Sidecar's REGISTRY_ONLY.
+    [Fact]
+    public async Task RegistryOnlySidecarReachesTheRegisteredHostAndNotAnUnregisteredOne()
+    {
+        await using var mesh = await ConformanceMesh.StartAsync(Yaml, Workload("a"), new External(Registered), new External(Unregistered));
+
+        Assert.Equal(200, (await mesh.GetAsync($"http://{Registered}/")).Status);
+        Assert.Equal(502, (await mesh.GetAsync($"http://{Unregistered}/")).Status);
+        Assert.Contains(" route=block_all cluster=BlackHoleCluster ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+    }
+
+    // TC3/TC4 "traffic from outboundTrafficPolicy PASS_THROUGH to any host": app b, no Sidecar selects it: ALLOW_ANY.
+    [Fact]
+    public async Task WorkloadNoSidecarSelectsPassesAnyHostThroughUnderTheMeshsAllowAny()
+    {
+        await using var mesh = await ConformanceMesh.StartAsync(Yaml, Workload("b"), new External(Registered), new External(Unregistered));
+
+        Assert.Equal(200, (await mesh.GetAsync($"http://{Unregistered}/")).Status);
+        Assert.Contains(" route=allow_any cluster=PassthroughCluster ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+        Assert.Equal(200, (await mesh.GetAsync($"http://{Registered}/")).Status);
+    }
+}
+
+/// <summary>
+/// A Sidecar's <c>egress[].hosts</c> (sidecar.go): the workload's sidecar imports only the services — and
+/// VirtualServices — of the namespaces and hosts listed; a host it does not import is unknown to it (REGISTRY_ONLY:
+/// block_all).
+/// </summary>
+public sealed class SidecarEgressHostsTests
+{
+    [Fact]
+    public async Task ASidecarImportsOnlyTheHostsItsEgressListsAndDotIsTheWorkloadsNamespace()
+    {
+        var yaml = Join(
+            ServiceEntry("kept.example.com").Replace("  name: kept-example-com", "  name: kept-example-com\n  namespace: demo", StringComparison.Ordinal),
+            ServiceEntry("other.example.com").Replace("  name: other-example-com", "  name: other-example-com\n  namespace: elsewhere", StringComparison.Ordinal),
+            """
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata:
+              name: default
+              namespace: demo
+            spec:
+              egress:
+                - hosts:
+                    - ./*
+                    - istio-system/*
+              outboundTrafficPolicy:
+                mode: REGISTRY_ONLY
+            """);
+        await using var mesh = await ConformanceMesh.StartAsync(yaml, new External("kept.example.com"), new External("other.example.com"));
+
+        Assert.Equal(200, (await mesh.GetAsync("http://kept.example.com/")).Status);
+        Assert.Equal(502, (await mesh.GetAsync("http://other.example.com/")).Status);
+        Assert.Contains(" route=block_all cluster=BlackHoleCluster ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+    }
+}

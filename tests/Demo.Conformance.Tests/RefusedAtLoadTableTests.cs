@@ -15,7 +15,7 @@ public sealed partial class RefusedAtLoadTableTests
     private const string File = "refused.yaml";
     private const string Name = "refused-row";
 
-    [GeneratedRegex(@"^\| (any|ServiceEntry|Gateway|DestinationRule|VirtualService) \| `")]
+    [GeneratedRegex(@"^\| (any|ServiceEntry|Gateway|DestinationRule|VirtualService|Sidecar) \| `")]
     private static partial Regex RefusedRow();
 
     [GeneratedRegex("`([^`]+)`")]

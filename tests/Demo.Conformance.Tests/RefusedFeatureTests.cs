@@ -105,12 +105,11 @@ public sealed class RefusedFeatureTests
             """, "VirtualService 'proxied-echo'", "spec.tcp");
     }
 
-    // Istio's EnvoyFilter (envoyFilterCases, "https with x-forwarded-proto"), Sidecar (TestExternalService's
-    // PASS_THROUGH cases, instanceIPTests) and RequestAuthentication (jwtClaimRoute) kinds: not applied by the local
-    // gateway, so refused, naming the resource and its kind (a networking.istio.io kind) or apiVersion (another group).
+    // Istio's EnvoyFilter (envoyFilterCases, "https with x-forwarded-proto") and RequestAuthentication (jwtClaimRoute)
+    // kinds: not applied by the local gateway, so refused, naming the resource and its kind (a networking.istio.io
+    // kind) or apiVersion (another group).
     [Theory]
     [InlineData("EnvoyFilter", "networking.istio.io/v1alpha3", "kind")]
-    [InlineData("Sidecar", "networking.istio.io/v1", "kind")]
     [InlineData("RequestAuthentication", "security.istio.io/v1", "apiVersion")]
     public async Task UnmodelledKindsAreRefusedAtLoad(string kind, string apiVersion, string field)
     {
