@@ -80,7 +80,11 @@ public sealed record Route(
     HeaderOperations RequestHeaders,
     HeaderOperations ResponseHeaders,
     string Decorator,
-    string? Metadata);
+    string? Metadata)
+{
+    /// <summary>The route's <c>redirect</c> action (then <see cref="Action"/> and <see cref="DirectResponse"/> are null).</summary>
+    public RedirectAction? Redirect { get; init; }
+}
 
 /// <summary>envoy.config.route.v3.RouteMatch. Exactly one of Prefix, Path, SafeRegex is set.</summary>
 public sealed record RouteMatch(
@@ -165,6 +169,14 @@ public sealed record FractionalPercent(uint Numerator, string Denominator)
 {
     public double Percent => Denominator == "MILLION" ? Numerator / 10_000d : Numerator;
 }
+
+/// <summary>
+/// envoy.config.route.v3.RedirectAction as istiod's route.go ApplyRedirect writes it: <see cref="HostRedirect"/>,
+/// <see cref="PathRedirect"/> or <see cref="PrefixRewrite"/>, <see cref="SchemeRedirect"/>, <see cref="PortRedirect"/>
+/// (0: none) and the response code (301, 302, 303, 307 or 308).
+/// </summary>
+public sealed record RedirectAction(string? HostRedirect, string? PathRedirect, string? PrefixRewrite, string? SchemeRedirect,
+    int PortRedirect, int ResponseCode);
 
 /// <summary>envoy.config.route.v3.DirectResponseAction: Istio's <c>block_all</c> route is <c>{ status: 502 }</c>.</summary>
 public sealed record DirectResponseAction(int Status, string? Body);

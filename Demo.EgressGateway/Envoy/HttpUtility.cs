@@ -53,4 +53,63 @@ public static class HttpUtility
         var parts = text.Split('.');
         return parts.Length == 4 && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit) && int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) <= 255);
     }
+
+    /// <summary>
+    /// Envoy's <c>Http::Utility::newUri</c> for a route's redirect: the Location of the 3xx answer. Scheme: the
+    /// redirect's, else the request's <c>x-forwarded-proto</c>; host: the redirect's, else the request's Host — whose
+    /// port is dropped when the redirect sets one, or when the scheme changes away from that port's default
+    /// (<c>processRequestHost</c>); then <c>:port</c> when the redirect sets one; path: <c>path_redirect</c> (the
+    /// request's query appended unless the redirect path has its own), else the request's path with
+    /// <c>prefix_rewrite</c> replacing <paramref name="matchedPrefix"/>, else the request's path.
+    /// </summary>
+    /// <param name="requestHost">The request's Host (<c>:authority</c>), port included if it had one.</param>
+    /// <param name="forwardedProto">The request's <c>x-forwarded-proto</c> (<c>http</c> or <c>https</c>).</param>
+    /// <param name="requestPath">The request's path and query, e.g. <c>/foo?key=value</c>.</param>
+    /// <param name="matchedPrefix">The route's prefix match, for <c>prefix_rewrite</c>; null for other matches.</param>
+    public static string NewUri(RedirectAction redirect, string requestHost, string forwardedProto, string requestPath, string? matchedPrefix)
+    {
+        var scheme = redirect.SchemeRedirect ?? forwardedProto;
+        var port = redirect.PortRedirect > 0 ? ":" + redirect.PortRedirect.ToString(System.Globalization.CultureInfo.InvariantCulture) : "";
+        var host = redirect.HostRedirect ?? ProcessRequestHost(requestHost, scheme, port, forwardedProto);
+        var query = requestPath.IndexOf('?', StringComparison.Ordinal) is var q and >= 0 ? requestPath[q..] : "";
+        string path;
+        if (redirect.PathRedirect is { Length: > 0 } pathRedirect)
+        {
+            path = pathRedirect.Contains('?', StringComparison.Ordinal) ? pathRedirect : pathRedirect + query;
+        }
+        else if (redirect.PrefixRewrite is { } prefixRewrite && matchedPrefix is not null
+            && requestPath.StartsWith(matchedPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            path = prefixRewrite + requestPath[matchedPrefix.Length..];
+        }
+        else
+        {
+            path = requestPath;
+        }
+        return $"{scheme}://{host}{port}{path}";
+    }
+
+    // Envoy's processRequestHost (utility.cc): the request's Host, without its port when a new port is set, or when the
+    // scheme changes and the port was the old scheme's default (http://foo:80 does not become https://foo:80).
+    private static string ProcessRequestHost(string requestHost, string newScheme, string newPort, string requestProtocol)
+    {
+        if (requestHost.Length == 0)
+        {
+            return requestHost;
+        }
+        var hostEnd = requestHost[0] == '[' ? requestHost.LastIndexOf("]:", StringComparison.Ordinal) is var b and >= 0 ? b + 1 : -1
+            : requestHost.LastIndexOf(':');
+        if (hostEnd < 0)
+        {
+            return requestHost;
+        }
+        var requestPort = requestHost[hostEnd..];
+        var removePort = newPort.Length > 0;
+        if (newScheme != requestProtocol)
+        {
+            removePort |= requestProtocol == "https" && requestPort == ":443";
+            removePort |= requestProtocol == "http" && requestPort == ":80";
+        }
+        return removePort ? requestHost[..hostEnd] : requestHost;
+    }
 }

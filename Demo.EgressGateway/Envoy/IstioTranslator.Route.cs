@@ -75,6 +75,22 @@ public static partial class IstioTranslator
             var routeMatch = TranslateRouteMatch(match);
             var (requestHeaders, responseHeaders, authority) = TranslateHeaders(http.Headers);
 
+            if (http.Redirect is { } redirect)
+            {
+                // route.go TranslateRoute: a redirect route has no route action; its decorator is the VirtualService's.
+                return new Route(name, routeMatch, null, null, null, requestHeaders, responseHeaders,
+                    RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs))
+                {
+                    Redirect = TranslateRedirect(redirect, listenPort, isTls: false),
+                };
+            }
+            if (http.DirectResponse is { } direct)
+            {
+                // route.go ApplyDirectResponse: status and inline body.
+                return new Route(name, routeMatch, null, new DirectResponseAction(direct.Status, direct.Body), null,
+                    requestHeaders, responseHeaders, RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs));
+            }
+
             var timeout = http.Timeout ?? TimeSpan.Zero;
             string? hostRewrite = authority;
             if (!string.IsNullOrEmpty(http.RewriteAuthority))
@@ -123,11 +139,30 @@ public static partial class IstioTranslator
                 RouteOperation(routeMatch, action, vs.Id.Name, listenPort), ConfigSource(vs));
         }
 
+        // route.go ApplyRedirect: FROM_REQUEST_PORT is the listener's port (routes are built per port); no explicit port
+        // for the scheme's default (80 for http, 443 for https); 301 unless redirectCode says 302, 303, 307 or 308.
+        private static RedirectAction TranslateRedirect(HttpRedirect redirect, int listenPort, bool isTls)
+        {
+            var port = redirect.Port ?? (redirect.DerivePort == "FROM_REQUEST_PORT" ? listenPort : 0);
+            if (redirect.Port is not null || redirect.DerivePort is not null)
+            {
+                var scheme = string.IsNullOrEmpty(redirect.Scheme) ? (isTls ? "https" : "http") : redirect.Scheme;
+                if ((port == 80 && scheme == "http") || (port == 443 && scheme == "https"))
+                {
+                    port = 0;
+                }
+            }
+            return new RedirectAction(string.IsNullOrEmpty(redirect.Authority) ? null : redirect.Authority,
+                string.IsNullOrEmpty(redirect.PrefixRewrite) ? redirect.Uri : null,
+                string.IsNullOrEmpty(redirect.PrefixRewrite) ? null : redirect.PrefixRewrite,
+                string.IsNullOrEmpty(redirect.Scheme) ? null : redirect.Scheme, port, redirect.RedirectCode ?? 301);
+        }
+
         // route.go GetRouteOperation: host:port/path for one cluster, else the VirtualService's name.
-        private static string RouteOperation(RouteMatch match, RouteAction action, string vsName, int port)
+        private static string RouteOperation(RouteMatch match, RouteAction? action, string vsName, int port)
         {
             var path = match.Prefix is { } prefix ? prefix + "*" : match.Path ?? match.SafeRegex ?? "/*";
-            if (action.Cluster is { } cluster && cluster.Split('|') is [_, var clusterPort, _, var host])
+            if (action?.Cluster is { } cluster && cluster.Split('|') is [_, var clusterPort, _, var host])
             {
                 return $"{host}:{clusterPort}{path}";
             }

@@ -181,7 +181,7 @@ public static partial class IstioAnalyzer
         {
             if (route.Route.Count == 0)
             {
-                Error(vs, $"{route.Field}.route", "has no destination");
+                // A redirect or a direct response answers without a destination (the loader refuses a route with none of them).
                 return;
             }
 

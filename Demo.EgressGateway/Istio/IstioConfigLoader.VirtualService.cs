@@ -23,8 +23,10 @@ public static partial class IstioConfigLoader
         var destinations = route.MapList("route").Select(ParseRouteDestination).ToList();
         string? rewriteAuthority = null;
         string? rewriteUri = null;
+        var hasRewrite = false;
         if (route.Map("rewrite") is { } rewrite)
         {
+            hasRewrite = true;
             rewriteAuthority = rewrite.String("authority");
             rewriteUri = rewrite.String("uri");
             rewrite.Refuse(RefusedFields.UriRegexRewrite);
@@ -118,8 +120,25 @@ public static partial class IstioConfigLoader
         {
             route.Context.Error(route.Join("headers.request"), $"authority header cannot be set multiple times: have \"{authorities[0]}\", attempting to set \"{authorities[1]}\" (rewrite.authority and a Host/:authority header are one setting; Istio refuses both)", route.Node);
         }
-        route.Refuse(RefusedFields.Redirect);
-        route.Refuse(RefusedFields.DirectResponse);
+        var redirect = route.Map("redirect") is { } r2 ? ParseRedirect(r2, matches) : null;
+        var directResponse = route.Map("directResponse") is { } dr ? ParseDirectResponse(dr) : null;
+        // virtualservice.go validateHTTPRoute: a route forwards, redirects or answers directly — one of them.
+        string? conflict = (redirect, directResponse) switch
+        {
+            ({ }, _) when destinations.Count > 0 => "HTTP route cannot contain both route and redirect",
+            ({ }, _) when fault is not null => "HTTP route cannot contain both fault and redirect",
+            ({ }, _) when hasRewrite => "HTTP route rule cannot contain both rewrite and redirect",
+            ({ }, { }) => "HTTP route rule cannot contain both direct_response and redirect",
+            (null, { }) when destinations.Count > 0 => "HTTP route cannot contain both route and direct_response",
+            (null, { }) when fault is not null => "HTTP route cannot contain both fault and direct_response",
+            (null, { }) when hasRewrite => "HTTP route rule cannot contain both rewrite and direct_response",
+            (null, null) when destinations.Count == 0 => "HTTP route, redirect or direct_response is required",
+            _ => null,
+        };
+        if (conflict is not null)
+        {
+            route.Context.Error(route.Path, conflict, route.Node);
+        }
         route.Refuse(RefusedFields.Delegate);
         route.Refuse(RefusedFields.Mirror);
         route.Refuse(RefusedFields.Mirrors);
@@ -128,7 +147,93 @@ public static partial class IstioConfigLoader
         route.Refuse(RefusedFields.MirrorPercentSnake);
         route.Refuse(RefusedFields.CorsPolicy);
         route.RejectUnknown();
-        return new HttpRoute(index, name, matches, destinations, rewriteAuthority, rewriteUri, timeout, retries, fault, headers);
+        return new HttpRoute(index, name, matches, destinations, rewriteAuthority, rewriteUri, timeout, retries, fault, headers)
+        {
+            Redirect = redirect,
+            DirectResponse = directResponse,
+        };
+    }
+
+    // validation.go validateHTTPRedirect.
+    private static HttpRedirect ParseRedirect(YamlFields redirect, IReadOnlyList<HttpMatch> matches)
+    {
+        var uri = redirect.String("uri");
+        var prefixRewrite = redirect.String("prefixRewrite");
+        var authority = redirect.String("authority");
+        var scheme = redirect.String("scheme");
+        var port = redirect.Int("port", 0, uint.MaxValue);
+        var derivePort = redirect.String("derivePort");
+        var code = redirect.Int("redirectCode", 0, uint.MaxValue);
+        redirect.RejectUnknown();
+        void Fail(string field, string message) => redirect.Context.Error(redirect.Join(field), message, redirect.Node);
+        if (!string.IsNullOrEmpty(uri) && !string.IsNullOrEmpty(prefixRewrite))
+        {
+            Fail("prefixRewrite", "redirect may only specify one of uri or prefix_rewrite");
+        }
+        if (!string.IsNullOrEmpty(prefixRewrite) && matches.Any(m => m.Uri is { Kind: not StringMatchKind.Prefix }))
+        {
+            Fail("prefixRewrite", "redirect prefix_rewrite requires all URI matches to use prefix match type");
+        }
+        if (string.IsNullOrEmpty(uri) && string.IsNullOrEmpty(prefixRewrite) && string.IsNullOrEmpty(authority) && port is null
+            && derivePort is null && string.IsNullOrEmpty(scheme))
+        {
+            redirect.Context.Error(redirect.Path, "redirect must specify URI, authority, scheme, or port", redirect.Node);
+        }
+        if (port is not null && derivePort is not null)
+        {
+            Fail("derivePort", "redirect may only specify one of port or derivePort (one redirectPort)");
+        }
+        if (derivePort is not null and not ("FROM_PROTOCOL_DEFAULT" or "FROM_REQUEST_PORT"))
+        {
+            Fail("derivePort", $"must be FROM_PROTOCOL_DEFAULT or FROM_REQUEST_PORT, got '{derivePort}'");
+        }
+        if (code is not null and not 0 and (< 300 or > 399))
+        {
+            Fail("redirectCode", $"{code} is not a valid redirect code, must be 3xx");
+        }
+        else if (code is not null and not (0 or 301 or 302 or 303 or 307 or 308))
+        {
+            // route.go ApplyRedirect logs "Redirect Code %d is not yet supported" and writes a route without an action.
+            Fail("redirectCode", $"{code} passes Istio's validation, but istiod writes no redirect for it (only 301, 302, 303, 307 and 308)");
+        }
+        if (!string.IsNullOrEmpty(scheme) && scheme is not ("http" or "https"))
+        {
+            Fail("scheme", "invalid redirect scheme, must be \"http\" or \"https\"");
+        }
+        if (port is > 65535 or 0)
+        {
+            Fail("port", $"port number {port} must be in the range 1..65535");
+        }
+        return new HttpRedirect(uri, prefixRewrite, authority, scheme, (int?)port, derivePort, code is null or 0 ? null : (int)code);
+    }
+
+    // validation.go validateHTTPDirectResponse: a status Envoy can send (validateHTTPStatus: 200–599) and a body under 1 MB.
+    private static HttpDirectResponse ParseDirectResponse(YamlFields response)
+    {
+        var status = response.Int("status", 200, 599, required: true) ?? 200;
+        string? body = null;
+        if (response.Map("body") is { } b)
+        {
+            body = b.String("string");
+            if (b.String("bytes") is { } bytes)
+            {
+                try
+                {
+                    body = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(bytes));
+                }
+                catch (FormatException)
+                {
+                    b.Context.Error(b.Join("bytes"), "must be base64", b.Node);
+                }
+            }
+            b.RejectUnknown();
+            if (body is { Length: > 1024 * 1024 })
+            {
+                b.Context.Error(b.Path, "large direct_responses may impact control plane performance, must be less than 1MB", b.Node);
+            }
+        }
+        response.RejectUnknown();
+        return new HttpDirectResponse(status, body);
     }
 
     private static bool IsAuthorityHeader(string name) =>

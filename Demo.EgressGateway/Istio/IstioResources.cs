@@ -171,7 +171,25 @@ public sealed record HttpRoute(
     Headers? Headers)
 {
     public string Field => $"spec.http[{Index}]";
+
+    /// <summary><c>redirect</c>: the route answers with a redirect instead of forwarding (then <see cref="Route"/> is empty).</summary>
+    public HttpRedirect? Redirect { get; init; }
+
+    /// <summary><c>directResponse</c>: the route answers itself (then <see cref="Route"/> is empty).</summary>
+    public HttpDirectResponse? DirectResponse { get; init; }
 }
+
+/// <summary>
+/// VirtualService <c>http[].redirect</c>: <paramref name="Uri"/> or <paramref name="PrefixRewrite"/> for the path,
+/// <paramref name="Authority"/>, <paramref name="Scheme"/> (http/https), a fixed <paramref name="Port"/> or
+/// <paramref name="DerivePort"/> (<c>FROM_PROTOCOL_DEFAULT</c>, <c>FROM_REQUEST_PORT</c>), and
+/// <paramref name="RedirectCode"/> (3xx; null: 301).
+/// </summary>
+public sealed record HttpRedirect(string? Uri, string? PrefixRewrite, string? Authority, string? Scheme, int? Port,
+    string? DerivePort, int? RedirectCode);
+
+/// <summary>VirtualService <c>http[].directResponse</c>: a status (200–599) and an optional body (<c>body.string</c>, or <c>body.bytes</c> decoded).</summary>
+public sealed record HttpDirectResponse(int Status, string? Body);
 
 public sealed record HttpMatch(
     StringMatch? Uri,

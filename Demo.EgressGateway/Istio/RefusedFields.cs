@@ -212,12 +212,6 @@ public static class RefusedFields
     /// <summary>VirtualService spec.tls.</summary>
     public static readonly RefusedField TlsRoutes = AnyValue("VirtualService", "spec.tls", "TLS passthrough routes");
 
-    /// <summary>VirtualService http redirect.</summary>
-    public static readonly RefusedField Redirect = AnyValue("VirtualService", "spec.http[].redirect", "redirects");
-
-    /// <summary>VirtualService http directResponse.</summary>
-    public static readonly RefusedField DirectResponse = AnyValue("VirtualService", "spec.http[].directResponse", "direct responses");
-
     /// <summary>VirtualService http delegate.</summary>
     public static readonly RefusedField Delegate = AnyValue("VirtualService", "spec.http[].delegate", "delegated VirtualServices");
 

@@ -83,6 +83,17 @@ public sealed partial class MeshRequestHandler
             request.Context.Request.Headers["x-envoy-decorator-operation"] = operation;
         }
 
+        if (route.Config.Redirect is { } redirect)
+        {
+            // router.cc: a redirect route answers itself — its response code, an empty body, and the Location
+            // (Http::Utility::newUri); details direct_response, no response flag.
+            var http = request.Context.Request;
+            request.Context.Response.Headers.Location = Envoy.HttpUtility.NewUri(redirect, request.Authority,
+                http.Headers["x-forwarded-proto"].ToString() is { Length: > 0 } proto ? proto : http.Scheme,
+                http.Path.Value + http.QueryString.Value, route.Config.Match.Prefix);
+            frame.Details = "direct_response";
+            return await LocalReplyAsync(request, redirect.ResponseCode, "", ResponseFlags.None);
+        }
         if (route.Config.DirectResponse is { } direct)
         {
             // Istio's block_all (REGISTRY_ONLY): a direct response, no response flag, reported as the BlackHoleCluster.

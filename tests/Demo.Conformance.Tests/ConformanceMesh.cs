@@ -210,7 +210,8 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
         var body = await response.Content.ReadAsStringAsync();
         Interlocked.Increment(ref _answered);
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+        // As sent: the parsed view would normalize values (a Location URI loses a default :80).
+        foreach (var (name, values) in response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated))
         {
             headers[name] = string.Join(",", values);
         }

@@ -31,20 +31,6 @@ public sealed class RefusedFeatureTests
         {routeYaml}
         """;
 
-    // Istio cases "redirect", "redirect port and scheme", "redirect request port" (children "to default", "to default
-    // with host port", "non-default", "non-default with host port") and "redirect prefix_rewrite".
-    [Fact]
-    public async Task RedirectIsRefusedAtLoad()
-    {
-        await AssertRefusedAsync(VirtualService("legacy-paths", """
-                - match:
-                    - uri:
-                        exact: /foo
-                  redirect:
-                    uri: /new/path
-            """), "VirtualService 'legacy-paths'", "spec.http[0].redirect");
-    }
-
     // Istio case "cors" (children "preflight", "get", "get no origin match").
     [Fact]
     public async Task CorsPolicyIsRefusedAtLoad()

@@ -1,0 +1,175 @@
+using static Demo.Conformance.Tests.MeshYaml;
+
+namespace Demo.Conformance.Tests;
+
+/// <summary>
+/// Istio's redirect cases (tests/integration/pilot/common/routing.go virtualServiceCases: "redirect", "redirect port
+/// and scheme", "redirect request port" with its children, "redirect prefix_rewrite") and a direct response. istiod
+/// (route.go ApplyRedirect) writes Envoy's RedirectAction — FROM_REQUEST_PORT is the listener's port, left out when it
+/// is the scheme's default — and Envoy's router answers 301 with the Location of Http::Utility::newUri: the request's
+/// scheme and Host (its port dropped when the redirect sets one), the redirect's path with the request's query.
+/// Locally the Host names the destination port, so the cases that call port 85 with a Host of "b" alone (child
+/// "non-default") cannot be sent; its twin with "b:85" can.
+/// </summary>
+public sealed class RedirectCaseTests
+{
+    private static string Redirect(string routes) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: default
+        spec:
+          hosts:
+            - {B}
+          http:
+        {routes}
+        """;
+
+    private static Task<ConformanceMesh> StartAsync(string routes) =>
+        ConformanceMesh.StartAsync(Join(ServiceEntry(B, (80, "HTTP"), (85, "HTTP")), Redirect(routes)), new External(B));
+
+    private static string? Location(Reply reply) => reply.Headers["location"];
+
+    // "redirect": uri /new/path, followed: the second request keeps the query and reaches the destination.
+    [Fact]
+    public async Task RedirectUriKeepsTheQueryAndTheFollowedRequestReachesTheNewPath()
+    {
+        await using var mesh = await StartAsync("""
+              - match:
+                  - uri:
+                      exact: /foo
+                redirect:
+                  uri: /new/path
+              - match:
+                  - uri:
+                      exact: /new/path
+                route:
+                  - destination:
+                      host: b.external
+            """);
+
+        var redirect = await mesh.GetAsync($"http://{B}/foo?key=value");
+        Assert.Equal(301, redirect.Status);
+        Assert.Equal($"http://{B}/new/path?key=value", Location(redirect));
+        Assert.Contains(" 301 - attempts=0 route=", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+        Assert.Contains(" details=direct_response ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+
+        var followed = await mesh.GetAsync(Location(redirect)!);
+        Assert.Equal(200, followed.Status);
+        Assert.Equal("/new/path?key=value", followed.Received.Url);
+    }
+
+    // "redirect port and scheme": derivePort FROM_REQUEST_PORT with scheme https — 80 is not https's default, so it stays.
+    [Fact]
+    public async Task RedirectPortAndSchemeKeepsPort80ForHttps()
+    {
+        await using var mesh = await StartAsync("""
+              - match:
+                  - uri:
+                      exact: /foo
+                redirect:
+                  derivePort: FROM_REQUEST_PORT
+                  scheme: https
+            """);
+
+        var reply = await mesh.GetAsync($"http://{B}/foo");
+
+        Assert.Equal(301, reply.Status);
+        Assert.Equal($"https://{B}:80/foo", Location(reply));
+    }
+
+    // "redirect request port": children "to default" (Host b: no :80 added), "to default with host port" (b:80 kept),
+    // "non-default with host port" (b:85).
+    [Theory]
+    [InlineData("", "http://b.external/foo")]
+    [InlineData(":80", "http://b.external:80/foo")]
+    [InlineData(":85", "http://b.external:85/foo")]
+    public async Task RedirectRequestPortAddsOnlyANonDefaultPort(string hostPort, string location)
+    {
+        await using var mesh = await StartAsync("""
+              - match:
+                  - uri:
+                      exact: /foo
+                redirect:
+                  derivePort: FROM_REQUEST_PORT
+            """);
+
+        // The Host exactly as the case sends it (a URI would drop the default :80).
+        var reply = await mesh.SendAsync($"http://{B}{hostPort}/foo", request => request.Headers.Host = B + hostPort);
+
+        Assert.Equal(301, reply.Status);
+        Assert.Equal(location, Location(reply));
+    }
+
+    // "redirect prefix_rewrite": /foo/ → /new/, followed to /new/bar.
+    [Fact]
+    public async Task RedirectPrefixRewriteReplacesTheMatchedPrefix()
+    {
+        await using var mesh = await StartAsync("""
+              - match:
+                  - uri:
+                      prefix: /foo/
+                redirect:
+                  prefixRewrite: /new/
+              - match:
+                  - uri:
+                      prefix: /new/
+                route:
+                  - destination:
+                      host: b.external
+            """);
+
+        var redirect = await mesh.GetAsync($"http://{B}/foo/bar");
+        Assert.Equal(301, redirect.Status);
+        var followed = await mesh.GetAsync(Location(redirect)!);
+        Assert.Equal(200, followed.Status);
+        Assert.Equal("/new/bar", followed.Received.Url);
+    }
+
+    // route.go ApplyDirectResponse: the route answers with its status and body; nothing reaches the destination.
+    [Fact]
+    public async Task DirectResponseAnswersWithItsStatusAndBody()
+    {
+        await using var mesh = await StartAsync("""
+              - match:
+                  - uri:
+                      prefix: /maintenance
+                directResponse:
+                  status: 503
+                  body:
+                    string: "down for maintenance"
+            """);
+
+        var reply = await mesh.GetAsync($"http://{B}/maintenance");
+
+        Assert.Equal(503, reply.Status);
+        Assert.Equal("down for maintenance", reply.Body);
+        Assert.Equal(0, mesh.Echo(B).Count);
+        Assert.Contains(" 503 - attempts=0 ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+    }
+
+    // validation.go validateHTTPRedirect / virtualservice.go validateHTTPRoute, as Istio words them.
+    [Theory]
+    [InlineData("redirect:\n      uri: /a\n    route:\n      - destination:\n          host: b.external", "HTTP route cannot contain both route and redirect")]
+    [InlineData("redirect:\n      redirectCode: 200", "200 is not a valid redirect code, must be 3xx")]
+    [InlineData("redirect:\n      scheme: ftp", "invalid redirect scheme, must be \"http\" or \"https\"")]
+    [InlineData("redirect: {}", "redirect must specify URI, authority, scheme, or port")]
+    [InlineData("directResponse:\n      status: 700", "must be between 200 and 599")]
+    public async Task InvalidRedirectsAndDirectResponsesAreRefusedAsIstioRefusesThem(string route, string message)
+    {
+        var yaml = Join(ServiceEntry(B), $"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: bad
+            spec:
+              hosts: [{B}]
+              http:
+                - {route.Replace("\n", "\n  ", StringComparison.Ordinal)}
+            """);
+
+        var refusal = await ConformanceMesh.RefusalAsync(yaml);
+
+        Assert.Contains(message, refusal, StringComparison.Ordinal);
+    }
+}
