@@ -61,10 +61,12 @@ public sealed class EgressGatewayOptions
     public string IstioVersion { get; set; } = Istio.IstioVersion.Default.ToString();
 
     /// <summary>
-    /// Kubernetes Secret name → PEM file with the CA bundle that Secret holds (its ca.crt): the local stand-in for the
-    /// Secret a DestinationRule credentialName makes the egress gateway read (as istiod, <c>&lt;name&gt;-cacert</c>,
-    /// else <c>&lt;name&gt;</c>). A credentialName with neither fails its connections, as Envoy does without the secret
-    /// (503 UF), with a warning at load.
+    /// Kubernetes Secret name → the local stand-in for the Secret a DestinationRule credentialName makes the egress
+    /// gateway read: a PEM file with the CA bundle the Secret holds (its ca.crt), or a folder with the Secret's keys as
+    /// files — <c>cert</c>, <c>key</c>, <c>cacert</c> (generic) or <c>tls.crt</c>, <c>tls.key</c>, <c>ca.crt</c> — for
+    /// MUTUAL. As istiod, the CA comes from <c>&lt;name&gt;-cacert</c>, else <c>&lt;name&gt;</c>; the client certificate
+    /// from <c>&lt;name&gt;</c>. A credentialName without them fails its connections, as Envoy does without the secret
+    /// (503 UF), with a warning at load. A folder holding <c>ca.crl</c> stops the start (no CRL is checked here).
     /// </summary>
     public Dictionary<string, string> Credentials { get; set; } = new(StringComparer.Ordinal);
 

@@ -19,6 +19,10 @@ public static class Extensions
                 $"EgressGateway:IstioVersion must be an Istio version from {Istio.IstioVersion.Oldest} to {Istio.IstioVersion.Newest}, such as 1.30.")
             .Validate(o => o.Upstreams.Values.All(IsEndpoint),
                 "EgressGateway:Upstreams values must be endpoints such as https://localhost:7443 or 127.0.0.1:7443.")
+            // A Secret's ca.crl makes Envoy check the server against that CRL; the local gateway checks no CRL, so it
+            // refuses such a Secret rather than accept a revoked certificate Istio would refuse.
+            .Validate(o => o.Credentials.Values.All(path => !File.Exists(Path.Combine(path, "ca.crl"))),
+                "EgressGateway:Credentials: a Secret folder holds ca.crl, a certificate revocation list, which the local egress gateway does not check; remove it (or the entry)")
             .ValidateOnStart();
 
         builder.Services.AddSingleton(TimeProvider.System);

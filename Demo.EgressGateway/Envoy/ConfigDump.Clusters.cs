@@ -140,11 +140,11 @@ public static partial class ConfigDump
                 json.WriteString("sni", sni);
             }
             json.WriteStartObject("common_tls_context");
-            if (tls.IstioMutual)
+            if (tls.IstioMutual || tls.CertificateSecret is not null)
             {
                 json.WriteStartArray("tls_certificate_sds_secret_configs");
                 json.WriteStartObject();
-                json.WriteString("name", "default");
+                json.WriteString("name", tls.CertificateSecret ?? "default");
                 json.WriteEndObject();
                 json.WriteEndArray();
             }

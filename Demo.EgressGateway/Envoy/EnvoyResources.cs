@@ -264,10 +264,21 @@ public sealed record UpstreamTlsContext(
     public bool AutoSanValidation { get; init; }
 
     /// <summary>
-    /// A credentialName whose Secret nothing supplies: Envoy's transport socket is then NotReadySslSocket, whose every
-    /// connection fails with "TLS error: Secret is not supplied by SDS" (envoy ssl_socket.cc).
+    /// MUTUAL: the client certificate and key files (<c>tls_certificates</c>, or what the <see cref="CertificateSecret"/>
+    /// holds); null: none presented.
     /// </summary>
-    public bool SecretNotSupplied => ValidationSecret is not null && TrustedCa is null && !InsecureSkipVerify;
+    public (string Certificate, string Key)? ClientCertificate { get; init; }
+
+    /// <summary>MUTUAL with a credentialName: the SDS secret of the client certificate (<c>kubernetes://&lt;name&gt;</c>).</summary>
+    public string? CertificateSecret { get; init; }
+
+    /// <summary>
+    /// A credentialName whose Secret nothing supplies (its CA, or for MUTUAL its certificate and key): Envoy's transport
+    /// socket is then NotReadySslSocket, whose every connection fails with "TLS error: Secret is not supplied by SDS"
+    /// (envoy ssl_socket.cc).
+    /// </summary>
+    public bool SecretNotSupplied => (ValidationSecret is not null && TrustedCa is null && !InsecureSkipVerify)
+        || (CertificateSecret is not null && ClientCertificate is null);
 }
 
 /// <summary>envoy.config.cluster.v3.OutlierDetection as Istio fills it (cluster_traffic_policy.go applyOutlierDetection).</summary>

@@ -59,6 +59,16 @@ public static partial class IstioTranslator
                     IstioMutual: false, tls.InsecureSkipVerify)
                 {
                     ValidationSecret = tls.CredentialName is { } secret ? MeshEnvironment.CaCredentialResource(secret) : null,
+                    // authentication.go ApplyCustomSDSToClientCommonTLSContext: MUTUAL with a credentialName takes its
+                    // certificate from SDS kubernetes://<name>; without one from the files the rule names, which the
+                    // proxy's agent serves as SDS file-cert:<cert>~<key> (security.SdsCertificateConfig): missing files
+                    // are a secret not supplied.
+                    CertificateSecret = tls.Mode != "MUTUAL" ? null
+                        : tls.CredentialName is { } certificateSecret ? MeshEnvironment.CredentialResource(certificateSecret)
+                        : $"file-cert:{tls.ClientCertificate}~{tls.PrivateKey}",
+                    ClientCertificate = tls.Mode != "MUTUAL" ? null
+                        : tls.CredentialName is { } credential2 ? environment.KeyCertForCredential(credential2)
+                        : File.Exists(tls.ClientCertificate) && File.Exists(tls.PrivateKey) ? (tls.ClientCertificate!, tls.PrivateKey!) : null,
                     // cluster_tls.go decides before it falls back to the ServiceEntry's subjectAltNames: the rule's own fields count.
                     AutoSanValidation = string.IsNullOrEmpty(tls.Sni) && tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify,
                 };

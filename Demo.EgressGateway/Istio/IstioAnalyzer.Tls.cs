@@ -19,6 +19,16 @@ public static partial class IstioAnalyzer
             warn(dr, $"{field}.credentialName",
                 $"'{credential}' names a Kubernetes Secret that no EgressGateway:Credentials entry stands for ({credential}-cacert or {credential}): as in a cluster without that Secret, the egress gateway's connections fail (503 UF, 'TLS error: Secret is not supplied by SDS'); set EgressGateway:Credentials:{credential} to a PEM file with the CA that signs the server (the Secret's ca.crt)");
         }
+        if (tls is { Mode: "MUTUAL", CredentialName: { } mutual } && environment.Credentials is not null && environment.KeyCertForCredential(mutual) is null)
+        {
+            warn(dr, $"{field}.credentialName",
+                $"'{mutual}' is MUTUAL, and no EgressGateway:Credentials:{mutual} folder holds a client certificate and key (cert and key, or tls.crt and tls.key): as in a cluster whose Secret has none, the connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
+        }
+        if (tls is { Mode: "MUTUAL", CredentialName: null } && !(File.Exists(tls.ClientCertificate) && File.Exists(tls.PrivateKey)))
+        {
+            warn(dr, $"{field}.clientCertificate",
+                $"'{tls.ClientCertificate}' or '{tls.PrivateKey}' does not exist on this machine: the proxy's certificate is not ready and its connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
+        }
         if (tls.CaCertificates is { Length: > 0 } ca && !tls.InsecureSkipVerify && !File.Exists(ca))
         {
             warn(dr, $"{field}.caCertificates",

@@ -142,15 +142,34 @@ public static partial class IstioConfigLoader
             tls.Bool("insecureSkipVerify") ?? false,
             tls.String("caCertificates"),
             tls.String("credentialName"),
-            tls.Path);
-        if (mode == "MUTUAL")
+            tls.Path)
         {
-            tls.RefuseValue(RefusedFields.MutualTls, mode);
-        }
-        tls.Refuse(RefusedFields.ClientCertificate);
-        tls.Refuse(RefusedFields.PrivateKey);
+            ClientCertificate = tls.String("clientCertificate"),
+            PrivateKey = tls.String("privateKey"),
+        };
         tls.Refuse(RefusedFields.CaCrl);
         tls.RejectUnknown();
+        // pkg/config/validation/agent ValidateTLS: a credentialName brings every certificate; otherwise MUTUAL needs
+        // its own client certificate and key.
+        void Fail(string message) => tls.Context.Error(tls.Path, message, tls.Node);
+        if (mode is "SIMPLE" or "MUTUAL" && !string.IsNullOrEmpty(result.CredentialName))
+        {
+            if (!string.IsNullOrEmpty(result.ClientCertificate) || !string.IsNullOrEmpty(result.CaCertificates) || !string.IsNullOrEmpty(result.PrivateKey))
+            {
+                Fail("cannot specify client certificates or CA certificate or CA CRL If credentialName is set");
+            }
+        }
+        else if (mode == "MUTUAL")
+        {
+            if (string.IsNullOrEmpty(result.ClientCertificate))
+            {
+                Fail("client certificate required for mutual tls");
+            }
+            if (string.IsNullOrEmpty(result.PrivateKey))
+            {
+                Fail("private key required for mutual tls");
+            }
+        }
         return result;
     }
 

@@ -110,7 +110,14 @@ public sealed record ClientTls(
     bool InsecureSkipVerify,
     string? CaCertificates,
     string? CredentialName,
-    string Field);
+    string Field)
+{
+    /// <summary><c>clientCertificate</c>: the PEM client certificate file of a MUTUAL rule without credentialName.</summary>
+    public string? ClientCertificate { get; init; }
+
+    /// <summary><c>privateKey</c>: the PEM private key file of <see cref="ClientCertificate"/>.</summary>
+    public string? PrivateKey { get; init; }
+}
 
 public sealed record ConnectionPool(int? MaxConnections, TimeSpan? ConnectTimeout, int? Http1MaxPendingRequests, int? Http2MaxRequests)
 {

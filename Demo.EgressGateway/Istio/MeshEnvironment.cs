@@ -42,8 +42,10 @@ public sealed record MeshEnvironment(
     public string OutboundTrafficPolicy { get; init; } = RegistryOnly;
 
     /// <summary>
-    /// Kubernetes Secret name → PEM CA bundle standing for that Secret's ca.crt locally (EgressGateway:Credentials).
-    /// Null: not known here (the analyze command), so credentialName is not checked.
+    /// Kubernetes Secret name → what stands for that Secret locally (EgressGateway:Credentials): a PEM file, the
+    /// Secret's CA bundle alone, or a folder holding the Secret's keys as files, as a Secret volume mounts them —
+    /// <c>tls.crt</c>, <c>tls.key</c>, <c>ca.crt</c> (kubernetes.io/tls) or <c>cert</c>, <c>key</c>, <c>cacert</c>
+    /// (generic). Null: not known here (the analyze command), so credentialName is not checked.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Credentials { get; init; }
 
@@ -56,7 +58,36 @@ public sealed record MeshEnvironment(
     /// GetCaCert reads the Secret of that name, else the Secret <c>&lt;name&gt;</c>. Null: no such Secret.
     /// </summary>
     public string? CaForCredential(string credentialName) =>
-        Credentials?.GetValueOrDefault(credentialName + CaCredentialSuffix) ?? Credentials?.GetValueOrDefault(credentialName);
+        CaOf(Credentials?.GetValueOrDefault(credentialName + CaCredentialSuffix)) ?? CaOf(Credentials?.GetValueOrDefault(credentialName));
+
+    /// <summary>
+    /// The client certificate and key of a DestinationRule's MUTUAL credentialName (SDS <c>kubernetes://&lt;name&gt;</c>),
+    /// as credentials/kube/secrets.go extractKeyAndCert reads the Secret: <c>cert</c>/<c>key</c> (generic), else
+    /// <c>tls.crt</c>/<c>tls.key</c>. Null: no such Secret, or one without a certificate and key.
+    /// </summary>
+    public (string Certificate, string Key)? KeyCertForCredential(string credentialName)
+    {
+        if (Credentials?.GetValueOrDefault(credentialName) is not { } folder || !Directory.Exists(folder))
+        {
+            return null;
+        }
+        foreach (var (cert, key) in new[] { ("cert", "key"), ("tls.crt", "tls.key") })
+        {
+            if (File.Exists(Path.Combine(folder, cert)) && File.Exists(Path.Combine(folder, key)))
+            {
+                return (Path.Combine(folder, cert), Path.Combine(folder, key));
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The SDS resource name istiod gives a DestinationRule credentialName's certificate: <c>kubernetes://&lt;name&gt;</c>.</summary>
+    public static string CredentialResource(string credentialName) => $"kubernetes://{credentialName}";
+
+    // A Secret's CA: the file itself, or the folder's cacert (generic) or ca.crt (kubernetes.io/tls).
+    private static string? CaOf(string? path) => path is null ? null
+        : !Directory.Exists(path) ? path
+        : new[] { "cacert", "ca.crt" }.Select(key => Path.Combine(path, key)).FirstOrDefault(File.Exists);
 
     private const string CaCredentialSuffix = "-cacert";
 }

@@ -193,16 +193,6 @@ public static class RefusedFields
     public static readonly RefusedField H2Upgrade = Add("DestinationRule", "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy", "`UPGRADE`",
         "UPGRADE is not modelled by the local egress gateway: it speaks HTTP/2 upstream only to ports declared HTTP2 or GRPC");
 
-    /// <summary>DestinationRule tls.mode MUTUAL.</summary>
-    public static readonly RefusedField MutualTls = Add("DestinationRule", "spec.trafficPolicy.tls.mode", "`MUTUAL`",
-        "MUTUAL (a client certificate to the external service) is not modelled by the local egress gateway; use SIMPLE");
-
-    /// <summary>DestinationRule tls.clientCertificate.</summary>
-    public static readonly RefusedField ClientCertificate = AnyValue("DestinationRule", "spec.trafficPolicy.tls.clientCertificate", "client certificates");
-
-    /// <summary>DestinationRule tls.privateKey.</summary>
-    public static readonly RefusedField PrivateKey = AnyValue("DestinationRule", "spec.trafficPolicy.tls.privateKey", "client certificates");
-
     /// <summary>DestinationRule tls.caCrl.</summary>
     public static readonly RefusedField CaCrl = AnyValue("DestinationRule", "spec.trafficPolicy.tls.caCrl", "certificate revocation lists");
 

@@ -147,6 +147,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
                 MeshHop = isEgressGateway,
                 Pool = pool,
                 SecretNotSupplied = tls?.SecretNotSupplied ?? false,
+                ClientCertificate = tls?.ClientCertificate,
                 AutoSanValidation = tls?.AutoSanValidation ?? false,
                 IstioMutual = tls is { IstioMutual: true },
             },

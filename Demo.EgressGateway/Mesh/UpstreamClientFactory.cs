@@ -68,10 +68,13 @@ public sealed record UpstreamTransport(
     /// </summary>
     public bool SecretNotSupplied { get; init; }
 
+    /// <summary>MUTUAL: the PEM client certificate and key files presented to the server; null: none.</summary>
+    public (string Certificate, string Key)? ClientCertificate { get; init; }
+
     // Records compare lists by reference; the key must compare them by content.
     public string Key => string.Join('|', Host, Port, Tls, Sni, string.Join(',', SubjectAltNames), AutoSanValidation, VerifySan,
         InsecureSkipVerify, CaCertificatesPath, MaxConnections, ConnectTimeout, IdleTimeout, MaxConnectionDuration, Http2, SecretNotSupplied,
-        IstioMutual, MeshHop);
+        IstioMutual, MeshHop, ClientCertificate);
 }
 
 /// <summary>
@@ -143,6 +146,10 @@ public sealed class UpstreamClientFactory : IDisposable
                 CertificateChainPolicy = ChainPolicy(trusted),
                 RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
                     Verify(transport, certificate as X509Certificate2, chain, errors),
+                // MUTUAL: the rule's (or its credentialName's) client certificate, offered whatever the server asks for.
+                ClientCertificateContext = transport.ClientCertificate is var (certificate, key)
+                    ? SslStreamCertificateContext.Create(X509Certificate2.CreateFromPemFile(certificate, key), null)
+                    : null,
             };
         }
         // TLS is originated here rather than by the handler: SocketsHttpHandler would take the SNI from the Host

@@ -16,6 +16,9 @@ namespace Demo.Conformance.Tests;
 /// <paramref name="Endpoint"/>, when set, maps the host there instead (e.g. a closed port) and starts no echo.
 public sealed record External(string Host, bool Tls = false, Func<string, X509Certificate2>? Certificate = null, string? Endpoint = null)
 {
+    /// <summary>When set, the echo's TLS port requires a client certificate issued by this CA (a server asking for mTLS).</summary>
+    public X509Certificate2? ClientCa { get; init; }
+
     /// <summary>The instance name the echo reports: the first label of the host.</summary>
     public string Name => Host.Split('.')[0];
 }
@@ -115,7 +118,7 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
             foreach (var external in externals.Where(e => e.Endpoint is null))
             {
                 echoes[external.Host] = await EchoUpstream.StartAsync(external.Name,
-                    external.Certificate ?? (sni => EchoUpstream.Issue(TestCa.Certificate, sni)));
+                    external.Certificate ?? (sni => EchoUpstream.Issue(TestCa.Certificate, sni)), external.ClientCa);
             }
 
             var settings = new Dictionary<string, string?>
@@ -361,4 +364,7 @@ public static class TestCa
 
     /// <summary>PEM of a CA that did not issue the echo's certificates (Istio's fake-root-cert.pem).</summary>
     public static string FakeRootCertPath => Fake.Value.CaCertificatePath;
+
+    /// <summary>That fake root, with its key (it issues the certificates the echo's CA did not).</summary>
+    public static X509Certificate2 FakeCertificate => Fake.Value.Certificate;
 }

@@ -72,7 +72,8 @@ public sealed class EchoUpstream : IAsyncDisposable
     public Func<HttpContext, int, Task<bool>>? Behaviour { get; set; }
 
     /// <summary>Starts the instance; <paramref name="certificate"/> issues the certificate presented for an SNI.</summary>
-    public static async Task<EchoUpstream> StartAsync(string name, Func<string, X509Certificate2> certificate)
+    /// <param name="clientCa">When set, a TLS client must present a certificate this CA issued (else the handshake fails).</param>
+    public static async Task<EchoUpstream> StartAsync(string name, Func<string, X509Certificate2> certificate, X509Certificate2? clientCa = null)
     {
         var certificates = new ConcurrentDictionary<string, X509Certificate2>(StringComparer.OrdinalIgnoreCase);
         var issued = new List<X509Certificate2>();
@@ -85,16 +86,31 @@ public sealed class EchoUpstream : IAsyncDisposable
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.Use(next => connection => AnswerPlainTextWith400Async(connection, next));
-                listen.UseHttps(https => https.ServerCertificateSelector = (_, sni) =>
-                    certificates.GetOrAdd(sni ?? name, host =>
-                    {
-                        var created = certificate(host);
-                        lock (issued)
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificateSelector = (_, sni) =>
+                        certificates.GetOrAdd(sni ?? name, host =>
                         {
-                            issued.Add(created);
-                        }
-                        return created;
-                    }));
+                            var created = certificate(host);
+                            lock (issued)
+                            {
+                                issued.Add(created);
+                            }
+                            return created;
+                        });
+                    if (clientCa is not null)
+                    {
+                        https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate;
+                        https.ClientCertificateValidation = (client, _, _) =>
+                        {
+                            using var chain = new X509Chain();
+                            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                            chain.ChainPolicy.CustomTrustStore.Add(clientCa);
+                            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                            return chain.Build(client);
+                        };
+                    }
+                });
             });
         });
         var app = builder.Build();

@@ -111,27 +111,28 @@ public sealed class RefusedFeatureTests
             """, $"{kind} 'unmodelled'", field);
     }
 
-    // Istio TestMutualTlsOrigination (all cases), TestSidecarMutualTlsOrigination (all cases), TestDestinationRuleTls,
-    // TestEgressGatewayTls "Mutual TLS origination from egress gateway to https endpoint": client certificates
-    // (mode MUTUAL) are not modelled — the gateway would originate TLS without them.
+    // Istio TestSidecarMutualTlsOrigination (all cases): each case's DestinationRule selects its client workload
+    // (workloadSelector) for the sidecar's MUTUAL origination with a credentialName — DestinationRules scoped to
+    // workloads are not modelled.
     [Fact]
-    public async Task MutualTlsOriginationIsRefusedAtLoad()
+    public async Task SidecarMutualTlsOriginationForSelectedWorkloadsIsRefusedAtLoad()
     {
         await AssertRefusedAsync("""
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
             metadata:
-              name: originate-mtls
+              name: originate-mtls-for-a
             spec:
               host: external-service.external
+              workloadSelector:
+                matchLabels:
+                  app: a
               trafficPolicy:
                 tls:
                   mode: MUTUAL
-                  clientCertificate: /etc/certs/custom/cert-chain.pem
-                  privateKey: /etc/certs/custom/key.pem
-                  caCertificates: /etc/certs/custom/root-cert.pem
+                  credentialName: mtls-credential
                   sni: external-service.external
-            """, "DestinationRule 'originate-mtls'", "spec.trafficPolicy.tls.mode");
+            """, "DestinationRule 'originate-mtls-for-a'", "spec.workloadSelector");
     }
 
     // Istio destinationRuleCases "http2 keepalive in DR": HTTP/2 keepalive pings to upstreams are not modelled.

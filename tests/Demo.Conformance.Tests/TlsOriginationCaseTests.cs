@@ -11,12 +11,12 @@ namespace Demo.Conformance.Tests;
 /// </summary>
 public sealed class TlsOriginationCaseTests
 {
-    private const string Host = "external-service.external";
-    private const string Url = "http://external-service.external";
+    internal const string Host = "external-service.external";
+    internal const string Url = "http://external-service.external";
 
     // Istio's createGateway: the sidecar sends port-80 HTTP to the egress gateway (subset "server", ISTIO_MUTUAL with
     // the external host as SNI); the gateway routes it to the external host's 443 and adds handled-by-egress-gateway.
-    private static string ViaEgressGateway(string tls) => Join(
+    internal static string ViaEgressGateway(string tls) => Join(
         ServiceEntry(Host, (80, "HTTP"), (443, "HTTPS")),
         EgressGatewayResource("istio-egressgateway-filebased", Host),
         $"""
