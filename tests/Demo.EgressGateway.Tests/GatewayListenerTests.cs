@@ -93,12 +93,7 @@ public sealed class GatewayListenerTests
     [Fact]
     public async Task An_ISTIO_MUTUAL_server_with_subjectAltNames_accepts_only_the_client_identities_it_lists()
     {
-        await using var gateway = await GatewayHost.StartAsync(folder =>
-        {
-            RoutingTests.NoFaults(folder);
-            folder.Replace(GatewayFile, "        mode: ISTIO_MUTUAL\n",
-                "        mode: ISTIO_MUTUAL\n        subjectAltNames:\n          - spiffe://cluster.local/ns/demo/sa/proxy\n");
-        });
+        await using var gateway = await StartWithServerSubjectAltNameAsync("spiffe://cluster.local/ns/demo/sa/proxy");
         var authority = gateway.Services.GetRequiredService<MeshCertificateAuthority>();
 
         var (listed, _) = await ExchangeAsync(gateway, GatewayHost.V1Host, authority.WorkloadCertificate("demo", "proxy"));
@@ -119,12 +114,7 @@ public sealed class GatewayListenerTests
     [Fact]
     public async Task A_sidecar_whose_identity_a_gateway_servers_subjectAltNames_do_not_list_gets_503_UC()
     {
-        await using var gateway = await GatewayHost.StartAsync(folder =>
-        {
-            RoutingTests.NoFaults(folder);
-            folder.Replace(GatewayFile, "        mode: ISTIO_MUTUAL\n",
-                "        mode: ISTIO_MUTUAL\n        subjectAltNames:\n          - spiffe://cluster.local/ns/demo/sa/someone-else\n");
-        });
+        await using var gateway = await StartWithServerSubjectAltNameAsync("spiffe://cluster.local/ns/demo/sa/someone-else");
 
         var (status, _) = await gateway.GetAsync();
 
@@ -136,6 +126,13 @@ public sealed class GatewayListenerTests
     }
 
     private const string GatewayFile = "gateway-hello-cf-egress.yaml";
+
+    // deploy/istio without faults, its Gateway server's ISTIO_MUTUAL listing one client identity.
+    private static Task<GatewayHost> StartWithServerSubjectAltNameAsync(string identity) => GatewayHost.StartAsync(folder =>
+    {
+        RoutingTests.NoFaults(folder);
+        folder.Replace(GatewayFile, "        mode: ISTIO_MUTUAL\n", $"        mode: ISTIO_MUTUAL\n        subjectAltNames:\n          - {identity}\n");
+    });
 
     private static int GatewayPort(GatewayHost gateway) =>
         gateway.Services.GetRequiredService<GatewayListenerManager>().Endpoints[443].Port;
