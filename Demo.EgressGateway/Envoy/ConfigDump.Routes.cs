@@ -111,9 +111,41 @@ public static partial class ConfigDump
         }
         WriteHeaders(json, route.RequestHeaders, "request");
         WriteHeaders(json, route.ResponseHeaders, "response");
-        if (route.Fault is { } fault)
+        if (route.Fault is not null || route.Cors is not null)
         {
             json.WriteStartObject("typed_per_filter_config");
+        }
+        if (route.Cors is { } cors)
+        {
+            json.WriteStartObject("envoy.filters.http.cors");
+            json.WriteString("@type", "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy");
+            json.WriteStartArray("allow_origin_string_match");
+            foreach (var origin in cors.AllowOriginStringMatch)
+            {
+                json.WriteStartObject();
+                WriteMatcherFields(json, "exact", origin.Exact, origin.Prefix, origin.SafeRegex);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            foreach (var (field, value) in new[] { ("allow_methods", cors.AllowMethods), ("allow_headers", cors.AllowHeaders), ("expose_headers", cors.ExposeHeaders), ("max_age", cors.MaxAge) })
+            {
+                if (value is not null)
+                {
+                    json.WriteString(field, value);
+                }
+            }
+            if (cors.AllowCredentials is { } credentials)
+            {
+                json.WriteBoolean("allow_credentials", credentials);
+            }
+            if (cors.ForwardNotMatchingPreflights is { } forward)
+            {
+                json.WriteBoolean("forward_not_matching_preflights", forward);
+            }
+            json.WriteEndObject();
+        }
+        if (route.Fault is { } fault)
+        {
             json.WriteStartObject("envoy.filters.http.fault");
             json.WriteString("@type", "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault");
             if (fault.Delay is { } delay)
@@ -131,6 +163,9 @@ public static partial class ConfigDump
                 json.WriteEndObject();
             }
             json.WriteEndObject();
+        }
+        if (route.Fault is not null || route.Cors is not null)
+        {
             json.WriteEndObject();
         }
         json.WriteEndObject();

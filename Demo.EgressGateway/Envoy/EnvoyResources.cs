@@ -84,7 +84,19 @@ public sealed record Route(
 {
     /// <summary>The route's <c>redirect</c> action (then <see cref="Action"/> and <see cref="DirectResponse"/> are null).</summary>
     public RedirectAction? Redirect { get; init; }
+
+    /// <summary>The route's <c>typed_per_filter_config</c> for <c>envoy.filters.http.cors</c>; null: no CORS policy.</summary>
+    public CorsPolicy? Cors { get; init; }
 }
+
+/// <summary>
+/// envoy.extensions.filters.http.cors.v3.CorsPolicy as istiod's route.go translateCORSPolicy writes it: the origins
+/// (string matchers), methods, headers and exposed headers joined with <c>,</c>, max_age in seconds, allow_credentials
+/// and forward_not_matching_preflights (Istio's unmatchedPreflights: FORWARD true, IGNORE false; null: Envoy's default,
+/// true).
+/// </summary>
+public sealed record CorsPolicy(IReadOnlyList<StringMatcher> AllowOriginStringMatch, string? AllowMethods, string? AllowHeaders,
+    string? ExposeHeaders, string? MaxAge, bool? AllowCredentials, bool? ForwardNotMatchingPreflights);
 
 /// <summary>envoy.config.route.v3.RouteMatch. Exactly one of Prefix, Path, SafeRegex is set.</summary>
 public sealed record RouteMatch(

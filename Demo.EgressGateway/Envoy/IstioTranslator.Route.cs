@@ -75,6 +75,7 @@ public static partial class IstioTranslator
             var routeMatch = TranslateRouteMatch(match);
             var (requestHeaders, responseHeaders, authority) = TranslateHeaders(http.Headers);
 
+            var cors = http.CorsPolicy is { } policy ? TranslateCorsPolicy(policy) : null;
             if (http.Redirect is { } redirect)
             {
                 // route.go TranslateRoute: a redirect route has no route action; its decorator is the VirtualService's.
@@ -82,13 +83,17 @@ public static partial class IstioTranslator
                     RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs))
                 {
                     Redirect = TranslateRedirect(redirect, listenPort, isTls: false),
+                    Cors = cors,
                 };
             }
             if (http.DirectResponse is { } direct)
             {
                 // route.go ApplyDirectResponse: status and inline body.
                 return new Route(name, routeMatch, null, new DirectResponseAction(direct.Status, direct.Body), null,
-                    requestHeaders, responseHeaders, RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs));
+                    requestHeaders, responseHeaders, RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs))
+                {
+                    Cors = cors,
+                };
             }
 
             var timeout = http.Timeout ?? TimeSpan.Zero;
@@ -136,8 +141,22 @@ public static partial class IstioTranslator
                 ConvertRetryPolicy(http.Retries, environment.IstioVersion));
             var fault = TranslateFault(http.Fault);
             return new Route(name, routeMatch, action, null, fault, requestHeaders, responseHeaders,
-                RouteOperation(routeMatch, action, vs.Id.Name, listenPort), ConfigSource(vs));
+                RouteOperation(routeMatch, action, vs.Id.Name, listenPort), ConfigSource(vs))
+            {
+                Cors = cors,
+            };
         }
+
+        // route.go translateCORSPolicy: lists joined with ",", max_age in seconds; unmatchedPreflights FORWARD → true,
+        // IGNORE → false, unset → left to Envoy (true).
+        private static CorsPolicy TranslateCorsPolicy(Istio.CorsPolicy policy) => new(
+            policy.AllowOrigins.Select(ToStringMatcher).ToList(),
+            policy.AllowMethods.Count > 0 ? string.Join(',', policy.AllowMethods) : null,
+            policy.AllowHeaders.Count > 0 ? string.Join(',', policy.AllowHeaders) : null,
+            policy.ExposeHeaders.Count > 0 ? string.Join(',', policy.ExposeHeaders) : null,
+            policy.MaxAge is { } age ? ((long)age.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture) : null,
+            policy.AllowCredentials,
+            policy.UnmatchedPreflights switch { "FORWARD" => true, "IGNORE" => false, _ => null });
 
         // route.go ApplyRedirect: FROM_REQUEST_PORT is the listener's port (routes are built per port); no explicit port
         // for the scheme's default (80 for http, 443 for https); 301 unless redirectCode says 302, 303, 307 or 308.

@@ -145,13 +145,47 @@ public static partial class IstioConfigLoader
         route.Refuse(RefusedFields.MirrorPercentage);
         route.Refuse(RefusedFields.MirrorPercent);
         route.Refuse(RefusedFields.MirrorPercentSnake);
-        route.Refuse(RefusedFields.CorsPolicy);
+        var cors = route.Map("corsPolicy") is { } c ? ParseCorsPolicy(c) : null;
         route.RejectUnknown();
         return new HttpRoute(index, name, matches, destinations, rewriteAuthority, rewriteUri, timeout, retries, fault, headers)
         {
             Redirect = redirect,
             DirectResponse = directResponse,
+            CorsPolicy = cors,
         };
+    }
+
+    // virtualservice.go validateCORSPolicy: max_age in whole seconds, methods Envoy knows, header names.
+    private static CorsPolicy ParseCorsPolicy(YamlFields cors)
+    {
+        var origins = cors.MapList("allowOrigins").Select(o => ParseStringMatch(o)).OfType<StringMatch>()
+            .Concat(cors.StringList("allowOrigin").Select(o => new StringMatch(StringMatchKind.Exact, o, null)))
+            .ToList();
+        var methods = cors.StringList("allowMethods");
+        foreach (var method in methods.Where(m => m is not ("GET" or "HEAD" or "POST" or "PUT" or "DELETE" or "CONNECT" or "OPTIONS" or "TRACE" or "PATCH")))
+        {
+            cors.Context.Error(cors.Join("allowMethods"), $"'{method}' is not a supported HTTP method", cors.Node);
+        }
+        var allowHeaders = cors.StringList("allowHeaders");
+        var exposeHeaders = cors.StringList("exposeHeaders");
+        foreach (var header in allowHeaders.Concat(exposeHeaders).Where(h => h.Length == 0 || h.Any(ch => ch <= ' ' || ch >= 127 || "()<>@,;:\\\"/[]?={}".Contains(ch))))
+        {
+            cors.Context.Error(cors.Join("allowHeaders"), $"'{header}' is not a valid header name", cors.Node);
+        }
+        var maxAge = cors.Duration("maxAge", TimeSpan.Zero);
+        if (maxAge is { } age && age.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            cors.Context.Error(cors.Join("maxAge"), "max_age duration is accurate only to seconds precision", cors.Node);
+        }
+        var credentials = cors.Bool("allowCredentials");
+        var unmatched = cors.String("unmatchedPreflights");
+        if (unmatched is not null and not ("UNSPECIFIED" or "FORWARD" or "IGNORE"))
+        {
+            cors.Context.Error(cors.Join("unmatchedPreflights"), $"must be FORWARD or IGNORE, got '{unmatched}'", cors.Node);
+        }
+        cors.Refuse(RefusedFields.CorsAllowPrivateNetworkAccess);
+        cors.RejectUnknown();
+        return new CorsPolicy(origins, methods, allowHeaders, exposeHeaders, maxAge, credentials, unmatched);
     }
 
     // validation.go validateHTTPRedirect.

@@ -184,7 +184,20 @@ public sealed record HttpRoute(
 
     /// <summary><c>directResponse</c>: the route answers itself (then <see cref="Route"/> is empty).</summary>
     public HttpDirectResponse? DirectResponse { get; init; }
+
+    /// <summary><c>corsPolicy</c>: the CORS policy of the route (Envoy's CORS filter).</summary>
+    public CorsPolicy? CorsPolicy { get; init; }
 }
+
+/// <summary>
+/// VirtualService <c>http[].corsPolicy</c>: the allowed origins (<c>allowOrigins</c> string matches, and the deprecated
+/// <c>allowOrigin</c> exact strings), methods, headers, exposed headers, <paramref name="MaxAge"/> (whole seconds),
+/// <paramref name="AllowCredentials"/> and <paramref name="UnmatchedPreflights"/> (<c>FORWARD</c>, the default, or
+/// <c>IGNORE</c>).
+/// </summary>
+public sealed record CorsPolicy(IReadOnlyList<StringMatch> AllowOrigins, IReadOnlyList<string> AllowMethods,
+    IReadOnlyList<string> AllowHeaders, IReadOnlyList<string> ExposeHeaders, TimeSpan? MaxAge, bool? AllowCredentials,
+    string? UnmatchedPreflights);
 
 /// <summary>
 /// VirtualService <c>http[].redirect</c>: <paramref name="Uri"/> or <paramref name="PrefixRewrite"/> for the path,

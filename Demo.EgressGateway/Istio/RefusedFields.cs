@@ -220,8 +220,9 @@ public static class RefusedFields
     /// <summary>VirtualService http mirror_percent (deprecated).</summary>
     public static readonly RefusedField MirrorPercentSnake = AnyValue("VirtualService", "spec.http[].mirror_percent", "traffic mirroring");
 
-    /// <summary>VirtualService http corsPolicy.</summary>
-    public static readonly RefusedField CorsPolicy = AnyValue("VirtualService", "spec.http[].corsPolicy", "CORS policies");
+    /// <summary>VirtualService http corsPolicy.allowPrivateNetworkAccess.</summary>
+    public static readonly RefusedField CorsAllowPrivateNetworkAccess = AnyValue("VirtualService", "spec.http[].corsPolicy.allowPrivateNetworkAccess",
+        "Private Network Access preflights (Envoy's allow_private_network_access)");
 
     /// <summary>VirtualService http rewrite.uriRegexRewrite.</summary>
     public static readonly RefusedField UriRegexRewrite = AnyValue("VirtualService", "spec.http[].rewrite.uriRegexRewrite", "regex URI rewrites");

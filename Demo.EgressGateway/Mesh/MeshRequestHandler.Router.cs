@@ -83,6 +83,12 @@ public sealed partial class MeshRequestHandler
             request.Context.Request.Headers["x-envoy-decorator-operation"] = operation;
         }
 
+        // Istio's HTTP filter order: CORS, then fault, then the router (whose work includes redirects and direct responses).
+        if (route.Cors?.DecodeHeaders(request.Context) == true)
+        {
+            frame.Details = "cors_response";
+            return await LocalReplyAsync(request, StatusCodes.Status200OK, "", ResponseFlags.None);
+        }
         if (route.Config.Redirect is { } redirect)
         {
             // router.cc: a redirect route answers itself — its response code, an empty body, and the Location

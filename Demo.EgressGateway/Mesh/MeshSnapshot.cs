@@ -179,6 +179,9 @@ public sealed class RouteEntry
 
     public required RouteMatcher Matcher { get; init; }
 
+    /// <summary>The route's CORS filter; null: no CORS policy.</summary>
+    public CorsFilter? Cors { get; init; }
+
     /// <summary>Empty for a direct response.</summary>
     public required IReadOnlyList<WeightedClusterEntry> Destinations { get; init; }
 
@@ -269,7 +272,7 @@ public sealed class RouteMatcher
     }
 
     // RE2 matches the whole value (Envoy's safe_regex is a full match).
-    private static Regex Compile(string pattern, bool ignoreCase) =>
+    internal static Regex Compile(string pattern, bool ignoreCase) =>
         new($"^(?:{pattern})$", RegexOptions.CultureInvariant | RegexOptions.NonBacktracking | (ignoreCase ? RegexOptions.IgnoreCase : 0),
             TimeSpan.FromMilliseconds(100));
 

@@ -84,6 +84,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             Config = route,
             Name = route.Name ?? $"{VirtualServiceName(route) ?? virtualHost.Name}.{index}",
             Matcher = new RouteMatcher(route.Match),
+            Cors = route.Cors is { } cors ? new CorsFilter(cors) : null,
             Destinations = destinations,
             TotalWeight = cumulative,
             Retry = retry,

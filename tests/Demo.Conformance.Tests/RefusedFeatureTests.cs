@@ -31,27 +31,6 @@ public sealed class RefusedFeatureTests
         {routeYaml}
         """;
 
-    // Istio case "cors" (children "preflight", "get", "get no origin match").
-    [Fact]
-    public async Task CorsPolicyIsRefusedAtLoad()
-    {
-        await AssertRefusedAsync(VirtualService("browser-api", $"""
-                - corsPolicy:
-                    allowOrigins:
-                      - exact: cors.com
-                    allowMethods:
-                      - POST
-                      - GET
-                    allowCredentials: false
-                    allowHeaders:
-                      - X-Foo-Bar
-                    maxAge: "24h"
-                  route:
-                    - destination:
-                        host: {B}
-            """), "VirtualService 'browser-api'", "spec.http[0].corsPolicy");
-    }
-
     // Istio case "fault abort gRPC".
     [Fact]
     public async Task GrpcStatusFaultAbortIsRefusedAtLoad()

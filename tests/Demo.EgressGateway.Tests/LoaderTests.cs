@@ -57,7 +57,7 @@ public sealed class LoaderTests
     [InlineData("timeout: 0.5ms", "spec.http[0].timeout", "must be at least 1ms")]
     [InlineData("retries: { attempts: 2, retryOn: '5xx,teapot' }", "spec.http[0].retries.retryOn", "\"teapot\" is not a valid retryOn policy")]
     [InlineData("fault: { abort: { httpStatus: 418, percentage: { value: 101 } } }", "spec.http[0].fault.abort.percentage.value", "must be between 0 and 100")]
-    [InlineData("corsPolicy: { allowOrigins: [{ exact: a.example.com }] }", "spec.http[0].corsPolicy", "not supported by the local egress gateway")]
+    [InlineData("mirror: { host: b.example.com }", "spec.http[0].mirror", "not supported by the local egress gateway")]
     [InlineData("redirect: { uri: /x }", "spec.http[0]", "HTTP route cannot contain both route and redirect")]
     public void Wrong_types_ranges_and_unsupported_settings_name_field_and_value(string line, string field, string message)
     {
