@@ -51,6 +51,12 @@ public static partial class ConfigDump
                 json.WriteString("inline_string", body);
                 json.WriteEndObject();
             }
+            else if (direct.InlineBytes is { } bytes)
+            {
+                json.WriteStartObject("body");
+                json.WriteBase64String("inline_bytes", bytes);
+                json.WriteEndObject();
+            }
             json.WriteEndObject();
         }
         if (route.Redirect is { } redirect)

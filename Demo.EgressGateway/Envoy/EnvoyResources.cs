@@ -191,7 +191,12 @@ public sealed record RedirectAction(string? HostRedirect, string? PathRedirect, 
     int PortRedirect, int ResponseCode);
 
 /// <summary>envoy.config.route.v3.DirectResponseAction: Istio's <c>block_all</c> route is <c>{ status: 502 }</c>.</summary>
-public sealed record DirectResponseAction(int Status, string? Body);
+/// <param name="Body">The body's <c>inline_string</c>; null: none, or <see cref="InlineBytes"/>.</param>
+public sealed record DirectResponseAction(int Status, string? Body)
+{
+    /// <summary>The body's <c>inline_bytes</c> (Istio's <c>body.bytes</c>), sent as they are.</summary>
+    public byte[]? InlineBytes { get; init; }
+}
 
 /// <summary>
 /// envoy.config.cluster.v3.Cluster named as Istio names it: <c>outbound|port|subset|host</c>. The local gateway

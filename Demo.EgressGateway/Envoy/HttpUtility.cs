@@ -86,6 +86,11 @@ public static class HttpUtility
         {
             path = requestPath;
         }
+        // utility.cc newUri: a path without its leading slash gets one.
+        if (!path.StartsWith('/'))
+        {
+            path = "/" + path;
+        }
         return $"{scheme}://{host}{port}{path}";
     }
 

@@ -68,7 +68,7 @@ public static partial class IstioTranslator
                         : $"file-cert:{tls.ClientCertificate}~{tls.PrivateKey}",
                     ClientCertificate = tls.Mode != "MUTUAL" ? null
                         : tls.CredentialName is { } credential2 ? environment.KeyCertForCredential(credential2)
-                        : File.Exists(tls.ClientCertificate) && File.Exists(tls.PrivateKey) ? (tls.ClientCertificate!, tls.PrivateKey!) : null,
+                        : MeshEnvironment.IsUsableKeyPair(tls.ClientCertificate, tls.PrivateKey) ? (tls.ClientCertificate!, tls.PrivateKey!) : null,
                     // cluster_tls.go decides before it falls back to the ServiceEntry's subjectAltNames: the rule's own fields count.
                     AutoSanValidation = string.IsNullOrEmpty(tls.Sni) && tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify,
                 };

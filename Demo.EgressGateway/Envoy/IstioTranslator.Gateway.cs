@@ -81,7 +81,8 @@ public static partial class IstioTranslator
                     {
                         continue;
                     }
-                    var routes = BuildRoutes(vs, port, [gatewayName], sourceIsWorkload: false);
+                    // gateway.go buildGatewayHTTPRouteConfig: IsTLS when the server has TLS settings (redirects drop :443).
+                    var routes = BuildRoutes(vs, port, [gatewayName], sourceIsWorkload: false, isTls: server.TlsMode is not null);
                     if (routes.Count == 0)
                     {
                         continue;

@@ -12,7 +12,7 @@ public static partial class IstioTranslator
     {
         // ---- routes: route.go BuildHTTPRoutesForVirtualService / TranslateRoute ----
 
-        private List<Route> BuildRoutes(IstioVirtualService vs, int listenPort, IReadOnlyList<string> gatewayNames, bool sourceIsWorkload)
+        private List<Route> BuildRoutes(IstioVirtualService vs, int listenPort, IReadOnlyList<string> gatewayNames, bool sourceIsWorkload, bool isTls = false)
         {
             var vsNamespace = NamespaceOf(vs);
             var routes = new List<Route>();
@@ -20,7 +20,7 @@ public static partial class IstioTranslator
             {
                 if (http.Match.Count == 0)
                 {
-                    routes.Add(TranslateRoute(vs, http, null, listenPort));
+                    routes.Add(TranslateRoute(vs, http, null, listenPort, isTls));
                     break;
                 }
                 var catchAll = false;
@@ -34,7 +34,7 @@ public static partial class IstioTranslator
                     {
                         continue;
                     }
-                    var route = TranslateRoute(vs, http, match, listenPort);
+                    var route = TranslateRoute(vs, http, match, listenPort, isTls);
                     routes.Add(route);
                     if (IsCatchAll(route.Match))
                     {
@@ -68,7 +68,7 @@ public static partial class IstioTranslator
         private static bool IsCatchAll(RouteMatch match) =>
             (match.Prefix == "/" || match.SafeRegex == ".*") && match.Headers.Count == 0 && match.QueryParameters.Count == 0;
 
-        private Route TranslateRoute(IstioVirtualService vs, IstioHttpRoute http, HttpMatch? match, int listenPort)
+        private Route TranslateRoute(IstioVirtualService vs, IstioHttpRoute http, HttpMatch? match, int listenPort, bool isTls)
         {
             // route.go TranslateRoute: routeName = in.Name, then "." + match.Name when the match has one (".m1" without a route name).
             var name = match?.Name is { Length: > 0 } matchName ? $"{http.Name}.{matchName}" : http.Name;
@@ -82,14 +82,14 @@ public static partial class IstioTranslator
                 return new Route(name, routeMatch, null, null, null, requestHeaders, responseHeaders,
                     RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs))
                 {
-                    Redirect = TranslateRedirect(redirect, listenPort, isTls: false),
+                    Redirect = TranslateRedirect(redirect, listenPort, isTls),
                     Cors = cors,
                 };
             }
             if (http.DirectResponse is { } direct)
             {
                 // route.go ApplyDirectResponse: status and inline body.
-                return new Route(name, routeMatch, null, new DirectResponseAction(direct.Status, direct.Body), null,
+                return new Route(name, routeMatch, null, new DirectResponseAction(direct.Status, direct.Body) { InlineBytes = direct.BodyBytes }, null,
                     requestHeaders, responseHeaders, RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs))
                 {
                     Cors = cors,

@@ -22,12 +22,12 @@ public static partial class IstioAnalyzer
         if (tls is { Mode: "MUTUAL", CredentialName: { } mutual } && environment.Credentials is not null && environment.KeyCertForCredential(mutual) is null)
         {
             warn(dr, $"{field}.credentialName",
-                $"'{mutual}' is MUTUAL, and no EgressGateway:Credentials:{mutual} folder holds a client certificate and key (cert and key, or tls.crt and tls.key): as in a cluster whose Secret has none, the connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
+                $"'{mutual}' is MUTUAL, and no EgressGateway:Credentials:{mutual} folder holds a client certificate and its key (cert and key, or tls.crt and tls.key): as in a cluster whose Secret has none (or a key that is not the certificate's), the connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
         }
-        if (tls is { Mode: "MUTUAL", CredentialName: null } && !(File.Exists(tls.ClientCertificate) && File.Exists(tls.PrivateKey)))
+        if (tls is { Mode: "MUTUAL", CredentialName: null } && !MeshEnvironment.IsUsableKeyPair(tls.ClientCertificate, tls.PrivateKey))
         {
             warn(dr, $"{field}.clientCertificate",
-                $"'{tls.ClientCertificate}' or '{tls.PrivateKey}' does not exist on this machine: the proxy's certificate is not ready and its connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
+                $"'{tls.ClientCertificate}' and '{tls.PrivateKey}' are not a certificate and its private key on this machine (missing, unreadable or not a pair): the proxy's certificate is not ready and its connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
         }
         if (tls.CaCertificates is { Length: > 0 } ca && !tls.InsecureSkipVerify && !File.Exists(ca))
         {

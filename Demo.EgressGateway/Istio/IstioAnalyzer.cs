@@ -33,6 +33,18 @@ public static partial class IstioAnalyzer
                 + (served.Count == 0 ? $"it serves no version of {group})" : $"it serves {group}/{string.Join(", ", served)})"));
         }
 
+        // istioctl analyze IST0111 MultipleSidecarsWithoutWorkloadSelectors (analyzers/sidecar/selector.go; empty labels
+        // count as none): which of them applies is undefined. istioctl calls it an error, but the cluster accepts the
+        // resources, so here it is a warning and the configuration applies (the first Sidecar in load order wins).
+        foreach (var unselected in config.OfKind<Sidecar>().Where(s => s.WorkloadSelector.Count == 0)
+                     .GroupBy(s => s.Id.Namespace ?? environment.WorkloadNamespace).Where(g => g.Count() > 1))
+        {
+            foreach (var sidecar in unselected)
+            {
+                Warn(sidecar, "spec.workloadSelector", $"IST0111: the Sidecars [{string.Join(", ", unselected.Select(s => s.Id.Name))}] in namespace \"{unselected.Key}\" have no workload selector, which can lead to undefined behavior.");
+            }
+        }
+
         foreach (var duplicate in config.Resources.GroupBy(r => (r.Id.Kind, r.Id.Name, r.Id.Namespace)).Where(g => g.Count() > 1))
         {
             var first = duplicate.First();

@@ -234,26 +234,29 @@ public static partial class IstioConfigLoader
         {
             Fail("scheme", "invalid redirect scheme, must be \"http\" or \"https\"");
         }
-        if (port is > 65535 or 0)
+        if (port is > 65535)
         {
             Fail("port", $"port number {port} must be in the range 1..65535");
         }
+        // validation.go checks the port only when it is above 0; route.go ApplyRedirect then writes port 0, i.e. none.
         return new HttpRedirect(uri, prefixRewrite, authority, scheme, (int?)port, derivePort, code is null or 0 ? null : (int)code);
     }
 
-    // validation.go validateHTTPDirectResponse: a status Envoy can send (validateHTTPStatus: 200–599) and a body under 1 MB.
+    // validation.go validateHTTPDirectResponse: a status Envoy can send (validateHTTPStatus: 200–599); a body over
+    // 1 MB is refused, over 100 KB warned about.
     private static HttpDirectResponse ParseDirectResponse(YamlFields response)
     {
         var status = response.Int("status", 200, 599, required: true) ?? 200;
         string? body = null;
+        byte[]? bytes = null;
         if (response.Map("body") is { } b)
         {
             body = b.String("string");
-            if (b.String("bytes") is { } bytes)
+            if (b.String("bytes") is { } encoded)
             {
                 try
                 {
-                    body = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(bytes));
+                    bytes = Convert.FromBase64String(encoded);
                 }
                 catch (FormatException)
                 {
@@ -261,13 +264,18 @@ public static partial class IstioConfigLoader
                 }
             }
             b.RejectUnknown();
-            if (body is { Length: > 1024 * 1024 })
+            var size = bytes?.Length ?? (body is null ? 0 : System.Text.Encoding.UTF8.GetByteCount(body));
+            if (size > 1024 * 1024)
             {
                 b.Context.Error(b.Path, "large direct_responses may impact control plane performance, must be less than 1MB", b.Node);
             }
+            else if (size > 100 * 1024)
+            {
+                b.Context.Warning(b.Path, "large direct_responses may impact control plane performance", b.Node);
+            }
         }
         response.RejectUnknown();
-        return new HttpDirectResponse(status, body);
+        return new HttpDirectResponse(status, body, bytes);
     }
 
     private static bool IsAuthorityHeader(string name) =>

@@ -208,8 +208,8 @@ public sealed record CorsPolicy(IReadOnlyList<StringMatch> AllowOrigins, IReadOn
 public sealed record HttpRedirect(string? Uri, string? PrefixRewrite, string? Authority, string? Scheme, int? Port,
     string? DerivePort, int? RedirectCode);
 
-/// <summary>VirtualService <c>http[].directResponse</c>: a status (200–599) and an optional body (<c>body.string</c>, or <c>body.bytes</c> decoded).</summary>
-public sealed record HttpDirectResponse(int Status, string? Body);
+/// <summary>VirtualService <c>http[].directResponse</c>: a status (200–599) and an optional body — <c>body.string</c>, or <c>body.bytes</c> (base64 in the YAML) as <paramref name="BodyBytes"/>.</summary>
+public sealed record HttpDirectResponse(int Status, string? Body, byte[]? BodyBytes = null);
 
 public sealed record HttpMatch(
     StringMatch? Uri,

@@ -75,10 +75,32 @@ public sealed record MeshEnvironment(
         {
             if (File.Exists(Path.Combine(folder, cert)) && File.Exists(Path.Combine(folder, key)))
             {
-                return (Path.Combine(folder, cert), Path.Combine(folder, key));
+                return IsUsableKeyPair(Path.Combine(folder, cert), Path.Combine(folder, key)) ? (Path.Combine(folder, cert), Path.Combine(folder, key)) : null;
             }
         }
         return null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="certificate"/> and <paramref name="key"/> are PEM files of a certificate and its own
+    /// private key. Envoy refuses a secret that is not (its TLS context fails to load: "Failed to load private key…"),
+    /// so the transport socket never becomes ready and every connection fails as without the secret.
+    /// </summary>
+    public static bool IsUsableKeyPair(string? certificate, string? key)
+    {
+        if (!File.Exists(certificate) || !File.Exists(key))
+        {
+            return false;
+        }
+        try
+        {
+            using var pair = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(certificate, key);
+            return pair.HasPrivateKey;
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            return false;
+        }
     }
 
     /// <summary>The SDS resource name istiod gives a DestinationRule credentialName's certificate: <c>kubernetes://&lt;name&gt;</c>.</summary>

@@ -102,10 +102,20 @@ public sealed partial class MeshRequestHandler
         }
         if (route.Config.DirectResponse is { } direct)
         {
+            // router.cc decodeHeaders: a direct response of 201 or 3xx carries the Location newUri makes of the request.
+            if (direct.Status is 201 or (>= 300 and < 400) && route.Name != IstioTranslator.BlockAllRoute)
+            {
+                var http = request.Context.Request;
+                request.Context.Response.Headers.Location = Envoy.HttpUtility.NewUri(new RedirectAction(null, null, null, null, 0, direct.Status),
+                    request.Authority, http.Headers["x-forwarded-proto"].ToString() is { Length: > 0 } proto ? proto : http.Scheme,
+                    http.Path.Value + http.QueryString.Value, null);
+            }
             // Istio's block_all (REGISTRY_ONLY): a direct response, no response flag, reported as the BlackHoleCluster.
             frame.UpstreamHost = route.Name == IstioTranslator.BlockAllRoute ? IstioTranslator.BlackHoleCluster : "-";
             frame.Details = "direct_response";
-            return await LocalReplyAsync(request, direct.Status, direct.Body ?? "", ResponseFlags.None);
+            return direct.InlineBytes is { } bytes
+                ? await LocalReplyAsync(request, direct.Status, bytes, ResponseFlags.None)
+                : await LocalReplyAsync(request, direct.Status, direct.Body ?? "", ResponseFlags.None);
         }
 
         if (route.Config.Fault is { } fault && await FaultFilter.DecodeHeadersAsync(fault, frame, cancellationToken) is { } abortStatus)

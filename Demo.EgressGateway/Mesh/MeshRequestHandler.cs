@@ -127,30 +127,34 @@ public sealed partial class MeshRequestHandler(
     /// A reply this proxy makes itself (Envoy's local reply): written to its downstream at once with the picked
     /// destination's response headers; for the sidecar, a gateway's local reply is an upstream response like any other.
     /// </summary>
-    private static async ValueTask<AttemptOutcome> LocalReplyAsync(ActiveStream request, int status, string body, ResponseFlags flags)
+    private static ValueTask<AttemptOutcome> LocalReplyAsync(ActiveStream request, int status, string body, ResponseFlags flags) =>
+        LocalReplyAsync(request, status, System.Text.Encoding.UTF8.GetBytes(body), flags, body);
+
+    private static async ValueTask<AttemptOutcome> LocalReplyAsync(ActiveStream request, int status, byte[] body, ResponseFlags flags, string? text = null)
     {
         request.Frame.Flags |= flags;
         MeshTransformer.ApplyResponseHeaders(request, request.Context.Response.Headers);
         await WriteAsync(request.Context, status, body);
-        return new AttemptOutcome(OutcomeKind.Response, status, Committed: true, flags, body) { LocalReply = true };
+        return new AttemptOutcome(OutcomeKind.Response, status, Committed: true, flags, text ?? "") { LocalReply = true };
     }
 
-    private static async Task WriteAsync(HttpContext context, int status, string body)
+    private static Task WriteAsync(HttpContext context, int status, string body) =>
+        WriteAsync(context, status, System.Text.Encoding.UTF8.GetBytes(body));
+
+    // Envoy's sendLocalReply: the status, text/plain when there is a body, the body's bytes as they are.
+    private static async Task WriteAsync(HttpContext context, int status, byte[] body)
     {
-        if (context.Response.HasStarted)
+        var response = context.Response;
+        if (response.HasStarted)
         {
             return;
         }
-        context.Response.StatusCode = status;
+        response.StatusCode = status;
+        response.ContentLength = body.Length;
         if (body.Length > 0)
         {
-            context.Response.ContentType = "text/plain";
-            context.Response.ContentLength = System.Text.Encoding.UTF8.GetByteCount(body);
-            await context.Response.WriteAsync(body);
-        }
-        else
-        {
-            context.Response.ContentLength = 0;
+            response.ContentType = "text/plain";
+            await response.Body.WriteAsync(body);
         }
     }
 

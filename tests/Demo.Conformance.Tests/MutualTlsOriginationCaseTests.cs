@@ -49,10 +49,13 @@ public sealed class MutualTlsOriginationCaseTests
 
     // "invalid client cert": a certificate of another CA — the server refuses the handshake → 503, nothing answered.
     // "missing": no Secret → 503 UF. "no client certs": a Secret with the CA only (the CA-only credential) → 503 UF.
+    // A key that is not the certificate's: Envoy cannot load the secret ("Failed to load private key"), so its
+    // transport socket is never ready → 503 UF, as without one.
     [Theory]
     [InlineData("fake-credential", "")]
     [InlineData("missing-credential", "UF")]
     [InlineData("ca-only-credential", "UF")]
+    [InlineData("mismatched-credential", "UF")]
     public async Task CredentialNameWithoutAClientCertificateTheServerAcceptsGets503(string credential, string flag)
     {
         await using var mesh = await StartAsync(MutualTls($"          credentialName: {credential}"));
@@ -116,6 +119,7 @@ public sealed class MutualTlsOriginationCaseTests
                 ["EgressGateway:Credentials:tls-credential"] = Folder("tls", ("tls.crt", cert), ("tls.key", key), ("ca.crt", ca)),
                 ["EgressGateway:Credentials:fake-credential"] = Folder("fake", ("cert", fakeCert), ("key", fakeKey), ("cacert", ca)),
                 ["EgressGateway:Credentials:ca-only-credential"] = Folder("ca-only", ("ca.crt", ca)),
+                ["EgressGateway:Credentials:mismatched-credential"] = Folder("mismatched", ("tls.crt", cert), ("tls.key", fakeKey), ("ca.crt", ca)),
             };
             var certFile = Path.Combine(root, "client.crt.pem");
             var keyFile = Path.Combine(root, "client.key.pem");

@@ -148,6 +148,87 @@ public sealed class RedirectCaseTests
         Assert.Contains(" 503 - attempts=0 ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
     }
 
+    // utility.cc newUri: a redirect path without its leading slash gets one; route.go ApplyRedirect: port 0 is no port.
+    [Fact]
+    public async Task RedirectUriWithoutASlashGetsOneAndPortZeroIsNone()
+    {
+        await using var mesh = await StartAsync("""
+              - match:
+                  - uri:
+                      exact: /foo
+                redirect:
+                  uri: new/path
+                  port: 0
+            """);
+
+        var reply = await mesh.GetAsync($"http://{B}/foo?k=v");
+
+        Assert.Equal(301, reply.Status);
+        Assert.Equal($"http://{B}/new/path?k=v", Location(reply));
+    }
+
+    // router.cc decodeHeaders: a direct response of 201 or 3xx carries a Location built from the request (newUri).
+    [Fact]
+    public async Task DirectResponseWithA3xxStatusCarriesTheRequestsLocation()
+    {
+        await using var mesh = await StartAsync("""
+              - match:
+                  - uri:
+                      prefix: /moved
+                directResponse:
+                  status: 301
+            """);
+
+        var reply = await mesh.GetAsync($"http://{B}/moved?x=1");
+
+        Assert.Equal(301, reply.Status);
+        Assert.Equal($"http://{B}/moved?x=1", Location(reply));
+    }
+
+    // route.go ApplyDirectResponse: body.bytes is Envoy's inline_bytes, sent as they are.
+    [Fact]
+    public async Task DirectResponseBytesAreSentAsTheyAre()
+    {
+        await using var mesh = await StartAsync("""
+              - directResponse:
+                  status: 200
+                  body:
+                    bytes: "/wAB"
+            """);
+
+        using var response = await mesh.Client.GetAsync(new Uri($"http://{B}/"));
+
+        Assert.Equal([0xFF, 0x00, 0x01], await response.Content.ReadAsByteArrayAsync());
+    }
+
+    // gateway.go buildGatewayHTTPRouteConfig: a route on a TLS server is IsTLS, so FROM_REQUEST_PORT's 443 is the
+    // https default and route.go ApplyRedirect writes no port.
+    [Fact]
+    public void ARedirectOnAGatewayTlsServerDropsPort443()
+    {
+        var config = Demo.EgressGateway.Istio.IstioConfigLoader.Parse("tls.yaml", Join(ServiceEntry(B, (443, "HTTPS")),
+            EgressGatewayResource("istio-egressgateway", B), $"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: moved
+            spec:
+              hosts: [{B}]
+              gateways: [istio-egressgateway]
+              http:
+                - redirect:
+                    derivePort: FROM_REQUEST_PORT
+                    scheme: https
+            """));
+        Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
+
+        var gateway = Demo.EgressGateway.Envoy.IstioTranslator.Translate(config, new Demo.EgressGateway.Istio.MeshEnvironment()).Gateway;
+
+        var redirect = gateway.RouteConfigs.SelectMany(r => r.VirtualHosts).SelectMany(v => v.Routes).Single(r => r.Redirect is not null).Redirect!;
+        Assert.Equal(0, redirect.PortRedirect);
+        Assert.Equal("https", redirect.SchemeRedirect);
+    }
+
     // validation.go validateHTTPRedirect / virtualservice.go validateHTTPRoute, as Istio words them.
     [Theory]
     [InlineData("redirect:\n      uri: /a\n    route:\n      - destination:\n          host: b.external", "HTTP route cannot contain both route and redirect")]

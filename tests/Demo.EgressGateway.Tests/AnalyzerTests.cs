@@ -117,6 +117,34 @@ public sealed class AnalyzerTests
         Assert.Empty(IstioAnalyzer.Analyze(config));
     }
 
+    // istioctl analyze IST0111 MultipleSidecarsWithoutWorkloadSelectors (analyzers/sidecar/selector.go): two Sidecars
+    // of one namespace without a selector (empty labels count as none) — a warning here, as the cluster accepts them.
+    [Fact]
+    public void Two_Sidecars_of_a_namespace_without_a_workload_selector_are_named()
+    {
+        var config = IstioConfigLoader.Parse("sidecars.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: { name: a, namespace: demo }
+            spec:
+              outboundTrafficPolicy: { mode: ALLOW_ANY }
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: { name: b, namespace: demo }
+            spec:
+              workloadSelector: { labels: {} }
+              outboundTrafficPolicy: { mode: REGISTRY_ONLY }
+            """);
+        Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
+
+        var findings = IstioAnalyzer.Analyze(config).Where(d => d.Message.StartsWith("IST0111", StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(["Sidecar 'a'", "Sidecar 'b'"], findings.Select(f => f.Resource));
+        Assert.All(findings, f => Assert.Equal(DiagnosticSeverity.Warning, f.Severity));
+        Assert.Contains("the Sidecars [a, b] in namespace \"demo\" have no workload selector", findings[0].Message, StringComparison.Ordinal);
+    }
+
     // Envoy: the SNI picks the listener's filter chain (the Gateway server), the Host picks the route inside it.
     [Fact]
     public void A_gateway_subset_whose_sni_does_not_match_its_host_is_named()
