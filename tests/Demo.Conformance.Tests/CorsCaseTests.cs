@@ -10,15 +10,7 @@ namespace Demo.Conformance.Tests;
 /// </summary>
 public sealed class CorsCaseTests
 {
-    private static readonly string Yaml = Join(ServiceEntry(B), $"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata:
-          name: default
-        spec:
-          hosts:
-            - {B}
-          http:
+    private static readonly string Yaml = Join(ServiceEntry(B), VirtualService("default", B, $"""
           - corsPolicy:
               allowOrigins:
               - exact: cors.com
@@ -33,7 +25,7 @@ public sealed class CorsCaseTests
             route:
             - destination:
                 host: {B}
-        """);
+        """));
 
     // "preflight": OPTIONS from cors.com asking for DELETE → 200 from the filter with the policy's headers.
     [Fact]

@@ -12,6 +12,22 @@ public static class MeshYaml
     public const string C = "c.external";
     public const string D = "d.external";
 
+    /// <summary>
+    /// A VirtualService <paramref name="name"/> for <paramref name="host"/>; <paramref name="routes"/> are its
+    /// <c>http</c> items, indented as they stand under <c>http:</c> (two spaces and more).
+    /// </summary>
+    public static string VirtualService(string name, string host, string routes) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: {name}
+        spec:
+          hosts:
+            - {host}
+          http:
+        {routes}
+        """;
+
     /// <summary>Joins YAML documents into one stream.</summary>
     public static string Join(params string[] documents) =>
         string.Join("\n---\n", documents.Select(d => d.Trim('\n')));

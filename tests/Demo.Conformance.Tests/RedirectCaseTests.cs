@@ -13,20 +13,8 @@ namespace Demo.Conformance.Tests;
 /// </summary>
 public sealed class RedirectCaseTests
 {
-    private static string Redirect(string routes) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata:
-          name: default
-        spec:
-          hosts:
-            - {B}
-          http:
-        {routes}
-        """;
-
     private static Task<ConformanceMesh> StartAsync(string routes) =>
-        ConformanceMesh.StartAsync(Join(ServiceEntry(B, (80, "HTTP"), (85, "HTTP")), Redirect(routes)), new External(B));
+        ConformanceMesh.StartAsync(Join(ServiceEntry(B, (80, "HTTP"), (85, "HTTP")), VirtualService("default", B, routes)), new External(B));
 
     private static string? Location(Reply reply) => reply.Headers["location"];
 
