@@ -13,6 +13,11 @@ public static partial class IstioConfigLoader
                 selector[key] = value;
             }
             workloadSelector.RejectUnknown();
+            // validation.go ValidateSidecar warns, and selects every workload of the namespace.
+            if (selector.Count == 0)
+            {
+                workloadSelector.Context.Warning(workloadSelector.Path, "workload selector specified without labels, will be applied to all services in namespace", workloadSelector.Node);
+            }
         }
         var hosts = new List<string>();
         foreach (var egress in spec.MapList("egress"))

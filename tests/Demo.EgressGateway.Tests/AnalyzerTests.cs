@@ -143,6 +143,9 @@ public sealed class AnalyzerTests
         Assert.Equal(["Sidecar 'a'", "Sidecar 'b'"], findings.Select(f => f.Resource));
         Assert.All(findings, f => Assert.Equal(DiagnosticSeverity.Warning, f.Severity));
         Assert.Contains("the Sidecars [a, b] in namespace \"demo\" have no workload selector", findings[0].Message, StringComparison.Ordinal);
+        // validation.go ValidateSidecar: a selector without labels is a warning of its own.
+        Assert.Contains(config.Diagnostics, d => d is { Severity: DiagnosticSeverity.Warning, Resource: "Sidecar 'b'" }
+            && d.Message == "workload selector specified without labels, will be applied to all services in namespace");
     }
 
     // Envoy: the SNI picks the listener's filter chain (the Gateway server), the Host picks the route inside it.
