@@ -25,6 +25,12 @@ public static partial class ConfigDump
         json.WriteString("connect_timeout", Duration(cluster.ConnectTimeout));
         // Written even for ROUND_ROBIN, the proto's zero value that Envoy's own dump leaves out (as "type" is for STATIC).
         json.WriteString("lb_policy", cluster.LbPolicy);
+        if (cluster.MinimumRingSize is { } ringSize)
+        {
+            json.WriteStartObject("ring_hash_lb_config");
+            json.WriteNumber("minimum_ring_size", ringSize);
+            json.WriteEndObject();
+        }
         json.WriteStartObject("circuit_breakers");
         json.WriteStartArray("thresholds");
         json.WriteStartObject();

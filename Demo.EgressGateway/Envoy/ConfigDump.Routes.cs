@@ -270,6 +270,34 @@ public static partial class ConfigDump
         {
             json.WriteString("cluster", cluster);
         }
+        if (action.HashPolicy.Count > 0)
+        {
+            json.WriteStartArray("hash_policy");
+            foreach (var hash in action.HashPolicy)
+            {
+                json.WriteStartObject();
+                if (hash.Header is { } header)
+                {
+                    json.WriteStartObject("header");
+                    json.WriteString("header_name", header);
+                    json.WriteEndObject();
+                }
+                else if (hash.QueryParameter is { } query)
+                {
+                    json.WriteStartObject("query_parameter");
+                    json.WriteString("name", query);
+                    json.WriteEndObject();
+                }
+                else
+                {
+                    json.WriteStartObject("connection_properties");
+                    json.WriteBoolean("source_ip", true);
+                    json.WriteEndObject();
+                }
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
         if (action.WeightedClusters is { } weighted)
         {
             json.WriteStartObject("weighted_clusters");

@@ -127,7 +127,17 @@ public sealed record RouteAction(
     string? HostRewriteLiteral,
     string? PrefixRewrite,
     TimeSpan Timeout,
-    RetryPolicy? RetryPolicy);
+    RetryPolicy? RetryPolicy)
+{
+    /// <summary>hash_policy: what a RING_HASH or MAGLEV cluster hashes (Istio: the destination's consistentHash key).</summary>
+    public IReadOnlyList<HashPolicy> HashPolicy { get; init; } = [];
+}
+
+/// <summary>
+/// envoy.config.route.v3.RouteAction.HashPolicy as route.go ConsistentHashToHashPolicy writes it: one of a request
+/// <paramref name="Header"/>, a <paramref name="QueryParameter"/>, or the connection's source IP.
+/// </summary>
+public sealed record HashPolicy(string? Header, string? QueryParameter, bool SourceIp);
 
 /// <summary>envoy.config.route.v3.WeightedCluster: a cluster is picked with probability weight / Σ weights (no fixed total since Envoy 1.23).</summary>
 public sealed record WeightedCluster(IReadOnlyList<ClusterWeight> Clusters);
@@ -235,6 +245,9 @@ public sealed record Cluster(
 
     /// <summary>use_downstream_protocol_config (Istio: connectionPool.http.useClientProtocol).</summary>
     public bool UseDownstreamProtocol { get; init; }
+
+    /// <summary>ring_hash_lb_config.minimum_ring_size (Istio: consistentHash's minimumRingSize); null: Envoy's 1024.</summary>
+    public long? MinimumRingSize { get; init; }
 
     /// <summary>
     /// lb_policy: <c>LEAST_REQUEST</c> (Istio's default, and LEAST_CONN), <c>ROUND_ROBIN</c> or <c>RANDOM</c> from the

@@ -105,7 +105,10 @@ public static partial class IstioTranslator
                 Http2 = port.Protocol is "HTTP2" or "GRPC",
                 UseDownstreamProtocol = pool?.UseClientProtocol ?? false,
                 MaxRequestsPerConnection = pool?.MaxRequestsPerConnection is > 0 and var perConnection ? perConnection : null,
-                LbPolicy = TranslateLbPolicy(type, policy?.LoadBalancer),
+                // cluster_traffic_policy.go applyLoadBalancer: consistentHash is MAGLEV with maglev, else RING_HASH.
+                LbPolicy = policy?.LoadBalancer?.ConsistentHash is { } hash && type != "ORIGINAL_DST" ? (hash.Maglev ? "MAGLEV" : "RING_HASH")
+                    : TranslateLbPolicy(type, policy?.LoadBalancer?.Simple),
+                MinimumRingSize = policy?.LoadBalancer?.ConsistentHash is { Maglev: false } ringHash ? ringHash.MinimumRingSize : null,
             };
         }
 
@@ -118,6 +121,19 @@ public static partial class IstioTranslator
             "RANDOM" => "RANDOM",
             _ => "LEAST_REQUEST",
         };
+
+        // route.go LookupHash / ConsistentHashToHashPolicy: the hash key of the destination's effective DestinationRule
+        // policy (its subset's, then the port's), as a route hash_policy; none without a consistentHash.
+        private List<HashPolicy> HashPolicyFor(Destination destination, int port)
+        {
+            if (!_services.TryGetValue(destination.Host, out var service) || FindDestinationRule(service) is not { } rule)
+            {
+                return [];
+            }
+            var subset = destination.Subset is { } name ? rule.Subsets.FirstOrDefault(s => s.Name == name) : null;
+            var hash = TrafficPolicies.Effective(rule.TrafficPolicy, subset?.TrafficPolicy, port)?.LoadBalancer?.ConsistentHash;
+            return hash is null ? [] : [new HashPolicy(hash.HttpHeaderName, hash.HttpQueryParameterName, hash.UseSourceIp)];
+        }
 
         // Istio's cluster-name SNI for ISTIO_MUTUAL without an explicit sni: outbound_.443_.v1_.host.
         private static string SniOfCluster(string clusterName) =>

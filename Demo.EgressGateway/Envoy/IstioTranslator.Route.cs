@@ -138,7 +138,11 @@ public static partial class IstioTranslator
             }
 
             var action = new RouteAction(cluster, weighted, hostRewrite, prefixRewrite, timeout,
-                ConvertRetryPolicy(http.Retries, environment.IstioVersion));
+                ConvertRetryPolicy(http.Retries, environment.IstioVersion))
+            {
+                HashPolicy = http.Route.Where(d => http.Route.Count == 1 || (d.Weight ?? 0) > 0)
+                    .SelectMany(d => HashPolicyFor(d.Destination, d.Destination.Port ?? listenPort)).Distinct().ToList(),
+            };
             var fault = TranslateFault(http.Fault);
             return new Route(name, routeMatch, action, null, fault, requestHeaders, responseHeaders,
                 RouteOperation(routeMatch, action, vs.Id.Name, listenPort), ConfigSource(vs))

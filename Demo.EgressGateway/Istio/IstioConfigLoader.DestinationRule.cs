@@ -174,9 +174,10 @@ public static partial class IstioConfigLoader
     }
 
     // loadBalancer.simple: the Envoy lb_policy istiod writes (cluster_traffic_policy.go applyLoadBalancer), which the
-    // local load balancer executes over the cluster's endpoints; null when the policy has no loadBalancer. PASSTHROUGH
-    // (an ORIGINAL_DST cluster), hashing and locality settings are refused.
-    private static string? ParseLoadBalancer(YamlFields policy)
+    // local load balancer executes over the cluster's endpoints; or consistentHash (RING_HASH, MAGLEV). Null when the
+    // policy has no loadBalancer. PASSTHROUGH (an ORIGINAL_DST cluster), cookie hashing and locality settings are
+    // refused.
+    private static LoadBalancerSettings? ParseLoadBalancer(YamlFields policy)
     {
         if (policy.Map("loadBalancer") is not { } loadBalancer)
         {
@@ -191,11 +192,46 @@ public static partial class IstioConfigLoader
         {
             loadBalancer.Context.Error(loadBalancer.Join("simple"), $"must be UNSPECIFIED, LEAST_CONN, LEAST_REQUEST, ROUND_ROBIN, RANDOM or PASSTHROUGH, got '{simple}'", loadBalancer.Node);
         }
-        loadBalancer.Refuse(RefusedFields.ConsistentHash);
+        var consistentHash = loadBalancer.Map("consistentHash") is { } hash ? ParseConsistentHash(hash) : null;
+        if (simple is not null && consistentHash is not null)
+        {
+            // The API's oneof lbPolicy: simple or consistentHash.
+            loadBalancer.Context.Error(loadBalancer.Path, "may set only one of simple and consistentHash", loadBalancer.Node);
+        }
         loadBalancer.Refuse(RefusedFields.LocalityLbSetting);
         loadBalancer.Refuse(RefusedFields.WarmupDurationSecs);
         loadBalancer.Refuse(RefusedFields.Warmup);
         loadBalancer.RejectUnknown();
-        return simple ?? "UNSPECIFIED";
+        return new LoadBalancerSettings(simple ?? "UNSPECIFIED", consistentHash);
+    }
+
+    // The API's oneof hashKey (one of them) and oneof hashAlgorithm (ringHash or maglev; the deprecated top-level
+    // minimumRingSize is ringHash's); cookies are refused.
+    private static ConsistentHash ParseConsistentHash(YamlFields hash)
+    {
+        var header = hash.String("httpHeaderName");
+        var query = hash.String("httpQueryParameterName");
+        var sourceIp = hash.Bool("useSourceIp") ?? false;
+        hash.Refuse(RefusedFields.ConsistentHashCookie);
+        long? ringSize = hash.Int("minimumRingSize", 0, uint.MaxValue);
+        if (hash.Map("ringHash") is { } ring)
+        {
+            ringSize = ring.Int("minimumRingSize", 0, uint.MaxValue) ?? ringSize;
+            ring.RejectUnknown();
+        }
+        var maglev = false;
+        if (hash.Map("maglev") is { } m)
+        {
+            maglev = true;
+            m.Int("tableSize", 0, uint.MaxValue);
+            m.RejectUnknown();
+        }
+        hash.RejectUnknown();
+        var keys = new[] { header is not null, query is not null, sourceIp }.Count(k => k);
+        if (keys != 1 && !hash.Context.Diagnostics.Any(d => d.Field?.StartsWith(hash.Join("httpCookie"), StringComparison.Ordinal) == true))
+        {
+            hash.Context.Error(hash.Path, "must set one hash key: httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName", hash.Node);
+        }
+        return new ConsistentHash(header, query, sourceIp, ringSize is 0 ? null : ringSize, maglev);
     }
 }

@@ -92,15 +92,29 @@ public sealed record TrafficPolicy(
     ClientTls? Tls,
     IReadOnlyList<PortTrafficPolicy> PortLevelSettings)
 {
-    /// <summary>loadBalancer.simple (UNSPECIFIED when the block has none); null: no loadBalancer block.</summary>
-    public string? LoadBalancer { get; init; }
+    /// <summary>The loadBalancer block; null: none.</summary>
+    public LoadBalancerSettings? LoadBalancer { get; init; }
 }
+
+/// <summary>
+/// A DestinationRule's <c>loadBalancer</c>: <paramref name="Simple"/> (UNSPECIFIED when the block has none) or
+/// <paramref name="ConsistentHash"/>.
+/// </summary>
+public sealed record LoadBalancerSettings(string Simple, ConsistentHash? ConsistentHash);
+
+/// <summary>
+/// <c>loadBalancer.consistentHash</c>: the one hash key — <paramref name="HttpHeaderName"/>,
+/// <paramref name="HttpQueryParameterName"/> or <paramref name="UseSourceIp"/> — and the ring's
+/// <paramref name="MinimumRingSize"/> (<c>ringHash.minimumRingSize</c>, or the deprecated top-level one; null: Envoy's
+/// 1024), or <paramref name="Maglev"/> for Maglev.
+/// </summary>
+public sealed record ConsistentHash(string? HttpHeaderName, string? HttpQueryParameterName, bool UseSourceIp, long? MinimumRingSize, bool Maglev);
 
 /// <summary>A port-level traffic policy, or a whole policy resolved for one port (<see cref="TrafficPolicies"/>).</summary>
 public sealed record PortTrafficPolicy(int Port, ConnectionPool? ConnectionPool, OutlierDetection? OutlierDetection, ClientTls? Tls)
 {
-    /// <summary>loadBalancer.simple (UNSPECIFIED when the block has none); null: no loadBalancer block.</summary>
-    public string? LoadBalancer { get; init; }
+    /// <summary>The loadBalancer block; null: none.</summary>
+    public LoadBalancerSettings? LoadBalancer { get; init; }
 }
 
 public sealed record ClientTls(

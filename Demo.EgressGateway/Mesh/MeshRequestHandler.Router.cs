@@ -237,7 +237,8 @@ public sealed partial class MeshRequestHandler
         {
             var host = cluster.OriginalDestinationHost is not null
                 ? OriginalDestination(request, cluster)
-                : cluster.PickHost(frame.AttemptedHosts, frame.Route!.Retry.AvoidPreviousHosts);
+                : cluster.PickHost(frame.AttemptedHosts, frame.Route!.Retry.AvoidPreviousHosts,
+                    frame.Route.Config.Action is { HashPolicy.Count: > 0 } action ? RingHashLoadBalancer.RequestHash(action.HashPolicy, request.Context) : null);
             frame.UpstreamHost = cluster.Name;
             if (host is null)
             {

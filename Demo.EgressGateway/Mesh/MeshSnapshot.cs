@@ -386,6 +386,8 @@ public sealed class ClusterRuntime
 
     public void EndRetry() => Interlocked.Decrement(ref _retriesInFlight);
 
+    private RingHashLoadBalancer? _ringHash;
+
     // Envoy's round robin starts each host list at a random seed (round_robin_lb.h refreshHostSource: seed_).
     private int _roundRobinIndex = Random.Shared.Next();
 
@@ -399,7 +401,8 @@ public sealed class ClusterRuntime
     /// host, panic routing over all hosts only when the healthy share is below the panic threshold (Istio:
     /// minHealthPercent, 0 by default, i.e. never). Null: no healthy upstream (503 UH).
     /// </summary>
-    public HostRuntime? PickHost(IReadOnlyCollection<HostRuntime>? previous, bool avoidPrevious)
+    /// <param name="hash">The request's hash for a RING_HASH or MAGLEV cluster (<see cref="RingHashLoadBalancer.RequestHash"/>); null: none (a random pick).</param>
+    public HostRuntime? PickHost(IReadOnlyCollection<HostRuntime>? previous, bool avoidPrevious, ulong? hash = null)
     {
         if (Hosts.Count == 0)
         {
@@ -425,8 +428,9 @@ public sealed class ClusterRuntime
         {
             var pick = Config.LbPolicy switch
             {
+                "RING_HASH" or "MAGLEV" when hash is { } h => (_ringHash ??= new RingHashLoadBalancer(Config.MinimumRingSize)).Pick(healthy, h, attempt),
                 "ROUND_ROBIN" => healthy[(int)((uint)Interlocked.Increment(ref _roundRobinIndex) % (uint)healthy.Count)],
-                "RANDOM" => healthy[Random.Shared.Next(healthy.Count)],
+                "RANDOM" or "RING_HASH" or "MAGLEV" => healthy[Random.Shared.Next(healthy.Count)],
                 _ => LeastRequestOfTwo(healthy),
             };
             if (!avoidPrevious || previous is null || !previous.Contains(pick) || attempt == 4)

@@ -196,11 +196,16 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
     /// The cluster <paramref name="name"/> of a proxy (<c>sidecar</c> or <c>gateway</c>) as the admin port's
     /// <c>/config_dump?resource=dynamic_active_clusters</c> shows it for the running configuration.
     /// </summary>
-    public JsonElement DumpedCluster(string proxy, string name)
+    public JsonElement DumpedCluster(string proxy, string name) => Dumped(proxy, Demo.EgressGateway.Envoy.ConfigDump.ClustersResource, name);
+
+    /// <summary>The route configuration <paramref name="name"/> of a proxy as <c>/config_dump?resource=dynamic_route_configs</c> shows it.</summary>
+    public JsonElement DumpedRouteConfig(string proxy, string name) => Dumped(proxy, Demo.EgressGateway.Envoy.ConfigDump.RoutesResource, name);
+
+    private JsonElement Dumped(string proxy, string resource, string name)
     {
         var current = _app.Services.GetRequiredService<Demo.EgressGateway.Mesh.MeshSnapshotProvider>().Current;
         var config = proxy == "sidecar" ? current.Xds.Sidecar : current.Xds.Gateway;
-        using var dump = JsonDocument.Parse(Demo.EgressGateway.Envoy.ConfigDump.ToJson(config, Demo.EgressGateway.Envoy.ConfigDump.ClustersResource));
+        using var dump = JsonDocument.Parse(Demo.EgressGateway.Envoy.ConfigDump.ToJson(config, resource));
         return dump.RootElement.EnumerateArray().Single(c => c.GetProperty("name").GetString() == name).Clone();
     }
 

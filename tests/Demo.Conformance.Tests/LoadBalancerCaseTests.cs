@@ -67,6 +67,55 @@ public sealed class LoadBalancerCaseTests(ITestOutputHelper output)
         return answered;
     }
 
+    // Istio consistentHashCases "source ip", "query param", "http header" (routing.go): with a consistentHash key, 10
+    // calls carrying the same key (?some-query-param=bar, x-some-header: baz, one source address) all reach one endpoint.
+    // istiod writes RING_HASH on the cluster (cluster_traffic_policy.go applyLoadBalancer) and the key as the route's
+    // hash_policy (route.go ConsistentHashToHashPolicy); Envoy's ring hash load balancer picks by it.
+    [Theory]
+    [InlineData("useSourceIp: true", "connection_properties")]
+    [InlineData("httpQueryParameterName: some-query-param", "query_parameter")]
+    [InlineData("httpHeaderName: x-some-header", "header")]
+    public async Task ConsistentHashSendsEveryCallWithTheSameKeyToOneEndpoint(string key, string hashPolicy)
+    {
+        var yaml = Join(PoolEntry("DNS", Endpoints), $"""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: pool-balancing
+            spec:
+              host: {Pool}
+              trafficPolicy:
+                loadBalancer:
+                  consistentHash:
+                    {key}
+            """, $"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: pool
+            spec:
+              hosts: [{Pool}]
+              http:
+                - route:
+                    - destination:
+                        host: {Pool}
+            """);
+        await using var mesh = await StartAsync(yaml, 3);
+
+        var answered = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            var reply = await mesh.GetAsync(Url + "?some-query-param=bar", ("x-some-header", "baz"));
+            Assert.True(reply.Status == 200, reply.ToString());
+            answered.Add(reply.Received.Hostname);
+        }
+
+        Assert.Single(answered.Distinct());
+        Assert.Equal("RING_HASH", mesh.DumpedCluster("sidecar", Cluster).GetProperty("lb_policy").GetString());
+        Assert.Contains($"\"{hashPolicy}\"", mesh.DumpedRouteConfig("sidecar", "80").GetRawText(), StringComparison.Ordinal);
+        output.WriteLine($"{key}: every call reached {answered[0]}");
+    }
+
     // Istio consistentHashCases "no consistent" (routing.go): without a consistent hash, 10 calls to a service with
     // several endpoints do not all reach the same one. No DestinationRule: istiod's defaultLBAlgorithm(), LEAST_REQUEST.
     [Fact]

@@ -173,11 +173,10 @@ public sealed class RefusedFeatureTests
             """, "DestinationRule 'upstream-proxy-header'", "spec.trafficPolicy.proxyProtocol");
     }
 
-    // Istio consistentHashCases ("no consistent", "source ip", "query param", "http header", "tcp source ip", "http
-    // cookie with/without ttl"): hashing picks one endpoint per key, which the local load balancer does not do, so
-    // the loader refuses the field (the ring-hash/Maglev policy of cluster_traffic_policy.go ApplyRingHashLoadBalancer).
+    // Istio consistentHashCases "http cookie with ttl" / "without ttl" (skipped in Istio's own run, istio/istio#48156):
+    // cookie hashing — Envoy generating a session cookie when the request has none — is not modelled.
     [Fact]
-    public async Task ConsistentHashIsRefusedAtLoad()
+    public async Task ConsistentHashCookieIsRefusedAtLoad()
     {
         await AssertRefusedAsync($"""
             apiVersion: networking.istio.io/v1
@@ -189,7 +188,9 @@ public sealed class RefusedFeatureTests
               trafficPolicy:
                 loadBalancer:
                   consistentHash:
-                    httpHeaderName: x-some-header
-            """, "DestinationRule 'sticky-sessions'", "spec.trafficPolicy.loadBalancer.consistentHash");
+                    httpCookie:
+                      name: session-cookie
+                      ttl: 3600s
+            """, "DestinationRule 'sticky-sessions'", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie");
     }
 }
