@@ -50,4 +50,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 13, Level = LogLevel.Information,
         Message = "[gateway] \"- - -\" 0 - attempts=0 route=- cluster=- authority=- details=downstream TLS handshake failed sni={Sni} port={Port}: {Reason}")]
     public static partial void DownstreamHandshakeFailed(ILogger logger, string sni, int port, string reason);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Debug, Message = "Mirror request to {Cluster} failed: {Reason}")]
+    public static partial void ShadowFailed(ILogger logger, string cluster, string reason);
 }

@@ -270,6 +270,25 @@ public static partial class ConfigDump
         {
             json.WriteString("cluster", cluster);
         }
+        if (action.RequestMirrorPolicies.Count > 0)
+        {
+            json.WriteStartArray("request_mirror_policies");
+            foreach (var mirror in action.RequestMirrorPolicies)
+            {
+                json.WriteStartObject();
+                json.WriteString("cluster", mirror.Cluster);
+                json.WriteStartObject("runtime_fraction");
+                json.WritePropertyName("default_value");
+                json.WriteStartObject();
+                json.WriteNumber("numerator", mirror.RuntimeFraction.Numerator);
+                json.WriteString("denominator", mirror.RuntimeFraction.Denominator);
+                json.WriteEndObject();
+                json.WriteEndObject();
+                json.WriteBoolean("trace_sampled", false);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
         if (action.HashPolicy.Count > 0)
         {
             json.WriteStartArray("hash_policy");

@@ -131,7 +131,17 @@ public sealed record RouteAction(
 {
     /// <summary>hash_policy: what a RING_HASH or MAGLEV cluster hashes (Istio: the destination's consistentHash key).</summary>
     public IReadOnlyList<HashPolicy> HashPolicy { get; init; } = [];
+
+    /// <summary>request_mirror_policies: the clusters a copy of each request goes to, each for its share of requests.</summary>
+    public IReadOnlyList<RequestMirrorPolicy> RequestMirrorPolicies { get; init; } = [];
 }
+
+/// <summary>
+/// envoy.config.route.v3.RouteAction.RequestMirrorPolicy as route.go TranslateRequestMirrorPolicy writes it: the
+/// <paramref name="Cluster"/>, the share as runtime_fraction's default (MILLION, Istio's percentage × 10 000) and
+/// trace_sampled false.
+/// </summary>
+public sealed record RequestMirrorPolicy(string Cluster, FractionalPercent RuntimeFraction);
 
 /// <summary>
 /// envoy.config.route.v3.RouteAction.HashPolicy as route.go ConsistentHashToHashPolicy writes it: one of a request

@@ -142,6 +142,11 @@ public static partial class IstioTranslator
             {
                 HashPolicy = http.Route.Where(d => http.Route.Count == 1 || (d.Weight ?? 0) > 0)
                     .SelectMany(d => HashPolicyFor(d.Destination, d.Destination.Port ?? listenPort)).Distinct().ToList(),
+                // route.go: a mirror of 0% is left out; no percentage is 100%.
+                RequestMirrorPolicies = http.Mirrors.Where(m => m.Percentage is not 0)
+                    .Select(m => new RequestMirrorPolicy(DestinationCluster(m.Destination, listenPort),
+                        new FractionalPercent((uint)Math.Round((m.Percentage ?? 100) * 10_000), "MILLION")))
+                    .ToList(),
             };
             var fault = TranslateFault(http.Fault);
             return new Route(name, routeMatch, action, null, fault, requestHeaders, responseHeaders,

@@ -201,7 +201,13 @@ public sealed record HttpRoute(
 
     /// <summary><c>corsPolicy</c>: the CORS policy of the route (Envoy's CORS filter).</summary>
     public CorsPolicy? CorsPolicy { get; init; }
+
+    /// <summary><c>mirror</c> (with <c>mirrorPercentage</c>) or <c>mirrors</c>: where the route's requests are copied.</summary>
+    public IReadOnlyList<HttpMirror> Mirrors { get; init; } = [];
 }
+
+/// <summary>One mirror of a route: the destination the copy goes to and the share of requests copied (0–100; null: 100).</summary>
+public sealed record HttpMirror(Destination Destination, double? Percentage);
 
 /// <summary>
 /// VirtualService <c>http[].corsPolicy</c>: the allowed origins (<c>allowOrigins</c> string matches, and the deprecated

@@ -205,21 +205,6 @@ public static class RefusedFields
     /// <summary>VirtualService http delegate.</summary>
     public static readonly RefusedField Delegate = AnyValue("VirtualService", "spec.http[].delegate", "delegated VirtualServices");
 
-    /// <summary>VirtualService http mirror.</summary>
-    public static readonly RefusedField Mirror = AnyValue("VirtualService", "spec.http[].mirror", "traffic mirroring");
-
-    /// <summary>VirtualService http mirrors.</summary>
-    public static readonly RefusedField Mirrors = AnyValue("VirtualService", "spec.http[].mirrors", "traffic mirroring");
-
-    /// <summary>VirtualService http mirrorPercentage.</summary>
-    public static readonly RefusedField MirrorPercentage = AnyValue("VirtualService", "spec.http[].mirrorPercentage", "traffic mirroring");
-
-    /// <summary>VirtualService http mirrorPercent (deprecated).</summary>
-    public static readonly RefusedField MirrorPercent = AnyValue("VirtualService", "spec.http[].mirrorPercent", "traffic mirroring");
-
-    /// <summary>VirtualService http mirror_percent (deprecated).</summary>
-    public static readonly RefusedField MirrorPercentSnake = AnyValue("VirtualService", "spec.http[].mirror_percent", "traffic mirroring");
-
     /// <summary>VirtualService http corsPolicy.allowPrivateNetworkAccess.</summary>
     public static readonly RefusedField CorsAllowPrivateNetworkAccess = AnyValue("VirtualService", "spec.http[].corsPolicy.allowPrivateNetworkAccess",
         "Private Network Access preflights (Envoy's allow_private_network_access)");

@@ -138,6 +138,10 @@ public sealed partial class MeshRequestHandler
             RewritePath(request.Context.Request, route.Config.Match, prefixRewrite);
         }
         frame.Authority = request.Authority;
+        if (route.Mirrors.Count > 0)
+        {
+            await ShadowWriter.MirrorAsync(request.Context, request.Authority, route.Mirrors, clients, logger);
+        }
 
         AttemptOutcome outcome;
         var resilience = ResilienceContextPool.Shared.Get(cancellationToken);

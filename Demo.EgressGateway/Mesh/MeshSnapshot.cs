@@ -182,6 +182,9 @@ public sealed class RouteEntry
     /// <summary>The route's CORS filter; null: no CORS policy.</summary>
     public CorsFilter? Cors { get; init; }
 
+    /// <summary>The route's request mirror policies: the mirror cluster (null when the proxy has none) and its share.</summary>
+    public IReadOnlyList<(ClusterRuntime? Cluster, FractionalPercent Share)> Mirrors { get; init; } = [];
+
     /// <summary>Empty for a direct response.</summary>
     public required IReadOnlyList<WeightedClusterEntry> Destinations { get; init; }
 

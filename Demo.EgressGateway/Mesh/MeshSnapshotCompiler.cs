@@ -85,6 +85,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             Name = route.Name ?? $"{VirtualServiceName(route) ?? virtualHost.Name}.{index}",
             Matcher = new RouteMatcher(route.Match),
             Cors = route.Cors is { } cors ? new CorsFilter(cors) : null,
+            Mirrors = route.Action?.RequestMirrorPolicies.Select(m => (clusters.GetValueOrDefault(m.Cluster), m.RuntimeFraction)).ToList() ?? [],
             Destinations = destinations,
             TotalWeight = cumulative,
             Retry = retry,

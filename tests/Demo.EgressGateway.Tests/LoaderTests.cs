@@ -57,7 +57,7 @@ public sealed class LoaderTests
     [InlineData("timeout: 0.5ms", "spec.http[0].timeout", "must be at least 1ms")]
     [InlineData("retries: { attempts: 2, retryOn: '5xx,teapot' }", "spec.http[0].retries.retryOn", "\"teapot\" is not a valid retryOn policy")]
     [InlineData("fault: { abort: { httpStatus: 418, percentage: { value: 101 } } }", "spec.http[0].fault.abort.percentage.value", "must be between 0 and 100")]
-    [InlineData("mirror: { host: b.example.com }", "spec.http[0].mirror", "not supported by the local egress gateway")]
+    [InlineData("delegate: { name: reviews }", "spec.http[0].delegate", "not supported by the local egress gateway")]
     [InlineData("redirect: { uri: /x }", "spec.http[0]", "HTTP route cannot contain both route and redirect")]
     public void Wrong_types_ranges_and_unsupported_settings_name_field_and_value(string line, string field, string message)
     {
@@ -136,10 +136,10 @@ public sealed class LoaderTests
     public async Task The_gateway_refuses_to_start_on_YAML_it_cannot_honour()
     {
         var exception = await Assert.ThrowsAnyAsync<Exception>(() => GatewayHost.StartAsync(folder =>
-            folder.Replace(MeshYaml.SidecarFile, "      timeout: 5s", "      mirror:\n        host: hello.external\n      timeout: 5s")));
+            folder.Replace(MeshYaml.SidecarFile, "      timeout: 5s", "      delegate:\n        name: reviews\n      timeout: 5s")));
         var istio = exception as IstioConfigException ?? exception.InnerException as IstioConfigException;
         Assert.NotNull(istio);
         Assert.Contains("virtual-service-hello.yaml:", istio.Message, StringComparison.Ordinal);
-        Assert.Contains("VirtualService 'hello': spec.http[0].mirror: is not supported by the local egress gateway (traffic mirroring)", istio.Message, StringComparison.Ordinal);
+        Assert.Contains("VirtualService 'hello': spec.http[0].delegate: is not supported by the local egress gateway (delegated VirtualServices)", istio.Message, StringComparison.Ordinal);
     }
 }
