@@ -38,7 +38,10 @@ public sealed class LoadBalancerCaseTests(ITestOutputHelper output)
         {string.Join("\n", endpoints.Select(e => $"    - address: {e}"))}
         """;
 
-    private static string Rule(string simple) => $"""
+    private static string Rule(string simple) => LoadBalancerRule($"simple: {simple}");
+
+    // The DestinationRule for the pool with one loadBalancer setting (a line under loadBalancer:).
+    private static string LoadBalancerRule(string setting) => $"""
         apiVersion: networking.istio.io/v1
         kind: DestinationRule
         metadata:
@@ -47,7 +50,7 @@ public sealed class LoadBalancerCaseTests(ITestOutputHelper output)
           host: {Pool}
           trafficPolicy:
             loadBalancer:
-              simple: {simple}
+              {setting}
         """;
 
     private static readonly string[] Endpoints = ["alpha.pool", "beta.pool", "gamma.pool"];
@@ -77,18 +80,7 @@ public sealed class LoadBalancerCaseTests(ITestOutputHelper output)
     [InlineData("httpHeaderName: x-some-header", "header")]
     public async Task ConsistentHashSendsEveryCallWithTheSameKeyToOneEndpoint(string key, string hashPolicy)
     {
-        var yaml = Join(PoolEntry("DNS", Endpoints), $"""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata:
-              name: pool-balancing
-            spec:
-              host: {Pool}
-              trafficPolicy:
-                loadBalancer:
-                  consistentHash:
-                    {key}
-            """, $"""
+        var yaml = Join(PoolEntry("DNS", Endpoints), LoadBalancerRule($"consistentHash: {{ {key} }}"), $"""
             apiVersion: networking.istio.io/v1
             kind: VirtualService
             metadata:
