@@ -10,7 +10,8 @@ namespace Demo.EgressGateway.Mesh;
 /// The egress gateway proxy's own listeners, as the <c>istio-egressgateway</c> pod has them: one loopback socket per
 /// port of Istio's default egress gateway Service (<see cref="ServicePorts"/>: <c>http2</c> 80, <c>https</c> 443), in a
 /// Kestrel server of its own beside the sidecar's. Each connection goes through <see cref="GatewayConnectionHandler"/>
-/// (tls_inspector, filter-chain match, the server's TLS) and each request then to
+/// (tls_inspector, filter-chain match, the server's TLS, then the HTTP/1.1 or HTTP/2 codec — the latter from a second,
+/// HTTP/2-only endpoint per port that nobody dials) and each request then to
 /// <see cref="MeshRequestHandler.HandleGatewayAsync"/>. The sidecar's clusters for the gateway Service connect here
 /// (<see cref="TryResolve"/>): the hop between the two proxies is a real connection.
 /// </summary>
