@@ -47,6 +47,20 @@ public sealed class OutboundTrafficPolicyTests
         Assert.Contains(" cluster=PassthroughCluster ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
     }
 
+    // The original destination an app dials by address: Envoy's ORIGINAL_DST host is that address and port.
+    [Fact]
+    public async Task AllowAnyPassesAnAddressTheAppDialsThrough()
+    {
+        await using var mesh = await ConformanceMesh.StartAsync(Yaml, AllowAny, new External(Unregistered));
+        var port = mesh.Echo(Unregistered).HttpPort;
+
+        var reply = await mesh.GetAsync($"http://127.0.0.1:{port}/by-address");
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("/by-address", reply.Received.Url);
+        Assert.Contains(" cluster=PassthroughCluster ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RegistryOnlyAnswersBlockAllsDirect502AndHasNoPassthroughCluster()
     {
