@@ -137,7 +137,7 @@ public static partial class IstioConfigLoader
         var legacy = route.Int("mirrorPercent", 0, 100) ?? route.Int("mirror_percent", 0, 100);
         if (route.Map("mirror") is { } mirror)
         {
-            mirrors.Add(new HttpMirror(ParseMirrorDestination(mirror), percentage ?? legacy));
+            mirrors.Add(new HttpMirror(ParseDestination(mirror), percentage ?? legacy));
         }
         var list = route.MapList("mirrors");
         if (list.Count > 0 && mirrors.Count > 0)
@@ -146,26 +146,12 @@ public static partial class IstioConfigLoader
         }
         foreach (var item in list)
         {
-            var destination = item.Map("destination", required: true) is { } d ? ParseMirrorDestination(d) : new Destination("", null, null);
+            var destination = item.Map("destination", required: true) is { } d ? ParseDestination(d) : new Destination("", null, null);
             var itemPercentage = item.Map("percentage") is { } p ? ParseMirrorPercentage(p) : null;
             item.RejectUnknown();
             mirrors.Add(new HttpMirror(destination, itemPercentage));
         }
         return mirrors;
-    }
-
-    private static Destination ParseMirrorDestination(YamlFields destination)
-    {
-        var host = destination.String("host", required: true) ?? "";
-        var subset = destination.String("subset");
-        int? port = null;
-        if (destination.Map("port") is { } p)
-        {
-            port = p.Int("number", 1, 65535, required: true);
-            p.RejectUnknown();
-        }
-        destination.RejectUnknown();
-        return new Destination(host, subset, port);
     }
 
     private static double? ParseMirrorPercentage(YamlFields percentage)

@@ -262,26 +262,28 @@ public static partial class IstioConfigLoader
 
     private static RouteDestination ParseRouteDestination(YamlFields routeDestination)
     {
-        var destination = new Destination("", null, null);
-        if (routeDestination.Map("destination", required: true) is { } d)
-        {
-            var host = d.String("host", required: true) ?? "";
-            var subset = d.String("subset");
-            int? port = null;
-            if (d.Map("port") is { } p)
-            {
-                port = p.Int("number", 1, 65535, required: true);
-                p.RejectUnknown();
-            }
-            d.RejectUnknown();
-            destination = new Destination(host, subset, port);
-        }
+        var destination = routeDestination.Map("destination", required: true) is { } d ? ParseDestination(d) : new Destination("", null, null);
         // Istio refuses only a negative weight (pkg/config/validation/validation.go validateWeight); the CRD caps it at
         // int32 (format: int32, no maximum). Above 100 is a share of the destinations' sum, as Envoy's weighted_clusters is.
         var weight = routeDestination.Int("weight", 0, int.MaxValue);
         var headers = routeDestination.Map("headers") is { } h ? ParseHeaders(h) : null;
         routeDestination.RejectUnknown();
         return new RouteDestination(destination, weight, headers, routeDestination.Path);
+    }
+
+    // A Destination: host, subset and port.number, as route and mirror destinations have it.
+    private static Destination ParseDestination(YamlFields destination)
+    {
+        var host = destination.String("host", required: true) ?? "";
+        var subset = destination.String("subset");
+        int? port = null;
+        if (destination.Map("port") is { } p)
+        {
+            port = p.Int("number", 1, 65535, required: true);
+            p.RejectUnknown();
+        }
+        destination.RejectUnknown();
+        return new Destination(host, subset, port);
     }
 
     private static Headers ParseHeaders(YamlFields headers)

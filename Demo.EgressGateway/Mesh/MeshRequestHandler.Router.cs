@@ -93,10 +93,7 @@ public sealed partial class MeshRequestHandler
         {
             // router.cc: a redirect route answers itself — its response code, an empty body, and the Location
             // (Http::Utility::newUri); details direct_response, no response flag.
-            var http = request.Context.Request;
-            request.Context.Response.Headers.Location = Envoy.HttpUtility.NewUri(redirect, request.Authority,
-                http.Headers["x-forwarded-proto"].ToString() is { Length: > 0 } proto ? proto : http.Scheme,
-                http.Path.Value + http.QueryString.Value, route.Config.Match.Prefix);
+            request.Context.Response.Headers.Location = NewUri(request, redirect, route.Config.Match.Prefix);
             frame.Details = "direct_response";
             return await LocalReplyAsync(request, redirect.ResponseCode, "", ResponseFlags.None);
         }
@@ -105,10 +102,7 @@ public sealed partial class MeshRequestHandler
             // router.cc decodeHeaders: a direct response of 201 or 3xx carries the Location newUri makes of the request.
             if (direct.Status is 201 or (>= 300 and < 400) && route.Name != IstioTranslator.BlockAllRoute)
             {
-                var http = request.Context.Request;
-                request.Context.Response.Headers.Location = Envoy.HttpUtility.NewUri(new RedirectAction(null, null, null, null, 0, direct.Status),
-                    request.Authority, http.Headers["x-forwarded-proto"].ToString() is { Length: > 0 } proto ? proto : http.Scheme,
-                    http.Path.Value + http.QueryString.Value, null);
+                request.Context.Response.Headers.Location = NewUri(request, new RedirectAction(null, null, null, null, 0, direct.Status), null);
             }
             // Istio's block_all (REGISTRY_ONLY): a direct response, no response flag, reported as the BlackHoleCluster.
             frame.UpstreamHost = route.Name == IstioTranslator.BlockAllRoute ? IstioTranslator.BlackHoleCluster : "-";
@@ -329,5 +323,14 @@ public sealed partial class MeshRequestHandler
     {
         var authority = Envoy.HttpUtility.ParseAuthority(request.Authority);
         return cluster.OriginalDestination(authority.Host, authority.Port ?? request.Context.Request.Host.Port ?? 80);
+    }
+
+    // Http::Utility::newUri for this request: its Host, x-forwarded-proto (the scheme it arrived with), path and query.
+    private static string NewUri(ActiveStream request, RedirectAction redirect, string? matchedPrefix)
+    {
+        var http = request.Context.Request;
+        return Envoy.HttpUtility.NewUri(redirect, request.Authority,
+            http.Headers["x-forwarded-proto"].ToString() is { Length: > 0 } proto ? proto : http.Scheme,
+            http.Path.Value + http.QueryString.Value, matchedPrefix);
     }
 }

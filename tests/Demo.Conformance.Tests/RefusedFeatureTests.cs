@@ -19,17 +19,7 @@ public sealed class RefusedFeatureTests
         Assert.Matches($@"istio\.yaml:\d+: error: {Regex.Escape(resource)}: {Regex.Escape(field)}: ", message);
     }
 
-    private static string VirtualService(string name, string routeYaml) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: VirtualService
-        metadata:
-          name: {name}
-        spec:
-          hosts:
-            - {B}
-          http:
-        {routeYaml}
-        """;
+    private static string VirtualService(string name, string routeYaml) => MeshYaml.VirtualService(name, B, routeYaml);
 
     // Istio case "fault abort gRPC".
     [Fact]
