@@ -61,6 +61,24 @@ public sealed class OutboundTrafficPolicyTests
         Assert.Contains(" cluster=PassthroughCluster ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
     }
 
+    // validation.go validateSidecarEgressHosts (namespace/dnsName) and the mode's enum: refused, naming file and field.
+    [Theory]
+    [InlineData("egress:\n    - hosts: [example.com]", "spec.egress[0].hosts: 'example.com' must be namespace/dnsName")]
+    [InlineData("outboundTrafficPolicy:\n    mode: allow_any", "spec.outboundTrafficPolicy.mode: must be REGISTRY_ONLY or ALLOW_ANY, got 'allow_any'")]
+    public async Task ASidecarWithAnInvalidEgressHostOrModeIsRefused(string spec, string message)
+    {
+        var refusal = await ConformanceMesh.RefusalAsync(Join(Yaml, $"""
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata:
+              name: bad
+            spec:
+              {spec.Replace("\n", "\n  ", StringComparison.Ordinal)}
+            """));
+
+        Assert.Contains("Sidecar 'bad': " + message, refusal, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RegistryOnlyAnswersBlockAllsDirect502AndHasNoPassthroughCluster()
     {

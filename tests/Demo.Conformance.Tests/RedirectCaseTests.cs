@@ -224,6 +224,9 @@ public sealed class RedirectCaseTests
     [InlineData("redirect:\n      scheme: ftp", "invalid redirect scheme, must be \"http\" or \"https\"")]
     [InlineData("redirect: {}", "redirect must specify URI, authority, scheme, or port")]
     [InlineData("directResponse:\n      status: 700", "must be between 200 and 599")]
+    [InlineData("corsPolicy:\n      allowMethods: [FETCH]\n    route:\n      - destination:\n          host: b.external", "corsPolicy.allowMethods: 'FETCH' is not a supported HTTP method")]
+    [InlineData("corsPolicy:\n      maxAge: 1500ms\n    route:\n      - destination:\n          host: b.external", "max_age duration is accurate only to seconds precision")]
+    [InlineData("mirror:\n      host: c.external\n    mirrorPercentage:\n      value: 150\n    route:\n      - destination:\n          host: b.external", "mirrorPercentage.value")]
     public async Task InvalidRedirectsAndDirectResponsesAreRefusedAsIstioRefusesThem(string route, string message)
     {
         var yaml = Join(ServiceEntry(B), $"""
