@@ -7,8 +7,10 @@ namespace Demo.EgressGateway;
 /// <summary>
 /// Envoy's admin <c>GET /config_dump</c> on the admin port: the configuration the local gateway executes, as
 /// istiod would push it (see <see cref="ConfigDump"/>). <c>?proxy=gateway</c> (default) or <c>?proxy=sidecar</c>
-/// picks the proxy; <c>?resource=dynamic_listeners|dynamic_route_configs|dynamic_active_clusters</c> returns one
-/// list, like <c>istioctl proxy-config listeners|routes|clusters &lt;pod&gt; -o json</c>. 400 names a bad parameter.
+/// picks the proxy; <c>?resource=dynamic_listeners|dynamic_route_configs|dynamic_active_clusters|dynamic_active_secrets|
+/// dynamic_endpoint_configs</c> returns one list, like <c>istioctl proxy-config listeners|routes|clusters|secret|endpoints
+/// &lt;pod&gt; -o json</c>; <c>?include_eds</c> adds the EDS endpoints to the whole dump, as Envoy's does. 400 names a
+/// bad parameter.
 /// </summary>
 public static class ConfigDumpApi
 {
@@ -29,13 +31,15 @@ public static class ConfigDumpApi
             {
                 return Results.Problem($"proxy '{proxy}' is not one of: gateway, sidecar", statusCode: StatusCodes.Status400BadRequest);
             }
-            if (resource is { Length: > 0 } and not (ConfigDump.ListenersResource or ConfigDump.RoutesResource or ConfigDump.ClustersResource))
+            if (resource is { Length: > 0 } && !ConfigDump.Resources.Contains(resource))
             {
-                return Results.Problem($"resource '{resource}' is not one of: {ConfigDump.ListenersResource}, {ConfigDump.RoutesResource}, {ConfigDump.ClustersResource}",
+                return Results.Problem($"resource '{resource}' is not one of: {string.Join(", ", ConfigDump.Resources)}",
                     statusCode: StatusCodes.Status400BadRequest);
             }
             context.Response.Headers["x-istio-revision"] = config.Revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Results.Text(ConfigDump.ToJson(selected, resource), "application/json");
+            // Envoy's admin takes ?include_eds with or without a value.
+            var includeEds = context.Request.Query.ContainsKey("include_eds");
+            return Results.Text(ConfigDump.ToJson(selected, resource, includeEds), "application/json");
         });
         return endpoints;
     }

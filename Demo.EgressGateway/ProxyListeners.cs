@@ -31,9 +31,9 @@ public sealed class ProxyListeners(IServer server, GatewayListenerManager gatewa
             .ToList();
         var bound = gateway.Endpoints;
         var gatewayListeners = config.Xds.Gateway.Listeners
-            .Where(l => bound.ContainsKey(l.Address.PortValue))
-            .Select(l => new ListenerView(l.Name, bound[l.Address.PortValue].Address.ToString(), bound[l.Address.PortValue].Port,
-                l.FilterChains.Any(c => c.ServerTlsMode is not null) ? "TLS" : "HTTP"))
+            .Where(l => bound.ContainsKey(l.Port))
+            .Select(l => new ListenerView(l.Name, bound[l.Port].Address.ToString(), bound[l.Port].Port,
+                l.FilterChains.Any(c => c.TransportSocket is not null) ? "TLS" : "HTTP"))
             .ToList();
         return [new ProxyView(ActiveStream.Sidecar, sidecar), new ProxyView(ActiveStream.Gateway, gatewayListeners)];
     }

@@ -69,7 +69,7 @@ public static class HttpUtility
     public static string NewUri(RedirectAction redirect, string requestHost, string forwardedProto, string requestPath, string? matchedPrefix)
     {
         var scheme = redirect.SchemeRedirect ?? forwardedProto;
-        var port = redirect.PortRedirect > 0 ? ":" + redirect.PortRedirect.ToString(System.Globalization.CultureInfo.InvariantCulture) : "";
+        var port = redirect.PortRedirect is > 0 and var redirectPort ? ":" + redirectPort.ToString(System.Globalization.CultureInfo.InvariantCulture) : "";
         var host = redirect.HostRedirect ?? ProcessRequestHost(requestHost, scheme, port, forwardedProto);
         var query = requestPath.IndexOf('?', StringComparison.Ordinal) is var q and >= 0 ? requestPath[q..] : "";
         string path;

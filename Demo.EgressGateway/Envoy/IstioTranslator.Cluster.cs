@@ -34,44 +34,10 @@ public static partial class IstioTranslator
             var pool = policy?.ConnectionPool;
             var outlier = policy?.OutlierDetection;
 
-            var endpoints = Endpoints(service, port, subset);
-            UpstreamTlsContext? transportSocket = null;
             if (tls is { CredentialName: not null, Mode: "SIMPLE" or "MUTUAL" } && !isGateway)
             {
                 // cluster_tls.go: a credentialName is a Secret only gateways may read; a sidecar gets no TLS context at all.
                 tls = null;
-            }
-            // No auto mTLS to the egress gateway: istiod's auto mTLS (cluster_builder.go buildAutoMtlsSettings) picks
-            // ISTIO_MUTUAL only for endpoints labelled security.istio.io/tlsMode: istio, which the sidecar injector sets
-            // and the gateway's pods (helm chart, gateway-injection-template.yaml) do not carry: without a
-            // DestinationRule's ISTIO_MUTUAL the sidecar speaks plain text to the gateway.
-            if (tls is { Mode: "ISTIO_MUTUAL" })
-            {
-                transportSocket = new UpstreamTlsContext(tls.Sni ?? SniOfCluster(name), tls.SubjectAltNames, null, IstioMutual: true, false);
-            }
-            else if (tls is { Mode: "SIMPLE" or "MUTUAL" })
-            {
-                var sans = tls.SubjectAltNames.Count > 0 ? tls.SubjectAltNames : service.SubjectAltNames;
-                // cluster_tls.go: a credentialName's CA comes over SDS (kubernetes://<name>-cacert); the local stand-in
-                // for that Secret is EgressGateway:Credentials. Without one, istiod sends no secret.
-                var trustedCa = tls.CredentialName is { } credential ? environment.CaForCredential(credential) : tls.CaCertificates ?? "system";
-                transportSocket = new UpstreamTlsContext(tls.Sni, sans, tls.InsecureSkipVerify ? null : trustedCa,
-                    IstioMutual: false, tls.InsecureSkipVerify)
-                {
-                    ValidationSecret = tls.CredentialName is { } secret ? MeshEnvironment.CaCredentialResource(secret) : null,
-                    // authentication.go ApplyCustomSDSToClientCommonTLSContext: MUTUAL with a credentialName takes its
-                    // certificate from SDS kubernetes://<name>; without one from the files the rule names, which the
-                    // proxy's agent serves as SDS file-cert:<cert>~<key> (security.SdsCertificateConfig): missing files
-                    // are a secret not supplied.
-                    CertificateSecret = tls.Mode != "MUTUAL" ? null
-                        : tls.CredentialName is { } certificateSecret ? MeshEnvironment.CredentialResource(certificateSecret)
-                        : $"file-cert:{tls.ClientCertificate}~{tls.PrivateKey}",
-                    ClientCertificate = tls.Mode != "MUTUAL" ? null
-                        : tls.CredentialName is { } credential2 ? environment.KeyCertForCredential(credential2)
-                        : MeshEnvironment.IsUsableKeyPair(tls.ClientCertificate, tls.PrivateKey) ? (tls.ClientCertificate!, tls.PrivateKey!) : null,
-                    // cluster_tls.go decides before it falls back to the ServiceEntry's subjectAltNames: the rule's own fields count.
-                    AutoSanValidation = string.IsNullOrEmpty(tls.Sni) && tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify,
-                };
             }
             var type = service.IsEgressGatewayService ? "EDS" : service.Resolution switch
             {
@@ -80,37 +46,124 @@ public static partial class IstioTranslator
                 "STATIC" => "STATIC",
                 _ => "ORIGINAL_DST",
             };
+            var endpoints = new ClusterLoadAssignment(name, [new LocalityLbEndpoints(Endpoints(service, port, subset))]);
+            if (type == "EDS")
+            {
+                _endpointConfigs.Add(endpoints);
+            }
+            var hash = policy?.LoadBalancer?.ConsistentHash;
+            var upstreamTls = BuildUpstreamTlsContext(tls, name, service);
             _clusters[name] = new Cluster(
                 name,
                 type,
                 pool?.ConnectTimeout ?? DefaultConnectTimeout,
-                endpoints,
-                transportSocket,
-                TranslateOutlierDetection(outlier),
-                new CircuitBreakers(
-                    pool?.MaxConnections is > 0 and var c ? c : uint.MaxValue,
-                    pool?.Http1MaxPendingRequests is > 0 and var p ? p : uint.MaxValue,
-                    pool?.Http2MaxRequests is > 0 and var r ? r : uint.MaxValue,
-                    pool?.MaxRetries is > 0 and var m ? m : uint.MaxValue)
-                {
-                    TrackRemaining = Version.CircuitBreakersTrackRemaining,
-                },
-                new ClusterMetadata(service.Host, port.Number, subset?.Name, rule is null ? null : ConfigSource(rule)))
-            {
-                IdleTimeout = pool?.IdleTimeout,
-                MaxConnectionDuration = pool?.MaxConnectionDuration,
-                MinHealthPercent = outlier is null ? null : outlier.MinHealthPercent ?? 0,
-                SplitExternalLocalOriginErrors = outlier?.SplitExternalLocalOriginErrors ?? false,
-                ConsecutiveLocalOriginFailure = outlier?.ConsecutiveLocalOriginFailures,
-                Http2 = port.Protocol is "HTTP2" or "GRPC",
-                UseDownstreamProtocol = pool?.UseClientProtocol ?? false,
-                MaxRequestsPerConnection = pool?.MaxRequestsPerConnection is > 0 and var perConnection ? perConnection : null,
                 // cluster_traffic_policy.go applyLoadBalancer: consistentHash is MAGLEV with maglev, else RING_HASH.
-                LbPolicy = policy?.LoadBalancer?.ConsistentHash is { } hash && type != "ORIGINAL_DST" ? (hash.Maglev ? "MAGLEV" : "RING_HASH")
-                    : TranslateLbPolicy(type, policy?.LoadBalancer?.Simple),
-                MinimumRingSize = policy?.LoadBalancer?.ConsistentHash is { Maglev: false } ringHash ? ringHash.MinimumRingSize : null,
+                hash is not null && type != "ORIGINAL_DST" ? (hash.Maglev ? "MAGLEV" : "RING_HASH") : TranslateLbPolicy(type, policy?.LoadBalancer?.Simple),
+                DefaultCircuitBreakers(pool),
+                ClusterMetadata(service.Host, subset?.Name, rule is null ? null : ConfigSource(rule)))
+            {
+                RingHashLbConfig = hash is { Maglev: false, MinimumRingSize: { } ringSize } ? new RingHashLbConfig(ringSize) : null,
+                OutlierDetection = TranslateOutlierDetection(outlier),
+                CommonLbConfig = outlier is null ? null : new CommonLbConfig(new Percent(outlier.MinHealthPercent ?? 0)),
+                EdsClusterConfig = type == "EDS" ? new EdsClusterConfig(new EdsConfig(new AdsConfigSource(), TimeSpan.Zero, "V3"), name) : null,
+                LoadAssignment = type == "EDS" ? null : endpoints,
+                TransportSocket = upstreamTls is null ? null : new(TransportSocket<UpstreamTlsContext>.Tls, upstreamTls),
+                TypedExtensionProtocolOptions = BuildHttpProtocolOptions(pool, port, tls),
             };
         }
+
+        // No auto mTLS to the egress gateway: istiod's auto mTLS (cluster_builder.go buildAutoMtlsSettings) picks
+        // ISTIO_MUTUAL only for endpoints labelled security.istio.io/tlsMode: istio, which the sidecar injector sets
+        // and the gateway's pods (helm chart, gateway-injection-template.yaml) do not carry: without a
+        // DestinationRule's ISTIO_MUTUAL the sidecar speaks plain text to the gateway.
+        private UpstreamTlsContext? BuildUpstreamTlsContext(ClientTls? tls, string clusterName, Service service)
+        {
+            if (tls is { Mode: "ISTIO_MUTUAL" })
+            {
+                // cluster_tls.go buildIstioMutualTLS: the workload certificate, the mesh root, the rule's SANs; the SNI
+                // is the rule's or the cluster name's.
+                return new UpstreamTlsContext(new CommonTlsContext([new SdsSecretConfig(SdsSecretConfig.WorkloadCertificate)],
+                    new CombinedCertificateValidationContext(Exact(tls.SubjectAltNames), new SdsSecretConfig(SdsSecretConfig.MeshRoot))),
+                    tls.Sni ?? SniOfCluster(clusterName));
+            }
+            if (tls is not { Mode: "SIMPLE" or "MUTUAL" })
+            {
+                return null;
+            }
+            // cluster_tls.go: the rule's SANs, else the ServiceEntry's. A credentialName's CA comes over SDS
+            // (kubernetes://<name>-cacert); caCertificates as file-root:<path>; neither: the system's roots.
+            var sans = tls.SubjectAltNames.Count > 0 ? tls.SubjectAltNames : service.SubjectAltNames;
+            var validationSecret = tls.CredentialName is { } credential ? MeshEnvironment.CaCredentialResource(credential)
+                : tls.CaCertificates is { Length: > 0 } ca ? $"file-root:{ca}"
+                : SdsSecretConfig.SystemRoot;
+            var validation = tls.InsecureSkipVerify ? null
+                : new CombinedCertificateValidationContext(Exact(sans), new SdsSecretConfig(validationSecret));
+            // authentication.go ApplyCustomSDSToClientCommonTLSContext: MUTUAL with a credentialName takes its
+            // certificate from SDS kubernetes://<name>; without one from the files the rule names, which the proxy's
+            // agent serves as SDS file-cert:<cert>~<key> (security.SdsCertificateConfig).
+            List<SdsSecretConfig> certificate = tls.Mode != "MUTUAL" ? []
+                : [new SdsSecretConfig(tls.CredentialName is { } name ? MeshEnvironment.CredentialResource(name) : $"file-cert:{tls.ClientCertificate}~{tls.PrivateKey}")];
+            AddSecrets(tls, validation is null ? null : validationSecret, certificate.FirstOrDefault()?.Name);
+            return new UpstreamTlsContext(new CommonTlsContext(certificate, validation), tls.Sni);
+        }
+
+        // What the proxy's agent serves over SDS for the names a TLS context uses (security/pkg/nodeagent/sds,
+        // cache/secretcache.go): files it can read, and the local stand-ins for Kubernetes Secrets
+        // (EgressGateway:Credentials). A name nothing supplies is left out, as a Secret that does not exist.
+        private void AddSecrets(ClientTls tls, string? validationSecret, string? certificateSecret)
+        {
+            if (validationSecret is { } validation && validation != SdsSecretConfig.SystemRoot)
+            {
+                var caFile = tls.CredentialName is { } credential ? environment.CaForCredential(credential) : tls.CaCertificates;
+                if (caFile is not null)
+                {
+                    _secrets.TryAdd(validation, new Secret(validation, null, new SecretValidationContext(new DataSource(caFile))));
+                }
+            }
+            if (certificateSecret is { } name)
+            {
+                var keyPair = tls.CredentialName is { } credential ? environment.KeyCertForCredential(credential)
+                    : MeshEnvironment.IsUsableKeyPair(tls.ClientCertificate, tls.PrivateKey) ? (tls.ClientCertificate!, tls.PrivateKey!) : null;
+                if (keyPair is var (certificate, key))
+                {
+                    _secrets.TryAdd(name, new Secret(name, new TlsCertificate(new DataSource(certificate), new DataSource(key)), null));
+                }
+            }
+        }
+
+        private static DefaultValidationContext Exact(IReadOnlyList<string> names) =>
+            new([.. names.Select(name => new StringMatcher(name, null, null))]);
+
+        // cluster_builder.go / cluster_traffic_policy.go applyConnectionPool and applyH2Upgrade, cluster_tls.go
+        // setAutoSniAndAutoSanValidation: the HTTP protocol options; null when none differs from Envoy's defaults.
+        private static TypedExtensionProtocolOptions? BuildHttpProtocolOptions(ConnectionPool? pool, ServicePort port, ClientTls? tls)
+        {
+            var common = pool?.IdleTimeout is null && pool?.MaxConnectionDuration is null && pool?.MaxRequestsPerConnection is not > 0 ? null
+                : new CommonHttpProtocolOptions(pool?.IdleTimeout, pool?.MaxConnectionDuration,
+                    pool?.MaxRequestsPerConnection is > 0 and var perConnection ? perConnection : null);
+            // Decided on the rule's own fields, before the fallback to the ServiceEntry's subjectAltNames.
+            var upstream = tls is { Mode: "SIMPLE" or "MUTUAL" } && string.IsNullOrEmpty(tls.Sni)
+                ? new UpstreamHttpProtocolOptions(AutoSni: true, AutoSanValidation: tls.SubjectAltNames.Count == 0 && !tls.InsecureSkipVerify)
+                : null;
+            var http2 = port.Protocol is "HTTP2" or "GRPC" ? new ExplicitHttpConfig(new Http2ProtocolOptions()) : null;
+            var downstream = pool?.UseClientProtocol is true ? new UseDownstreamHttpConfig() : null;
+            return common is null && upstream is null && http2 is null && downstream is null ? null
+                : new TypedExtensionProtocolOptions(new HttpProtocolOptions(common, upstream, http2, downstream));
+        }
+
+        // The connection pool's limits as circuit breaker thresholds: Istio raises every unset one to 2^32−1.
+        private CircuitBreakers DefaultCircuitBreakers(ConnectionPool? pool = null) => new(
+        [
+            new Thresholds(
+                pool?.MaxConnections is > 0 and var c ? c : uint.MaxValue,
+                pool?.Http1MaxPendingRequests is > 0 and var p ? p : uint.MaxValue,
+                pool?.Http2MaxRequests is > 0 and var r ? r : uint.MaxValue,
+                pool?.MaxRetries is > 0 and var m ? m : uint.MaxValue,
+                Version.CircuitBreakersTrackRemaining),
+        ]);
+
+        private static Metadata<ClusterIstioMetadata> ClusterMetadata(string host, string? subset, string? config) =>
+            new(new(new ClusterIstioMetadata([new ServiceMetadata(host)], subset, config)));
 
         // cluster_traffic_policy.go applyLoadBalancer: an ORIGINAL_DST cluster is CLUSTER_PROVIDED whatever the rule says;
         // LEAST_CONN and LEAST_REQUEST are LEAST_REQUEST, RANDOM and ROUND_ROBIN themselves, anything else (no rule,
@@ -132,7 +185,10 @@ public static partial class IstioTranslator
             }
             var subset = destination.Subset is { } name ? rule.Subsets.FirstOrDefault(s => s.Name == name) : null;
             var hash = TrafficPolicies.Effective(rule.TrafficPolicy, subset?.TrafficPolicy, port)?.LoadBalancer?.ConsistentHash;
-            return hash is null ? [] : [new HashPolicy(hash.HttpHeaderName, hash.HttpQueryParameterName, hash.UseSourceIp)];
+            return hash is null ? [] : [new HashPolicy(
+                hash.HttpHeaderName is { } header ? new HeaderHashPolicy(header) : null,
+                hash.HttpQueryParameterName is { } query ? new QueryParameterHashPolicy(query) : null,
+                hash.UseSourceIp ? new ConnectionPropertiesHashPolicy(true) : null)];
         }
 
         // Istio's cluster-name SNI for ISTIO_MUTUAL without an explicit sni: outbound_.443_.v1_.host.
@@ -144,11 +200,11 @@ public static partial class IstioTranslator
         {
             if (service.Endpoints.Count == 0)
             {
-                return [new LbEndpoint(service.Host, port.TargetPort ?? port.Number, new Dictionary<string, string>())];
+                return [LbEndpoint.At(service.Host, port.TargetPort ?? port.Number)];
             }
             return service.Endpoints
                 .Where(e => subset is null || subset.Labels.All(l => e.Labels.TryGetValue(l.Key, out var v) && v == l.Value))
-                .Select(e => new LbEndpoint(e.Address, port.Name is { } portName && e.Ports.TryGetValue(portName, out var target) ? target : port.TargetPort ?? port.Number, e.Labels))
+                .Select(e => LbEndpoint.At(e.Address, port.Name is { } portName && e.Ports.TryGetValue(portName, out var target) ? target : port.TargetPort ?? port.Number, e.Labels))
                 .ToList();
         }
 
@@ -162,12 +218,16 @@ public static partial class IstioTranslator
             }
             return new OutlierDetection(
                 outlier.Consecutive5xxErrors ?? 5,
-                outlier.ConsecutiveGatewayErrors ?? 5,
                 outlier.Interval ?? TimeSpan.FromSeconds(10),
                 outlier.BaseEjectionTime ?? TimeSpan.FromSeconds(30),
                 outlier.MaxEjectionPercent is > 0 and var max ? max : 10,
                 outlier.Consecutive5xxErrors is null ? 100 : outlier.Consecutive5xxErrors > 0 ? 100 : 0,
-                outlier.ConsecutiveGatewayErrors is > 0 ? 100 : 0);
+                outlier.ConsecutiveGatewayErrors ?? 5,
+                outlier.ConsecutiveGatewayErrors is > 0 ? 100 : 0)
+            {
+                SplitExternalLocalOriginErrors = outlier.SplitExternalLocalOriginErrors,
+                ConsecutiveLocalOriginFailure = outlier.ConsecutiveLocalOriginFailures,
+            };
         }
     }
 }

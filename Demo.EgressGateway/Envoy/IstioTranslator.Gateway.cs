@@ -38,19 +38,30 @@ public static partial class IstioTranslator
                         ? server.Hosts.Select(HostName.StripNamespace).Where(h => h != "*").Distinct(StringComparer.OrdinalIgnoreCase).ToList()
                         : [];
                     chains.Add(new FilterChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}]",
-                        terminatesTls ? new FilterChainMatch(serverNames, "tls") : null, routeName, terminatesTls ? "tls" : null)
-                    {
-                        ServerTlsMode = terminatesTls ? server.TlsMode : null,
-                        // listener.go BuildListenerTLSContext: the SANs go to the validation context of a server that
-                        // validates its client.
-                        MatchSubjectAltNames = server.TlsMode is "ISTIO_MUTUAL" or "MUTUAL" or "OPTIONAL_MUTUAL" ? server.SubjectAltNames : [],
+                        terminatesTls ? new FilterChainMatch(serverNames, "tls") : null,
                         // tracing.go configureFromProviderConfig: startChildSpan for a router (the demo traces through
                         // the Telemetry API, deploy/cluster/telemetry-tracing.yaml).
-                        SpawnUpstreamSpan = Version.GatewaySpawnsUpstreamSpan,
-                    });
+                        [HttpConnectionManagerFor(routeName, $"outbound_0.0.0.0_{port}", Version.GatewaySpawnsUpstreamSpan)],
+                        terminatesTls ? new(TransportSocket<DownstreamTlsContext>.Tls, BuildListenerTlsContext(server)) : null));
                 }
-                listeners.Add(new Listener($"0.0.0.0_{port}", new SocketAddress("0.0.0.0", port), chains));
+                listeners.Add(new Listener($"0.0.0.0_{port}", new Address(new SocketAddress("0.0.0.0", port)), chains));
             }
+        }
+
+        // listener.go BuildListenerTLSContext: the served certificate (ISTIO_MUTUAL: the workload's, over SDS "default"),
+        // the client validation context for the servers that validate clients (the mesh root, ROOTCA, and the server's
+        // subjectAltNames as exact matchers), require_client_certificate for ISTIO_MUTUAL and MUTUAL, and the HTTP ALPN.
+        private static DownstreamTlsContext BuildListenerTlsContext(GatewayServer server)
+        {
+            var validatesClient = server.TlsMode is "ISTIO_MUTUAL" or "MUTUAL" or "OPTIONAL_MUTUAL";
+            var validation = validatesClient
+                ? new CombinedCertificateValidationContext(
+                    new DefaultValidationContext([.. server.SubjectAltNames.Select(name => new StringMatcher(name, null, null))]),
+                    new SdsSecretConfig(SdsSecretConfig.MeshRoot))
+                : null;
+            return new DownstreamTlsContext(
+                new CommonTlsContext([new SdsSecretConfig(SdsSecretConfig.WorkloadCertificate)], validation),
+                RequireClientCertificate: server.TlsMode is "ISTIO_MUTUAL" or "MUTUAL");
         }
 
         private RouteConfiguration BuildGatewayRouteConfig(string name, int port, IReadOnlyList<(IstioGateway Gateway, GatewayServer Server)> servers)

@@ -11,10 +11,10 @@ public static partial class IstioTranslator
     public static RetryPolicy? ConvertRetryPolicy(HttpRetry? retries, IstioVersion version)
     {
         IReadOnlyList<int> defaultCodes = version.DefaultRetryPolicyRetries503 ? [503] : [];
-        IReadOnlyList<string> previousHosts = ["envoy.retry_host_predicates.previous_hosts"];
+        IReadOnlyList<RetryHostPredicate> previousHosts = [new("envoy.retry_host_predicates.previous_hosts")];
         if (retries is null)
         {
-            return new RetryPolicy(DefaultRetryOn, 2, null, defaultCodes, null, 5, previousHosts);
+            return new RetryPolicy(DefaultRetryOn, 2, null, previousHosts, 5, defaultCodes, null);
         }
         if (retries.Attempts <= 0)
         {
@@ -31,7 +31,8 @@ public static partial class IstioTranslator
             }
         }
         var predicates = retries.RetryIgnorePreviousHosts is false ? [] : previousHosts;
-        return new RetryPolicy(retryOn, retries.Attempts, retries.PerTryTimeout, codes, retries.Backoff, 5, predicates);
+        return new RetryPolicy(retryOn, retries.Attempts, retries.PerTryTimeout, predicates, 5, codes,
+            retries.Backoff is { } backoff ? new RetryBackOff(backoff) : null);
     }
 
     // Integers that Go's http.StatusText knows are status codes; anything else stays a retry_on condition.

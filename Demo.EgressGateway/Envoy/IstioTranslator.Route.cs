@@ -66,7 +66,7 @@ public static partial class IstioTranslator
         }
 
         private static bool IsCatchAll(RouteMatch match) =>
-            (match.Prefix == "/" || match.SafeRegex == ".*") && match.Headers.Count == 0 && match.QueryParameters.Count == 0;
+            (match.Prefix == "/" || match.SafeRegex?.Regex == ".*") && match.Headers.Count == 0 && match.QueryParameters.Count == 0;
 
         private Route TranslateRoute(IstioVirtualService vs, IstioHttpRoute http, HttpMatch? match, int listenPort, bool isTls)
         {
@@ -76,24 +76,25 @@ public static partial class IstioTranslator
             var (requestHeaders, responseHeaders, authority) = TranslateHeaders(http.Headers);
 
             var cors = http.CorsPolicy is { } policy ? TranslateCorsPolicy(policy) : null;
+            // route.go TranslateRoute: every route carries Istio's metadata, the decorator and the header operations; a
+            // redirect route has no route action, and its decorator is the VirtualService's.
+            var common = new Route(name, routeMatch)
+            {
+                Metadata = new(new(new RouteIstioMetadata(ConfigSource(vs)))),
+                Decorator = new Decorator(RouteOperation(routeMatch, null, vs.Id.Name, listenPort)),
+                TypedPerFilterConfig = cors is null ? null : new TypedPerFilterConfig(null, cors),
+            };
             if (http.Redirect is { } redirect)
             {
-                // route.go TranslateRoute: a redirect route has no route action; its decorator is the VirtualService's.
-                return new Route(name, routeMatch, null, null, null, requestHeaders, responseHeaders,
-                    RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs))
-                {
-                    Redirect = TranslateRedirect(redirect, listenPort, isTls),
-                    Cors = cors,
-                };
+                return WithHeaders(common with { Redirect = TranslateRedirect(redirect, listenPort, isTls) }, requestHeaders, responseHeaders);
             }
             if (http.DirectResponse is { } direct)
             {
                 // route.go ApplyDirectResponse: status and inline body.
-                return new Route(name, routeMatch, null, new DirectResponseAction(direct.Status, direct.Body) { InlineBytes = direct.BodyBytes }, null,
-                    requestHeaders, responseHeaders, RouteOperation(routeMatch, null, vs.Id.Name, listenPort), ConfigSource(vs))
-                {
-                    Cors = cors,
-                };
+                var body = direct.BodyBytes is { } bytes ? new DataSource(InlineBytes: bytes)
+                    : direct.Body is { } text ? new DataSource(InlineString: text)
+                    : null;
+                return WithHeaders(common with { DirectResponse = new DirectResponseAction(direct.Status, body) }, requestHeaders, responseHeaders);
             }
 
             var timeout = http.Timeout ?? TimeSpan.Zero;
@@ -131,8 +132,13 @@ public static partial class IstioTranslator
                         continue;
                     }
                     var (request, response, destinationAuthority) = TranslateHeaders(destination.Headers);
-                    clusters.Add(new ClusterWeight(DestinationCluster(destination.Destination, listenPort), weight,
-                        destinationAuthority, request, response));
+                    clusters.Add(new ClusterWeight(DestinationCluster(destination.Destination, listenPort), weight, destinationAuthority)
+                    {
+                        RequestHeadersToAdd = request.ToAdd,
+                        RequestHeadersToRemove = request.ToRemove,
+                        ResponseHeadersToAdd = response.ToAdd,
+                        ResponseHeadersToRemove = response.ToRemove,
+                    });
                 }
                 weighted = new WeightedCluster(clusters);
             }
@@ -145,16 +151,25 @@ public static partial class IstioTranslator
                 // route.go: a mirror of 0% is left out; no percentage is 100%.
                 RequestMirrorPolicies = http.Mirrors.Where(m => m.Percentage is not 0)
                     .Select(m => new RequestMirrorPolicy(DestinationCluster(m.Destination, listenPort),
-                        new FractionalPercent((uint)Math.Round((m.Percentage ?? 100) * 10_000), "MILLION")))
+                        new RuntimeFractionalPercent(new FractionalPercent((uint)Math.Round((m.Percentage ?? 100) * 10_000), "MILLION"))))
                     .ToList(),
             };
             var fault = TranslateFault(http.Fault);
-            return new Route(name, routeMatch, action, null, fault, requestHeaders, responseHeaders,
-                RouteOperation(routeMatch, action, vs.Id.Name, listenPort), ConfigSource(vs))
+            return WithHeaders(common with
             {
-                Cors = cors,
-            };
+                Action = action,
+                Decorator = new Decorator(RouteOperation(routeMatch, action, vs.Id.Name, listenPort)),
+                TypedPerFilterConfig = fault is null && cors is null ? null : new TypedPerFilterConfig(fault, cors),
+            }, requestHeaders, responseHeaders);
         }
+
+        private static Route WithHeaders(Route route, HeaderOperations request, HeaderOperations response) => route with
+        {
+            RequestHeadersToAdd = request.ToAdd,
+            RequestHeadersToRemove = request.ToRemove,
+            ResponseHeadersToAdd = response.ToAdd,
+            ResponseHeadersToRemove = response.ToRemove,
+        };
 
         // route.go translateCORSPolicy: lists joined with ",", max_age in seconds; unmatchedPreflights FORWARD → true,
         // IGNORE → false, unset → left to Envoy (true).
@@ -183,13 +198,14 @@ public static partial class IstioTranslator
             return new RedirectAction(string.IsNullOrEmpty(redirect.Authority) ? null : redirect.Authority,
                 string.IsNullOrEmpty(redirect.PrefixRewrite) ? redirect.Uri : null,
                 string.IsNullOrEmpty(redirect.PrefixRewrite) ? null : redirect.PrefixRewrite,
-                string.IsNullOrEmpty(redirect.Scheme) ? null : redirect.Scheme, port, redirect.RedirectCode ?? 301);
+                string.IsNullOrEmpty(redirect.Scheme) ? null : redirect.Scheme, port > 0 ? port : null,
+                RedirectAction.ResponseCodeOf(redirect.RedirectCode ?? 301));
         }
 
         // route.go GetRouteOperation: host:port/path for one cluster, else the VirtualService's name.
         private static string RouteOperation(RouteMatch match, RouteAction? action, string vsName, int port)
         {
-            var path = match.Prefix is { } prefix ? prefix + "*" : match.Path ?? match.SafeRegex ?? "/*";
+            var path = match.Prefix is { } prefix ? prefix + "*" : match.Path ?? match.SafeRegex?.Regex ?? "/*";
             if (action?.Cluster is { } cluster && cluster.Split('|') is [_, var clusterPort, _, var host])
             {
                 return $"{host}:{clusterPort}{path}";
@@ -241,9 +257,9 @@ public static partial class IstioTranslator
                 {
                     continue;
                 }
-                options.Add(new HeaderValueOption(key, value, append));
+                options.Add(new HeaderValueOption(new HeaderValue(key, value), append ? HeaderValueOption.AppendIfExists : HeaderValueOption.Overwrite));
             }
-            options.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+            options.Sort((a, b) => string.CompareOrdinal(a.Header.Key, b.Header.Key));
             return (options, authority);
         }
 
@@ -298,7 +314,8 @@ public static partial class IstioTranslator
                     ? new QueryParameterMatcher(q.Key, null, true)
                     : new QueryParameterMatcher(q.Key, ToStringMatcher(q.Value), null))
                 .ToList();
-            return new RouteMatch(prefix, path, regex, !match.IgnoreUriCase, headers, query);
+            // route.go TranslateRouteMatch: case_sensitive is written (false) only for ignoreUriCase.
+            return new RouteMatch(prefix, path, regex is null ? null : new RegexMatcher(regex), match.IgnoreUriCase ? false : null, headers, query);
         }
 
         // route.go canBeConvertedToPresentMatch: regex "*" is Istio's "present" (istio/istio#20629).
@@ -313,7 +330,7 @@ public static partial class IstioTranslator
         {
             StringMatchKind.Exact => new StringMatcher(match.Value, null, null),
             StringMatchKind.Prefix => new StringMatcher(null, match.Value, null),
-            _ => new StringMatcher(null, null, match.Value),
+            _ => new StringMatcher(null, null, new RegexMatcher(match.Value)),
         };
 
         // route.go TranslateFault: percentage.value × 10 000 per MILLION; a delay without percentage gets its deprecated

@@ -68,16 +68,18 @@ public static partial class IstioTranslator
                     var cluster = ClusterName(port, null, service.Host);
                     virtualHosts.Add(new VirtualHost($"{service.Host}:{port}", SidecarDomains(service.Host),
                     [
-                        new Route(DefaultRouteName, CatchAll(), new RouteAction(cluster, null, null, null, TimeSpan.Zero,
-                                ConvertRetryPolicy(null, environment.IstioVersion)),
-                            null, null, HeaderOperations.None, HeaderOperations.None, $"{service.Host}:{port}/*", null),
+                        new Route(DefaultRouteName, CatchAll())
+                        {
+                            Action = new RouteAction(cluster, null, null, null, TimeSpan.Zero, ConvertRetryPolicy(null, environment.IstioVersion)),
+                            Decorator = new Decorator($"{service.Host}:{port}/*"),
+                        },
                     ]));
                 }
                 virtualHosts.Add(CatchAllVirtualHost());
                 var name = port.ToString(CultureInfo.InvariantCulture);
                 routeConfigs.Add(new RouteConfiguration(name, virtualHosts));
-                listeners.Add(new Listener($"0.0.0.0_{port}", new SocketAddress("0.0.0.0", port),
-                    [new FilterChain($"0.0.0.0_{port}", null, name, null)]));
+                listeners.Add(new Listener($"0.0.0.0_{port}", new Address(new SocketAddress("0.0.0.0", port)),
+                    [new FilterChain($"0.0.0.0_{port}", null, [HttpConnectionManagerFor(name, $"outbound_0.0.0.0_{port}", spawnUpstreamSpan: false)], null)]));
             }
         }
 
@@ -90,29 +92,22 @@ public static partial class IstioTranslator
             {
                 return new VirtualHost(BlockAllRoute, ["*"],
                 [
-                    new Route(BlockAllRoute, CatchAll(), null, new DirectResponseAction(502, null), null,
-                        HeaderOperations.None, HeaderOperations.None, "", null),
+                    new Route(BlockAllRoute, CatchAll()) { DirectResponse = new DirectResponseAction(502, null) },
                 ]);
             }
             AddPassthroughCluster();
             return new VirtualHost(AllowAnyRoute, ["*"],
             [
-                new Route(AllowAnyRoute, CatchAll(), new RouteAction(PassthroughCluster, null, null, null, TimeSpan.Zero, null),
-                    null, null, HeaderOperations.None, HeaderOperations.None, "", null),
+                new Route(AllowAnyRoute, CatchAll()) { Action = new RouteAction(PassthroughCluster, null, null, null, TimeSpan.Zero, null) },
             ]);
         }
 
         // cluster_builder.go buildDefaultPassthroughCluster: ORIGINAL_DST, CLUSTER_PROVIDED, the mesh's connect timeout,
         // the downstream's protocol upstream, and the default connection pool's limits (2^32−1).
         private void AddPassthroughCluster() => _clusters.TryAdd(PassthroughCluster, new Cluster(PassthroughCluster, "ORIGINAL_DST",
-            DefaultConnectTimeout, [], null, null, new CircuitBreakers(uint.MaxValue, uint.MaxValue, uint.MaxValue, uint.MaxValue)
-            {
-                TrackRemaining = Version.CircuitBreakersTrackRemaining,
-            },
-            new ClusterMetadata(PassthroughCluster, 0, null, null))
+            DefaultConnectTimeout, "CLUSTER_PROVIDED", DefaultCircuitBreakers(), ClusterMetadata(PassthroughCluster, null, null))
         {
-            LbPolicy = "CLUSTER_PROVIDED",
-            UseDownstreamProtocol = true,
+            TypedExtensionProtocolOptions = new(new HttpProtocolOptions(null, null, null, new UseDownstreamHttpConfig())),
         });
 
         // Istio writes the host without its port and sets ignore_port_in_host_matching on the route configuration.
@@ -126,6 +121,6 @@ public static partial class IstioTranslator
                 ? [host, host + "."]
                 : [host];
 
-        private static RouteMatch CatchAll() => new("/", null, null, true, [], []);
+        private static RouteMatch CatchAll() => new("/", null, null, null, [], []);
     }
 }

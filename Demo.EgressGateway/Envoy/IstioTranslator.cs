@@ -90,6 +90,8 @@ public static partial class IstioTranslator
     {
         private readonly Dictionary<string, Service> _services = new(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<string, Cluster> _clusters = new(StringComparer.Ordinal);
+        private readonly List<ClusterLoadAssignment> _endpointConfigs = [];
+        private readonly Dictionary<string, Secret> _secrets = new(StringComparer.Ordinal);
 
         private string NamespaceOf(IstioResource resource) => resource.Id.Namespace ?? proxyNamespace;
 
@@ -119,7 +121,9 @@ public static partial class IstioTranslator
                 ? $"router~127.0.0.1~istio-egressgateway.{proxyNamespace}~{proxyNamespace}.svc.cluster.local"
                 : $"sidecar~127.0.0.1~{environment.WorkloadLabels.GetValueOrDefault("app", "workload")}.{proxyNamespace}~{proxyNamespace}.svc.cluster.local";
             return new ProxyConfig(node, proxyNamespace, listeners, routeConfigs,
-                _clusters.Values.OrderBy(c => c.Name, StringComparer.Ordinal).ToList())
+                _clusters.Values.OrderBy(c => c.Name, StringComparer.Ordinal).ToList(),
+                _endpointConfigs.OrderBy(e => e.ClusterName, StringComparer.Ordinal).ToList(),
+                _secrets.Values.OrderBy(s => s.Name, StringComparer.Ordinal).ToList())
             {
                 ExplicitInternalAddressConfig = !Version.GatewayTreatsPrivateAddressesAsInternal,
             };
@@ -196,6 +200,14 @@ public static partial class IstioTranslator
                 _services[host] = entry.Service;
             }
         }
+
+        // listener.go / gateway.go: the HTTP connection manager of an outbound or gateway filter chain, by RDS name.
+        private static NetworkFilter HttpConnectionManagerFor(string routeConfigName, string statPrefix, bool spawnUpstreamSpan) =>
+            new(NetworkFilter.HttpConnectionManagerName,
+                new HttpConnectionManager(statPrefix, new Rds(routeConfigName), HttpConnectionManager.DefaultHttpFilters)
+                {
+                    Tracing = spawnUpstreamSpan ? new HttpTracing(true) : null,
+                });
 
         private static bool IsHttp(ServicePort port) => port.Protocol is null or "HTTP" or "HTTP2" or "GRPC";
 

@@ -27,7 +27,7 @@ public static class RouteClusterCheck
             {
                 var names = route.Action?.Cluster is { } single ? [single]
                     : route.Action?.WeightedClusters?.Clusters.Select(c => c.Name) ?? [];
-                var vsName = route.Metadata?.Split('/')[^1];
+                var vsName = route.ConfigSource?.Split('/')[^1];
                 var vs = virtualServices.FirstOrDefault(v => v.Id.Name == vsName);
                 foreach (var name in names.Where(n => !clusters.Contains(n)))
                 {

@@ -48,7 +48,7 @@ public sealed class ClusterManager(TimeProvider time)
         _hosts.GetOrAdd($"{cluster}#{endpoint}", _ => new HostHealth(Group(cluster)));
 
     /// <summary>The connection pool's gate for <paramref name="cluster"/> under <paramref name="breakers"/>; a new one when they changed.</summary>
-    public ConnectionPoolGate Pool(string cluster, CircuitBreakers breakers)
+    public ConnectionPoolGate Pool(string cluster, Thresholds breakers)
     {
         var key = breakers.ToString();
         return _pools.AddOrUpdate(cluster,

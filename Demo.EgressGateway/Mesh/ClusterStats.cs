@@ -136,7 +136,7 @@ public sealed class ClusterStats : IDisposable
                 text.Append(CultureInfo.InvariantCulture, $"{name}::{priority}::max_connections::{limits.MaxConnections}\n");
                 text.Append(CultureInfo.InvariantCulture, $"{name}::{priority}::max_pending_requests::{limits.MaxPendingRequests}\n");
                 text.Append(CultureInfo.InvariantCulture, $"{name}::{priority}::max_requests::{limits.MaxRequests}\n");
-                text.Append(CultureInfo.InvariantCulture, $"{name}::{priority}::max_retries::{cluster.Config.CircuitBreakers.MaxRetries}\n");
+                text.Append(CultureInfo.InvariantCulture, $"{name}::{priority}::max_retries::{cluster.Config.CircuitBreakers.Default.MaxRetries}\n");
             }
             text.Append(CultureInfo.InvariantCulture, $"{name}::added_via_api::true\n");
 

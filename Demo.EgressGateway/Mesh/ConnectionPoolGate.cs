@@ -15,7 +15,7 @@ public sealed class ConnectionPoolGate
     private int _pending;
     private int _connecting;
 
-    public ConnectionPoolGate(Envoy.CircuitBreakers? breakers)
+    public ConnectionPoolGate(Envoy.Thresholds? breakers)
     {
         var maxActive = Math.Min(breakers?.MaxConnections ?? uint.MaxValue, breakers?.MaxRequests ?? uint.MaxValue);
         _active = maxActive >= int.MaxValue ? null : new SemaphoreSlim((int)maxActive, (int)maxActive);

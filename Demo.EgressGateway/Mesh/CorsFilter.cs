@@ -21,7 +21,7 @@ public sealed class CorsFilter
     public CorsFilter(CorsPolicy policy)
     {
         _policy = policy;
-        _origins = [.. policy.AllowOriginStringMatch.Select(m => (m, m.SafeRegex is { } r ? RouteMatcher.Compile(r, ignoreCase: false) : null))];
+        _origins = [.. policy.AllowOriginStringMatch.Select(m => (m, m.SafeRegex is { } r ? RouteMatcher.Compile(r.Regex, ignoreCase: false) : null))];
     }
 
     /// <summary>

@@ -60,7 +60,7 @@ public sealed class GatewayConnectionHandler(
             await (await StartsWithHttp2PrefaceAsync(connection) ? http2 : http1)(connection);
             return;
         }
-        if (chain.Chain.ServerTlsMode is null)
+        if (chain.Chain.DownstreamTls is null)
         {
             // A chain without a TLS context gets TLS bytes: the HTTP codec cannot parse them and closes the connection.
             Log.FilterChainNotFound(logger, "gateway", hello!.ServerName ?? "-", port);
@@ -143,7 +143,7 @@ public sealed class GatewayConnectionHandler(
     private async Task TerminateTlsAsync(ConnectionContext connection, int port, ClientHello hello, Envoy.FilterChain chain,
         ConnectionDelegate http1, ConnectionDelegate http2)
     {
-        var mode = chain.ServerTlsMode!;
+        var tls = chain.DownstreamTls!;
         var manager = services.GetRequiredService<GatewayListenerManager>();
         string? peer = null;
         string? refusal = null;
@@ -151,8 +151,9 @@ public sealed class GatewayConnectionHandler(
         {
             ServerCertificateContext = authority.WorkloadCertificateContext(manager.Namespace, GatewayListenerManager.ServiceAccount),
             CertificateChainPolicy = authority.ChainPolicy(),
-            // ISTIO_MUTUAL: require_client_certificate; OPTIONAL_MUTUAL asks for one and accepts none.
-            ClientCertificateRequired = mode is "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL",
+            // A validation context asks the client for a certificate; require_client_certificate refuses a client
+            // without one (ISTIO_MUTUAL, MUTUAL), otherwise (OPTIONAL_MUTUAL) none is accepted.
+            ClientCertificateRequired = tls.ValidatesClient,
             // BoringSSL's server answers without ALPN when nothing the client offers is in its list (Envoy's
             // alpnSelectCallback: SSL_TLSEXT_ERR_NOACK); SslStream would fail the handshake instead, so it offers ALPN
             // only when there is a protocol in common.
@@ -162,7 +163,7 @@ public sealed class GatewayConnectionHandler(
                 if (certificate is null)
                 {
                     refusal = "the client presented no certificate";
-                    return mode == "OPTIONAL_MUTUAL";
+                    return tls.RequireClientCertificate != true;
                 }
                 if (!authority.ValidatePeer(certificate, x509Chain, errors, out peer, out var reason))
                 {
@@ -170,9 +171,9 @@ public sealed class GatewayConnectionHandler(
                     return false;
                 }
                 // The validation context's match_subject_alt_names (exact): a mesh certificate's one SAN is its identity.
-                if (chain.MatchSubjectAltNames.Count > 0 && !chain.MatchSubjectAltNames.Contains(peer!, StringComparer.Ordinal))
+                if (tls.MatchSubjectAltNames is { Count: > 0 } names && !names.Contains(peer!, StringComparer.Ordinal))
                 {
-                    refusal = $"the client's identity {peer} is none of subjectAltNames [{string.Join(", ", chain.MatchSubjectAltNames)}]";
+                    refusal = $"the client's identity {peer} is none of subjectAltNames [{string.Join(", ", names)}]";
                     return false;
                 }
                 return true;

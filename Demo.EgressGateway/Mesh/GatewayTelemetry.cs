@@ -171,7 +171,7 @@ public sealed class GatewayTelemetry
             var listenPort = isSidecar ? request.Context.Request.Host.Port ?? 80 : request.ListenerPort;
             // The route's decorator, as istiod writes it (route.go GetRouteOperation): host:port/path for one cluster,
             // else the VirtualService's name.
-            activity.DisplayName = frame.Route?.Config.Decorator is { Length: > 0 } decorator
+            activity.DisplayName = frame.Route?.Config.Decorator is { Operation: { Length: > 0 } decorator }
                 ? decorator
                 : $"{Envoy.HeaderUtility.StripPortFromHost(request.Authority)}:{listenPort.ToString(CultureInfo.InvariantCulture)}/*";
             activity.SetTag("istio.route", route);

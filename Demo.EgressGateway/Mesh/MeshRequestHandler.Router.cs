@@ -78,7 +78,7 @@ public sealed partial class MeshRequestHandler
         // Envoy's ConnectionManagerImpl::ActiveStream::traceRequest: on an OUTBOUND listener (Istio's sidecar outbound
         // and gateway listeners) the connection manager tells the upstream its route's decorator operation. Istio writes
         // the tracing block that runs it by default (mesh enableTracing: true; tracing.go configureTracingFromTelemetry).
-        if (route.Config.Decorator is { Length: > 0 } operation)
+        if (route.Config.Decorator is { Operation: { Length: > 0 } operation })
         {
             request.Context.Request.Headers["x-envoy-decorator-operation"] = operation;
         }
@@ -95,21 +95,21 @@ public sealed partial class MeshRequestHandler
             // (Http::Utility::newUri); details direct_response, no response flag.
             request.Context.Response.Headers.Location = NewUri(request, redirect, route.Config.Match.Prefix);
             frame.Details = "direct_response";
-            return await LocalReplyAsync(request, redirect.ResponseCode, "", ResponseFlags.None);
+            return await LocalReplyAsync(request, redirect.Status, "", ResponseFlags.None);
         }
         if (route.Config.DirectResponse is { } direct)
         {
             // router.cc decodeHeaders: a direct response of 201 or 3xx carries the Location newUri makes of the request.
             if (direct.Status is 201 or (>= 300 and < 400) && route.Name != IstioTranslator.BlockAllRoute)
             {
-                request.Context.Response.Headers.Location = NewUri(request, new RedirectAction(null, null, null, null, 0, direct.Status), null);
+                request.Context.Response.Headers.Location = NewUri(request, new RedirectAction(null, null, null, null, null, RedirectAction.ResponseCodeOf(direct.Status)), null);
             }
             // Istio's block_all (REGISTRY_ONLY): a direct response, no response flag, reported as the BlackHoleCluster.
             frame.UpstreamHost = route.Name == IstioTranslator.BlockAllRoute ? IstioTranslator.BlackHoleCluster : "-";
             frame.Details = "direct_response";
-            return direct.InlineBytes is { } bytes
+            return direct.Body?.InlineBytes is { } bytes
                 ? await LocalReplyAsync(request, direct.Status, bytes, ResponseFlags.None)
-                : await LocalReplyAsync(request, direct.Status, direct.Body ?? "", ResponseFlags.None);
+                : await LocalReplyAsync(request, direct.Status, direct.Body?.InlineString ?? "", ResponseFlags.None);
         }
 
         if (route.Config.Fault is { } fault && await FaultFilter.DecodeHeadersAsync(fault, frame, cancellationToken) is { } abortStatus)

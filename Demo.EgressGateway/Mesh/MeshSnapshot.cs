@@ -269,9 +269,9 @@ public sealed class RouteMatcher
     {
         _match = match;
         // case_sensitive is ignored for safe_regex (route_components.proto): a regex is always case-sensitive.
-        _pathRegex = match.SafeRegex is { } regex ? Compile(regex, ignoreCase: false) : null;
-        _headers = match.Headers.Select(h => (h, h.StringMatch?.SafeRegex is { } r ? Compile(r, false) : null)).ToArray();
-        _query = match.QueryParameters.Select(q => (q, q.StringMatch?.SafeRegex is { } r ? Compile(r, false) : null)).ToArray();
+        _pathRegex = match.SafeRegex is { } regex ? Compile(regex.Regex, ignoreCase: false) : null;
+        _headers = match.Headers.Select(h => (h, h.StringMatch?.SafeRegex is { } r ? Compile(r.Regex, false) : null)).ToArray();
+        _query = match.QueryParameters.Select(q => (q, q.StringMatch?.SafeRegex is { } r ? Compile(r.Regex, false) : null)).ToArray();
     }
 
     // RE2 matches the whole value (Envoy's safe_regex is a full match).
@@ -282,7 +282,7 @@ public sealed class RouteMatcher
     public bool Matches(HttpRequest request, string authority)
     {
         var path = request.Path.Value ?? "/";
-        var comparison = _match.CaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        var comparison = _match.IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
         if (_match.Prefix is { } prefix && !path.StartsWith(prefix, comparison))
         {
             return false;
@@ -346,15 +346,15 @@ public sealed class ClusterRuntime
 {
     public required EnvoyCluster Config { get; init; }
     public string Name => Config.Name;
-    public string Host => Config.Metadata.ServiceHost;
-    public int Port => Config.Metadata.Port;
-    public string? Subset => Config.Metadata.Subset;
+    public string Host => Config.ServiceHost;
+    public int Port => Config.Port;
+    public string? Subset => Config.Subset;
 
     /// <summary>The sidecar's cluster for Istio's egress gateway Service: its connections go to the gateway's own listener (<see cref="GatewayListenerManager"/>).</summary>
     public required bool IsEgressGateway { get; init; }
 
     /// <summary>SNI the sidecar presents (to the egress gateway: selects its filter chain); null: auto SNI from the Host.</summary>
-    public string? Sni => Config.TransportSocket?.Sni;
+    public string? Sni => Config.UpstreamTls?.Sni;
 
     public required IReadOnlyList<HostRuntime> Hosts { get; init; }
 
@@ -371,7 +371,8 @@ public sealed class ClusterRuntime
     public HostRuntime OriginalDestination(string address, int port) =>
         _originalDestinations.GetOrAdd((address, port), static (key, make) => make(key.Item1, key.Item2), OriginalDestinationHost!);
 
-    public required OutlierSettings? Outlier { get; init; }
+    /// <summary>The cluster's outlier detection; null: none (no host is ever ejected).</summary>
+    public Envoy.OutlierDetection? Outlier => Config.OutlierDetection;
     public required ConnectionPoolGate Pool { get; init; }
 
     private int _retriesInFlight;
@@ -379,7 +380,7 @@ public sealed class ClusterRuntime
     /// <summary>Envoy's max_retries circuit breaker: false when as many retries as allowed are already in flight.</summary>
     public bool TryStartRetry()
     {
-        if (Interlocked.Increment(ref _retriesInFlight) > Config.CircuitBreakers.MaxRetries)
+        if (Interlocked.Increment(ref _retriesInFlight) > Config.CircuitBreakers.Default.MaxRetries)
         {
             Interlocked.Decrement(ref _retriesInFlight);
             return false;
@@ -411,7 +412,7 @@ public sealed class ClusterRuntime
         {
             return null;
         }
-        var panicThreshold = Config.MinHealthPercent ?? 50;
+        var panicThreshold = Config.CommonLbConfig?.HealthyPanicThreshold.Value ?? 50;
         if (Hosts.Count == 1)
         {
             // One endpoint (a DNS ServiceEntry host): healthy, or — with a panic threshold above 0 — used anyway.
@@ -431,7 +432,7 @@ public sealed class ClusterRuntime
         {
             var pick = Config.LbPolicy switch
             {
-                "RING_HASH" or "MAGLEV" when hash is { } h => (_ringHash ??= new RingHashLoadBalancer(Config.MinimumRingSize)).Pick(healthy, h, attempt),
+                "RING_HASH" or "MAGLEV" when hash is { } h => (_ringHash ??= new RingHashLoadBalancer(Config.RingHashLbConfig?.MinimumRingSize)).Pick(healthy, h, attempt),
                 "ROUND_ROBIN" => healthy[(int)((uint)Interlocked.Increment(ref _roundRobinIndex) % (uint)healthy.Count)],
                 "RANDOM" or "RING_HASH" or "MAGLEV" => healthy[Random.Shared.Next(healthy.Count)],
                 _ => LeastRequestOfTwo(healthy),

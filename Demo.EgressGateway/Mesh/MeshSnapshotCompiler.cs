@@ -38,11 +38,11 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
 
     private ProxyRuntime Build(ProxyConfig proxy, MeshEnvironment environment, bool isGateway)
     {
-        var clusters = proxy.Clusters.ToDictionary(c => c.Name, c => BuildCluster(c, environment, isGateway), StringComparer.Ordinal);
+        var clusters = proxy.Clusters.ToDictionary(c => c.Name, c => BuildCluster(c, proxy, environment, isGateway), StringComparer.Ordinal);
         var tables = proxy.RouteConfigs.ToDictionary(r => r.Name, r => BuildRouteTable(r, clusters), StringComparer.Ordinal);
         var listeners = proxy.Listeners.ToDictionary(
-            l => l.Address.PortValue,
-            l => new ListenerRuntime(l, l.FilterChains.Select(c => (c, tables[c.RouteConfigName])).ToList()));
+            l => l.Port,
+            l => new ListenerRuntime(l, l.FilterChains.Select(c => (c, tables[c.HttpConnectionManager.Rds.RouteConfigName])).ToList()));
         // ALLOW_ANY: a port with no listener of its own reaches the virtual outbound listener's PassthroughFilterChain
         // (listener.go), which forwards to the PassthroughCluster as the allow_any route does.
         var allowAny = proxy.RouteConfigs.SelectMany(r => r.VirtualHosts).FirstOrDefault(v => v.Name == IstioTranslator.AllowAnyRoute);
@@ -85,7 +85,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             Name = route.Name ?? $"{VirtualServiceName(route) ?? virtualHost.Name}.{index}",
             Matcher = new RouteMatcher(route.Match),
             Cors = route.Cors is { } cors ? new CorsFilter(cors) : null,
-            Mirrors = route.Action?.RequestMirrorPolicies.Select(m => (clusters.GetValueOrDefault(m.Cluster), m.RuntimeFraction)).ToList() ?? [],
+            Mirrors = route.Action?.RequestMirrorPolicies.Select(m => (clusters.GetValueOrDefault(m.Cluster), m.RuntimeFraction.DefaultValue)).ToList() ?? [],
             Destinations = destinations,
             TotalWeight = cumulative,
             Retry = retry,
@@ -94,7 +94,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
         };
     }
 
-    private static string? VirtualServiceName(EnvoyRoute route) => route.Metadata?.Split('/')[^1];
+    private static string? VirtualServiceName(EnvoyRoute route) => route.ConfigSource?.Split('/')[^1];
 
     // Envoy's max_retries circuit breaker on the cluster the request was sent to.
     private static bool AdmitRetry(ResilienceContext context)
@@ -120,53 +120,63 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             Cluster = clusters.GetValueOrDefault(name),
             // Istio's integration case "set host header in route and multi destination": the route's Host wins.
             HostRewrite = action.HostRewriteLiteral ?? weight?.HostRewriteLiteral,
-            RequestHeaderOperations = weight is null ? [route.RequestHeaders] : [weight.RequestHeaders, route.RequestHeaders],
-            ResponseHeaderOperations = weight is null ? [route.ResponseHeaders] : [weight.ResponseHeaders, route.ResponseHeaders],
+            RequestHeaderOperations = weight is null ? [Envoy.HeaderOperations.Request(route)] : [Envoy.HeaderOperations.Request(weight), Envoy.HeaderOperations.Request(route)],
+            ResponseHeaderOperations = weight is null ? [Envoy.HeaderOperations.Response(route)] : [Envoy.HeaderOperations.Response(weight), Envoy.HeaderOperations.Response(route)],
         };
 
-    private ClusterRuntime BuildCluster(Envoy.Cluster cluster, MeshEnvironment environment, bool isGateway)
+    private ClusterRuntime BuildCluster(Envoy.Cluster cluster, ProxyConfig proxy, MeshEnvironment environment, bool isGateway)
     {
-        var isEgressGateway = !isGateway && HostName.Matches(environment.EgressGatewayService, cluster.Metadata.ServiceHost);
-        var tls = cluster.TransportSocket;
+        var isEgressGateway = !isGateway && HostName.Matches(environment.EgressGatewayService, cluster.ServiceHost);
+        var tls = cluster.UpstreamTls;
+        var http = cluster.HttpProtocolOptions;
+        var limits = cluster.CircuitBreakers.Default;
+        // The secrets the TLS context names, as SDS delivers them: a CA bundle file, a certificate and key; the mesh's
+        // own (default, ROOTCA) and the machine's roots come from the gateway itself.
+        var trustedCa = proxy.FindSecret(tls?.ValidationSecret)?.ValidationContext?.TrustedCa.Filename;
+        var clientCertificate = proxy.FindSecret(tls?.CertificateSecret)?.TlsCertificate is { } pair
+            ? (pair.CertificateChain.Filename!, pair.PrivateKey.Filename!)
+            : ((string, string)?)null;
+        // Envoy's NotReadySslSocket: a TLS context whose secret SDS has not supplied fails every connection.
+        var secretNotSupplied = tls is { IstioMutual: false }
+            && ((tls.ValidationSecret is { } validation && validation != SdsSecretConfig.SystemRoot && trustedCa is null)
+                || (tls.CertificateSecret is not null && clientCertificate is null));
         // Each proxy is its own Envoy with its own cluster manager: a cluster of the same name in the sidecar and in the
         // gateway shares no host health, outlier state or pool.
         var key = (isGateway ? "gateway/" : "sidecar/") + cluster.Name;
         clusterManager.Update(key, ConfigDump.ClusterJson(cluster));
-        var pool = clusterManager.Pool(key, cluster.CircuitBreakers);
+        var pool = clusterManager.Pool(key, limits);
         HostRuntime Host(LbEndpoint endpoint) => new()
         {
             Endpoint = endpoint,
             Health = clusterManager.Host(key, $"{endpoint.Address}:{endpoint.PortValue}"),
             Transport = new UpstreamTransport(endpoint.Address, endpoint.PortValue,
                 tls is { IstioMutual: false }, tls?.Sni, tls?.MatchSubjectAltNames ?? [], tls?.InsecureSkipVerify ?? false,
-                tls?.TrustedCa is { } ca && ca != "system" ? ca : null,
-                cluster.CircuitBreakers.MaxConnections >= int.MaxValue ? null : (int)cluster.CircuitBreakers.MaxConnections,
-                cluster.ConnectTimeout)
+                trustedCa, limits.MaxConnections >= int.MaxValue ? null : (int)limits.MaxConnections, cluster.ConnectTimeout)
             {
-                IdleTimeout = cluster.IdleTimeout,
-                MaxConnectionDuration = cluster.MaxConnectionDuration,
+                IdleTimeout = http?.CommonHttpProtocolOptions?.IdleTimeout,
+                MaxConnectionDuration = http?.CommonHttpProtocolOptions?.MaxConnectionDuration,
                 Http2 = cluster.Http2 || cluster.UseDownstreamProtocol,
                 MeshHop = isEgressGateway,
                 Pool = pool,
-                SecretNotSupplied = tls?.SecretNotSupplied ?? false,
-                ClientCertificate = tls?.ClientCertificate,
-                AutoSanValidation = tls?.AutoSanValidation ?? false,
+                SecretNotSupplied = secretNotSupplied,
+                ClientCertificate = clientCertificate,
+                AutoSanValidation = http?.UpstreamHttpProtocolOptions?.AutoSanValidation ?? false,
                 IstioMutual = tls is { IstioMutual: true },
             },
             // TLS, when originated, is added by the upstream client's connect step (see UpstreamClientFactory); the mesh
             // hop's HTTP/2 keeps the app's :scheme (http) over Istio's mTLS, as Envoy forwards it.
             DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
         };
+        var endpoints = proxy.EndpointsOf(cluster);
         return new ClusterRuntime
         {
             Config = cluster,
             IsEgressGateway = isEgressGateway,
-            Hosts = cluster.Endpoints.Select(Host).ToList(),
+            Hosts = endpoints.Select(Host).ToList(),
             // An ORIGINAL_DST cluster without endpoints (Istio's PassthroughCluster): each request's own destination.
-            OriginalDestinationHost = cluster is { Type: "ORIGINAL_DST", Endpoints.Count: 0 }
-                ? (address, port) => Host(new LbEndpoint(address, port, new Dictionary<string, string>()))
+            OriginalDestinationHost = cluster.Type == "ORIGINAL_DST" && endpoints.Count == 0
+                ? (address, port) => Host(LbEndpoint.At(address, port))
                 : null,
-            Outlier = OutlierSettings.From(cluster),
             Pool = pool,
         };
     }

@@ -33,7 +33,7 @@ public sealed class MeshTransformer(ActiveStream request) : HttpTransformer
         {
             proxyRequest.Options.Set(PerTryTimer.OptionKey, perTry);
         }
-        if (request.Frame.Destination?.Cluster?.Config.MaxRequestsPerConnection == 1)
+        if (request.Frame.Destination?.Cluster?.Config.HttpProtocolOptions?.CommonHttpProtocolOptions?.MaxRequestsPerConnection == 1)
         {
             // max_requests_per_connection 1: the connection serves this request only.
             proxyRequest.Headers.ConnectionClose = true;
@@ -78,11 +78,11 @@ public sealed class MeshTransformer(ActiveStream request) : HttpTransformer
         {
             if (option.Append)
             {
-                headers.Append(option.Key, option.Value);
+                headers.Append(option.Header.Key, option.Header.Value);
             }
             else
             {
-                headers[option.Key] = option.Value;
+                headers[option.Header.Key] = option.Header.Value;
             }
         }
     }

@@ -3,39 +3,6 @@ using EnvoyOutlierDetection = Demo.EgressGateway.Envoy.OutlierDetection;
 namespace Demo.EgressGateway.Mesh;
 
 /// <summary>
-/// Envoy's consecutive-error outlier detection settings of one cluster (envoy.config.cluster.v3.OutlierDetection as
-/// istiod fills it), with the ejection time cap Envoy applies (max_ejection_time, default 300 s).
-/// </summary>
-public sealed record OutlierSettings(
-    int Consecutive5xx,
-    int ConsecutiveGatewayFailure,
-    bool Enforce5xx,
-    bool EnforceGatewayFailure,
-    TimeSpan Interval,
-    TimeSpan BaseEjectionTime,
-    int MaxEjectionPercent,
-    bool SplitExternalLocalOriginErrors,
-    int? ConsecutiveLocalOriginFailure)
-{
-    public static readonly TimeSpan DefaultMaxEjectionTime = TimeSpan.FromSeconds(300);
-
-    public TimeSpan MaxEjectionTime => BaseEjectionTime > DefaultMaxEjectionTime ? BaseEjectionTime : DefaultMaxEjectionTime;
-
-    public static OutlierSettings? From(Envoy.Cluster cluster) => cluster.OutlierDetection is not { } od ? null : From(od, cluster);
-
-    private static OutlierSettings From(EnvoyOutlierDetection od, Envoy.Cluster cluster) => new(
-        od.Consecutive5xx ?? 5,
-        od.ConsecutiveGatewayFailure ?? 5,
-        od.EnforcingConsecutive5xx > 0 && od.Consecutive5xx is not 0,
-        od.EnforcingConsecutiveGatewayFailure > 0 && od.ConsecutiveGatewayFailure is not 0,
-        od.Interval,
-        od.BaseEjectionTime,
-        od.MaxEjectionPercent,
-        cluster.SplitExternalLocalOriginErrors,
-        cluster.ConsecutiveLocalOriginFailure);
-}
-
-/// <summary>
 /// The outlier detector of one cluster: its clock (interval sweeps run at start + k × interval) and how many of
 /// its hosts are ejected, which <c>max_ejection_percent</c> limits.
 /// </summary>
@@ -83,7 +50,7 @@ public sealed class HostHealth(OutlierGroup group)
     /// <summary>How many times this host has been ejected (lifetime).</summary>
     public int Ejections { get; private set; }
 
-    public bool IsEjected(OutlierSettings settings)
+    public bool IsEjected(EnvoyOutlierDetection settings)
     {
         lock (_gate)
         {
@@ -93,7 +60,7 @@ public sealed class HostHealth(OutlierGroup group)
     }
 
     /// <summary>When the current ejection ends (at the sweep after the ejection time), or null if not ejected.</summary>
-    public TimeSpan? RemainingEjection(OutlierSettings settings)
+    public TimeSpan? RemainingEjection(EnvoyOutlierDetection settings)
     {
         lock (_gate)
         {
@@ -103,7 +70,7 @@ public sealed class HostHealth(OutlierGroup group)
         }
     }
 
-    private long UnejectAt(OutlierSettings settings)
+    private long UnejectAt(EnvoyOutlierDetection settings)
     {
         var duration = Min(settings.BaseEjectionTime * Math.Max(1, _backoff), settings.MaxEjectionTime);
         return group.NextSweep(_ejectedAt + (long)(duration.TotalSeconds * group.Time.TimestampFrequency), settings.Interval);
@@ -112,7 +79,7 @@ public sealed class HostHealth(OutlierGroup group)
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     // Runs the interval sweeps that have happened since the last look: un-eject when due, shrink the back-off while healthy.
-    private void Sweep(OutlierSettings settings, long now)
+    private void Sweep(EnvoyOutlierDetection settings, long now)
     {
         var step = group.Step(settings.Interval);
         if (_ejected)
@@ -139,7 +106,7 @@ public sealed class HostHealth(OutlierGroup group)
     /// failure or reset (<paramref name="status"/> 0, counted as 503) or a timeout (504), unless
     /// split_external_local_origin_errors counts them apart.
     /// </summary>
-    public bool Record(OutlierSettings settings, int hostsInCluster, int status, bool localOriginFailure)
+    public bool Record(EnvoyOutlierDetection settings, int hostsInCluster, int status, bool localOriginFailure)
     {
         lock (_gate)
         {
@@ -169,7 +136,7 @@ public sealed class HostHealth(OutlierGroup group)
             var ejected = false;
             if (code is 502 or 503 or 504)
             {
-                if (++_consecutiveGatewayFailure >= settings.ConsecutiveGatewayFailure && settings.ConsecutiveGatewayFailure > 0)
+                if ((settings.ConsecutiveGatewayFailure ?? 5) is > 0 and var gatewayLimit && ++_consecutiveGatewayFailure >= gatewayLimit)
                 {
                     _consecutiveGatewayFailure = 0;
                     ejected = settings.EnforceGatewayFailure && TryEject(settings, hostsInCluster);
@@ -179,7 +146,7 @@ public sealed class HostHealth(OutlierGroup group)
             {
                 _consecutiveGatewayFailure = 0;
             }
-            if (++_consecutive5xx >= settings.Consecutive5xx && settings.Consecutive5xx > 0)
+            if ((settings.Consecutive5xx ?? 5) is > 0 and var limit5xx && ++_consecutive5xx >= limit5xx)
             {
                 _consecutive5xx = 0;
                 ejected |= settings.Enforce5xx && TryEject(settings, hostsInCluster);
@@ -188,7 +155,7 @@ public sealed class HostHealth(OutlierGroup group)
         }
     }
 
-    private bool TryEject(OutlierSettings settings, int hostsInCluster)
+    private bool TryEject(EnvoyOutlierDetection settings, int hostsInCluster)
     {
         if (_ejected)
         {

@@ -42,7 +42,7 @@ public sealed class RetryState
         BaseInterval = policy?.BaseInterval ?? DefaultBaseInterval;
         MaxInterval = BaseInterval * 10;
         RetryOn = policy?.RetryOn ?? "";
-        AvoidPreviousHosts = policy?.RetryHostPredicates.Count > 0;
+        AvoidPreviousHosts = policy?.RetryHostPredicate.Count > 0;
         var retriableStatusCodes = false;
         foreach (var condition in RetryOn.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {

@@ -54,8 +54,8 @@ public sealed class RingHashLoadBalancer
         ulong? hash = null;
         foreach (var policy in policies)
         {
-            var key = policy.Header is { } header ? context.Request.Headers[header].ToString()
-                : policy.QueryParameter is { } query ? context.Request.Query[query].ToString()
+            var key = policy.Header is { } header ? context.Request.Headers[header.HeaderName].ToString()
+                : policy.QueryParameter is { } query ? context.Request.Query[query.Name].ToString()
                 : context.Connection.RemoteIpAddress?.ToString() ?? "";
             if (key.Length == 0)
             {

@@ -213,7 +213,8 @@ public sealed class RedirectCaseTests
         var gateway = Demo.EgressGateway.Envoy.IstioTranslator.Translate(config, new Demo.EgressGateway.Istio.MeshEnvironment()).Gateway;
 
         var redirect = gateway.RouteConfigs.SelectMany(r => r.VirtualHosts).SelectMany(v => v.Routes).Single(r => r.Redirect is not null).Redirect!;
-        Assert.Equal(0, redirect.PortRedirect);
+        // port_redirect unset (proto3's 0): the Location keeps no port.
+        Assert.Null(redirect.PortRedirect);
         Assert.Equal("https", redirect.SchemeRedirect);
     }
 

@@ -29,8 +29,8 @@ public sealed class CfRouterPathTests(ITestOutputHelper output)
         foreach (var host in new[] { GatewayHost.V1Host, GatewayHost.V2Host })
         {
             var cluster = gateway.Config.Current.Xds.Gateway.Clusters.Single(c => c.Name == $"outbound|443||{host}");
-            Assert.Equal([host], cluster.TransportSocket!.MatchSubjectAltNames);
-            Assert.False(cluster.TransportSocket.InsecureSkipVerify);
+            Assert.Equal([host], cluster.UpstreamTls!.MatchSubjectAltNames);
+            Assert.False(cluster.UpstreamTls.InsecureSkipVerify);
         }
 
         var counts = new Dictionary<string, int> { ["v1"] = 0, ["v2"] = 0, ["fault"] = 0 };

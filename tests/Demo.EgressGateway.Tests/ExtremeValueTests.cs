@@ -59,7 +59,7 @@ public sealed class RetryPolicyLimitTests
     public void Huge_durations_become_the_longest_timer_dotnet_can_arm()
     {
         var policy = new Demo.EgressGateway.Mesh.RetryState(new Demo.EgressGateway.Envoy.RetryPolicy(
-            "5xx", 3, TimeSpan.FromDays(3650), [], TimeSpan.FromDays(3650), 5, []));
+            "5xx", 3, TimeSpan.FromDays(3650), [], 5, [], new Demo.EgressGateway.Envoy.RetryBackOff(TimeSpan.FromDays(3650))));
         for (var attempt = 0; attempt < 30; attempt++)
         {
             var delay = policy.Backoff(attempt);

@@ -5,7 +5,6 @@ using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
 using Demo.EgressGateway.Mesh;
 using Microsoft.Extensions.Time.Testing;
-using EnvoyCircuitBreakers = Demo.EgressGateway.Envoy.CircuitBreakers;
 
 namespace Demo.EgressGateway.Tests;
 
@@ -18,9 +17,9 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
     // Expected bodies are Envoy's local replies, as literals: "upstream request timeout" (Filter::onUpstreamTimeoutAbort)
     // and "no healthy upstream" (Filter::sendNoHealthyUpstreamResponse), envoy source/common/router/router.cc.
 
-    private static OutlierSettings Outlier(int gatewayErrors = 1, int maxEjectionPercent = 100, double intervalSeconds = 10, double baseSeconds = 30) =>
-        new(0, gatewayErrors, Enforce5xx: false, EnforceGatewayFailure: true, TimeSpan.FromSeconds(intervalSeconds),
-            TimeSpan.FromSeconds(baseSeconds), maxEjectionPercent, SplitExternalLocalOriginErrors: false, ConsecutiveLocalOriginFailure: null);
+    private static Demo.EgressGateway.Envoy.OutlierDetection Outlier(int gatewayErrors = 1, int maxEjectionPercent = 100, double intervalSeconds = 10, double baseSeconds = 30) =>
+        new(Consecutive5xx: 0, TimeSpan.FromSeconds(intervalSeconds), TimeSpan.FromSeconds(baseSeconds), maxEjectionPercent,
+            EnforcingConsecutive5xx: 0, ConsecutiveGatewayFailure: gatewayErrors, EnforcingConsecutiveGatewayFailure: 100);
 
     // envoyproxy/envoy#27909 (Envoy ≥ 1.27, Istio ≥ 1.19): (ejected + 1) / hosts must stay within max_ejection_percent.
     [Fact]
@@ -85,7 +84,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
     [Fact]
     public async Task The_connection_pool_overflows_beyond_max_connections_plus_max_pending_requests()
     {
-        var gate = new ConnectionPoolGate(new EnvoyCircuitBreakers(MaxConnections: 1, MaxPendingRequests: 1, MaxRequests: uint.MaxValue, MaxRetries: uint.MaxValue));
+        var gate = new ConnectionPoolGate(new Thresholds(MaxConnections: 1, MaxPendingRequests: 1, MaxRequests: uint.MaxValue, MaxRetries: uint.MaxValue, TrackRemaining: false));
         Assert.True(await gate.TryEnterAsync(CancellationToken.None));
         var pending = gate.TryEnterAsync(CancellationToken.None).AsTask();
         Assert.Equal(1, gate.Pending);
@@ -263,9 +262,9 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
 
         ChiSquare.AssertFits(output, "ServiceEntry endpoint subsets v1/v2, weights 50/50",
             ("v1", counts["Hello K8s, from CF v1 service!"], 50), ("v2", counts["Hello K8s, from CF v2 service!"], 50));
-        var dump = gateway.Config.Current.Xds.Sidecar.Clusters;
-        Assert.Equal([GatewayHost.V1Host], dump.Single(c => c.Name == "outbound|443|v1|hello.versions").Endpoints.Select(e => e.Address));
-        Assert.Equal([GatewayHost.V2Host], dump.Single(c => c.Name == "outbound|443|v2|hello.versions").Endpoints.Select(e => e.Address));
+        var sidecar = gateway.Config.Current.Xds.Sidecar;
+        Assert.Equal([GatewayHost.V1Host], sidecar.EndpointsOf(sidecar.Clusters.Single(c => c.Name == "outbound|443|v1|hello.versions")).Select(e => e.Address));
+        Assert.Equal([GatewayHost.V2Host], sidecar.EndpointsOf(sidecar.Clusters.Single(c => c.Name == "outbound|443|v2|hello.versions")).Select(e => e.Address));
     }
 
     // push_context.go destinationRule / MostSpecificHostMatch: an exact host beats a wildcard one.
@@ -534,7 +533,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
     [Fact]
     public void IgnoreUriCase_does_not_make_a_regex_match_case_insensitive()
     {
-        var matcher = new RouteMatcher(new RouteMatch(null, null, "/Hello.*", CaseSensitive: false, [], []));
+        var matcher = new RouteMatcher(new RouteMatch(null, null, new RegexMatcher("/Hello.*"), CaseSensitive: false, [], []));
         var context = new DefaultHttpContext();
         context.Request.Path = "/hello";
         Assert.False(matcher.Matches(context.Request, "hello.external"));
@@ -675,7 +674,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
 
         var header = sidecar.RouteConfigs.Single(r => r.Name == "80").VirtualHosts.Single(v => v.Name == "hello.external:80").Routes[0].Match.Headers.Single();
         Assert.Equal(("x-canary", true), (header.Name, header.PresentMatch));
-        Assert.Equal(uint.MaxValue, sidecar.Clusters.Single(c => c.Name == "outbound|80||hello.external").CircuitBreakers.MaxConnections);
+        Assert.Equal(uint.MaxValue, sidecar.Clusters.Single(c => c.Name == "outbound|80||hello.external").CircuitBreakers.Default.MaxConnections);
         // Two rules for one host in one namespace are merged: both subsets exist.
         Assert.Contains(sidecar.Clusters, c => c.Name == "outbound|80|a|hello.external");
         Assert.Contains(sidecar.Clusters, c => c.Name == "outbound|80|b|hello.external");
@@ -739,7 +738,7 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
 
         Assert.Null(cluster.OutlierDetection);
         Assert.Null(cluster.TransportSocket);
-        Assert.Equal(10, cluster.CircuitBreakers.MaxConnections);
+        Assert.Equal(10, cluster.CircuitBreakers.Default.MaxConnections);
         var diagnostics = IstioAnalyzer.Analyze(config);
         Assert.Contains(diagnostics, d => d.Field == "spec.trafficPolicy.outlierDetection" && d.Message.Contains("replaces the whole policy for that port", StringComparison.Ordinal));
         Assert.Contains(diagnostics, d => d.Field == "spec.trafficPolicy.tls" && d.Message.Contains("does not apply to port 443", StringComparison.Ordinal));

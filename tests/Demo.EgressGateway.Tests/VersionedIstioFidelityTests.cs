@@ -111,8 +111,8 @@ public sealed class VersionedIstioFidelityTests : IDisposable
         var xds = IstioTranslator.Translate(config, At(version));
 
         static string Subsets(ProxyConfig proxy) => string.Join(',', proxy.Clusters
-            .Where(c => c.Name.EndsWith("|httpbin.org", StringComparison.Ordinal) && c.Metadata.Subset is not null)
-            .Select(c => c.Metadata.Subset).Order(StringComparer.Ordinal));
+            .Where(c => c.Name.EndsWith("|httpbin.org", StringComparison.Ordinal) && c.Subset is not null)
+            .Select(c => c.Subset).Order(StringComparer.Ordinal));
         Assert.Equal(gatewaySubsets, Subsets(xds.Gateway));
         Assert.Equal(sidecarSubsets, Subsets(xds.Sidecar));
     }
@@ -266,8 +266,8 @@ public sealed class VersionedIstioFidelityTests : IDisposable
         Assert.Equal(200, status);
         var egress = Assert.Single(spans, a => (string?)a.GetTagItem("istio.stage") == "gateway");
         var upstream = spans.Where(a => a.DisplayName.StartsWith("router ", StringComparison.Ordinal)).OrderBy(a => a.StartTimeUtc).ToList();
-        var chain = gateway.Config.Current.Xds.Gateway.Listeners.Single(l => l.Address.PortValue == 443).FilterChains.First();
-        Assert.Equal(spawns, chain.SpawnUpstreamSpan);
+        var chain = gateway.Config.Current.Xds.Gateway.Listeners.Single(l => l.Port == 443).FilterChains.First();
+        Assert.Equal(spawns, chain.HttpConnectionManager.Tracing?.SpawnUpstreamSpan == true);
         if (!spawns)
         {
             Assert.Empty(upstream);

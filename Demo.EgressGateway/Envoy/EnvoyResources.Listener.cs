@@ -1,0 +1,98 @@
+using System.Text.Json.Serialization;
+
+namespace Demo.EgressGateway.Envoy;
+
+// Listeners as envoy.config.listener.v3 nests them: listener → filter chains (match, transport socket) → the HTTP
+// connection manager network filter (RDS name, tracing, HTTP filters).
+
+/// <summary>envoy.config.listener.v3.Listener: one port; its filter chains are chosen by SNI (server_names) and transport protocol.</summary>
+/// <param name="Name">Istio's name, <c>0.0.0.0_&lt;port&gt;</c>.</param>
+public sealed record Listener(string Name, Address Address, IReadOnlyList<FilterChain> FilterChains)
+{
+    [JsonPropertyName("@type"), JsonPropertyOrder(-1)]
+    public string TypeUrl => "type.googleapis.com/envoy.config.listener.v3.Listener";
+
+    /// <summary>The port the listener binds (address.socket_address.port_value).</summary>
+    [JsonIgnore]
+    public int Port => Address.SocketAddress.PortValue;
+}
+
+/// <summary>
+/// envoy.config.listener.v3.FilterChain: <see cref="FilterChainMatch"/> selects it; its one network filter, the HTTP
+/// connection manager, names the route configuration (RDS) whose virtual hosts and routes then select by Host and path;
+/// <see cref="TransportSocket"/>, when set, terminates TLS (a Gateway server with tls.mode ISTIO_MUTUAL, SIMPLE, MUTUAL
+/// or OPTIONAL_MUTUAL; listener.go BuildListenerTLSContext).
+/// </summary>
+public sealed record FilterChain(
+    string Name,
+    FilterChainMatch? FilterChainMatch,
+    IReadOnlyList<NetworkFilter> Filters,
+    TransportSocket<DownstreamTlsContext>? TransportSocket)
+{
+    /// <summary>The chain's HTTP connection manager (its one network filter).</summary>
+    [JsonIgnore]
+    public HttpConnectionManager HttpConnectionManager => Filters[0].TypedConfig;
+
+    /// <summary>The TLS context the chain terminates with; null: plain text.</summary>
+    [JsonIgnore]
+    public DownstreamTlsContext? DownstreamTls => TransportSocket?.TypedConfig;
+}
+
+/// <summary>envoy.config.listener.v3.FilterChainMatch: the SNI names a chain accepts (empty: any) and the transport protocol (<c>tls</c>, or null: any).</summary>
+public sealed record FilterChainMatch(IReadOnlyList<string> ServerNames, string? TransportProtocol);
+
+/// <summary>envoy.config.listener.v3.Filter: the network filter <c>envoy.filters.network.http_connection_manager</c>.</summary>
+public sealed record NetworkFilter(string Name, HttpConnectionManager TypedConfig)
+{
+    public const string HttpConnectionManagerName = "envoy.filters.network.http_connection_manager";
+}
+
+/// <summary>
+/// envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: the route configuration by RDS
+/// name (e.g. <c>80</c>, <c>http.80</c> or <c>https.443.https.hello-cf-egress.istio-system</c>), the tracing settings
+/// and the HTTP filter chain (Istio's egress path: fault, cors, router).
+/// </summary>
+public sealed record HttpConnectionManager(string StatPrefix, Rds Rds, IReadOnlyList<HttpFilter> HttpFilters)
+{
+    [JsonPropertyName("@type"), JsonPropertyOrder(-1)]
+    public string TypeUrl => "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
+    /// <summary>tracing; null: Envoy's defaults.</summary>
+    public HttpTracing? Tracing { get; init; }
+
+    /// <summary>The HTTP filters istiod configures on outbound and gateway connection managers, in order.</summary>
+    public static readonly IReadOnlyList<HttpFilter> DefaultHttpFilters =
+        [new("envoy.filters.http.fault"), new("envoy.filters.http.cors"), new("envoy.filters.http.router")];
+}
+
+/// <summary>HttpConnectionManager.Rds: the route configuration's name.</summary>
+public sealed record Rds(string RouteConfigName);
+
+/// <summary>
+/// HttpConnectionManager.Tracing: <c>spawn_upstream_span</c> makes the router start a child span per upstream request
+/// (<c>router &lt;cluster&gt; egress</c>, Envoy's upstream_request.cc) besides the proxy's own span.
+/// </summary>
+public sealed record HttpTracing(bool? SpawnUpstreamSpan);
+
+/// <summary>envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter, by name.</summary>
+public sealed record HttpFilter(string Name);
+
+/// <summary>
+/// envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext as listener.go BuildListenerTLSContext writes it:
+/// the certificate served (SDS), the client validation context (present for ISTIO_MUTUAL, MUTUAL and OPTIONAL_MUTUAL,
+/// with the Gateway server's subjectAltNames as exact <c>match_subject_alt_names</c>), the ALPN offered, and
+/// <c>require_client_certificate</c> (true for ISTIO_MUTUAL and MUTUAL).
+/// </summary>
+public sealed record DownstreamTlsContext(CommonTlsContext CommonTlsContext, bool? RequireClientCertificate)
+{
+    [JsonPropertyName("@type"), JsonPropertyOrder(-1)]
+    public string TypeUrl => "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+
+    /// <summary>The server asks for a client certificate (it has a validation context).</summary>
+    [JsonIgnore]
+    public bool ValidatesClient => CommonTlsContext.CombinedValidationContext is not null;
+
+    /// <summary>The exact SANs a client certificate must carry one of; empty: any mesh identity.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> MatchSubjectAltNames => CommonTlsContext.CombinedValidationContext?.DefaultValidationContext.ExactNames ?? [];
+}
