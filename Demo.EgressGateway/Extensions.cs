@@ -38,6 +38,8 @@ public static class Extensions
         builder.Services.AddSingleton<GatewayConnectionHandler>();
         builder.Services.AddSingleton<GatewayListenerManager>();
         builder.Services.AddSingleton<ProxyListeners>();
+        builder.Services.AddSingleton<TcpProxyFilter>();
+        builder.Services.AddSingleton<SidecarTunnel>();
         builder.Services.AddHostedService(services => services.GetRequiredService<GatewayListenerManager>());
         builder.Services.AddHttpForwarder();
 
@@ -90,6 +92,17 @@ public static class Extensions
         builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<EgressGatewayOptions>>((kestrel, gateway) =>
             {
+                // The sidecar's port takes the app's CONNECT as the intercepted connection it stands for (SidecarTunnel);
+                // the admin port and the egress gateway's listeners are left alone.
+                kestrel.ConfigureEndpointDefaults(listen => listen.Use(next => connection =>
+                {
+                    var services = listen.ApplicationServices;
+                    var localPort = (connection.LocalEndPoint as System.Net.IPEndPoint)?.Port;
+                    return localPort is { } port && port != gateway.Value.AdminPort
+                        && services.GetRequiredService<GatewayListenerManager>().ServicePortOf(port) is null
+                        ? services.GetRequiredService<SidecarTunnel>().OnConnectionAsync(connection, next)
+                        : next(connection);
+                }));
                 if (gateway.Value.MeshPort is { } mesh)
                 {
                     kestrel.ListenLocalhost(mesh);

@@ -51,6 +51,11 @@ internal static partial class Log
         Message = "[gateway] \"- - -\" 0 - attempts=0 route=- cluster=- authority=- details=downstream TLS handshake failed sni={Sni} port={Port}: {Reason}")]
     public static partial void DownstreamHandshakeFailed(ILogger logger, string sni, int port, string reason);
 
+    [LoggerMessage(EventId = 15, Level = LogLevel.Information,
+        Message = "[{Stage}] \"- - -\" 0 {Flags} attempts=1 route=- cluster={Cluster} authority=- details={Details} sni={Sni} upstream={Upstream} bytes_received={BytesReceived} bytes_sent={BytesSent} {DurationMs:0.0}ms")]
+    public static partial void TcpAccessLog(ILogger logger, string stage, string flags, string cluster, string details, string sni,
+        string upstream, long bytesReceived, long bytesSent, double durationMs);
+
     [LoggerMessage(EventId = 14, Level = LogLevel.Debug, Message = "Mirror request to {Cluster} failed: {Reason}")]
     public static partial void ShadowFailed(ILogger logger, string cluster, string reason);
 }

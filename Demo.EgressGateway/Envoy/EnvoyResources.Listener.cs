@@ -18,8 +18,9 @@ public sealed record Listener(string Name, Address Address, IReadOnlyList<Filter
 }
 
 /// <summary>
-/// envoy.config.listener.v3.FilterChain: <see cref="FilterChainMatch"/> selects it; its one network filter, the HTTP
-/// connection manager, names the route configuration (RDS) whose virtual hosts and routes then select by Host and path;
+/// envoy.config.listener.v3.FilterChain: <see cref="FilterChainMatch"/> selects it; its one network filter is either the
+/// HTTP connection manager, naming the route configuration (RDS) whose virtual hosts and routes then select by Host and
+/// path, or the TCP proxy, naming the cluster the connection's bytes go to as they are;
 /// <see cref="TransportSocket"/>, when set, terminates TLS (a Gateway server with tls.mode ISTIO_MUTUAL, SIMPLE, MUTUAL
 /// or OPTIONAL_MUTUAL; listener.go BuildListenerTLSContext).
 /// </summary>
@@ -29,9 +30,13 @@ public sealed record FilterChain(
     IReadOnlyList<NetworkFilter> Filters,
     TransportSocket<DownstreamTlsContext>? TransportSocket)
 {
-    /// <summary>The chain's HTTP connection manager (its one network filter).</summary>
+    /// <summary>The chain's HTTP connection manager; null for a TCP proxy chain.</summary>
     [JsonIgnore]
-    public HttpConnectionManager HttpConnectionManager => Filters[0].TypedConfig;
+    public HttpConnectionManager? HttpConnectionManager => Filters[0].TypedConfig as HttpConnectionManager;
+
+    /// <summary>The chain's TCP proxy; null for an HTTP chain.</summary>
+    [JsonIgnore]
+    public TcpProxy? TcpProxy => Filters[0].TypedConfig as TcpProxy;
 
     /// <summary>The TLS context the chain terminates with; null: plain text.</summary>
     [JsonIgnore]
@@ -41,10 +46,26 @@ public sealed record FilterChain(
 /// <summary>envoy.config.listener.v3.FilterChainMatch: the SNI names a chain accepts (empty: any) and the transport protocol (<c>tls</c>, or null: any).</summary>
 public sealed record FilterChainMatch(IReadOnlyList<string> ServerNames, string? TransportProtocol);
 
-/// <summary>envoy.config.listener.v3.Filter: the network filter <c>envoy.filters.network.http_connection_manager</c>.</summary>
-public sealed record NetworkFilter(string Name, HttpConnectionManager TypedConfig)
+/// <summary>
+/// envoy.config.listener.v3.Filter: <c>envoy.filters.network.http_connection_manager</c> with an
+/// <see cref="Envoy.HttpConnectionManager"/>, or <c>envoy.filters.network.tcp_proxy</c> with a <see cref="Envoy.TcpProxy"/>.
+/// </summary>
+public sealed record NetworkFilter(string Name, object TypedConfig)
 {
     public const string HttpConnectionManagerName = "envoy.filters.network.http_connection_manager";
+    public const string TcpProxyName = "envoy.filters.network.tcp_proxy";
+}
+
+/// <summary>
+/// envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy: the connection's bytes go to <see cref="Cluster"/> as they
+/// are (Istio's outbound TLS/TCP chains: <c>outbound|443||host</c>, or a <c>tls</c>/<c>tcp</c> route's destination;
+/// PassthroughCluster and BlackHoleCluster for the virtual outbound listener's own chains). <see cref="StatPrefix"/>
+/// is the cluster name, as istiod writes it (tcp.go buildOutboundNetworkFiltersWithSingleDestination).
+/// </summary>
+public sealed record TcpProxy(string StatPrefix, string Cluster)
+{
+    [JsonPropertyName("@type"), JsonPropertyOrder(-1)]
+    public string TypeUrl => "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
 }
 
 /// <summary>

@@ -13,9 +13,10 @@ public static partial class IstioTranslator
 
         private void AddClusters(Service service, ServicePort port)
         {
-            if (service.Host.Contains('*'))
+            if (service.Host.Contains('*') && !(IsTls(port) && service.Resolution == "NONE"))
             {
-                // A wildcard ServiceEntry host has no cluster of its own in this model (Istio: ORIGINAL_DST/DFP).
+                // A wildcard ServiceEntry host's HTTP port has no cluster of its own in this model (Istio: ORIGINAL_DST/DFP);
+                // its TLS port's is ORIGINAL_DST: the TCP proxy goes where the app dialled (wildcard-egress-hosts task).
                 return;
             }
             var rule = FindDestinationRule(service);
@@ -198,6 +199,10 @@ public static partial class IstioTranslator
         // Endpoints: the ServiceEntry's, filtered by the subset's labels; without any, the host itself (DNS).
         private static List<LbEndpoint> Endpoints(Service service, ServicePort port, Subset? subset)
         {
+            if (service.Endpoints.Count == 0 && service.Host.Contains('*'))
+            {
+                return [];
+            }
             if (service.Endpoints.Count == 0)
             {
                 return [LbEndpoint.At(service.Host, port.TargetPort ?? port.Number)];

@@ -109,6 +109,7 @@ public static partial class IstioTranslator
             else
             {
                 BuildSidecarListeners(listeners, routeConfigs);
+                AddSidecarTlsChains(listeners);
             }
             foreach (var service in _services.Values)
             {

@@ -40,7 +40,7 @@ public sealed class GatewayConnectionHandler(
     /// </summary>
     public async Task OnConnectionAsync(ConnectionContext connection, int port, ConnectionDelegate http1, ConnectionDelegate http2)
     {
-        var (inspection, hello) = await InspectAsync(connection);
+        var (inspection, hello) = await TlsInspector.InspectAsync(connection, logger);
         if (inspection == TlsInspection.NeedMoreData)
         {
             connection.Abort();
@@ -92,51 +92,6 @@ public sealed class GatewayConnectionHandler(
                 return matches && length == Http2Preface.Length;
             }
             input.AdvanceTo(buffer.Start, buffer.End);
-        }
-    }
-
-    private async Task<(TlsInspection, ClientHello?)> InspectAsync(ConnectionContext connection)
-    {
-        var input = connection.Transport.Input;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
-        timeout.CancelAfter(ListenerFiltersTimeout);
-        while (true)
-        {
-            ReadResult result;
-            try
-            {
-                result = await input.ReadAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return (TlsInspection.NeedMoreData, null);
-            }
-            TlsInspection inspection;
-            ClientHello? hello;
-            try
-            {
-                inspection = TlsInspector.Inspect(result.Buffer, out hello);
-            }
-            catch (InvalidDataException ex)
-            {
-                // tls_inspector.cc: a ClientHello too large closes the connection; one it cannot parse counts
-                // tls_not_found and the connection goes on as raw_buffer (close_connection_on_client_hello_parsing_errors
-                // is off by default).
-                input.AdvanceTo(result.Buffer.Start);
-                Log.ClientHelloRejected(logger, ex.Message);
-                return ex.Message.Contains("too large", StringComparison.Ordinal) ? (TlsInspection.NeedMoreData, null) : (TlsInspection.RawBuffer, null);
-            }
-            if (inspection != TlsInspection.NeedMoreData)
-            {
-                // Nothing is consumed: the handshake or the HTTP codec reads the same bytes next.
-                input.AdvanceTo(result.Buffer.Start);
-                return (inspection, hello);
-            }
-            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                return (TlsInspection.NeedMoreData, null);
-            }
         }
     }
 

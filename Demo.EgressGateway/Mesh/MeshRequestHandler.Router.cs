@@ -35,9 +35,10 @@ public sealed partial class MeshRequestHandler
         RouteConfigurationRuntime routes;
         if (isSidecar)
         {
-            if (proxy.FindListener(port)?.Match(null) is { } chain)
+            // The HTTP chain of the port's listener (TLS chains, chosen by SNI, carry tunnelled TLS: SidecarTunnel).
+            if (proxy.FindListener(port)?.Match(null, "raw_buffer") is { Routes: { } httpRoutes })
             {
-                routes = chain.Routes;
+                routes = httpRoutes;
             }
             else if (proxy.Passthrough is { } passthrough)
             {

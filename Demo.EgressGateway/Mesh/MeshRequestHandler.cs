@@ -76,7 +76,7 @@ public sealed partial class MeshRequestHandler(
         }
         request.Routes = chain.Routes;
         request.Frame.Listener = chain.Chain.Name;
-        request.SpawnsUpstreamSpan = chain.Chain.HttpConnectionManager.Tracing?.SpawnUpstreamSpan == true;
+        request.SpawnsUpstreamSpan = chain.Chain.HttpConnectionManager?.Tracing?.SpawnUpstreamSpan == true;
         ConnectionManagerUtility.MutateGatewayRequestHeaders(context, config.Gateway);
         await RunAsync(request, connection.Port);
     }

@@ -58,8 +58,11 @@ public sealed class ProxyRuntime(ProxyConfig config, IReadOnlyDictionary<int, Li
     public RouteConfigurationRuntime? Passthrough { get; init; }
 }
 
-/// <summary>A listener: its filter chains, chosen by SNI (server_names) as Envoy's filter-chain match does.</summary>
-public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChain Chain, RouteConfigurationRuntime Routes)> chains)
+/// <summary>
+/// A listener: its filter chains, chosen by SNI (server_names) and transport protocol as Envoy's filter-chain match
+/// does; an HTTP chain with its route configuration, a TCP proxy chain without.
+/// </summary>
+public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChain Chain, RouteConfigurationRuntime? Routes)> chains)
 {
     public Listener Config { get; } = listener;
 
@@ -67,17 +70,17 @@ public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChai
     /// Envoy's filter-chain match on server_names: exact name, then the longest <c>*.suffix</c>, then a chain without
     /// server names. Null: <c>filter_chain_not_found</c> (the connection is closed, access-log flag <c>NR</c>).
     /// </summary>
-    public (FilterChain Chain, RouteConfigurationRuntime Routes)? Match(string? sni) => Match(sni, null);
+    public (FilterChain Chain, RouteConfigurationRuntime? Routes)? Match(string? sni) => Match(sni, null);
 
     /// <summary>
     /// The same match restricted by <c>transport_protocol</c>: <c>tls</c> or <c>raw_buffer</c> as the tls_inspector
     /// found it (a chain that names a transport protocol matches only that one); null: any.
     /// </summary>
-    public (FilterChain Chain, RouteConfigurationRuntime Routes)? Match(string? sni, string? transportProtocol)
+    public (FilterChain Chain, RouteConfigurationRuntime? Routes)? Match(string? sni, string? transportProtocol)
     {
-        (FilterChain, RouteConfigurationRuntime)? wildcard = null;
+        (FilterChain, RouteConfigurationRuntime?)? wildcard = null;
         var wildcardLength = -1;
-        (FilterChain, RouteConfigurationRuntime)? any = null;
+        (FilterChain, RouteConfigurationRuntime?)? any = null;
         foreach (var (chain, routes) in chains)
         {
             if (transportProtocol is not null && chain.FilterChainMatch?.TransportProtocol is { } required && required != transportProtocol)

@@ -42,7 +42,8 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
         var tables = proxy.RouteConfigs.ToDictionary(r => r.Name, r => BuildRouteTable(r, clusters), StringComparer.Ordinal);
         var listeners = proxy.Listeners.ToDictionary(
             l => l.Port,
-            l => new ListenerRuntime(l, l.FilterChains.Select(c => (c, tables[c.HttpConnectionManager.Rds.RouteConfigName])).ToList()));
+            l => new ListenerRuntime(l, l.FilterChains
+                .Select(c => (c, c.HttpConnectionManager is { } manager ? tables[manager.Rds.RouteConfigName] : null)).ToList()));
         // ALLOW_ANY: a port with no listener of its own reaches the virtual outbound listener's PassthroughFilterChain
         // (listener.go), which forwards to the PassthroughCluster as the allow_any route does.
         var allowAny = proxy.RouteConfigs.SelectMany(r => r.VirtualHosts).FirstOrDefault(v => v.Name == IstioTranslator.AllowAnyRoute);

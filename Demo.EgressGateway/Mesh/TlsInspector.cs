@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Text;
 
 namespace Demo.EgressGateway.Mesh;
@@ -212,6 +213,55 @@ public static class TlsInspector
             var taken = _rest[..count];
             _rest = _rest[count..];
             return taken;
+        }
+    }
+
+    /// <summary>
+    /// The listener filter on a connection: reads until the first bytes decide (never consuming them), for at most
+    /// Envoy's <c>listener_filters_timeout</c>; <see cref="TlsInspection.NeedMoreData"/> then means "close the connection".
+    /// </summary>
+    public static async Task<(TlsInspection, ClientHello?)> InspectAsync(Microsoft.AspNetCore.Connections.ConnectionContext connection, ILogger logger)
+    {
+        var input = connection.Transport.Input;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        timeout.CancelAfter(GatewayConnectionHandler.ListenerFiltersTimeout);
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await input.ReadAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return (TlsInspection.NeedMoreData, null);
+            }
+            TlsInspection inspection;
+            ClientHello? hello;
+            try
+            {
+                inspection = Inspect(result.Buffer, out hello);
+            }
+            catch (InvalidDataException ex)
+            {
+                // tls_inspector.cc: a ClientHello too large closes the connection; one it cannot parse counts
+                // tls_not_found and the connection goes on as raw_buffer (close_connection_on_client_hello_parsing_errors
+                // is off by default).
+                input.AdvanceTo(result.Buffer.Start);
+                Log.ClientHelloRejected(logger, ex.Message);
+                return ex.Message.Contains("too large", StringComparison.Ordinal) ? (TlsInspection.NeedMoreData, null) : (TlsInspection.RawBuffer, null);
+            }
+            if (inspection != TlsInspection.NeedMoreData)
+            {
+                // Nothing is consumed: the handshake or the HTTP codec reads the same bytes next.
+                input.AdvanceTo(result.Buffer.Start);
+                return (inspection, hello);
+            }
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return (TlsInspection.NeedMoreData, null);
+            }
         }
     }
 }

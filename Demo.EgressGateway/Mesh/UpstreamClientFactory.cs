@@ -321,13 +321,7 @@ public sealed class UpstreamClientFactory : IDisposable
         CancellationToken cancellationToken)
     {
         var endpoint = context.DnsEndPoint;
-        EndPoint target = await _gatewayListeners.TryResolve(endpoint.Host, endpoint.Port, cancellationToken) is { } gateway
-            ? gateway.Port == 0
-                ? throw new SocketException((int)SocketError.ConnectionRefused)
-                : gateway
-            : _options.CurrentValue.Upstreams.TryGetValue(endpoint.Host, out var mapped)
-                ? ParseEndpoint(mapped)
-                : endpoint;
+        var target = await ResolveAsync(endpoint.Host, endpoint.Port, cancellationToken);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -355,6 +349,20 @@ public sealed class UpstreamClientFactory : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Where a connection to endpoint <paramref name="host"/>:<paramref name="port"/> really goes: the egress gateway's
+    /// own listener for its Service, the address EgressGateway:Upstreams maps the host to, else the host itself.
+    /// </summary>
+    /// <exception cref="SocketException">The gateway's Service port has no listener (connection refused).</exception>
+    public async ValueTask<EndPoint> ResolveAsync(string host, int port, CancellationToken cancellationToken) =>
+        await _gatewayListeners.TryResolve(host, port, cancellationToken) is { } gateway
+            ? gateway.Port == 0
+                ? throw new SocketException((int)SocketError.ConnectionRefused)
+                : gateway
+            : _options.CurrentValue.Upstreams.TryGetValue(host, out var mapped)
+                ? ParseEndpoint(mapped)
+                : new DnsEndPoint(host, port);
 
     /// <summary><c>https://localhost:7443</c>, <c>127.0.0.1:7443</c> or <c>[::1]:7443</c>.</summary>
     public static EndPoint ParseEndpoint(string value)

@@ -198,6 +198,9 @@ public sealed partial class ConformanceMesh : IAsyncDisposable
     /// </summary>
     public JsonElement DumpedCluster(string proxy, string name) => Dumped(proxy, Demo.EgressGateway.Envoy.ConfigDump.ClustersResource, name);
 
+    /// <summary>The listener <paramref name="name"/> of a proxy as <c>/config_dump?resource=dynamic_listeners</c> shows it.</summary>
+    public JsonElement DumpedListener(string proxy, string name) => Dumped(proxy, Demo.EgressGateway.Envoy.ConfigDump.ListenersResource, name);
+
     /// <summary>The route configuration <paramref name="name"/> of a proxy as <c>/config_dump?resource=dynamic_route_configs</c> shows it.</summary>
     public JsonElement DumpedRouteConfig(string proxy, string name) => Dumped(proxy, Demo.EgressGateway.Envoy.ConfigDump.RoutesResource, name);
 

@@ -267,7 +267,7 @@ public sealed class VersionedIstioFidelityTests : IDisposable
         var egress = Assert.Single(spans, a => (string?)a.GetTagItem("istio.stage") == "gateway");
         var upstream = spans.Where(a => a.DisplayName.StartsWith("router ", StringComparison.Ordinal)).OrderBy(a => a.StartTimeUtc).ToList();
         var chain = gateway.Config.Current.Xds.Gateway.Listeners.Single(l => l.Port == 443).FilterChains.First();
-        Assert.Equal(spawns, chain.HttpConnectionManager.Tracing?.SpawnUpstreamSpan == true);
+        Assert.Equal(spawns, chain.HttpConnectionManager!.Tracing?.SpawnUpstreamSpan == true);
         if (!spawns)
         {
             Assert.Empty(upstream);

@@ -169,7 +169,7 @@ public sealed class YamlFuzzTests(ITestOutputHelper output)
             // What the gateway does next with a configuration without errors: it must not throw either.
             var compiled = new MeshSnapshotCompiler(new ClusterManager(TimeProvider.System), options)
                 .Compile(config, options.ToMeshEnvironment(), analysis.Xds!, seed);
-            _ = compiled.Sidecar.FindListener(80)?.Match(null)?.Routes.FindVirtualHost("hello.external");
+            _ = compiled.Sidecar.FindListener(80)?.Match(null, "raw_buffer")?.Routes?.FindVirtualHost("hello.external");
             _ = Demo.EgressGateway.Envoy.ConfigDump.ToJson(compiled.Xds.Sidecar);
             _ = Demo.EgressGateway.Envoy.ConfigDump.ToJson(compiled.Xds.Gateway);
             return new(true, all, null);
