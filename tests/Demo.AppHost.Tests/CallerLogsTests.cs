@@ -1,58 +1,44 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 
 namespace Demo.AppHost.Tests;
 
 /// <summary>
-/// Issue 19 item 2: the original demo is checked with <c>kubectl logs deploy/traffic -f</c>, one line per tick; the
-/// local equivalent is the Aspire CLI's <c>aspire logs caller -f</c> (the repository's tool manifest pins
-/// <c>Aspire.Cli</c>; <c>dotnet tool restore</c> brings it), run beside the user's <c>dotnet run --project Demo.AppHost</c>.
+/// Issue 19 item 2: the original demo is followed with <c>kubectl logs deploy/traffic -f</c>, one line per tick; the
+/// README's local equivalent is <c>dotnet aspire logs caller -f</c> (the Aspire CLI the repository's tool manifest pins,
+/// brought by <c>dotnet tool restore</c>) from the repository root, beside the user's <c>dotnet run --project Demo.AppHost</c>.
+/// The AppHost is the collection's <see cref="FirstRunFixture"/>: that <c>dotnet run</c> of Demo.AppHost on a fresh HOME,
+/// shared with the dashboard and dev-certificate tests, so this test adds no AppHost start of its own. The fixture stops
+/// it when the collection ends, also when a test failed: SIGTERM, as Ctrl+C, and its process tree killed if it has not
+/// exited within 45 s; DCP (detached: parent 1, its own session) watches the AppHost's pid and then stops the resources
+/// and removes its temp folder by itself. The CLI's process tree is killed here, in a finally.
 /// </summary>
 [Collection(DashboardCollection.Name)]
-public sealed class CallerLogsTests(FirstRunFixture firstRun, ITestOutputHelper output)
+public sealed partial class CallerLogsTests(FirstRunFixture firstRun, ITestOutputHelper output)
 {
-    private const int Wanted = 5;
+    private const int Wanted = 3;
+
+    /// <summary>In its plain format the CLI puts the resource's name before every line it prints of that resource.</summary>
+    private const string Prefix = "[caller] ";
+
+    /// <summary>The seed's line, as <c>kubectl logs deploy/traffic -f</c> shows it (bodies: <see cref="CallerLine"/>).</summary>
+    private const string SeedPattern =
+        $@"^\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\t({CallerLine.V1Body}|{CallerLine.V2Body}|{CallerLine.FaultBody})$";
 
     [Fact]
-    public async Task Aspire_logs_caller_follow_prints_only_the_seed_lines()
+    public async Task Aspire_logs_caller_follow_prints_only_seed_lines_after_aspire_s_own_notes()
     {
+        var took = Stopwatch.StartNew();
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var version = await AspireCli.RequireRestoredAsync(firstRun.Home, cts.Token);
+        output.WriteLine($"dotnet aspire --version: {version} ({took.Elapsed.TotalSeconds:0.0} s)");
         await firstRun.AppHost.WaitForStartedAsync(cts.Token);
+        output.WriteLine($"AppHost started: {took.Elapsed.TotalSeconds:0.0} s");
 
-        var start = new ProcessStartInfo("dotnet", ["aspire", "logs", "caller", "--follow", "--format", "Json", "--non-interactive", "--nologo",
-            "--apphost", Path.Combine(AppHostFixture.RepositoryRoot, "Demo.AppHost", "Demo.AppHost.csproj")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppHostFixture.RepositoryRoot,
-        };
-        // The CLI finds a running AppHost through the HOME it runs under (the first run's); the tool itself is found
-        // through DOTNET_CLI_HOME (the machine's, where `dotnet tool restore` recorded it).
-        start.Environment["HOME"] = firstRun.Home;
-        start.Environment["DOTNET_CLI_HOME"] = Environment.GetEnvironmentVariable("DOTNET_CLI_HOME") is { Length: > 0 } cliHome
-            ? cliHome
-            : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        start.Environment["NO_COLOR"] = "1";
-        start.Environment["NUGET_PACKAGES"] = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } cache
-            ? cache
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-
-        var lines = new ConcurrentQueue<string>();
+        // Exactly the README's command: no --nologo, --format or --apphost.
+        using var logs = new Process { StartInfo = AspireCli.StartInfo(firstRun.Home, "logs", "caller", "-f") };
         var errors = new ConcurrentQueue<string>();
-        var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var logs = new Process { StartInfo = start };
-        logs.OutputDataReceived += (_, e) =>
-        {
-            if (!string.IsNullOrWhiteSpace(e.Data))
-            {
-                lines.Enqueue(Content(e.Data));
-                if (lines.Count(CallerConsole.IsInDemoFormat) >= Wanted)
-                {
-                    enough.TrySetResult();
-                }
-            }
-        };
         logs.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
@@ -60,52 +46,115 @@ public sealed class CallerLogsTests(FirstRunFixture firstRun, ITestOutputHelper 
                 errors.Enqueue(e.Data);
             }
         };
-        logs.Start();
-        logs.BeginOutputReadLine();
-        logs.BeginErrorReadLine();
+        var read = new List<string>();
+        string Printed() => $"stdout:{Environment.NewLine}{string.Join(Environment.NewLine, read)}{Environment.NewLine}"
+            + $"stderr:{Environment.NewLine}{string.Join(Environment.NewLine, errors)}";
+        var started = false;
         try
         {
-            await enough.Task.WaitAsync(TimeSpan.FromSeconds(90), cts.Token);
-        }
-        catch (TimeoutException)
-        {
-            Assert.Fail($"`aspire logs caller -f` printed {lines.Count(CallerConsole.IsInDemoFormat)} seed lines in 90 s; stdout:{Environment.NewLine}"
-                + string.Join(Environment.NewLine, lines) + $"{Environment.NewLine}stderr:{Environment.NewLine}" + string.Join(Environment.NewLine, errors));
+            started = logs.Start();
+            logs.StandardInput.Close();
+            logs.BeginErrorReadLine();
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+            reading.CancelAfter(TimeSpan.FromSeconds(90));
+            var seeds = 0;
+            while (seeds < Wanted)
+            {
+                string? line;
+                try
+                {
+                    line = await logs.StandardOutput.ReadLineAsync().WaitAsync(reading.Token);
+                }
+                catch (OperationCanceledException) when (!cts.IsCancellationRequested)
+                {
+                    Assert.Fail($"`dotnet aspire logs caller -f` printed {seeds} of {Wanted} caller lines in 90 s; {Printed()}");
+                    throw;
+                }
+                if (line is null)
+                {
+                    // E.g. with no AppHost under HOME it prints "No running AppHost found. …" and exits 0.
+                    await logs.WaitForExitAsync(cts.Token);
+                    Assert.Fail($"`dotnet aspire logs caller -f` exited ({logs.ExitCode}) after {seeds} of {Wanted} caller lines; {Printed()}");
+                }
+                // The CLI colours its output even into a pipe (the prefix, its status line): escapes removed.
+                line = Escape().Replace(line, "");
+                read.Add(line);
+                if (line.StartsWith(Prefix, StringComparison.Ordinal) && SeedLine().IsMatch(line[Prefix.Length..]))
+                {
+                    seeds++;
+                }
+            }
+            output.WriteLine($"{Wanted} caller lines: {took.Elapsed.TotalSeconds:0.0} s");
         }
         finally
         {
-            if (!logs.HasExited)
+            // Also on a failed assertion above: the CLI's tree goes, and this waits for it (never past 10 s).
+            if (started)
             {
-                logs.Kill(entireProcessTree: true);
+                AspireCli.Kill(logs);
+                using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await logs.WaitForExitAsync(exit.Token).ContinueWith(_ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             }
-            await logs.WaitForExitAsync(CancellationToken.None);
         }
+        output.WriteLine(Printed());
 
-        output.WriteLine(string.Join(Environment.NewLine, lines));
-        // Before the process's first line the log holds Aspire's own notes ("Waiting for resource 'proxy' …"), and DCP's
-        // ("[sys] Starting process…") may come anywhere; apart from those, nothing but seed lines: no logger record.
-        var printed = lines.SkipWhile(line => !CallerConsole.IsInDemoFormat(line)).Where(line => !ConsoleLog.IsDcpNote(line)).ToList();
-        Assert.All(printed, line => Assert.True(CallerConsole.IsInDemoFormat(line), $"not a seed line: '{line}'"));
-        Assert.DoesNotContain(lines, line => ConsoleLog.IsLoggerHeader(line));
+        // What the CLI prints before the caller's first line, seen with Aspire.Cli 13.6.5 (its preamble):
+        //   Scanning for running AppHosts...                       the CLI's own status line, first, without the prefix;
+        //   [caller] Waiting for resource 'proxy' to become healthy.   Aspire's notes of the caller's WaitFor, written into
+        //   [caller] Finished waiting for resource 'proxy'.            its log before its process starts.
+        // and one note of DCP's, which in follow mode comes where the backlog ends and the live lines begin, so it may
+        // also come after caller lines (its own timestamp, `-t`, is before the caller's first line):
+        //   [caller] [sys] Starting process...: Cmd = /usr/bin/dotnet, Args = ["run", "--project", …, "--no-build",
+        //   "--configuration", "Debug", "--no-launch-profile"]
+        // The CLI wraps its plain output at 150 columns, so that note is two stdout lines, the second without the prefix.
+        // Nothing else is allowed: before the first caller line only the preamble, after it only caller lines (and that
+        // DCP note); no logger record, no other note of DCP's (a process exit or restart), no stderr of the caller's.
+        var unexpected = new List<string>();
+        var seenSeed = false;
+        var inDcpNote = false;
+        foreach (var (index, line) in read.Index())
+        {
+            var prefixed = line.StartsWith(Prefix, StringComparison.Ordinal);
+            if (prefixed && SeedLine().IsMatch(line[Prefix.Length..]))
+            {
+                seenSeed = true;
+                inDcpNote = false;
+            }
+            else if (DcpStartNote().IsMatch(line))
+            {
+                inDcpNote = true;
+            }
+            else if (inDcpNote && !prefixed)
+            {
+                // The wrapped rest of DCP's note.
+            }
+            else
+            {
+                inDcpNote = false;
+                var preamble = (index == 0 && line == "Scanning for running AppHosts...") || (!seenSeed && WaitNote().IsMatch(line));
+                if (!preamble)
+                {
+                    unexpected.Add($"line {index + 1}: '{line}'");
+                }
+            }
+        }
+        Assert.True(unexpected.Count == 0,
+            $"`dotnet aspire logs caller -f` printed lines that are neither a seed line nor Aspire's own preamble:{Environment.NewLine}"
+            + string.Join(Environment.NewLine, unexpected));
+        Assert.True(read.Count(line => line.StartsWith(Prefix, StringComparison.Ordinal) && SeedLine().IsMatch(line[Prefix.Length..])) >= Wanted);
+        output.WriteLine($"took {took.Elapsed.TotalSeconds:0.0} s");
     }
 
-    // With --format Json the CLI prints one JSON object per log line; the line's text is its one string property that
-    // is not the resource's name or a timestamp.
-    private static string Content(string line)
-    {
-        try
-        {
-            using var json = System.Text.Json.JsonDocument.Parse(line);
-            var texts = json.RootElement.EnumerateObject()
-                .Where(p => p.Value.ValueKind == System.Text.Json.JsonValueKind.String
-                    && p.Name is not ("resourceName" or "resource" or "timestamp" or "resourceDisplayName"))
-                .Select(p => p.Value.GetString()!)
-                .ToList();
-            return texts.Count == 1 ? texts[0] : line;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return line;
-        }
-    }
+    [GeneratedRegex(SeedPattern)]
+    private static partial Regex SeedLine();
+
+    [GeneratedRegex(@"^\[caller\] (Waiting for resource '[^']+' to (enter the 'Running' state|become healthy)|Waiting for resource ready to execute for '[^']+'|Finished waiting for resource '[^']+')\.$")]
+    private static partial Regex WaitNote();
+
+    [GeneratedRegex(@"^\[caller\] \[sys\] Starting process\.\.\.: ")]
+    private static partial Regex DcpStartNote();
+
+    /// <summary>ANSI CSI sequences (colours) and OSC sequences (hyperlinks).</summary>
+    [GeneratedRegex(@"\x1B\[[0-9;?]*[A-Za-z]|\x1B\][^\x07\x1B]*(\x07|\x1B\\)")]
+    private static partial Regex Escape();
 }
