@@ -62,11 +62,38 @@ public sealed record NetworkFilter(string Name, object TypedConfig)
 /// PassthroughCluster and BlackHoleCluster for the virtual outbound listener's own chains). <see cref="StatPrefix"/>
 /// is the cluster name, as istiod writes it (tcp.go buildOutboundNetworkFiltersWithSingleDestination).
 /// </summary>
-public sealed record TcpProxy(string StatPrefix, string Cluster)
+public sealed record TcpProxy(string StatPrefix, string? Cluster)
 {
     [JsonPropertyName("@type"), JsonPropertyOrder(-1)]
     public string TypeUrl => "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy";
+
+    /// <summary>weighted_clusters: a tls/tcp route with several destinations; each connection goes to one, by weight.</summary>
+    public TcpProxyWeightedCluster? WeightedClusters { get; init; }
+
+    /// <summary>The cluster a new connection goes to: <see cref="Cluster"/>, or one of the weighted clusters picked by weight.</summary>
+    public string PickCluster()
+    {
+        if (WeightedClusters is not { Clusters.Count: > 0 } weighted)
+        {
+            return Cluster ?? "";
+        }
+        var roll = Random.Shared.NextInt64(weighted.Clusters.Sum(c => (long)c.Weight));
+        foreach (var cluster in weighted.Clusters)
+        {
+            if ((roll -= cluster.Weight) < 0)
+            {
+                return cluster.Name;
+            }
+        }
+        return weighted.Clusters[^1].Name;
+    }
 }
+
+/// <summary>TcpProxy.WeightedCluster: clusters picked per connection with probability weight / Σ weights.</summary>
+public sealed record TcpProxyWeightedCluster(IReadOnlyList<TcpProxyClusterWeight> Clusters);
+
+/// <summary>TcpProxy.WeightedCluster.ClusterWeight.</summary>
+public sealed record TcpProxyClusterWeight(string Name, int Weight);
 
 /// <summary>
 /// envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: the route configuration by RDS

@@ -1,5 +1,6 @@
 using Demo.EgressGateway.Istio;
 using IstioGateway = Demo.EgressGateway.Istio.Gateway;
+using IstioVirtualService = Demo.EgressGateway.Istio.VirtualService;
 
 namespace Demo.EgressGateway.Envoy;
 
@@ -25,6 +26,11 @@ public static partial class IstioTranslator
                 foreach (var (gateway, server, index) in byPort)
                 {
                     var gatewayNamespace = NamespaceOf(gateway);
+                    if (server.TlsMode == "PASSTHROUGH")
+                    {
+                        chains.AddRange(BuildPassthroughChains(gateway, server, index, port));
+                        continue;
+                    }
                     var terminatesTls = server.TlsMode is "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL";
                     var routeName = terminatesTls
                         ? $"https.{port}.{server.Port.Name ?? "https"}.{gateway.Id.Name}.{gatewayNamespace}"
@@ -45,6 +51,32 @@ public static partial class IstioTranslator
                         terminatesTls ? new(TransportSocket<DownstreamTlsContext>.Tls, BuildListenerTlsContext(server)) : null));
                 }
                 listeners.Add(new Listener($"0.0.0.0_{port}", new Address(new SocketAddress("0.0.0.0", port)), chains));
+            }
+        }
+
+        // gateway.go buildGatewayNetworkFiltersFromTLSRoutes: a PASSTHROUGH server's chains come from the tls routes of the
+        // VirtualServices bound to its Gateway: each match for this gateway and port gives a chain for its sniHosts that
+        // the server's hosts admit, whose TCP proxy goes to the route's destination. No route: no chain (NR).
+        private IEnumerable<FilterChain> BuildPassthroughChains(IstioGateway gateway, GatewayServer server, int index, int port)
+        {
+            var gatewayNamespace = NamespaceOf(gateway);
+            var gatewayName = $"{gatewayNamespace}/{gateway.Id.Name}";
+            foreach (var vs in VirtualServicesBoundTo(gatewayName))
+            {
+                var vsNamespace = NamespaceOf(vs);
+                foreach (var route in vs.Tls)
+                {
+                    foreach (var match in route.Match.Where(m => (m.Port is null || m.Port == port)
+                        && (m.Gateways.Count == 0 || m.Gateways.Any(g => ResolveGatewayName(g, vsNamespace) == gatewayName))))
+                    {
+                        var serverNames = match.SniHosts.Where(sni => ServerAdmits(server, gatewayNamespace, vsNamespace, sni)).ToList();
+                        if (serverNames.Count > 0)
+                        {
+                            yield return TcpProxyChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}].{vs.Id.Name}.tls[{route.Index}]",
+                                serverNames, TcpProxyFor(route, port));
+                        }
+                    }
+                }
             }
         }
 
@@ -74,20 +106,10 @@ public static partial class IstioTranslator
             {
                 var gatewayNamespace = NamespaceOf(gateway);
                 var gatewayName = $"{gatewayNamespace}/{gateway.Id.Name}";
-                foreach (var vs in VisibleVirtualServices())
+                foreach (var vs in VirtualServicesBoundTo(gatewayName))
                 {
                     var vsNamespace = NamespaceOf(vs);
-                    if (!vs.Gateways.Any(reference => ResolveGatewayName(reference, vsNamespace) == gatewayName))
-                    {
-                        continue;
-                    }
-                    // gateway.go: a server host "ns/host" admits VirtualServices of ns only ("./" = the Gateway's own).
-                    var hosts = vs.Hosts.Where(host => server.Hosts.Any(serverHost =>
-                    {
-                        var (hostNamespace, pattern) = SplitServerHost(serverHost, gatewayNamespace);
-                        return (hostNamespace == "*" || hostNamespace == vsNamespace)
-                            && (HostMatches(pattern, host) || HostMatches(host, pattern));
-                    })).ToList();
+                    var hosts = vs.Hosts.Where(host => ServerAdmits(server, gatewayNamespace, vsNamespace, host)).ToList();
                     if (hosts.Count == 0)
                     {
                         continue;
@@ -120,6 +142,19 @@ public static partial class IstioTranslator
             }
             return new RouteConfiguration(name, virtualHosts);
         }
+
+        // The VirtualServices this proxy sees that name the Gateway (namespace/name) in their gateways.
+        private IEnumerable<IstioVirtualService> VirtualServicesBoundTo(string gatewayName) =>
+            VisibleVirtualServices().Where(vs => vs.Gateways.Any(reference => ResolveGatewayName(reference, NamespaceOf(vs)) == gatewayName));
+
+        // gateway.go: a server host "ns/host" admits VirtualServices of ns only ("./" = the Gateway's own); the names
+        // match when either covers the other.
+        private static bool ServerAdmits(GatewayServer server, string gatewayNamespace, string vsNamespace, string host) =>
+            server.Hosts.Any(serverHost =>
+            {
+                var (hostNamespace, pattern) = SplitServerHost(serverHost, gatewayNamespace);
+                return (hostNamespace == "*" || hostNamespace == vsNamespace) && (HostMatches(pattern, host) || HostMatches(host, pattern));
+            });
 
         private static (string Namespace, string Host) SplitServerHost(string serverHost, string gatewayNamespace)
         {

@@ -18,14 +18,35 @@ public static partial class IstioTranslator
                 .SelectMany(service => service.Ports.Where(IsTls).Select(port => (Service: service, Port: port)))
                 .GroupBy(x => x.Port.Number)
                 .OrderBy(g => g.Key);
+            var meshServices = VisibleVirtualServices()
+                .Where(vs => vs.Gateways.Count == 0 || vs.Gateways.Contains(MeshEnvironment.MeshGateway))
+                .ToList();
             foreach (var group in byPort)
             {
                 var port = group.Key;
-                var chains = group
+                // tcp.go buildSidecarOutboundTLSFilterChainOpts: a VirtualService's tls route whose match applies to this
+                // sidecar and port gives a chain for its sniHosts; a service host no such match names keeps its own chain.
+                var chains = new List<FilterChain>();
+                foreach (var vs in meshServices)
+                {
+                    foreach (var route in vs.Tls)
+                    {
+                        foreach (var match in route.Match.Where(m => (m.Port is null || m.Port == port)
+                            && TlsSourceMatches(m, [MeshEnvironment.MeshGateway], NamespaceOf(vs), sourceIsWorkload: true)))
+                        {
+                            var serverNames = match.SniHosts.Where(sni => chains.All(c => !c.FilterChainMatch!.ServerNames.Contains(sni, StringComparer.OrdinalIgnoreCase))).ToList();
+                            if (serverNames.Count > 0)
+                            {
+                                chains.Add(TcpProxyChain($"{vs.Id.Name}.tls[{route.Index}]:{port}", serverNames, TcpProxyFor(route, port)));
+                            }
+                        }
+                    }
+                }
+                chains.AddRange(group
                     .Select(x => x.Service.Host)
                     .Distinct(StringComparer.OrdinalIgnoreCase)
-                    .Select(host => TcpProxyChain(host, port, ClusterName(port, null, host)))
-                    .ToList();
+                    .Where(host => chains.All(c => !c.FilterChainMatch!.ServerNames.Any(name => HostMatches(name, host))))
+                    .Select(host => TcpProxyChain($"{host}:{port}", [host], new TcpProxy(ClusterName(port, null, host), ClusterName(port, null, host)))));
                 var name = $"0.0.0.0_{port}";
                 var index = listeners.FindIndex(l => l.Name == name);
                 if (index < 0)
@@ -39,9 +60,34 @@ public static partial class IstioTranslator
             listeners.Sort((a, b) => a.Port.CompareTo(b.Port));
         }
 
-        private static FilterChain TcpProxyChain(string serverName, int port, string cluster) =>
-            new($"{serverName}:{port}", new FilterChainMatch([serverName], "tls"),
-                [new NetworkFilter(NetworkFilter.TcpProxyName, new TcpProxy(cluster, cluster))], null);
+        // tcp.go buildOutboundNetworkFilters: one destination is the TCP proxy's cluster; several are its weighted_clusters.
+        private TcpProxy TcpProxyFor(TlsRoute route, int port)
+        {
+            if (route.Route.Count == 1)
+            {
+                var cluster = DestinationCluster(route.Route[0].Destination, port);
+                return new TcpProxy(cluster, cluster);
+            }
+            var weighted = route.Route.Where(d => (d.Weight ?? 0) > 0)
+                .Select(d => new TcpProxyClusterWeight(DestinationCluster(d.Destination, port), d.Weight!.Value))
+                .ToList();
+            return new TcpProxy(weighted.Count > 0 ? weighted[0].Name : "", null) { WeightedClusters = new TcpProxyWeightedCluster(weighted) };
+        }
+
+        // route.go / tcp.go matchTLS: the match's gateways (else the VirtualService's), source labels and namespace.
+        private bool TlsSourceMatches(TlsMatch match, IReadOnlyList<string> gatewayNames, string vsNamespace, bool sourceIsWorkload)
+        {
+            if (match.Gateways.Count > 0)
+            {
+                return match.Gateways.Any(g => gatewayNames.Contains(ResolveGatewayName(g, vsNamespace)));
+            }
+            var labels = sourceIsWorkload ? environment.WorkloadLabels : environment.GatewayLabels;
+            return match.SourceLabels.All(l => labels.TryGetValue(l.Key, out var v) && v == l.Value)
+                && (match.SourceNamespace is null || match.SourceNamespace == proxyNamespace);
+        }
+
+        private static FilterChain TcpProxyChain(string name, IReadOnlyList<string> serverNames, TcpProxy proxy) =>
+            new(name, new FilterChainMatch(serverNames, "tls"), [new NetworkFilter(NetworkFilter.TcpProxyName, proxy)], null);
 
         // Istio's protocol sniffing aside, a port declared TLS or HTTPS carries TLS the app itself speaks.
         private static bool IsTls(ServicePort port) => port.Protocol is "TLS" or "HTTPS";

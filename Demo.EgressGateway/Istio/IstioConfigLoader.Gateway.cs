@@ -77,7 +77,7 @@ public static partial class IstioConfigLoader
                 {
                     tls.Context.Error(tls.Join("mode"), $"must be PASSTHROUGH, SIMPLE, MUTUAL, AUTO_PASSTHROUGH, ISTIO_MUTUAL or OPTIONAL_MUTUAL, got '{tlsMode}'", tls.Node);
                 }
-                if (tlsMode is "PASSTHROUGH" or "AUTO_PASSTHROUGH")
+                if (tlsMode is "AUTO_PASSTHROUGH")
                 {
                     tls.RefuseValue(RefusedFields.GatewayPassthrough, tlsMode);
                 }

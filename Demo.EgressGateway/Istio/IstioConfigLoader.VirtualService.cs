@@ -9,11 +9,16 @@ public static partial class IstioConfigLoader
     {
         var hosts = spec.StringList("hosts", required: true);
         var gateways = spec.StringList("gateways");
-        var routes = spec.MapList("http", required: true).Select((r, i) => ParseHttpRoute(r, i)).ToList();
+        var routes = spec.MapList("http").Select((r, i) => ParseHttpRoute(r, i)).ToList();
         spec.Refuse(RefusedFields.TcpRoutes);
-        spec.Refuse(RefusedFields.TlsRoutes);
+        var tls = ParseTlsRoutes(spec, hosts);
+        if (routes.Count == 0 && tls.Count == 0 && spec.NodeOf("tcp") == spec.Node)
+        {
+            // validation.go ValidateVirtualService.
+            spec.Context.Error(spec.Path, "http, tcp or tls must be provided in virtual service", spec.Node);
+        }
         var exportTo = spec.StringList("exportTo");
-        return new VirtualService(id, hosts, gateways, routes) { ExportTo = exportTo };
+        return new VirtualService(id, hosts, gateways, routes) { ExportTo = exportTo, Tls = tls };
     }
 
     private static HttpRoute ParseHttpRoute(YamlFields route, int index)

@@ -177,6 +177,20 @@ public sealed record VirtualService(
 {
     /// <summary>Namespaces that see it (empty: all).</summary>
     public IReadOnlyList<string> ExportTo { get; init; } = [];
+
+    /// <summary>The <c>tls</c> routes: TLS passed through, chosen by SNI.</summary>
+    public IReadOnlyList<TlsRoute> Tls { get; init; } = [];
+}
+
+/// <summary>A VirtualService <c>tls</c> route: its matches (any may apply) and its weighted destinations.</summary>
+public sealed record TlsRoute(int Index, IReadOnlyList<TlsMatch> Match, IReadOnlyList<RouteDestination> Route);
+
+/// <summary>A <c>tls</c> route's match: SNI names (wildcards allowed), the port, the gateways (<c>mesh</c> for sidecars).</summary>
+public sealed record TlsMatch(IReadOnlyList<string> SniHosts, int? Port, IReadOnlyList<string> Gateways)
+{
+    public IReadOnlyDictionary<string, string> SourceLabels { get; init; } = new Dictionary<string, string>();
+
+    public string? SourceNamespace { get; init; }
 }
 
 public sealed record HttpRoute(

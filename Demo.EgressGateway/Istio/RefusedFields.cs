@@ -79,9 +79,9 @@ public static class RefusedFields
     public static readonly RefusedField EndpointWeight = AnyValue("ServiceEntry", "spec.endpoints[].weight",
         "endpoint weights, Envoy's load_balancing_weight: the local load balancer weighs every endpoint the same");
 
-    /// <summary>Gateway server tls.mode PASSTHROUGH / AUTO_PASSTHROUGH.</summary>
-    public static readonly RefusedField GatewayPassthrough = Add("Gateway", "spec.servers[].tls.mode", "`PASSTHROUGH` or `AUTO_PASSTHROUGH`",
-        "<value> (TLS passthrough at the gateway) is not modelled by the local egress gateway; terminate with ISTIO_MUTUAL");
+    /// <summary>Gateway server tls.mode AUTO_PASSTHROUGH.</summary>
+    public static readonly RefusedField GatewayPassthrough = Add("Gateway", "spec.servers[].tls.mode", "`AUTO_PASSTHROUGH`",
+        "<value> (SNI-DNAT to a mesh service, for multi-network east-west gateways) is not modelled by the local egress gateway; use PASSTHROUGH with tls routes");
 
     /// <summary>Gateway server tls.httpsRedirect: true.</summary>
     public static readonly RefusedField HttpsRedirect = Add("Gateway", "spec.servers[].tls.httpsRedirect", "`true`",
@@ -199,8 +199,9 @@ public static class RefusedFields
     /// <summary>VirtualService spec.tcp.</summary>
     public static readonly RefusedField TcpRoutes = AnyValue("VirtualService", "spec.tcp", "TCP routes");
 
-    /// <summary>VirtualService spec.tls.</summary>
-    public static readonly RefusedField TlsRoutes = AnyValue("VirtualService", "spec.tls", "TLS passthrough routes");
+    /// <summary>VirtualService tls match destinationSubnets.</summary>
+    public static readonly RefusedField TlsDestinationSubnets = AnyValue("VirtualService", "spec.tls[].match[].destinationSubnets",
+        "destination subnets: the app's connection reaches the sidecar by name (CONNECT), with no destination IP to match");
 
     /// <summary>VirtualService http delegate.</summary>
     public static readonly RefusedField Delegate = AnyValue("VirtualService", "spec.http[].delegate", "delegated VirtualServices");

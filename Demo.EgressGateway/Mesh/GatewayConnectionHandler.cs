@@ -54,6 +54,14 @@ public sealed class GatewayConnectionHandler(
             connection.Abort();
             return;
         }
+        if (chain.Chain.TcpProxy is { } proxy)
+        {
+            // A PASSTHROUGH server's chain (gateway.go buildGatewayNetworkFiltersFromTLSRoutes): the bytes go on as they are.
+            var cluster = proxy.PickCluster();
+            await services.GetRequiredService<TcpProxyFilter>().ProxyAsync(connection, ActiveStream.Gateway, cluster,
+                configs.Current.Gateway.FindCluster(cluster), (hello?.ServerName ?? "", port), hello?.ServerName);
+            return;
+        }
         if (inspection == TlsInspection.RawBuffer)
         {
             connection.Features.Set(new DownstreamConnection(port, null, transport, [], null, null));

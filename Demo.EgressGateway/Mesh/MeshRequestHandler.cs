@@ -67,7 +67,7 @@ public sealed partial class MeshRequestHandler(
         var request = new ActiveStream(context, config, ActiveStream.Gateway, "");
         request.Authority = context.Request.Host.Value ?? "";
         request.ListenerPort = connection.Port;
-        if (config.Gateway.FindListener(connection.Port)?.Match(connection.ServerName, connection.TransportProtocol) is not { } chain)
+        if (config.Gateway.FindListener(connection.Port)?.Match(connection.ServerName, connection.TransportProtocol) is not { Routes: not null } chain)
         {
             // The configuration changed under an open connection and no chain takes it now: Envoy drains it.
             Log.FilterChainNotFound(logger, "gateway", connection.ServerName ?? "-", connection.Port);

@@ -60,7 +60,8 @@ public sealed class SidecarTunnel(MeshSnapshotProvider configs, TcpProxyFilter t
         var sidecar = configs.Current.Sidecar;
         if (sidecar.FindListener(port)?.Match(hello!.ServerName, "tls") is { Chain.TcpProxy: { } proxy })
         {
-            await tcpProxy.ProxyAsync(connection, ActiveStream.Sidecar, proxy.Cluster, sidecar.FindCluster(proxy.Cluster), (host, port), hello.ServerName);
+            var cluster = proxy.PickCluster();
+            await tcpProxy.ProxyAsync(connection, ActiveStream.Sidecar, cluster, sidecar.FindCluster(cluster), (host, port), hello.ServerName);
             return;
         }
         if (sidecar.Passthrough is not null)

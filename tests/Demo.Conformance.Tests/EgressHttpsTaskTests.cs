@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
-using System.Text.Json;
 using static Demo.Conformance.Tests.MeshYaml;
 
 namespace Demo.Conformance.Tests;
@@ -27,12 +23,12 @@ public sealed class EgressHttpsTaskTests
     {
         await using var mesh = await ConformanceMesh.StartAsync(ServiceEntry(Google, (443, "HTTPS")), new External(Google, Tls: true));
 
-        var echo = await GetOverTlsAsync(mesh, $"https://{Google}/");
+        var echo = await AppHttps.GetAsync(mesh, $"https://{Google}/");
 
         Assert.Equal(Google, echo.Host);
         Assert.True(echo.Tls);
         Assert.Equal(Google, echo.Sni);
-        var line = await TcpLineAsync(mesh, $"cluster=outbound|443||{Google} ");
+        var line = await AppHttps.TcpLineAsync(mesh, $"cluster=outbound|443||{Google} ");
         Assert.Contains("[sidecar] \"- - -\" 0 - ", line, StringComparison.Ordinal);
         Assert.Contains($"sni={Google} ", line, StringComparison.Ordinal);
         Assert.DoesNotContain(" bytes_received=0 ", line, StringComparison.Ordinal);
@@ -50,9 +46,9 @@ public sealed class EgressHttpsTaskTests
     {
         await using var mesh = await ConformanceMesh.StartAsync(ServiceEntry("registered.example.com"), new External(Google, Tls: true));
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => GetOverTlsAsync(mesh, $"https://{Google}/"));
+        await Assert.ThrowsAsync<HttpRequestException>(() => AppHttps.GetAsync(mesh, $"https://{Google}/"));
 
-        var line = await TcpLineAsync(mesh, "cluster=BlackHoleCluster ");
+        var line = await AppHttps.TcpLineAsync(mesh, "cluster=BlackHoleCluster ");
         Assert.Contains($"sni={Google} ", line, StringComparison.Ordinal);
         Assert.Equal(0, mesh.Echo(Google).Count);
     }
@@ -63,10 +59,10 @@ public sealed class EgressHttpsTaskTests
     {
         await using var mesh = await ConformanceMesh.StartAsync(ServiceEntry("registered.example.com"), AllowAny, new External(Google, Tls: true));
 
-        var echo = await GetOverTlsAsync(mesh, $"https://{Google}/");
+        var echo = await AppHttps.GetAsync(mesh, $"https://{Google}/");
 
         Assert.Equal(Google, echo.Sni);
-        Assert.Contains($"sni={Google} ", await TcpLineAsync(mesh, "cluster=PassthroughCluster "), StringComparison.Ordinal);
+        Assert.Contains($"sni={Google} ", await AppHttps.TcpLineAsync(mesh, "cluster=PassthroughCluster "), StringComparison.Ordinal);
     }
 
     // wildcard-egress-hosts, "Configure direct traffic to a wildcard host": ServiceEntry *.wikipedia.org, port 443 TLS,
@@ -89,58 +85,9 @@ public sealed class EgressHttpsTaskTests
             """;
         await using var mesh = await ConformanceMesh.StartAsync(yaml, new External("en.wikipedia.org", Tls: true), new External("de.wikipedia.org", Tls: true));
 
-        Assert.Equal("en", (await GetOverTlsAsync(mesh, "https://en.wikipedia.org/wiki/Main_Page")).Hostname);
-        Assert.Equal("de", (await GetOverTlsAsync(mesh, "https://de.wikipedia.org/wiki/Wikipedia:Hauptseite")).Hostname);
-        Assert.Contains("sni=de.wikipedia.org ", await TcpLineAsync(mesh, "cluster=outbound|443||*.wikipedia.org ", count: 2), StringComparison.Ordinal);
+        Assert.Equal("en", (await AppHttps.GetAsync(mesh, "https://en.wikipedia.org/wiki/Main_Page")).Hostname);
+        Assert.Equal("de", (await AppHttps.GetAsync(mesh, "https://de.wikipedia.org/wiki/Wikipedia:Hauptseite")).Hostname);
+        Assert.Contains("sni=de.wikipedia.org ", await AppHttps.TcpLineAsync(mesh, "cluster=outbound|443||*.wikipedia.org ", count: 2), StringComparison.Ordinal);
         Assert.Equal("ORIGINAL_DST", mesh.DumpedCluster("sidecar", "outbound|443||*.wikipedia.org").GetProperty("type").GetString());
-    }
-
-    // An app's HTTPS client, whose proxy is the sidecar and which trusts the test CA the echo hosts' certificates come
-    // from: a new connection per call, closed after it, so the TCP proxy's access-log line is written.
-    private static async Task<EchoRequest> GetOverTlsAsync(ConformanceMesh mesh, string url)
-    {
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            Proxy = new WebProxy(mesh.Url),
-            UseProxy = true,
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = TrustTestCa },
-        })
-        { Timeout = TimeSpan.FromSeconds(20) };
-        using var response = await client.GetAsync(url);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return JsonSerializer.Deserialize<EchoRequest>(await response.Content.ReadAsStringAsync())!;
-    }
-
-    private static bool TrustTestCa(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is not X509Certificate2 server || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
-        {
-            return false;
-        }
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        custom.ChainPolicy.CustomTrustStore.Add(TestCa.Certificate);
-        return custom.Build(server);
-    }
-
-    // The TCP proxy logs when the connection ends, just after the client has closed it: waits up to 5 s for the
-    // count-th sidecar TCP line containing the text.
-    private static async Task<string> TcpLineAsync(ConformanceMesh mesh, string text, int count = 1)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (true)
-        {
-            var lines = mesh.Logs.Where(l => l.StartsWith("[sidecar] \"- - -\"", StringComparison.Ordinal) && l.Contains(text, StringComparison.Ordinal)).ToList();
-            if (lines.Count >= count)
-            {
-                return lines[count - 1];
-            }
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new Xunit.Sdk.XunitException($"no sidecar TCP line with '{text}' (×{count}) in:\n{string.Join('\n', mesh.Logs)}");
-            }
-            await Task.Delay(50);
-        }
     }
 }
