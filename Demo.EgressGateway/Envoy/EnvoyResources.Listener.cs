@@ -44,7 +44,36 @@ public sealed record FilterChain(
 }
 
 /// <summary>envoy.config.listener.v3.FilterChainMatch: the SNI names a chain accepts (empty: any) and the transport protocol (<c>tls</c>, or null: any).</summary>
-public sealed record FilterChainMatch(IReadOnlyList<string> ServerNames, string? TransportProtocol);
+public sealed record FilterChainMatch(IReadOnlyList<string> ServerNames, string? TransportProtocol)
+{
+    /// <summary>
+    /// prefix_ranges: the destination addresses the chain takes (empty: any). Envoy matches them before server names,
+    /// the most specific range first.
+    /// </summary>
+    public IReadOnlyList<CidrRange> PrefixRanges { get; init; } = [];
+}
+
+/// <summary>envoy.config.core.v3.CidrRange: an address prefix and its length in bits.</summary>
+public sealed record CidrRange(string AddressPrefix, uint PrefixLen)
+{
+    /// <summary>Whether <paramref name="address"/> is in the range.</summary>
+    public bool Contains(System.Net.IPAddress address) =>
+        System.Net.IPNetwork.TryParse($"{AddressPrefix}/{PrefixLen}", out var network) && network.Contains(address);
+
+    /// <summary>Istio's form of an address: <c>10.0.0.1</c> (a host: /32 or /128) or <c>10.0.0.0/24</c>; null if it is neither.</summary>
+    public static CidrRange? Parse(string value)
+    {
+        var slash = value.IndexOf('/', StringComparison.Ordinal);
+        var address = slash < 0 ? value : value[..slash];
+        if (!System.Net.IPAddress.TryParse(address, out var ip))
+        {
+            return null;
+        }
+        var bits = ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128u : 32u;
+        return slash < 0 ? new CidrRange(address, bits)
+            : uint.TryParse(value.AsSpan(slash + 1), out var length) && length <= bits ? new CidrRange(address, length) : null;
+    }
+}
 
 /// <summary>
 /// envoy.config.listener.v3.Filter: <c>envoy.filters.network.http_connection_manager</c> with an

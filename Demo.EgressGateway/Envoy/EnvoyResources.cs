@@ -30,6 +30,12 @@ public sealed record ProxyConfig(
     /// </summary>
     public bool ExplicitInternalAddressConfig { get; init; }
 
+    /// <summary>
+    /// istio.networking.nds.v1.NameTable, what istiod sends the sidecar's agent for its DNS proxy: the addresses of each
+    /// service host that has some; null for a gateway. Not Envoy's configuration: the app's name lookups.
+    /// </summary>
+    public NameTable? NameTable { get; init; }
+
     /// <summary>The endpoints of <paramref name="cluster"/>: its load_assignment, or for an EDS cluster what EDS delivered (none: empty).</summary>
     public IReadOnlyList<LbEndpoint> EndpointsOf(Cluster cluster) =>
         (cluster.LoadAssignment ?? EndpointConfigs.FirstOrDefault(e => e.ClusterName == cluster.EdsClusterConfig?.ServiceName))?.LbEndpoints ?? [];
@@ -37,6 +43,17 @@ public sealed record ProxyConfig(
     /// <summary>The secret named <paramref name="name"/>, or null when SDS does not supply it.</summary>
     public Secret? FindSecret(string? name) => name is null ? null : Secrets.FirstOrDefault(s => s.Name == name);
 }
+
+/// <summary>istio.networking.nds.v1.NameTable: host → its addresses (NameInfo.ips) and registry.</summary>
+public sealed record NameTable(IReadOnlyDictionary<string, NameInfo> Table)
+{
+    /// <summary>The first address the DNS proxy answers for <paramref name="host"/>; null if it has none.</summary>
+    public System.Net.IPAddress? Resolve(string host) =>
+        Table.TryGetValue(host.TrimEnd('.'), out var info) && info.Ips.Count > 0 && System.Net.IPAddress.TryParse(info.Ips[0], out var ip) ? ip : null;
+}
+
+/// <summary>istio.networking.nds.v1.NameTable.NameInfo.</summary>
+public sealed record NameInfo(IReadOnlyList<string> Ips, string Registry);
 
 /// <summary>envoy.config.core.v3.Address: a socket address.</summary>
 public sealed record Address(SocketAddress SocketAddress);

@@ -60,6 +60,44 @@ public static partial class IstioTranslator
             listeners.Sort((a, b) => a.Port.CompareTo(b.Port));
         }
 
+        // listener.go / tcp.go buildSidecarOutboundTCPListenerOptsForPortOrUDS: a TCP service port gets a TCP proxy chain to
+        // outbound|port||host, matching the service's addresses (Istio: a listener per address and port; here one listener
+        // per port, the addresses as the chain's prefix_ranges) or, without addresses, any destination on the port.
+        private void AddSidecarTcpChains(List<Listener> listeners)
+        {
+            foreach (var group in _services.Values
+                .SelectMany(service => service.Ports.Where(p => p.Protocol is "TCP" or "MONGO").Select(port => (Service: service, Port: port)))
+                .GroupBy(x => x.Port.Number)
+                .OrderBy(g => g.Key))
+            {
+                var port = group.Key;
+                var chains = group.Select(x =>
+                {
+                    var cluster = ClusterName(port, null, x.Service.Host);
+                    return new FilterChain($"{x.Service.Host}:{port}", new FilterChainMatch([], null)
+                    {
+                        PrefixRanges = [.. x.Service.Addresses.Select(CidrRange.Parse).OfType<CidrRange>()],
+                    }, [new NetworkFilter(NetworkFilter.TcpProxyName, new TcpProxy(cluster, cluster))], null);
+                }).ToList();
+                var name = $"0.0.0.0_{port}";
+                var index = listeners.FindIndex(l => l.Name == name);
+                if (index < 0)
+                {
+                    listeners.Add(new Listener(name, new Address(new SocketAddress("0.0.0.0", port)), chains));
+                }
+                else
+                {
+                    listeners[index] = listeners[index] with { FilterChains = [.. listeners[index].FilterChains, .. chains] };
+                }
+            }
+            listeners.Sort((a, b) => a.Port.CompareTo(b.Port));
+        }
+
+        // Istio's DNS proxy table (pilot/pkg/networking/dns, BuildNameTable): each service host with addresses.
+        private NameTable BuildNameTable() => new(_services.Values
+            .Where(s => s.Addresses.Count > 0)
+            .ToDictionary(s => s.Host, s => new NameInfo([.. s.Addresses.Select(a => a.Split('/')[0])], "External"), StringComparer.OrdinalIgnoreCase));
+
         // tcp.go buildOutboundNetworkFilters: one destination is the TCP proxy's cluster; several are its weighted_clusters.
         private TcpProxy TcpProxyFor(TlsRoute route, int port)
         {

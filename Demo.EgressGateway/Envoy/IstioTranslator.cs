@@ -84,7 +84,11 @@ public static partial class IstioTranslator
         IReadOnlyList<WorkloadEntry> Endpoints,
         IReadOnlyList<string> SubjectAltNames,
         string ConfigSource,
-        bool IsEgressGatewayService);
+        bool IsEgressGatewayService)
+    {
+        /// <summary>The ServiceEntry's addresses (virtual IPs or CIDR ranges); empty: none.</summary>
+        public IReadOnlyList<string> Addresses { get; init; } = [];
+    }
 
     private sealed partial class ProxyTranslation(IstioConfigSet config, MeshEnvironment environment, string proxyNamespace, bool isGateway)
     {
@@ -110,6 +114,7 @@ public static partial class IstioTranslator
             {
                 BuildSidecarListeners(listeners, routeConfigs);
                 AddSidecarTlsChains(listeners);
+                AddSidecarTcpChains(listeners);
             }
             foreach (var service in _services.Values)
             {
@@ -127,6 +132,7 @@ public static partial class IstioTranslator
                 _secrets.Values.OrderBy(s => s.Name, StringComparer.Ordinal).ToList())
             {
                 ExplicitInternalAddressConfig = !Version.GatewayTreatsPrivateAddressesAsInternal,
+                NameTable = isGateway ? null : BuildNameTable(),
             };
         }
 
@@ -146,7 +152,7 @@ public static partial class IstioTranslator
             };
             all.AddRange(config.OfKind<IstioServiceEntry>()
                 .SelectMany(entry => entry.Hosts.Select(host => (Service: new Service(host, NamespaceOf(entry), entry.Ports, entry.Resolution,
-                    entry.Endpoints, entry.SubjectAltNames, ConfigSource(entry), IsEgressGatewayService: false), entry.ExportTo)))
+                    entry.Endpoints, entry.SubjectAltNames, ConfigSource(entry), IsEgressGatewayService: false) { Addresses = entry.Addresses }, entry.ExportTo)))
                 .OrderBy(s => s.Service.Host, StringComparer.Ordinal)
                 .ThenBy(s => s.Service.Namespace, StringComparer.Ordinal));
             bool IsPublic(IReadOnlyList<string> exportTo) => exportTo.Count == 0 || exportTo.Contains("*");

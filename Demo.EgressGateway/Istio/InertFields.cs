@@ -34,10 +34,6 @@ public static class InertFields
         return inert;
     }
 
-    /// <summary>ServiceEntry <c>addresses</c>.</summary>
-    public static readonly InertField ServiceEntryAddresses = Add("ServiceEntry", "spec.addresses",
-        "virtual IPs select TCP listeners by destination address; an HTTP port is routed by Host (Istio's HTTP route configuration per port)");
-
     /// <summary>ServiceEntry <c>location</c> (checked for a valid value).</summary>
     public static readonly InertField ServiceEntryLocation = Add("ServiceEntry", "spec.location",
         "MESH_INTERNAL lets Istio's auto mTLS apply only to endpoints labelled `security.istio.io/tlsMode: istio` (workloads with a sidecar), which a CF host is not; the CF hosts are MESH_EXTERNAL");

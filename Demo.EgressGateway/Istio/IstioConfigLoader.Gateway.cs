@@ -37,12 +37,18 @@ public static partial class IstioConfigLoader
             endpoints.Add(new WorkloadEntry(address, endpointPorts.Where(p => p.Port > 0).ToDictionary(p => p.Key, p => p.Port, StringComparer.Ordinal), labels));
         }
         spec.Refuse(RefusedFields.ServiceEntryWorkloadSelector);
-        spec.Accept(InertFields.ServiceEntryAddresses);
+        var addresses = spec.StringList("addresses");
+        foreach (var address in addresses.Where(a => Envoy.CidrRange.Parse(a) is null))
+        {
+            // validation.go ValidateServiceEntry: ValidateIPSubnet / ValidateIPAddress.
+            spec.Context.Error(spec.Join("addresses"), $"invalid address {address}", spec.NodeOf("addresses"));
+        }
         var subjectAltNames = spec.StringList("subjectAltNames");
         return new ServiceEntry(id, hosts, ports, exportTo, resolution ?? "NONE", endpoints)
         {
             SubjectAltNames = subjectAltNames,
             Location = location ?? "MESH_EXTERNAL",
+            Addresses = addresses,
         };
     }
 

@@ -38,6 +38,9 @@ public sealed record ServiceEntry(
     string Resolution,
     IReadOnlyList<WorkloadEntry> Endpoints) : IstioResource(Id)
 {
+    /// <summary><c>addresses</c>: the service's virtual IPs or CIDR ranges (what the DNS proxy answers for its hosts; a TCP port's chain matches them).</summary>
+    public IReadOnlyList<string> Addresses { get; init; } = [];
+
     public ServiceEntry(ResourceId id, IReadOnlyList<string> hosts, IReadOnlyList<ServicePort> ports)
         : this(id, hosts, ports, [], "DNS", [])
     {

@@ -234,7 +234,9 @@ public sealed partial class MeshRequestHandler
         frame.RetryInFlight = false;
         try
         {
-            var host = cluster.OriginalDestinationHost is not null
+            // An ORIGINAL_DST cluster with an endpoint of its own (a NONE-resolution host) forwards to it; without (the
+            // PassthroughCluster, a wildcard host), to the request's own destination.
+            var host = cluster is { OriginalDestinationHost: not null, Hosts.Count: 0 }
                 ? OriginalDestination(request, cluster)
                 : cluster.PickHost(frame.AttemptedHosts, frame.Route!.Retry.AvoidPreviousHosts,
                     frame.Route.Config.Action is { HashPolicy.Count: > 0 } action ? RingHashLoadBalancer.RequestHash(action.HashPolicy, request.Context) : null);

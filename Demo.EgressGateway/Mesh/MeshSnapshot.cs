@@ -76,12 +76,14 @@ public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChai
     /// The same match restricted by <c>transport_protocol</c>: <c>tls</c> or <c>raw_buffer</c> as the tls_inspector
     /// found it (a chain that names a transport protocol matches only that one); null: any.
     /// </summary>
-    public (FilterChain Chain, RouteConfigurationRuntime? Routes)? Match(string? sni, string? transportProtocol)
+    /// <param name="destination">The connection's destination address (prefix_ranges, matched first, the longest
+    /// prefix winning); null: only chains without prefix ranges apply.</param>
+    public (FilterChain Chain, RouteConfigurationRuntime? Routes)? Match(string? sni, string? transportProtocol, System.Net.IPAddress? destination = null)
     {
         (FilterChain, RouteConfigurationRuntime?)? wildcard = null;
         var wildcardLength = -1;
         (FilterChain, RouteConfigurationRuntime?)? any = null;
-        foreach (var (chain, routes) in chains)
+        foreach (var (chain, routes) in ByDestination(destination))
         {
             if (transportProtocol is not null && chain.FilterChainMatch?.TransportProtocol is { } required && required != transportProtocol)
             {
@@ -111,6 +113,22 @@ public sealed class ListenerRuntime(Listener listener, IReadOnlyList<(FilterChai
             }
         }
         return wildcard ?? any;
+    }
+
+    // filter_chain_manager_impl.cc: destination IP before server names — the chains whose prefix_ranges hold the
+    // destination most specifically, else those without ranges.
+    private IEnumerable<(FilterChain Chain, RouteConfigurationRuntime? Routes)> ByDestination(System.Net.IPAddress? destination)
+    {
+        static IReadOnlyList<CidrRange> Ranges(FilterChain chain) => chain.FilterChainMatch?.PrefixRanges ?? [];
+        if (destination is not null)
+        {
+            var longest = chains.SelectMany(c => Ranges(c.Chain)).Where(r => r.Contains(destination)).Select(r => (long)r.PrefixLen).DefaultIfEmpty(-1).Max();
+            if (longest >= 0)
+            {
+                return chains.Where(c => Ranges(c.Chain).Any(r => r.PrefixLen == longest && r.Contains(destination)));
+            }
+        }
+        return chains.Where(c => Ranges(c.Chain).Count == 0);
     }
 }
 
@@ -362,8 +380,9 @@ public sealed class ClusterRuntime
     public required IReadOnlyList<HostRuntime> Hosts { get; init; }
 
     /// <summary>
-    /// For an ORIGINAL_DST cluster with no endpoints (Istio's PassthroughCluster): makes the host for a request's
-    /// original destination (address, port). Envoy's original_dst_cluster.cc adds a host per destination address on
+    /// For an ORIGINAL_DST cluster: makes the host for a connection's or a request's original destination (address,
+    /// port) — what a TCP proxy on the cluster connects to, and, when the cluster has no endpoints (Istio's
+    /// PassthroughCluster), what its HTTP requests go to. Envoy's original_dst_cluster.cc adds a host per destination address on
     /// first use; here the destination is the request's Host, as the app dialled it through its sidecar.
     /// </summary>
     public Func<string, int, HostRuntime>? OriginalDestinationHost { get; init; }

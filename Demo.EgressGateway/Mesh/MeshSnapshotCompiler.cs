@@ -175,7 +175,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             IsEgressGateway = isEgressGateway,
             Hosts = endpoints.Select(Host).ToList(),
             // An ORIGINAL_DST cluster without endpoints (Istio's PassthroughCluster): each request's own destination.
-            OriginalDestinationHost = cluster.Type == "ORIGINAL_DST" && endpoints.Count == 0
+            OriginalDestinationHost = cluster.Type == "ORIGINAL_DST"
                 ? (address, port) => Host(LbEndpoint.At(address, port))
                 : null,
             Pool = pool,

@@ -47,18 +47,29 @@ public sealed class SidecarTunnel(MeshSnapshotProvider configs, TcpProxyFilter t
         }
         await connection.Transport.Output.WriteAsync(Established, connection.ConnectionClosed);
         var (inspection, hello) = await TlsInspector.InspectAsync(connection, logger);
-        switch (inspection)
+        if (inspection == TlsInspection.NeedMoreData)
         {
-            case TlsInspection.NeedMoreData:
-                connection.Abort();
-                return;
-            case TlsInspection.RawBuffer:
-                // Plain text through the tunnel: the HTTP listener of the port, as an intercepted HTTP connection.
-                await http(connection);
-                return;
+            connection.Abort();
+            return;
         }
         var sidecar = configs.Current.Sidecar;
-        if (sidecar.FindListener(port)?.Match(hello!.ServerName, "tls") is { Chain.TcpProxy: { } proxy })
+        // The address the app connected to: an IP as it is, a name as Istio's DNS proxy answers it (NameTable).
+        var address = System.Net.IPAddress.TryParse(host, out var ip) ? ip : sidecar.Config.NameTable?.Resolve(host);
+        var listener = sidecar.FindListener(port);
+        if (inspection == TlsInspection.RawBuffer)
+        {
+            if (listener?.Match(null, "raw_buffer", address) is { Chain.TcpProxy: { } tcp })
+            {
+                // A TCP service's chain (an http-proxy task's corporate proxy): the bytes go on as they are.
+                var tcpCluster = tcp.PickCluster();
+                await tcpProxy.ProxyAsync(connection, ActiveStream.Sidecar, tcpCluster, sidecar.FindCluster(tcpCluster), (host, port), null);
+                return;
+            }
+            // Plain text through the tunnel: the HTTP listener of the port, as an intercepted HTTP connection.
+            await http(connection);
+            return;
+        }
+        if (listener?.Match(hello!.ServerName, "tls", address) is { Chain.TcpProxy: { } proxy })
         {
             var cluster = proxy.PickCluster();
             await tcpProxy.ProxyAsync(connection, ActiveStream.Sidecar, cluster, sidecar.FindCluster(cluster), (host, port), hello.ServerName);

@@ -24,7 +24,7 @@ public static class AppHttps
         return JsonSerializer.Deserialize<EchoRequest>(await response.Content.ReadAsStringAsync())!;
     }
 
-    private static bool TrustTestCa(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    public static bool TrustTestCa(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         if (certificate is not X509Certificate2 server || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
         {
