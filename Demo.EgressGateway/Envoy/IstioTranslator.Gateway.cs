@@ -31,6 +31,11 @@ public static partial class IstioTranslator
                         chains.AddRange(BuildPassthroughChains(gateway, server, index, port));
                         continue;
                     }
+                    if (server.TlsMode is null && server.Port.Protocol is "TCP" or "MONGO")
+                    {
+                        chains.AddRange(BuildTcpServerChain(gateway, index, port));
+                        continue;
+                    }
                     var terminatesTls = server.TlsMode is "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL";
                     var routeName = terminatesTls
                         ? $"https.{port}.{server.Port.Name ?? "https"}.{gateway.Id.Name}.{gatewayNamespace}"
@@ -73,9 +78,29 @@ public static partial class IstioTranslator
                         if (serverNames.Count > 0)
                         {
                             yield return TcpProxyChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}].{vs.Id.Name}.tls[{route.Index}]",
-                                serverNames, TcpProxyFor(route, port));
+                                serverNames, TcpProxyFor(route.Route, port));
                         }
                     }
+                }
+            }
+        }
+
+        // gateway.go buildGatewayTCPBasedFilterChains: a TCP server's one chain, a TCP proxy to the first tcp route of a
+        // VirtualService bound to its Gateway that applies to the port; none: no chain (the connection is closed, NR).
+        private IEnumerable<FilterChain> BuildTcpServerChain(IstioGateway gateway, int index, int port)
+        {
+            var gatewayNamespace = NamespaceOf(gateway);
+            var gatewayName = $"{gatewayNamespace}/{gateway.Id.Name}";
+            foreach (var vs in VirtualServicesBoundTo(gatewayName))
+            {
+                var vsNamespace = NamespaceOf(vs);
+                var route = vs.Tcp.FirstOrDefault(r => r.Match.Count == 0 || r.Match.Any(m => (m.Port is null || m.Port == port)
+                    && (m.Gateways.Count == 0 || m.Gateways.Any(g => ResolveGatewayName(g, vsNamespace) == gatewayName))));
+                if (route is not null)
+                {
+                    yield return new FilterChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}]", null,
+                        [new NetworkFilter(NetworkFilter.TcpProxyName, TcpProxyFor(route.Route, port))], null);
+                    yield break;
                 }
             }
         }

@@ -32,12 +32,12 @@ public static partial class IstioTranslator
                     foreach (var route in vs.Tls)
                     {
                         foreach (var match in route.Match.Where(m => (m.Port is null || m.Port == port)
-                            && TlsSourceMatches(m, [MeshEnvironment.MeshGateway], NamespaceOf(vs), sourceIsWorkload: true)))
+                            && L4SourceMatches(m.Gateways, m.SourceLabels, m.SourceNamespace, [MeshEnvironment.MeshGateway], NamespaceOf(vs), sourceIsWorkload: true)))
                         {
                             var serverNames = match.SniHosts.Where(sni => chains.All(c => !c.FilterChainMatch!.ServerNames.Contains(sni, StringComparer.OrdinalIgnoreCase))).ToList();
                             if (serverNames.Count > 0)
                             {
-                                chains.Add(TcpProxyChain($"{vs.Id.Name}.tls[{route.Index}]:{port}", serverNames, TcpProxyFor(route, port)));
+                                chains.Add(TcpProxyChain($"{vs.Id.Name}.tls[{route.Index}]:{port}", serverNames, TcpProxyFor(route.Route, port)));
                             }
                         }
                     }
@@ -77,7 +77,7 @@ public static partial class IstioTranslator
                     return new FilterChain($"{x.Service.Host}:{port}", new FilterChainMatch([], null)
                     {
                         PrefixRanges = [.. x.Service.Addresses.Select(CidrRange.Parse).OfType<CidrRange>()],
-                    }, [new NetworkFilter(NetworkFilter.TcpProxyName, new TcpProxy(cluster, cluster))], null);
+                    }, [new NetworkFilter(NetworkFilter.TcpProxyName, MeshTcpRoute(x.Service.Host, port) ?? new TcpProxy(cluster, cluster))], null);
                 }).ToList();
                 var name = $"0.0.0.0_{port}";
                 var index = listeners.FindIndex(l => l.Name == name);
@@ -93,35 +93,53 @@ public static partial class IstioTranslator
             listeners.Sort((a, b) => a.Port.CompareTo(b.Port));
         }
 
+        // tcp.go buildSidecarOutboundTCPTLSFilterChainOpts: the first tcp route of a mesh-bound VirtualService for the
+        // host whose match applies to this sidecar and port (a route without matches applies to any); null: none.
+        private TcpProxy? MeshTcpRoute(string host, int port)
+        {
+            foreach (var vs in VisibleVirtualServices().Where(vs => (vs.Gateways.Count == 0 || vs.Gateways.Contains(MeshEnvironment.MeshGateway))
+                && vs.Hosts.Any(h => HostMatches(h, host))))
+            {
+                var route = vs.Tcp.FirstOrDefault(r => r.Match.Count == 0 || r.Match.Any(m => (m.Port is null || m.Port == port)
+                    && L4SourceMatches(m.Gateways, m.SourceLabels, m.SourceNamespace, [MeshEnvironment.MeshGateway], NamespaceOf(vs), sourceIsWorkload: true)));
+                if (route is not null)
+                {
+                    return TcpProxyFor(route.Route, port);
+                }
+            }
+            return null;
+        }
+
         // Istio's DNS proxy table (pilot/pkg/networking/dns, BuildNameTable): each service host with addresses.
         private NameTable BuildNameTable() => new(_services.Values
             .Where(s => s.Addresses.Count > 0)
             .ToDictionary(s => s.Host, s => new NameInfo([.. s.Addresses.Select(a => a.Split('/')[0])], "External"), StringComparer.OrdinalIgnoreCase));
 
         // tcp.go buildOutboundNetworkFilters: one destination is the TCP proxy's cluster; several are its weighted_clusters.
-        private TcpProxy TcpProxyFor(TlsRoute route, int port)
+        private TcpProxy TcpProxyFor(IReadOnlyList<RouteDestination> route, int port)
         {
-            if (route.Route.Count == 1)
+            if (route.Count == 1)
             {
-                var cluster = DestinationCluster(route.Route[0].Destination, port);
+                var cluster = DestinationCluster(route[0].Destination, port);
                 return new TcpProxy(cluster, cluster);
             }
-            var weighted = route.Route.Where(d => (d.Weight ?? 0) > 0)
+            var weighted = route.Where(d => (d.Weight ?? 0) > 0)
                 .Select(d => new TcpProxyClusterWeight(DestinationCluster(d.Destination, port), d.Weight!.Value))
                 .ToList();
             return new TcpProxy(weighted.Count > 0 ? weighted[0].Name : "", null) { WeightedClusters = new TcpProxyWeightedCluster(weighted) };
         }
 
         // route.go / tcp.go matchTLS: the match's gateways (else the VirtualService's), source labels and namespace.
-        private bool TlsSourceMatches(TlsMatch match, IReadOnlyList<string> gatewayNames, string vsNamespace, bool sourceIsWorkload)
+        private bool L4SourceMatches(IReadOnlyList<string> gateways, IReadOnlyDictionary<string, string> sourceLabels, string? sourceNamespace,
+            IReadOnlyList<string> gatewayNames, string vsNamespace, bool sourceIsWorkload)
         {
-            if (match.Gateways.Count > 0)
+            if (gateways.Count > 0)
             {
-                return match.Gateways.Any(g => gatewayNames.Contains(ResolveGatewayName(g, vsNamespace)));
+                return gateways.Any(g => gatewayNames.Contains(ResolveGatewayName(g, vsNamespace)));
             }
             var labels = sourceIsWorkload ? environment.WorkloadLabels : environment.GatewayLabels;
-            return match.SourceLabels.All(l => labels.TryGetValue(l.Key, out var v) && v == l.Value)
-                && (match.SourceNamespace is null || match.SourceNamespace == proxyNamespace);
+            return sourceLabels.All(l => labels.TryGetValue(l.Key, out var v) && v == l.Value)
+                && (sourceNamespace is null || sourceNamespace == proxyNamespace);
         }
 
         private static FilterChain TcpProxyChain(string name, IReadOnlyList<string> serverNames, TcpProxy proxy) =>

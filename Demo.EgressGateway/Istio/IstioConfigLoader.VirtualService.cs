@@ -10,15 +10,15 @@ public static partial class IstioConfigLoader
         var hosts = spec.StringList("hosts", required: true);
         var gateways = spec.StringList("gateways");
         var routes = spec.MapList("http").Select((r, i) => ParseHttpRoute(r, i)).ToList();
-        spec.Refuse(RefusedFields.TcpRoutes);
+        var tcp = ParseTcpRoutes(spec);
         var tls = ParseTlsRoutes(spec, hosts);
-        if (routes.Count == 0 && tls.Count == 0 && spec.NodeOf("tcp") == spec.Node)
+        if (routes.Count == 0 && tls.Count == 0 && tcp.Count == 0)
         {
             // validation.go ValidateVirtualService.
             spec.Context.Error(spec.Path, "http, tcp or tls must be provided in virtual service", spec.Node);
         }
         var exportTo = spec.StringList("exportTo");
-        return new VirtualService(id, hosts, gateways, routes) { ExportTo = exportTo, Tls = tls };
+        return new VirtualService(id, hosts, gateways, routes) { ExportTo = exportTo, Tls = tls, Tcp = tcp };
     }
 
     private static HttpRoute ParseHttpRoute(YamlFields route, int index)

@@ -183,6 +183,20 @@ public sealed record VirtualService(
 
     /// <summary>The <c>tls</c> routes: TLS passed through, chosen by SNI.</summary>
     public IReadOnlyList<TlsRoute> Tls { get; init; } = [];
+
+    /// <summary>The <c>tcp</c> routes: connections passed through, chosen by port.</summary>
+    public IReadOnlyList<TcpRoute> Tcp { get; init; } = [];
+}
+
+/// <summary>A VirtualService <c>tcp</c> route: its matches (none: any connection) and its weighted destinations.</summary>
+public sealed record TcpRoute(int Index, IReadOnlyList<L4Match> Match, IReadOnlyList<RouteDestination> Route);
+
+/// <summary>A <c>tcp</c> route's match (L4MatchAttributes): the port and the gateways (<c>mesh</c> for sidecars).</summary>
+public sealed record L4Match(int? Port, IReadOnlyList<string> Gateways)
+{
+    public IReadOnlyDictionary<string, string> SourceLabels { get; init; } = new Dictionary<string, string>();
+
+    public string? SourceNamespace { get; init; }
 }
 
 /// <summary>A VirtualService <c>tls</c> route: its matches (any may apply) and its weighted destinations.</summary>

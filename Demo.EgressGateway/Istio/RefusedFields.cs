@@ -196,8 +196,9 @@ public static class RefusedFields
     /// <summary>DestinationRule tls.caCrl.</summary>
     public static readonly RefusedField CaCrl = AnyValue("DestinationRule", "spec.trafficPolicy.tls.caCrl", "certificate revocation lists");
 
-    /// <summary>VirtualService spec.tcp.</summary>
-    public static readonly RefusedField TcpRoutes = AnyValue("VirtualService", "spec.tcp", "TCP routes");
+    /// <summary>VirtualService tcp match destinationSubnets.</summary>
+    public static readonly RefusedField TcpDestinationSubnets = AnyValue("VirtualService", "spec.tcp[].match[].destinationSubnets",
+        "destination subnets: the service's addresses select its chain; a route's own subnets are not matched");
 
     /// <summary>VirtualService tls match destinationSubnets.</summary>
     public static readonly RefusedField TlsDestinationSubnets = AnyValue("VirtualService", "spec.tls[].match[].destinationSubnets",

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using System.Text.Json;
 
 namespace Demo.Conformance.Tests;
@@ -55,5 +57,33 @@ public static class AppHttps
             }
             await Task.Delay(50);
         }
+    }
+
+    // What iptables does with the app's connect(): the connection reaches the sidecar; locally, a CONNECT to it.
+    public static async ValueTask<Stream> InterceptedAsync(ConformanceMesh mesh, DnsEndPoint destination, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Loopback, mesh.Url.Port, cancellationToken);
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {destination.Host}:{destination.Port} HTTP/1.1\r\nHost: {destination.Host}:{destination.Port}\r\n\r\n"), cancellationToken);
+        var head = await ReadHeadAsync(stream, cancellationToken);
+        Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
+        return stream;
+    }
+
+    // An HTTP head, byte by byte up to its blank line (nothing after it is read).
+    public static async Task<string> ReadHeadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var head = new StringBuilder();
+        var one = new byte[1];
+        while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await stream.ReadAsync(one, cancellationToken) == 0)
+            {
+                throw new IOException($"the connection ended inside the head: {head}");
+            }
+            head.Append((char)one[0]);
+        }
+        return head.ToString();
     }
 }

@@ -47,7 +47,7 @@ public sealed class HttpProxyTaskTests
             Proxy = new WebProxy($"http://127.0.0.1:{squid.Port}"),
             UseProxy = true,
             SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = AppHttps.TrustTestCa },
-            ConnectCallback = (context, cancellationToken) => InterceptedAsync(mesh, context.DnsEndPoint, cancellationToken),
+            ConnectCallback = (context, cancellationToken) => AppHttps.InterceptedAsync(mesh, context.DnsEndPoint, cancellationToken),
         });
         using var response = await client.GetAsync("https://en.wikipedia.org/wiki/Main_Page");
         var echo = JsonSerializer.Deserialize<EchoRequest>(await response.Content.ReadAsStringAsync())!;
@@ -60,18 +60,6 @@ public sealed class HttpProxyTaskTests
         var line = await AppHttps.TcpLineAsync(mesh, $"cluster=outbound|{squid.Port}||my-company-proxy.com ");
         Assert.Contains("[sidecar] \"- - -\" 0 - ", line, StringComparison.Ordinal);
         Assert.Contains($"upstream=127.0.0.1:{squid.Port} ", line, StringComparison.Ordinal);
-    }
-
-    // What iptables does with the app's connect(): the connection reaches the sidecar; locally, a CONNECT to it.
-    private static async ValueTask<Stream> InterceptedAsync(ConformanceMesh mesh, DnsEndPoint destination, CancellationToken cancellationToken)
-    {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(IPAddress.Loopback, mesh.Url.Port, cancellationToken);
-        var stream = new NetworkStream(socket, ownsSocket: true);
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"CONNECT {destination.Host}:{destination.Port} HTTP/1.1\r\nHost: {destination.Host}:{destination.Port}\r\n\r\n"), cancellationToken);
-        var head = await CorporateProxy.ReadHeadAsync(stream, cancellationToken);
-        Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
-        return stream;
     }
 
     // A stand-in for the task's Squid, outside the mesh: answers CONNECT host:port with 200 and tunnels to the echo
@@ -119,7 +107,7 @@ public sealed class HttpProxyTaskTests
             using (client)
             {
                 var downstream = client.GetStream();
-                var requestLine = (await ReadHeadAsync(downstream, _stop.Token)).Split("\r\n")[0];
+                var requestLine = (await AppHttps.ReadHeadAsync(downstream, _stop.Token)).Split("\r\n")[0];
                 Requests.Add(string.Join(' ', requestLine.Split(' ').Take(2)));
                 var host = requestLine.Split(' ')[1].Split(':')[0];
                 using var upstream = new TcpClient();
@@ -128,22 +116,6 @@ public sealed class HttpProxyTaskTests
                 var up = upstream.GetStream();
                 await Task.WhenAny(downstream.CopyToAsync(up, _stop.Token), up.CopyToAsync(downstream, _stop.Token));
             }
-        }
-
-        // An HTTP head, byte by byte up to its blank line (nothing after it is read).
-        public static async Task<string> ReadHeadAsync(Stream stream, CancellationToken cancellationToken)
-        {
-            var head = new StringBuilder();
-            var one = new byte[1];
-            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-            {
-                if (await stream.ReadAsync(one, cancellationToken) == 0)
-                {
-                    throw new IOException($"the connection ended inside the head: {head}");
-                }
-                head.Append((char)one[0]);
-            }
-            return head.ToString();
         }
 
         public async ValueTask DisposeAsync()

@@ -37,29 +37,6 @@ public sealed class RefusedFeatureTests
             """), "VirtualService 'unavailable-injection'", "spec.http[0].fault.abort.grpcStatus");
     }
 
-    // Istio's tcp routes (ProxyProtocolFilterAppliedGatewayCase's tcpVirtualService) — TCP is not modelled.
-    [Fact]
-    public async Task TcpRoutesAreRefusedAtLoad()
-    {
-        await AssertRefusedAsync($"""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: proxied-echo
-            spec:
-              hosts:
-                - {B}
-              tcp:
-                - match:
-                    - port: 80
-                  route:
-                    - destination:
-                        host: {B}
-                        port:
-                          number: 80
-            """, "VirtualService 'proxied-echo'", "spec.tcp");
-    }
-
     // Istio's EnvoyFilter (envoyFilterCases, "https with x-forwarded-proto") and RequestAuthentication (jwtClaimRoute)
     // kinds: not applied by the local gateway, so refused, naming the resource and its kind (a networking.istio.io
     // kind) or apiVersion (another group).
