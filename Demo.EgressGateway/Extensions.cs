@@ -39,6 +39,7 @@ public static class Extensions
         builder.Services.AddSingleton<GatewayListenerManager>();
         builder.Services.AddSingleton<ProxyListeners>();
         builder.Services.AddSingleton<TcpProxyFilter>();
+        builder.Services.AddSingleton<DownstreamTlsCredentials>();
         builder.Services.AddSingleton<SidecarTunnel>();
         builder.Services.AddHostedService(services => services.GetRequiredService<GatewayListenerManager>());
         builder.Services.AddHttpForwarder();

@@ -105,20 +105,50 @@ public static partial class IstioTranslator
             }
         }
 
-        // listener.go BuildListenerTLSContext: the served certificate (ISTIO_MUTUAL: the workload's, over SDS "default"),
-        // the client validation context for the servers that validate clients (the mesh root, ROOTCA, and the server's
-        // subjectAltNames as exact matchers), require_client_certificate for ISTIO_MUTUAL and MUTUAL, and the HTTP ALPN.
-        private static DownstreamTlsContext BuildListenerTlsContext(GatewayServer server)
+        // listener.go BuildListenerTLSContext: the served certificate — ISTIO_MUTUAL the workload's (SDS "default"), the
+        // other modes the credentialName's (kubernetes://<name>) or the files' (file-cert:<cert>~<key>) —, the client
+        // validation context for the modes that validate clients (ISTIO_MUTUAL: the mesh root, ROOTCA; MUTUAL and
+        // OPTIONAL_MUTUAL: kubernetes://<name>-cacert or file-root:<ca>) with the server's subjectAltNames as exact
+        // matchers, and require_client_certificate for ISTIO_MUTUAL and MUTUAL.
+        private DownstreamTlsContext BuildListenerTlsContext(GatewayServer server)
         {
             var validatesClient = server.TlsMode is "ISTIO_MUTUAL" or "MUTUAL" or "OPTIONAL_MUTUAL";
+            var credentials = server.Credentials;
+            var certificate = credentials is null ? SdsSecretConfig.WorkloadCertificate
+                : credentials.CredentialName is { Length: > 0 } name ? MeshEnvironment.CredentialResource(name)
+                : $"file-cert:{credentials.ServerCertificate}~{credentials.PrivateKey}";
+            var rootCa = credentials is null ? SdsSecretConfig.MeshRoot
+                : credentials.CredentialName is { Length: > 0 } caName ? MeshEnvironment.CaCredentialResource(caName)
+                : $"file-root:{credentials.CaCertificates}";
+            if (credentials is not null)
+            {
+                AddServerSecrets(credentials, certificate, validatesClient ? rootCa : null);
+            }
             var validation = validatesClient
                 ? new CombinedCertificateValidationContext(
                     new DefaultValidationContext([.. server.SubjectAltNames.Select(name => new StringMatcher(name, null, null))]),
-                    new SdsSecretConfig(SdsSecretConfig.MeshRoot))
+                    new SdsSecretConfig(rootCa))
                 : null;
             return new DownstreamTlsContext(
-                new CommonTlsContext([new SdsSecretConfig(SdsSecretConfig.WorkloadCertificate)], validation),
+                new CommonTlsContext([new SdsSecretConfig(certificate)], validation),
                 RequireClientCertificate: server.TlsMode is "ISTIO_MUTUAL" or "MUTUAL");
+        }
+
+        // What the gateway's agent serves over SDS for a server's names: the Secret's (EgressGateway:Credentials) or the
+        // files' certificate and key, and its CA; a name nothing supplies is left out.
+        private void AddServerSecrets(ServerCredentials credentials, string certificateName, string? caName)
+        {
+            var keyPair = credentials.CredentialName is { Length: > 0 } name ? environment.KeyCertForCredential(name)
+                : MeshEnvironment.IsUsableKeyPair(credentials.ServerCertificate, credentials.PrivateKey) ? (credentials.ServerCertificate!, credentials.PrivateKey!) : null;
+            if (keyPair is var (certificate, key))
+            {
+                _secrets.TryAdd(certificateName, new Secret(certificateName, new TlsCertificate(new DataSource(certificate), new DataSource(key)), null));
+            }
+            var ca = credentials.CredentialName is { Length: > 0 } caCredential ? environment.CaForCredential(caCredential) : credentials.CaCertificates;
+            if (caName is not null && ca is not null && File.Exists(ca))
+            {
+                _secrets.TryAdd(caName, new Secret(caName, null, new SecretValidationContext(new DataSource(ca))));
+            }
         }
 
         private RouteConfiguration BuildGatewayRouteConfig(string name, int port, IReadOnlyList<(IstioGateway Gateway, GatewayServer Server)> servers)

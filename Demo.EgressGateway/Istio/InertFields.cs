@@ -58,14 +58,6 @@ public static class InertFields
     public static readonly InertField ServerName = Add("Gateway", "spec.servers[].name",
         "a label for the server in istiod's output; no traffic depends on it");
 
-    /// <summary>Gateway server TLS credentials.</summary>
-    public static readonly IReadOnlyList<InertField> ServerCredentials =
-    [
-        .. new[] { "serverCertificate", "privateKey", "caCertificates", "credentialName", "credentialNames", "tlsCertificates" }
-            .Select(key => Add("Gateway", $"spec.servers[].tls.{key}",
-                "the gateway's own certificate: the local gateway's listener presents its mesh workload certificate (from the in-memory mesh CA) for every TLS server")),
-    ];
-
     /// <summary>Gateway server tls.subjectAltNames on a SIMPLE server.</summary>
     public static readonly InertField SimpleServerSubjectAltNames = Add("Gateway", "spec.servers[].tls.subjectAltNames",
         "on a SIMPLE server only (the other modes check the client certificate's SANs against it): istiod writes no client validation context for SIMPLE (listener.go `BuildListenerTLSContext`)");

@@ -75,6 +75,7 @@ public static partial class IstioConfigLoader
             var port = server.Map("port", required: true) is { } p ? ParsePort(p) : new ServicePort(0, null, null);
             var hosts = server.StringList("hosts", required: true);
             string? tlsMode = null;
+            ServerCredentials? credentials = null;
             IReadOnlyList<string> subjectAltNames = [];
             if (server.Map("tls") is { } tls)
             {
@@ -91,10 +92,7 @@ public static partial class IstioConfigLoader
                 {
                     tls.RefuseValue(RefusedFields.HttpsRedirect, "true");
                 }
-                foreach (var credential in InertFields.ServerCredentials)
-                {
-                    tls.Accept(credential);
-                }
+                credentials = ParseServerCredentials(tls, tlsMode);
                 // Handshake parameters and client-certificate checks would act on that wire. listener.go
                 // BuildListenerTLSContext writes TLS versions and cipher suites (applyServerTLSSettings) only for
                 // SIMPLE/MUTUAL/OPTIONAL_MUTUAL servers, and the SPKI/hash pins only in their validation context; for
@@ -130,8 +128,63 @@ public static partial class IstioConfigLoader
             server.Accept(InertFields.ServerDefaultEndpoint);
             server.Accept(InertFields.ServerName);
             server.RejectUnknown();
-            servers.Add(new GatewayServer(port, hosts, tlsMode) { SubjectAltNames = subjectAltNames });
+            servers.Add(new GatewayServer(port, hosts, tlsMode) { SubjectAltNames = subjectAltNames, Credentials = credentials });
         }
         return new Gateway(id, selector, servers);
+    }
+
+    // The server's own certificate and client CA, with istiod's webhook rules (validation.go validateTLSOptions):
+    // ISTIO_MUTUAL takes none (the workload certificate); SIMPLE, MUTUAL and OPTIONAL_MUTUAL take a credentialName or
+    // serverCertificate/privateKey (and for the mutual modes caCertificates); PASSTHROUGH ignores them (a warning).
+    private static ServerCredentials? ParseServerCredentials(YamlFields tls, string? tlsMode)
+    {
+        var credentials = new ServerCredentials(tls.String("credentialName"), tls.String("serverCertificate"), tls.String("privateKey"),
+            tls.String("caCertificates"));
+        tls.Refuse(RefusedFields.ServerCredentialNames);
+        tls.Refuse(RefusedFields.ServerTlsCertificates);
+        var given = new[] { ("serverCertificate", credentials.ServerCertificate, "server certificate"), ("privateKey", credentials.PrivateKey, "private key"),
+            ("caCertificates", credentials.CaCertificates, "CA bundle"), ("credentialName", credentials.CredentialName, "credentialName") }
+            .Where(f => !string.IsNullOrEmpty(f.Item2)).ToList();
+        switch (tlsMode)
+        {
+            case "ISTIO_MUTUAL":
+                foreach (var (field, _, what) in given)
+                {
+                    tls.Context.Error(tls.Join(field), $"ISTIO_MUTUAL TLS cannot have associated {what}", tls.NodeOf(field));
+                }
+                return null;
+            case "PASSTHROUGH" or "AUTO_PASSTHROUGH":
+                if (given.Count > 0)
+                {
+                    tls.Context.Warning(tls.Join(given[0].Item1), $"{tlsMode} mode does not use certificates, they will be ignored", tls.NodeOf(given[0].Item1));
+                }
+                return null;
+            case "SIMPLE" or "MUTUAL" or "OPTIONAL_MUTUAL":
+                var prefix = tlsMode == "SIMPLE" ? "SIMPLE TLS" : "MUTUAL TLS";
+                if (!string.IsNullOrEmpty(credentials.CredentialName))
+                {
+                    if (!string.IsNullOrEmpty(credentials.ServerCertificate) && !string.IsNullOrEmpty(credentials.PrivateKey))
+                    {
+                        tls.Context.Error(tls.Join("credentialName"),
+                            "only one of credential_name, credential_names, server_certificate/private_key, tls_certificates should be specified", tls.NodeOf("credentialName"));
+                    }
+                    return credentials;
+                }
+                if (tlsMode != "SIMPLE" && string.IsNullOrEmpty(credentials.CaCertificates))
+                {
+                    tls.Context.Error(tls.Join("caCertificates"), $"{prefix} requires a client CA bundle", tls.Node);
+                }
+                if (string.IsNullOrEmpty(credentials.ServerCertificate))
+                {
+                    tls.Context.Error(tls.Join("serverCertificate"), $"{prefix} requires a server certificate", tls.Node);
+                }
+                if (string.IsNullOrEmpty(credentials.PrivateKey))
+                {
+                    tls.Context.Error(tls.Join("privateKey"), $"{prefix} requires a private key", tls.Node);
+                }
+                return credentials;
+            default:
+                return null;
+        }
     }
 }

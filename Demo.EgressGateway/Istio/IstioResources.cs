@@ -74,7 +74,17 @@ public sealed record GatewayServer(ServicePort Port, IReadOnlyList<string> Hosts
     /// certificate the CA signed). Read for the modes that validate a client (ISTIO_MUTUAL, MUTUAL, OPTIONAL_MUTUAL).
     /// </summary>
     public IReadOnlyList<string> SubjectAltNames { get; init; } = [];
+
+    /// <summary>A SIMPLE, MUTUAL or OPTIONAL_MUTUAL server's own certificate and client CA; null for the other modes.</summary>
+    public ServerCredentials? Credentials { get; init; }
 }
+
+/// <summary>
+/// A Gateway server's TLS credentials: a <paramref name="CredentialName"/> (a Kubernetes Secret; locally
+/// EgressGateway:Credentials) or PEM files (<paramref name="ServerCertificate"/>, <paramref name="PrivateKey"/>,
+/// <paramref name="CaCertificates"/> for the client CA).
+/// </summary>
+public sealed record ServerCredentials(string? CredentialName, string? ServerCertificate, string? PrivateKey, string? CaCertificates);
 
 public sealed record DestinationRule(ResourceId Id, string Host, TrafficPolicy? TrafficPolicy, IReadOnlyList<Subset> Subsets)
     : IstioResource(Id)

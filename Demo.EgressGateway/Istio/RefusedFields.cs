@@ -83,6 +83,14 @@ public static class RefusedFields
     public static readonly RefusedField GatewayPassthrough = Add("Gateway", "spec.servers[].tls.mode", "`AUTO_PASSTHROUGH`",
         "<value> (SNI-DNAT to a mesh service, for multi-network east-west gateways) is not modelled by the local egress gateway; use PASSTHROUGH with tls routes");
 
+    /// <summary>Gateway server tls.credentialNames.</summary>
+    public static readonly RefusedField ServerCredentialNames = AnyValue("Gateway", "spec.servers[].tls.credentialNames",
+        "several server certificates (RSA and ECDSA) from several Secrets; use credentialName");
+
+    /// <summary>Gateway server tls.tlsCertificates.</summary>
+    public static readonly RefusedField ServerTlsCertificates = AnyValue("Gateway", "spec.servers[].tls.tlsCertificates",
+        "several server certificates from files; use serverCertificate and privateKey");
+
     /// <summary>Gateway server tls.httpsRedirect: true.</summary>
     public static readonly RefusedField HttpsRedirect = Add("Gateway", "spec.servers[].tls.httpsRedirect", "`true`",
         "is not modelled by the local egress gateway (a 301 to https)");

@@ -108,11 +108,22 @@ public sealed class GatewayConnectionHandler(
     {
         var tls = chain.DownstreamTls!;
         var manager = services.GetRequiredService<GatewayListenerManager>();
+        var credentials = services.GetRequiredService<DownstreamTlsCredentials>();
+        var gateway = configs.Current.Xds.Gateway;
+        var served = credentials.ServerCertificate(gateway, tls,
+            () => authority.WorkloadCertificateContext(manager.Namespace, GatewayListenerManager.ServiceAccount), out var missing);
+        if (served is null)
+        {
+            // Envoy's not-ready secret: the listener's TLS context has no certificate, every handshake fails.
+            Log.DownstreamHandshakeFailed(logger, hello.ServerName ?? "-", port, $"Secret is not supplied by SDS: {missing}");
+            connection.Abort();
+            return;
+        }
         string? peer = null;
         string? refusal = null;
         var options = new SslServerAuthenticationOptions
         {
-            ServerCertificateContext = authority.WorkloadCertificateContext(manager.Namespace, GatewayListenerManager.ServiceAccount),
+            ServerCertificateContext = served,
             CertificateChainPolicy = authority.ChainPolicy(),
             // A validation context asks the client for a certificate; require_client_certificate refuses a client
             // without one (ISTIO_MUTUAL, MUTUAL), otherwise (OPTIONAL_MUTUAL) none is accepted.
@@ -128,13 +139,14 @@ public sealed class GatewayConnectionHandler(
                     refusal = "the client presented no certificate";
                     return tls.RequireClientCertificate != true;
                 }
-                if (!authority.ValidatePeer(certificate, x509Chain, errors, out peer, out var reason))
+                if (!credentials.ValidateClient(gateway, tls, certificate, x509Chain, errors, out var identities, out var reason))
                 {
                     refusal = reason;
                     return false;
                 }
+                peer = identities.FirstOrDefault();
                 // The validation context's match_subject_alt_names (exact): a mesh certificate's one SAN is its identity.
-                if (tls.MatchSubjectAltNames is { Count: > 0 } names && !names.Contains(peer!, StringComparer.Ordinal))
+                if (tls.MatchSubjectAltNames is { Count: > 0 } names && !identities.Any(i => names.Contains(i, StringComparer.Ordinal)))
                 {
                     refusal = $"the client's identity {peer} is none of subjectAltNames [{string.Join(", ", names)}]";
                     return false;
