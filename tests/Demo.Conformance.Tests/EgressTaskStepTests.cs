@@ -160,4 +160,99 @@ public sealed class EgressTaskStepTests
         Assert.StartsWith("[gateway] \"GET /politics HTTP/2\" 200 ", gateway.Line, StringComparison.Ordinal);
         Assert.Contains($"cluster=outbound|443||{Cnn} ", gateway.Line, StringComparison.Ordinal);
     }
+
+    // wildcard-egress-hosts, "Wildcard configuration for a single hosting server": snip_…_1–_3 apply a ServiceEntry for
+    // www.wikipedia.org (443 TLS), a Gateway server 443 TLS PASSTHROUGH for *.wikipedia.org, the gateway's subset and a
+    // VirtualService whose tls routes send *.wikipedia.org to the gateway and on to www.wikipedia.org:443; test.sh checks
+    // the en and de titles (each name's own TLS, passed through to the one hosting server) and _4, the gateway's log with
+    // outbound|443||www.wikipedia.org.
+    [Fact]
+    public async Task EveryWikipediaNameReachesTheOneHostingServerThroughThePassthroughGateway()
+    {
+        const string yaml = $"""
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata:
+              name: www-wikipedia
+            spec:
+              hosts:
+                - www.wikipedia.org
+              ports:
+                - number: 443
+                  name: https
+                  protocol: TLS
+              resolution: DNS
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata:
+              name: istio-egressgateway
+            spec:
+              selector:
+                istio: egressgateway
+              servers:
+                - port:
+                    number: 443
+                    name: https
+                    protocol: HTTPS
+                  hosts:
+                    - "*.wikipedia.org"
+                  tls:
+                    mode: PASSTHROUGH
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: egressgateway-for-wikipedia
+            spec:
+              host: {ConformanceMesh.EgressGatewayService}
+              subsets:
+                - name: wikipedia
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: direct-wikipedia-through-egress-gateway
+            spec:
+              hosts:
+                - "*.wikipedia.org"
+              gateways:
+                - mesh
+                - istio-egressgateway
+              tls:
+                - match:
+                    - gateways:
+                        - mesh
+                      port: 443
+                      sniHosts:
+                        - "*.wikipedia.org"
+                  route:
+                    - destination:
+                        host: {ConformanceMesh.EgressGatewayService}
+                        subset: wikipedia
+                        port:
+                          number: 443
+                - match:
+                    - gateways:
+                        - istio-egressgateway
+                      port: 443
+                      sniHosts:
+                        - "*.wikipedia.org"
+                  route:
+                    - destination:
+                        host: www.wikipedia.org
+                        port:
+                          number: 443
+                      weight: 100
+            """;
+        await using var mesh = await ConformanceMesh.StartAsync(yaml, new External("www.wikipedia.org", Tls: true));
+
+        var en = await AppHttps.GetAsync(mesh, "https://en.wikipedia.org/wiki/Main_Page");
+        var de = await AppHttps.GetAsync(mesh, "https://de.wikipedia.org/wiki/Wikipedia:Hauptseite");
+
+        Assert.Equal(("www", "en.wikipedia.org"), (en.Hostname, en.Sni));
+        Assert.Equal(("www", "de.wikipedia.org"), (de.Hostname, de.Sni));
+        var gateway = await AppHttps.TcpLineAsync(mesh, "cluster=outbound|443||www.wikipedia.org ", count: 2, stage: "gateway");
+        Assert.Contains("sni=de.wikipedia.org ", gateway, StringComparison.Ordinal);
+    }
 }
