@@ -25,6 +25,7 @@ public sealed record Cluster(string Name, string Type, TimeSpan ConnectTimeout, 
     /// <summary>ring_hash_lb_config (Istio: consistentHash's minimumRingSize); null: Envoy's 1024.</summary>
     public RingHashLbConfig? RingHashLbConfig { get; init; }
 
+    /// <summary>outlier_detection; null: none (Istio writes it only for a DestinationRule's outlierDetection).</summary>
     public OutlierDetection? OutlierDetection { get; init; }
 
     /// <summary>common_lb_config.healthy_panic_threshold: Istio writes outlierDetection.minHealthPercent (0 unless set) when outlier detection is on.</summary>
@@ -36,6 +37,7 @@ public sealed record Cluster(string Name, string Type, TimeSpan ConnectTimeout, 
     /// <summary>The endpoints of a cluster that is not EDS.</summary>
     public ClusterLoadAssignment? LoadAssignment { get; init; }
 
+    /// <summary>transport_socket: TLS to the upstream (<see cref="UpstreamTlsContext"/>); null: plain text.</summary>
     public TransportSocket<UpstreamTlsContext>? TransportSocket { get; init; }
 
     /// <summary>typed_extension_protocol_options: the HTTP protocol options (HTTP/2, idle timeouts, auto SNI/SAN); null: Envoy's defaults.</summary>
@@ -45,6 +47,7 @@ public sealed record Cluster(string Name, string Type, TimeSpan ConnectTimeout, 
     [JsonIgnore]
     public UpstreamTlsContext? UpstreamTls => TransportSocket?.TypedConfig;
 
+    /// <summary>The HTTP protocol options of <see cref="TypedExtensionProtocolOptions"/>; null: Envoy's defaults.</summary>
     [JsonIgnore]
     public HttpProtocolOptions? HttpProtocolOptions => TypedExtensionProtocolOptions?.HttpProtocolOptions;
 

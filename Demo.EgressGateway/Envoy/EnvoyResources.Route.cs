@@ -36,26 +36,35 @@ public sealed record VirtualHost(string Name, IReadOnlyList<string> Domains, IRe
 /// </summary>
 public sealed record Route(string? Name, RouteMatch Match)
 {
+    /// <summary>The proto's <c>route</c>: forward to a cluster or weighted clusters; null for a redirect or direct response.</summary>
     [JsonPropertyName("route")]
     public RouteAction? Action { get; init; }
 
+    /// <summary>redirect: answer with a redirect (no upstream).</summary>
     public RedirectAction? Redirect { get; init; }
 
+    /// <summary>direct_response: answer with a status and body (no upstream; Istio's block_all).</summary>
     public DirectResponseAction? DirectResponse { get; init; }
 
+    /// <summary>metadata.filter_metadata.istio: the VirtualService's config path; null for routes istiod makes itself.</summary>
     public Metadata<RouteIstioMetadata>? Metadata { get; init; }
 
+    /// <summary>decorator; null: none (the span is named after the Host and port).</summary>
     public Decorator? Decorator { get; init; }
 
+    /// <summary>typed_per_filter_config: the fault and CORS filters' configuration for this route; null: none.</summary>
     public TypedPerFilterConfig? TypedPerFilterConfig { get; init; }
 
     /// <summary>request_headers_to_add: Istio's <c>set</c> (OVERWRITE_IF_EXISTS_OR_ADD) then <c>add</c> (APPEND_IF_EXISTS_OR_ADD), each sorted by name.</summary>
     public IReadOnlyList<HeaderValueOption> RequestHeadersToAdd { get; init; } = [];
 
+    /// <summary>request_headers_to_remove (Istio's <c>remove</c>; pseudo-headers and Host left out).</summary>
     public IReadOnlyList<string> RequestHeadersToRemove { get; init; } = [];
 
+    /// <summary>response_headers_to_add, as <see cref="RequestHeadersToAdd"/> for the response.</summary>
     public IReadOnlyList<HeaderValueOption> ResponseHeadersToAdd { get; init; } = [];
 
+    /// <summary>response_headers_to_remove.</summary>
     public IReadOnlyList<string> ResponseHeadersToRemove { get; init; } = [];
 
     /// <summary>The fault filter's per-route config; null: none.</summary>
@@ -143,10 +152,13 @@ public sealed record RuntimeFractionalPercent(FractionalPercent DefaultValue);
 /// </summary>
 public sealed record HashPolicy(HeaderHashPolicy? Header, QueryParameterHashPolicy? QueryParameter, ConnectionPropertiesHashPolicy? ConnectionProperties);
 
+/// <summary>HashPolicy.Header: hash the value of a request header (Istio's httpHeaderName).</summary>
 public sealed record HeaderHashPolicy(string HeaderName);
 
+/// <summary>HashPolicy.QueryParameter: hash the value of a query parameter (Istio's httpQueryParameterName).</summary>
 public sealed record QueryParameterHashPolicy(string Name);
 
+/// <summary>HashPolicy.ConnectionProperties: hash the downstream source IP (Istio's useSourceIp).</summary>
 public sealed record ConnectionPropertiesHashPolicy(bool SourceIp);
 
 /// <summary>envoy.config.route.v3.WeightedCluster: a cluster is picked with probability weight / Σ weights (no fixed total since Envoy 1.23).</summary>
@@ -155,12 +167,16 @@ public sealed record WeightedCluster(IReadOnlyList<ClusterWeight> Clusters);
 /// <summary>One weighted cluster; <see cref="HostRewriteLiteral"/> is Istio's per-destination Host (headers.request.set.host).</summary>
 public sealed record ClusterWeight(string Name, int Weight, string? HostRewriteLiteral)
 {
+    /// <summary>request_headers_to_add of this destination (Istio's per-destination headers), applied before the route's.</summary>
     public IReadOnlyList<HeaderValueOption> RequestHeadersToAdd { get; init; } = [];
 
+    /// <summary>request_headers_to_remove (Istio's <c>remove</c>; pseudo-headers and Host left out).</summary>
     public IReadOnlyList<string> RequestHeadersToRemove { get; init; } = [];
 
+    /// <summary>response_headers_to_add, as <see cref="RequestHeadersToAdd"/> for the response.</summary>
     public IReadOnlyList<HeaderValueOption> ResponseHeadersToAdd { get; init; } = [];
 
+    /// <summary>response_headers_to_remove.</summary>
     public IReadOnlyList<string> ResponseHeadersToRemove { get; init; } = [];
 }
 
@@ -210,8 +226,10 @@ public sealed record HttpFault(FaultDelay? Delay, FaultAbort? Abort)
     public string TypeUrl => "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault";
 }
 
+/// <summary>envoy.extensions.filters.common.fault.v3.FaultDelay: a fixed delay for the given share of requests.</summary>
 public sealed record FaultDelay(TimeSpan FixedDelay, FractionalPercent Percentage);
 
+/// <summary>envoy.extensions.filters.http.fault.v3.FaultAbort: answer with the status for the given share of requests.</summary>
 public sealed record FaultAbort(int HttpStatus, FractionalPercent Percentage);
 
 /// <summary>
