@@ -45,6 +45,11 @@ public sealed class MutualTlsOriginationCaseTests
         var common = mesh.DumpedCluster("gateway", $"outbound|443||{Server}").GetProperty("transport_socket").GetProperty("typed_config")
             .GetProperty("common_tls_context");
         Assert.Equal($"kubernetes://{credential}", common.GetProperty("tls_certificate_sds_secret_configs")[0].GetProperty("name").GetString());
+        // istio.io egress-gateway-tls-origination(-sds) mtls_test.sh: the gateway's log has "GET / HTTP/1.1" (the hop is
+        // the gateway Service's https port, HTTP/1.1 inside Istio's mTLS).
+        var gateway = mesh.LastAccessLog("gateway").Line;
+        Assert.Contains("\"GET / HTTP/1.1\" 200 ", gateway, StringComparison.Ordinal);
+        Assert.Contains($" cluster=outbound|443||{Server} ", gateway, StringComparison.Ordinal);
     }
 
     // "invalid client cert": a certificate of another CA — the server refuses the handshake → 503, nothing answered.

@@ -179,6 +179,10 @@ public sealed class TlsOriginationCaseTests
         var validation = mesh.DumpedCluster("gateway", $"outbound|443||{Host}").GetProperty("transport_socket").GetProperty("typed_config")
             .GetProperty("common_tls_context").GetProperty("combined_validation_context");
         Assert.Equal("kubernetes://tls-credential-cacert", validation.GetProperty("validation_context_sds_secret_config").GetProperty("name").GetString());
+        // istio.io egress-gateway-tls-origination-sds tls_test.sh: the gateway's log has "GET / HTTP/1.1".
+        var gateway = mesh.LastAccessLog("gateway").Line;
+        Assert.Contains("\"GET / HTTP/1.1\" 200 ", gateway, StringComparison.Ordinal);
+        Assert.Contains($" cluster=outbound|443||{Host} ", gateway, StringComparison.Ordinal);
     }
 
     // TestSimpleTlsOrigination "fake root": credentialName "fake-tls-credential", a CA that did not issue the server's
