@@ -255,4 +255,31 @@ public sealed class EgressTaskStepTests
         var gateway = await AppHttps.TcpLineAsync(mesh, "cluster=outbound|443||www.wikipedia.org ", count: 2, stage: "gateway");
         Assert.Contains("sni=de.wikipedia.org ", gateway, StringComparison.Ordinal);
     }
+
+    // egress-control, "Manage traffic to external services": snip_manage_traffic_to_external_services_1 —
+    // curl http://httpbin.org/delay/5 answers 200 after 5 s: Istio writes no route timeout (route.go: timeout 0s,
+    // disabled) and none on the ServiceEntry's cluster, so a slow answer is waited for. (Its _2, a 3 s timeout answering
+    // 504, is IstioSourceCaseTests.RouteTimeoutAnswers504UpstreamRequestTimeout.)
+    [Fact]
+    public async Task ASlowAnswerIsWaitedForWithoutAVirtualServiceTimeout()
+    {
+        await using var mesh = await ConformanceMesh.StartAsync(ServiceEntry(Httpbin), new External(Httpbin));
+        mesh.Echo(Httpbin).Behaviour = async (context, _) =>
+        {
+            // httpbin's /delay/{n}: the answer after n seconds.
+            if (context.Request.Path.StartsWithSegments("/delay", out var rest) && int.TryParse(rest.Value?.Trim('/'), out var seconds))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(seconds));
+            }
+            return false;
+        };
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+
+        var reply = await mesh.GetAsync($"http://{Httpbin}/delay/5");
+
+        Assert.Equal(200, reply.Status);
+        Assert.Equal("/delay/5", reply.Received.Url);
+        Assert.True(System.Diagnostics.Stopwatch.GetElapsedTime(started) >= TimeSpan.FromSeconds(5));
+        Assert.Contains($" 200 - attempts=1 ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+    }
 }
