@@ -12,6 +12,20 @@ public sealed record Listener(string Name, Address Address, IReadOnlyList<Filter
     [JsonPropertyName("@type"), JsonPropertyOrder(-1)]
     public string TypeUrl => "type.googleapis.com/envoy.config.listener.v3.Listener";
 
+    /// <summary>listener_filters, e.g. <c>envoy.filters.listener.tls_inspector</c> where chains match on SNI.</summary>
+    public IReadOnlyList<ListenerFilter> ListenerFilters { get; init; } = [];
+
+    /// <summary>traffic_direction: <c>OUTBOUND</c> for a sidecar's outbound listeners; null: unspecified (gateways).</summary>
+    public string? TrafficDirection { get; init; }
+
+    /// <summary>bind_to_port: false for a sidecar's per-port outbound listeners (the virtual outbound listener takes the
+    /// intercepted connections and hands them over); null: Envoy's default (bind).</summary>
+    public bool? BindToPort { get; init; }
+
+    /// <summary>default_filter_chain: what a connection no chain takes gets — Istio's PassthroughFilterChain (a TCP proxy
+    /// to the PassthroughCluster under ALLOW_ANY, the BlackHoleCluster under REGISTRY_ONLY); null: the connection is closed.</summary>
+    public FilterChain? DefaultFilterChain { get; init; }
+
     /// <summary>The port the listener binds (address.socket_address.port_value).</summary>
     [JsonIgnore]
     public int Port => Address.SocketAddress.PortValue;
@@ -41,6 +55,12 @@ public sealed record FilterChain(
     /// <summary>The TLS context the chain terminates with; null: plain text.</summary>
     [JsonIgnore]
     public DownstreamTlsContext? DownstreamTls => TransportSocket?.TypedConfig;
+}
+
+/// <summary>envoy.config.listener.v3.ListenerFilter, by name.</summary>
+public sealed record ListenerFilter(string Name)
+{
+    public const string TlsInspector = "envoy.filters.listener.tls_inspector";
 }
 
 /// <summary>envoy.config.listener.v3.FilterChainMatch: the SNI names a chain accepts (empty: any) and the transport protocol (<c>tls</c>, or null: any).</summary>

@@ -13,10 +13,12 @@ public static partial class IstioTranslator
 
         private void AddClusters(Service service, ServicePort port)
         {
-            if (service.Host.Contains('*') && !(IsTls(port) && service.Resolution == "NONE"))
+            if (service.Host.Contains('*') && !IsTls(port))
             {
-                // A wildcard ServiceEntry host's HTTP port has no cluster of its own in this model (Istio: ORIGINAL_DST/DFP);
-                // its TLS port's is ORIGINAL_DST: the TCP proxy goes where the app dialled (wildcard-egress-hosts task).
+                // A wildcard ServiceEntry host's HTTP port has no cluster of its own in this model (Istio: ORIGINAL_DST/DFP).
+                // Its TLS port's is ORIGINAL_DST with resolution NONE — the TCP proxy goes where the app dialled
+                // (wildcard-egress-hosts task) — and, with DNS, a STRICT_DNS cluster of the unresolvable name
+                // (serviceentry conversion.go: the host is its own endpoint): no host, UH.
                 return;
             }
             var rule = FindDestinationRule(service);

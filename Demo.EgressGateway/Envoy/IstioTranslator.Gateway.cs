@@ -31,12 +31,24 @@ public static partial class IstioTranslator
                         chains.AddRange(BuildPassthroughChains(gateway, server, index, port));
                         continue;
                     }
-                    if (server.TlsMode is null && server.Port.Protocol is "TCP" or "MONGO")
+                    var terminatesTls = server.TlsMode is "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL";
+                    // gateway.go buildGatewayTCPBasedFilterChains: an HTTP connection manager only for an HTTP(S) server
+                    // (IsHTTPSServerWithTLSTermination); a TCP server, or a TLS server that terminates TLS, gets a TCP
+                    // proxy to its tcp route (createGatewayTCPFilterChainOpts) — after the handshake for the latter.
+                    if (server.Port.Protocol is "TCP" or "MONGO" || (terminatesTls && server.Port.Protocol == "TLS"))
                     {
-                        chains.AddRange(BuildTcpServerChain(gateway, index, port));
+                        if (TcpRouteOfGateway(gateway, port) is { } tcp)
+                        {
+                            var names = terminatesTls
+                                ? server.Hosts.Select(HostName.StripNamespace).Where(h => h != "*").Distinct(StringComparer.OrdinalIgnoreCase).ToList()
+                                : [];
+                            chains.Add(new FilterChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}]",
+                                terminatesTls ? new FilterChainMatch(names, "tls") : null,
+                                [new NetworkFilter(NetworkFilter.TcpProxyName, tcp)],
+                                terminatesTls ? new(TransportSocket<DownstreamTlsContext>.Tls, BuildListenerTlsContext(server)) : null));
+                        }
                         continue;
                     }
-                    var terminatesTls = server.TlsMode is "SIMPLE" or "MUTUAL" or "ISTIO_MUTUAL" or "OPTIONAL_MUTUAL";
                     var routeName = terminatesTls
                         ? $"https.{port}.{server.Port.Name ?? "https"}.{gateway.Id.Name}.{gatewayNamespace}"
                         : $"http.{port}";
@@ -78,19 +90,18 @@ public static partial class IstioTranslator
                         if (serverNames.Count > 0)
                         {
                             yield return TcpProxyChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}].{vs.Id.Name}.tls[{route.Index}]",
-                                serverNames, TcpProxyFor(route.Route, port));
+                                serverNames, TcpProxyFor(route.Route, port, vs));
                         }
                     }
                 }
             }
         }
 
-        // gateway.go buildGatewayTCPBasedFilterChains: a TCP server's one chain, a TCP proxy to the first tcp route of a
-        // VirtualService bound to its Gateway that applies to the port; none: no chain (the connection is closed, NR).
-        private IEnumerable<FilterChain> BuildTcpServerChain(IstioGateway gateway, int index, int port)
+        // gateway.go buildGatewayNetworkFiltersFromTCPRoutes: the TCP proxy of the first tcp route of a VirtualService bound
+        // to the Gateway that applies to the port; none: no chain (the connection is closed, NR).
+        private TcpProxy? TcpRouteOfGateway(IstioGateway gateway, int port)
         {
-            var gatewayNamespace = NamespaceOf(gateway);
-            var gatewayName = $"{gatewayNamespace}/{gateway.Id.Name}";
+            var gatewayName = $"{NamespaceOf(gateway)}/{gateway.Id.Name}";
             foreach (var vs in VirtualServicesBoundTo(gatewayName))
             {
                 var vsNamespace = NamespaceOf(vs);
@@ -98,11 +109,10 @@ public static partial class IstioTranslator
                     && (m.Gateways.Count == 0 || m.Gateways.Any(g => ResolveGatewayName(g, vsNamespace) == gatewayName))));
                 if (route is not null)
                 {
-                    yield return new FilterChain($"{gateway.Id.Name}.{gatewayNamespace}.servers[{index}]", null,
-                        [new NetworkFilter(NetworkFilter.TcpProxyName, TcpProxyFor(route.Route, port))], null);
-                    yield break;
+                    return TcpProxyFor(route.Route, port, vs);
                 }
             }
+            return null;
         }
 
         // listener.go BuildListenerTLSContext: the served certificate — ISTIO_MUTUAL the workload's (SDS "default"), the

@@ -1,4 +1,5 @@
 using Demo.EgressGateway.Istio;
+using IstioVirtualService = Demo.EgressGateway.Istio.VirtualService;
 
 namespace Demo.EgressGateway.Envoy;
 
@@ -24,29 +25,47 @@ public static partial class IstioTranslator
             foreach (var group in byPort)
             {
                 var port = group.Key;
-                // tcp.go buildSidecarOutboundTLSFilterChainOpts: a VirtualService's tls route whose match applies to this
-                // sidecar and port gives a chain for its sniHosts; a service host no such match names keeps its own chain.
+                // tls.go buildSidecarOutboundTLSFilterChainOpts, per service of the port: the tls routes of the mesh-bound
+                // VirtualServices for that service's host (getConfigsForHost: a VirtualService whose hosts match no
+                // service gives nothing) — each match that applies to this sidecar and port a chain for its sniHosts —;
+                // a service none of whose VirtualServices has such a match keeps its own chain: server_names [host], or,
+                // for a service with addresses (a VIP), the addresses as the destination match and no server names.
                 var chains = new List<FilterChain>();
-                foreach (var vs in meshServices)
+                foreach (var service in group.Select(x => x.Service).DistinctBy(s => s.Host, StringComparer.OrdinalIgnoreCase))
                 {
-                    foreach (var route in vs.Tls)
+                    var hasTlsMatch = false;
+                    foreach (var vs in meshServices.Where(vs => vs.Hosts.Any(h => HostMatches(h, service.Host) || HostMatches(service.Host, h))))
                     {
-                        foreach (var match in route.Match.Where(m => (m.Port is null || m.Port == port)
-                            && L4SourceMatches(m.Gateways, m.SourceLabels, m.SourceNamespace, [MeshEnvironment.MeshGateway], NamespaceOf(vs), sourceIsWorkload: true)))
+                        foreach (var route in vs.Tls)
                         {
-                            var serverNames = match.SniHosts.Where(sni => chains.All(c => !c.FilterChainMatch!.ServerNames.Contains(sni, StringComparer.OrdinalIgnoreCase))).ToList();
-                            if (serverNames.Count > 0)
+                            foreach (var match in route.Match.Where(m => (m.Port is null || m.Port == port)
+                                && L4SourceMatches(m.Gateways, m.SourceLabels, m.SourceNamespace, [MeshEnvironment.MeshGateway], NamespaceOf(vs), sourceIsWorkload: true)))
                             {
-                                chains.Add(TcpProxyChain($"{vs.Id.Name}.tls[{route.Index}]:{port}", serverNames, TcpProxyFor(route.Route, port)));
+                                hasTlsMatch = true;
+                                var serverNames = match.SniHosts.Where(sni => chains.All(c => !c.FilterChainMatch!.ServerNames.Contains(sni, StringComparer.OrdinalIgnoreCase))).ToList();
+                                if (serverNames.Count > 0)
+                                {
+                                    chains.Add(TcpProxyChain($"{vs.Id.Name}.tls[{route.Index}]:{port}", serverNames, TcpProxyFor(route.Route, port, vs)));
+                                }
                             }
                         }
                     }
+                    if (hasTlsMatch)
+                    {
+                        continue;
+                    }
+                    var cluster = ClusterName(port, null, service.Host);
+                    var addresses = service.Host.Contains('*') ? [] : service.Addresses.Select(CidrRange.Parse).OfType<CidrRange>().ToList();
+                    if (addresses.Count > 0)
+                    {
+                        chains.Add(new FilterChain($"{service.Host}:{port}", new FilterChainMatch([], "tls") { PrefixRanges = addresses },
+                            [new NetworkFilter(NetworkFilter.TcpProxyName, new TcpProxy(cluster, cluster))], null));
+                    }
+                    else if (chains.All(c => !c.FilterChainMatch!.ServerNames.Contains(service.Host, StringComparer.OrdinalIgnoreCase)))
+                    {
+                        chains.Add(TcpProxyChain($"{service.Host}:{port}", [service.Host], new TcpProxy(cluster, cluster)));
+                    }
                 }
-                chains.AddRange(group
-                    .Select(x => x.Service.Host)
-                    .Distinct(StringComparer.OrdinalIgnoreCase)
-                    .Where(host => chains.All(c => !c.FilterChainMatch!.ServerNames.Any(name => HostMatches(name, host))))
-                    .Select(host => TcpProxyChain($"{host}:{port}", [host], new TcpProxy(ClusterName(port, null, host), ClusterName(port, null, host)))));
                 var name = $"0.0.0.0_{port}";
                 var index = listeners.FindIndex(l => l.Name == name);
                 if (index < 0)
@@ -78,7 +97,12 @@ public static partial class IstioTranslator
                     {
                         PrefixRanges = [.. x.Service.Addresses.Select(CidrRange.Parse).OfType<CidrRange>()],
                     }, [new NetworkFilter(NetworkFilter.TcpProxyName, MeshTcpRoute(x.Service.Host, port) ?? new TcpProxy(cluster, cluster))], null);
-                }).ToList();
+                })
+                    // listener.go mergeTCPFilterChains: of chains with the same match (no addresses), the first — by
+                    // hostname, the services' order — stays; Envoy refuses two chains with one match.
+                    .GroupBy(c => string.Join(',', c.FilterChainMatch!.PrefixRanges))
+                    .Select(g => g.First())
+                    .ToList();
                 var name = $"0.0.0.0_{port}";
                 var index = listeners.FindIndex(l => l.Name == name);
                 if (index < 0)
@@ -104,10 +128,32 @@ public static partial class IstioTranslator
                     && L4SourceMatches(m.Gateways, m.SourceLabels, m.SourceNamespace, [MeshEnvironment.MeshGateway], NamespaceOf(vs), sourceIsWorkload: true)));
                 if (route is not null)
                 {
-                    return TcpProxyFor(route.Route, port);
+                    return TcpProxyFor(route.Route, port, vs);
                 }
             }
             return null;
+        }
+
+        // listener.go buildListenerFromEntry: a sidecar's outbound listeners are OUTBOUND, bind to no port, inspect TLS where
+        // a chain matches on it, and give what no chain takes to the PassthroughFilterChain (REGISTRY_ONLY: its TCP proxy
+        // goes to the BlackHoleCluster).
+        private void FinishSidecarListeners(List<Listener> listeners)
+        {
+            var allowAny = Scope.OutboundTrafficPolicy == MeshEnvironment.AllowAny;
+            var fallback = allowAny ? PassthroughCluster : BlackHoleCluster;
+            var passthrough = new FilterChain("PassthroughFilterChain", null,
+                [new NetworkFilter(NetworkFilter.TcpProxyName, new TcpProxy(fallback, fallback))], null);
+            for (var i = 0; i < listeners.Count; i++)
+            {
+                var inspectsTls = listeners[i].FilterChains.Any(c => c.FilterChainMatch?.TransportProtocol == "tls");
+                listeners[i] = listeners[i] with
+                {
+                    TrafficDirection = "OUTBOUND",
+                    BindToPort = false,
+                    ListenerFilters = inspectsTls ? [new ListenerFilter(ListenerFilter.TlsInspector)] : [],
+                    DefaultFilterChain = passthrough,
+                };
+            }
         }
 
         // Istio's DNS proxy table (pilot/pkg/networking/dns, BuildNameTable): each service host with addresses.
@@ -116,7 +162,8 @@ public static partial class IstioTranslator
             .ToDictionary(s => s.Host, s => new NameInfo([.. s.Addresses.Select(a => a.Split('/')[0])], "External"), StringComparer.OrdinalIgnoreCase));
 
         // tcp.go buildOutboundNetworkFilters: one destination is the TCP proxy's cluster; several are its weighted_clusters.
-        private TcpProxy TcpProxyFor(IReadOnlyList<RouteDestination> route, int port)
+        // networkfilter.go buildOutboundNetworkFiltersWithWeightedClusters: stat_prefix "<VirtualService>.<namespace>".
+        private TcpProxy TcpProxyFor(IReadOnlyList<RouteDestination> route, int port, IstioVirtualService vs)
         {
             if (route.Count == 1)
             {
@@ -126,7 +173,7 @@ public static partial class IstioTranslator
             var weighted = route.Where(d => (d.Weight ?? 0) > 0)
                 .Select(d => new TcpProxyClusterWeight(DestinationCluster(d.Destination, port), d.Weight!.Value))
                 .ToList();
-            return new TcpProxy(weighted.Count > 0 ? weighted[0].Name : "", null) { WeightedClusters = new TcpProxyWeightedCluster(weighted) };
+            return new TcpProxy($"{vs.Id.Name}.{NamespaceOf(vs)}", null) { WeightedClusters = new TcpProxyWeightedCluster(weighted) };
         }
 
         // route.go / tcp.go matchTLS: the match's gateways (else the VirtualService's), source labels and namespace.

@@ -115,6 +115,7 @@ public static partial class IstioTranslator
                 BuildSidecarListeners(listeners, routeConfigs);
                 AddSidecarTlsChains(listeners);
                 AddSidecarTcpChains(listeners);
+                FinishSidecarListeners(listeners);
             }
             foreach (var service in _services.Values)
             {

@@ -54,7 +54,7 @@ public sealed class GatewayConnectionHandler(
             connection.Abort();
             return;
         }
-        if (chain.Chain.TcpProxy is { } proxy)
+        if (chain.Chain is { TcpProxy: { } proxy, DownstreamTls: null })
         {
             // A PASSTHROUGH server's chain (gateway.go buildGatewayNetworkFiltersFromTLSRoutes): the bytes go on as they are.
             var cluster = proxy.PickCluster();
@@ -178,6 +178,14 @@ public sealed class GatewayConnectionHandler(
         connection.Transport = new SslDuplexPipe(PipeReader.Create(ssl), PipeWriter.Create(ssl));
         try
         {
+            if (chain.TcpProxy is { } tcp)
+            {
+                // A TLS server that terminates TLS (gateway.go createGatewayTCPFilterChainOpts): the decrypted bytes go on.
+                var cluster = tcp.PickCluster();
+                await services.GetRequiredService<TcpProxyFilter>().ProxyAsync(connection, ActiveStream.Gateway, cluster,
+                    configs.Current.Gateway.FindCluster(cluster), (hello.ServerName ?? "", port), hello.ServerName);
+                return;
+            }
             await (alpn == SslApplicationProtocol.Http2 ? http2 : http1)(connection);
         }
         finally

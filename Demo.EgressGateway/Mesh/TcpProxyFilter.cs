@@ -1,4 +1,6 @@
 using System.IO.Pipelines;
+using System.Net.Security;
+using System.Security.Authentication;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 
@@ -7,7 +9,9 @@ namespace Demo.EgressGateway.Mesh;
 /// <summary>
 /// Envoy's <c>envoy.filters.network.tcp_proxy</c> (envoy <c>source/common/tcp_proxy/tcp_proxy.cc</c>): picks a host of
 /// the chain's cluster (for an ORIGINAL_DST cluster, the destination the app dialled), connects within the cluster's
-/// connect_timeout, then copies bytes both ways until either side closes, half-close by half-close. A cluster the
+/// connect_timeout — with the cluster's TLS transport socket when it has one (a DestinationRule's SIMPLE, MUTUAL or
+/// ISTIO_MUTUAL applies to TCP clusters too: the app's bytes, TLS or not, then travel inside it) —, then copies bytes
+/// both ways until either side closes, half-close by half-close. A cluster the
 /// proxy does not have, or with no host, closes the downstream connection (<c>NC</c>, <c>UH</c>); a failed connect too
 /// (<c>UF</c>). Each connection ends with one access-log line: flags, cluster, SNI, upstream host and the bytes
 /// received from and sent to the downstream (<c>%BYTES_RECEIVED%</c>, <c>%BYTES_SENT%</c>).
@@ -61,7 +65,36 @@ public sealed class TcpProxyFilter(UpstreamClientFactory clients, ILogger<TcpPro
                 await CloseAsync(downstream);
                 return;
             }
-            await using var upstream = new NetworkStream(socket, ownsSocket: false);
+            Stream upstream = new NetworkStream(socket, ownsSocket: false);
+            if (host.Transport is { } transport && clients.TlsOptions(transport, tcp: true) is { } tls)
+            {
+                if (transport.SecretNotSupplied)
+                {
+                    flags = ResponseFlags.UpstreamConnectionFailure;
+                    details = "TLS error: Secret is not supplied by SDS";
+                    await upstream.DisposeAsync();
+                    await CloseAsync(downstream);
+                    return;
+                }
+                var ssl = new SslStream(upstream, leaveInnerStreamOpen: false);
+                try
+                {
+                    using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(downstream.ConnectionClosed);
+                    handshakeTimeout.CancelAfter(cluster.Config.ConnectTimeout);
+                    await ssl.AuthenticateAsClientAsync(tls, handshakeTimeout.Token);
+                }
+                catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException)
+                {
+                    flags = ResponseFlags.UpstreamConnectionFailure;
+                    details = $"TLS error: {ex.Message}";
+                    await ssl.DisposeAsync();
+                    await CloseAsync(downstream);
+                    return;
+                }
+                upstream = ssl;
+            }
+            await using var _ = upstream;
+            // The downstream's FIN shuts the upstream socket's sending side (over TLS too, without a close_notify).
             var toUpstream = CopyAsync(downstream.Transport.Input, upstream, () => socket.Shutdown(SocketShutdown.Send), n => received += n);
             var toDownstream = CopyToPipeAsync(upstream, downstream.Transport.Output, n => sent += n);
             await Task.WhenAll(toUpstream, toDownstream);

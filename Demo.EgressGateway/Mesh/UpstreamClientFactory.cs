@@ -127,6 +127,35 @@ public sealed class UpstreamClientFactory : IDisposable
             // The host's own meters: ClusterStats counts this gateway's connections, not another host's in the process.
             MeterFactory = _meterFactory,
         };
+        var tls = TlsOptions(transport);
+        // TLS is originated here rather than by the handler: SocketsHttpHandler would take the SNI from the Host
+        // header, while Envoy sends the DestinationRule's sni whatever the Host is.
+        if (tls is not null && transport.Http2 && !transport.IstioMutual)
+        {
+            // HTTP/2 carries :scheme, which must say https on a TLS connection: the handler originates TLS itself
+            // here (its SNI is then the Host, which is Envoy's auto_sni; an explicit sni equal to the Host is the same).
+            handler.SslOptions = tls;
+            handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, null, transport.Pool, cancellationToken);
+            return handler;
+        }
+        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, tls, transport.Pool, cancellationToken);
+        return handler;
+    }
+
+    private static readonly ConcurrentDictionary<(string, string, DateTime, DateTime), X509Certificate2> ClientCertificates = new();
+
+    // The certificate and key files as they are now; read again when either file changes.
+    private static X509Certificate2 CurrentClientCertificate(string certificate, string key) =>
+        ClientCertificates.GetOrAdd((certificate, key, File.GetLastWriteTimeUtc(certificate), File.GetLastWriteTimeUtc(key)),
+            static entry => X509Certificate2.CreateFromPemFile(entry.Item1, entry.Item2));
+
+    /// <summary>
+    /// The TLS a connection to <paramref name="transport"/> originates, as the cluster's UpstreamTlsContext says: Istio's
+    /// mTLS (<see cref="UpstreamTransport.IstioMutual"/>), SIMPLE or MUTUAL with the rule's SNI, SANs and CA; null: plain
+    /// text. <paramref name="tcp"/>: for a TCP proxy, which offers no HTTP ALPN (Envoy sets ALPN only for HTTP clusters).
+    /// </summary>
+    public SslClientAuthenticationOptions? TlsOptions(UpstreamTransport transport, bool tcp = false)
+    {
         SslClientAuthenticationOptions? tls = null;
         if (transport.IstioMutual)
         {
@@ -146,24 +175,19 @@ public sealed class UpstreamClientFactory : IDisposable
                 CertificateChainPolicy = ChainPolicy(trusted),
                 RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
                     Verify(transport, certificate as X509Certificate2, chain, errors),
-                // MUTUAL: the rule's (or its credentialName's) client certificate, offered whatever the server asks for.
-                ClientCertificateContext = transport.ClientCertificate is var (certificate, key)
-                    ? SslStreamCertificateContext.Create(X509Certificate2.CreateFromPemFile(certificate, key), null)
+                // MUTUAL: the rule's (or its credentialName's) client certificate, offered whatever the server asks for,
+                // read for each handshake as the files are now: the proxy's agent watches them and serves a rotated
+                // certificate to new connections (security/pkg/nodeagent/cache secretcache.go, file watcher).
+                LocalCertificateSelectionCallback = transport.ClientCertificate is var (certificate, key)
+                    ? (_, _, _, _, _) => CurrentClientCertificate(certificate, key)
                     : null,
             };
         }
-        // TLS is originated here rather than by the handler: SocketsHttpHandler would take the SNI from the Host
-        // header, while Envoy sends the DestinationRule's sni whatever the Host is.
-        if (tls is not null && transport.Http2 && !transport.IstioMutual)
+        if (tls is not null && tcp && !transport.IstioMutual)
         {
-            // HTTP/2 carries :scheme, which must say https on a TLS connection: the handler originates TLS itself
-            // here (its SNI is then the Host, which is Envoy's auto_sni; an explicit sni equal to the Host is the same).
-            handler.SslOptions = tls;
-            handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, null, transport.Pool, cancellationToken);
-            return handler;
+            tls.ApplicationProtocols = null;
         }
-        handler.ConnectCallback = (context, cancellationToken) => ConnectAsync(context, tls, transport.Pool, cancellationToken);
-        return handler;
+        return tls;
     }
 
     // The in-mesh ALPN istiod writes for ISTIO_MUTUAL clusters (util.ALPNInMeshWithMxc, ALPNInMeshH2WithMxc).

@@ -89,6 +89,13 @@ public sealed class MutualTlsOriginationCaseTests
     /// <summary>A client certificate and key (PEM files) the echo's CA issued.</summary>
     internal static (string Certificate, string Key) ClientFiles() => (Issued.Value.ClientCertificate, Issued.Value.ClientKey);
 
+    /// <summary>A client certificate and key (PEM files) another CA issued: the echo refuses them.</summary>
+    internal static (string Certificate, string Key) FakeClientFiles()
+    {
+        var folder = Issued.Value.Settings["EgressGateway:Credentials:fake-credential"]!;
+        return (Path.Combine(folder, "cert"), Path.Combine(folder, "key"));
+    }
+
     // agent/validation.go ValidateTLS.
     [Theory]
     [InlineData("          caCertificates: /etc/ca.pem", "client certificate required for mutual tls")]
@@ -181,5 +188,62 @@ public sealed class SidecarMutualTlsFilesCaseTests
 
         Assert.Equal(200, reply.Status);
         Assert.True(reply.Received.Tls);
+    }
+
+    // The proxy's agent watches a DestinationRule's certificate files and serves what they hold now to new connections
+    // (security/pkg/nodeagent/cache/secretcache.go: file certificates are watched and re-pushed on change). One request
+    // per connection (maxRequestsPerConnection: 1): a certificate of another CA written over the files is refused by the
+    // server on the next request; the good one written back is accepted again — no reload of the configuration.
+    [Fact]
+    public async Task RotatedCertificateFilesAreOfferedOnTheNextConnection()
+    {
+        const string server = "rotating.external";
+        var folder = Directory.CreateTempSubdirectory("demo-rotation-");
+        try
+        {
+            var (good, goodKey) = MutualTlsOriginationCaseTests.ClientFiles();
+            var (fake, fakeKey) = MutualTlsOriginationCaseTests.FakeClientFiles();
+            var certificate = Path.Combine(folder.FullName, "cert.pem");
+            var key = Path.Combine(folder.FullName, "key.pem");
+            var stamp = DateTime.UtcNow;
+            void Install(string fromCertificate, string fromKey)
+            {
+                stamp = stamp.AddSeconds(2);
+                File.Copy(fromCertificate, certificate, overwrite: true);
+                File.Copy(fromKey, key, overwrite: true);
+                File.SetLastWriteTimeUtc(certificate, stamp);
+                File.SetLastWriteTimeUtc(key, stamp);
+            }
+            Install(good, goodKey);
+            var yaml = MeshYaml.Join(MeshYaml.ServiceEntry(server), $"""
+                apiVersion: networking.istio.io/v1
+                kind: DestinationRule
+                metadata:
+                  name: rotating
+                spec:
+                  host: {server}
+                  trafficPolicy:
+                    connectionPool:
+                      http:
+                        maxRequestsPerConnection: 1
+                    tls:
+                      mode: MUTUAL
+                      clientCertificate: {certificate}
+                      privateKey: {key}
+                      caCertificates: {TestCa.RootCertPath}
+                      sni: {server}
+                """);
+            await using var mesh = await ConformanceMesh.StartAsync(yaml, new External(server, Tls: true) { ClientCa = TestCa.Certificate });
+
+            Assert.Equal(200, (await mesh.GetAsync($"http://{server}/")).Status);
+            Install(fake, fakeKey);
+            Assert.Equal(503, (await mesh.GetAsync($"http://{server}/")).Status);
+            Install(good, goodKey);
+            Assert.Equal(200, (await mesh.GetAsync($"http://{server}/")).Status);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
     }
 }
