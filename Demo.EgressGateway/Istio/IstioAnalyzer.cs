@@ -141,9 +141,17 @@ public static partial class IstioAnalyzer
             {
                 foreach (var host in vs.Hosts.Where(h => !IsRegistered(h)))
                 {
-                    Warn(vs, "spec.hosts", $"'{host}' is not registered by any ServiceEntry: Istio still gives it a virtual host on port 80 only, and requests on other ports meet REGISTRY_ONLY's block_all (502)");
+                    if (vs.Http.Count > 0)
+                    {
+                        Warn(vs, "spec.hosts", $"'{host}' is not registered by any ServiceEntry: Istio still gives it a virtual host on port 80 only, and requests on other ports meet REGISTRY_ONLY's block_all (502)");
+                    }
+                    if (vs.Tls.Count > 0 || vs.Tcp.Count > 0)
+                    {
+                        // tls.go getConfigsForHost: a sidecar builds TLS/TCP chains only for the services it sees.
+                        Warn(vs, "spec.hosts", $"'{host}' is not registered by any ServiceEntry: the sidecar builds no chain for its tls/tcp routes, so its connections meet the outbound traffic policy (REGISTRY_ONLY: closed)");
+                    }
                 }
-                foreach (var host in vs.Hosts.Where(IsRegistered))
+                foreach (var host in vs.Hosts.Where(IsRegistered).Where(_ => vs.Http.Count > 0))
                 {
                     var ports = serviceEntries.Where(se => se.Hosts.Any(h => HostName.Matches(h, host) || HostName.Matches(host, h))).SelectMany(se => se.Ports).ToList();
                     if (ports.Count > 0 && ports.All(p => p.Protocol is "HTTPS" or "TLS" or "TCP" or "MONGO"))

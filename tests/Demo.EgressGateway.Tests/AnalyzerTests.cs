@@ -388,4 +388,37 @@ public sealed class AnalyzerTests
         Assert.Equal(2, IstioAnalyzeCommand.Run([ConfigFolder.DeployIstio, "--istio-version", "1.21"], output));
         Assert.Contains("1.22", output.ToString(), StringComparison.Ordinal);
     }
+
+    // A VirtualService of tls routes only has no http routes to warn about; the sidecar's TLS chain is built from its
+    // tls routes (tls.go). For a host no ServiceEntry registers, those routes build no chain (getConfigsForHost).
+    [Fact]
+    public void Tls_routes_are_not_http_routes_that_never_apply_and_an_unregistered_host_gets_no_chain()
+    {
+        var config = IstioConfigLoader.Parse("tls.yaml", """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata:
+              name: cnn
+            spec:
+              hosts: [edition.cnn.com]
+              ports: [{ number: 443, name: tls, protocol: TLS }]
+              resolution: DNS
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: cnn
+            spec:
+              hosts: [edition.cnn.com, unregistered.example.com]
+              tls:
+                - match: [{ port: 443, sniHosts: [edition.cnn.com, unregistered.example.com] }]
+                  route: [{ destination: { host: edition.cnn.com, port: { number: 443 } } }]
+            """);
+
+        var findings = IstioAnalyzer.Analyze(config);
+
+        Assert.DoesNotContain(findings, d => d.Message.Contains("never applies", StringComparison.Ordinal));
+        var unregistered = Assert.Single(findings, d => d.Message.Contains("'unregistered.example.com' is not registered", StringComparison.Ordinal));
+        Assert.Contains("builds no chain for its tls/tcp routes", unregistered.Message, StringComparison.Ordinal);
+    }
 }
