@@ -148,9 +148,24 @@ public sealed record RuntimeFractionalPercent(FractionalPercent DefaultValue);
 
 /// <summary>
 /// envoy.config.route.v3.RouteAction.HashPolicy as route.go ConsistentHashToHashPolicy writes it: one of a request
-/// header, a query parameter, or the connection's source IP.
+/// header, a query parameter, the connection's source IP, or a cookie.
 /// </summary>
-public sealed record HashPolicy(HeaderHashPolicy? Header, QueryParameterHashPolicy? QueryParameter, ConnectionPropertiesHashPolicy? ConnectionProperties);
+public sealed record HashPolicy(HeaderHashPolicy? Header, QueryParameterHashPolicy? QueryParameter, ConnectionPropertiesHashPolicy? ConnectionProperties)
+{
+    public CookieHashPolicy? Cookie { get; init; }
+}
+
+/// <summary>
+/// HashPolicy.Cookie (Istio's httpCookie): hash the cookie's value; with a <see cref="Ttl"/> the router sets the cookie
+/// on a request that has none (0: a session cookie), with <see cref="Path"/> and <see cref="Attributes"/>.
+/// </summary>
+public sealed record CookieHashPolicy(string Name, TimeSpan? Ttl, string? Path)
+{
+    public IReadOnlyList<CookieAttribute> Attributes { get; init; } = [];
+}
+
+/// <summary>HashPolicy.CookieAttribute: an attribute of the generated cookie (a name, and a value or none).</summary>
+public sealed record CookieAttribute(string Name, string? Value);
 
 /// <summary>HashPolicy.Header: hash the value of a request header (Istio's httpHeaderName).</summary>
 public sealed record HeaderHashPolicy(string HeaderName);

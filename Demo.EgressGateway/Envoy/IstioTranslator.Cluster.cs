@@ -191,7 +191,15 @@ public static partial class IstioTranslator
             return hash is null ? [] : [new HashPolicy(
                 hash.HttpHeaderName is { } header ? new HeaderHashPolicy(header) : null,
                 hash.HttpQueryParameterName is { } query ? new QueryParameterHashPolicy(query) : null,
-                hash.UseSourceIp ? new ConnectionPropertiesHashPolicy(true) : null)];
+                hash.UseSourceIp ? new ConnectionPropertiesHashPolicy(true) : null)
+            {
+                Cookie = hash.HttpCookie is { } cookie
+                    ? new CookieHashPolicy(cookie.Name, cookie.Ttl, string.IsNullOrEmpty(cookie.Path) ? null : cookie.Path)
+                    {
+                        Attributes = [.. cookie.Attributes.Select(a => new CookieAttribute(a.Key, a.Value))],
+                    }
+                    : null,
+            }];
         }
 
         // Istio's cluster-name SNI for ISTIO_MUTUAL without an explicit sni: outbound_.443_.v1_.host.

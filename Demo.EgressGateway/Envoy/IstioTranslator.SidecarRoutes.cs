@@ -70,7 +70,12 @@ public static partial class IstioTranslator
                     [
                         new Route(DefaultRouteName, CatchAll())
                         {
-                            Action = new RouteAction(cluster, null, null, null, TimeSpan.Zero, ConvertRetryPolicy(null, environment.IstioVersion)),
+                            // route.go buildSidecarVirtualHostForService: the DestinationRule's consistentHash as the
+                            // default route's hash policy ("if this host has no virtualservice, ... useless" otherwise).
+                            Action = new RouteAction(cluster, null, null, null, TimeSpan.Zero, ConvertRetryPolicy(null, environment.IstioVersion))
+                            {
+                                HashPolicy = HashPolicyFor(new Destination(service.Host, null, port), port),
+                            },
                             Decorator = new Decorator($"{service.Host}:{port}/*"),
                         },
                     ]));

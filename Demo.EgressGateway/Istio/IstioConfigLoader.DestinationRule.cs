@@ -206,13 +206,30 @@ public static partial class IstioConfigLoader
     }
 
     // The API's oneof hashKey (one of them) and oneof hashAlgorithm (ringHash or maglev; the deprecated top-level
-    // minimumRingSize is ringHash's); cookies are refused.
+    // minimumRingSize is ringHash's).
     private static ConsistentHash ParseConsistentHash(YamlFields hash)
     {
         var header = hash.String("httpHeaderName");
         var query = hash.String("httpQueryParameterName");
         var sourceIp = hash.Bool("useSourceIp") ?? false;
-        hash.Refuse(RefusedFields.ConsistentHashCookie);
+        HttpCookie? cookie = null;
+        if (hash.Map("httpCookie") is { } c)
+        {
+            var name = c.String("name");
+            if (string.IsNullOrEmpty(name))
+            {
+                // validation.go validateLoadBalancer.
+                c.Context.Error(c.Join("name"), "name required for HttpCookie", c.Node);
+            }
+            var attributes = c.MapList("attributes").Select(a =>
+            {
+                var attribute = new KeyValuePair<string, string?>(a.String("name", required: true) ?? "", a.String("value"));
+                a.RejectUnknown();
+                return attribute;
+            }).ToList();
+            cookie = new HttpCookie(name ?? "", c.String("path"), c.Duration("ttl", TimeSpan.Zero), attributes);
+            c.RejectUnknown();
+        }
         long? ringSize = hash.Int("minimumRingSize", 0, uint.MaxValue);
         if (hash.Map("ringHash") is { } ring)
         {
@@ -227,11 +244,11 @@ public static partial class IstioConfigLoader
             m.RejectUnknown();
         }
         hash.RejectUnknown();
-        var keys = new[] { header is not null, query is not null, sourceIp }.Count(k => k);
-        if (keys != 1 && !hash.Context.Diagnostics.Any(d => d.Field?.StartsWith(hash.Join("httpCookie"), StringComparison.Ordinal) == true))
+        var keys = new[] { header is not null, query is not null, sourceIp, cookie is not null }.Count(k => k);
+        if (keys != 1)
         {
             hash.Context.Error(hash.Path, "must set one hash key: httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName", hash.Node);
         }
-        return new ConsistentHash(header, query, sourceIp, ringSize is 0 ? null : ringSize, maglev);
+        return new ConsistentHash(header, query, sourceIp, ringSize is 0 ? null : ringSize, maglev) { HttpCookie = cookie };
     }
 }

@@ -121,7 +121,17 @@ public sealed record LoadBalancerSettings(string Simple, ConsistentHash? Consist
 /// <paramref name="MinimumRingSize"/> (<c>ringHash.minimumRingSize</c>, or the deprecated top-level one; null: Envoy's
 /// 1024), or <paramref name="Maglev"/> for Maglev.
 /// </summary>
-public sealed record ConsistentHash(string? HttpHeaderName, string? HttpQueryParameterName, bool UseSourceIp, long? MinimumRingSize, bool Maglev);
+public sealed record ConsistentHash(string? HttpHeaderName, string? HttpQueryParameterName, bool UseSourceIp, long? MinimumRingSize, bool Maglev)
+{
+    /// <summary><c>httpCookie</c>: hash a cookie's value; null: another key.</summary>
+    public HttpCookie? HttpCookie { get; init; }
+}
+
+/// <summary>
+/// consistentHash.httpCookie: the cookie <paramref name="Name"/>; with a <paramref name="Ttl"/> (0: a session cookie) the
+/// proxy sets one on a request that has none; <paramref name="Path"/> and <paramref name="Attributes"/> go on that cookie.
+/// </summary>
+public sealed record HttpCookie(string Name, string? Path, TimeSpan? Ttl, IReadOnlyList<KeyValuePair<string, string?>> Attributes);
 
 /// <summary>A port-level traffic policy, or a whole policy resolved for one port (<see cref="TrafficPolicies"/>).</summary>
 public sealed record PortTrafficPolicy(int Port, ConnectionPool? ConnectionPool, OutlierDetection? OutlierDetection, ClientTls? Tls)

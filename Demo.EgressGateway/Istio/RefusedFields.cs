@@ -165,10 +165,6 @@ public static class RefusedFields
     public static readonly RefusedField LoadBalancerPassthrough = Add("DestinationRule", "spec.trafficPolicy.loadBalancer.simple", "`PASSTHROUGH`",
         "PASSTHROUGH (an ORIGINAL_DST cluster: forward to the address the caller dialled) is not modelled by the local egress gateway: callers reach it as an HTTP proxy, with no original destination");
 
-    /// <summary>DestinationRule loadBalancer.consistentHash.httpCookie.</summary>
-    public static readonly RefusedField ConsistentHashCookie = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie",
-        "cookie hashing (Envoy generates a session cookie when the request has none)");
-
     /// <summary>DestinationRule loadBalancer.localityLbSetting.</summary>
     public static readonly RefusedField LocalityLbSetting = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.localityLbSetting",
         "locality-aware load balancing");

@@ -55,9 +55,19 @@ public sealed class MeshTransformer(ActiveStream request) : HttpTransformer
         return copyBody;
     }
 
-    /// <summary>The response header operations of the destination this proxy's route picked.</summary>
+    /// <summary>
+    /// The response header operations of the destination this proxy's route picked, and the cookies a cookie hash policy
+    /// generated (router.cc encodeHeaders adds downstream_set_cookies_).
+    /// </summary>
     public static void ApplyResponseHeaders(ActiveStream request, IHeaderDictionary headers)
     {
+        if (request.Context.Items[RingHashLoadBalancer.DownstreamSetCookiesKey] is List<string> cookies)
+        {
+            foreach (var cookie in cookies)
+            {
+                headers.Append("set-cookie", cookie);
+            }
+        }
         if (request.Frame.Destination is { } destination)
         {
             foreach (var operations in destination.ResponseHeaderOperations)

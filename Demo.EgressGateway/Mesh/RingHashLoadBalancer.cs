@@ -54,7 +54,8 @@ public sealed class RingHashLoadBalancer
         ulong? hash = null;
         foreach (var policy in policies)
         {
-            var key = policy.Header is { } header ? context.Request.Headers[header.HeaderName].ToString()
+            var key = policy.Cookie is { } cookie ? CookieKey(cookie, context)
+                : policy.Header is { } header ? context.Request.Headers[header.HeaderName].ToString()
                 : policy.QueryParameter is { } query ? context.Request.Query[query.Name].ToString()
                 : context.Connection.RemoteIpAddress?.ToString() ?? "";
             if (key.Length == 0)
@@ -66,6 +67,56 @@ public sealed class RingHashLoadBalancer
         }
         return hash;
     }
+
+    /// <summary>The <c>HttpContext.Items</c> key of the Set-Cookie values the router adds to the downstream response.</summary>
+    public const string DownstreamSetCookiesKey = "envoy.router.downstream_set_cookies";
+
+    // hash_policy.cc CookieHashMethod: the cookie's value; without one and with a ttl, the router's
+    // addDownstreamSetCookie makes one — the hex xxHash64 of the connection's remote and local addresses, the same for
+    // every stream of the connection — and sets it on the response (Http::Utility::makeSetCookieValue:
+    // name="value"; Max-Age=ttl unless 0; Path=path; attributes; HttpOnly). Without a ttl, no cookie: no hash key.
+    private static string CookieKey(CookieHashPolicy cookie, HttpContext context)
+    {
+        if (context.Request.Cookies.TryGetValue(cookie.Name, out var value) && value.Length > 0)
+        {
+            return value.Trim('"');
+        }
+        if (cookie.Ttl is not { } ttl)
+        {
+            return "";
+        }
+        var connection = context.Connection;
+        var addresses = $"{Endpoint(connection.RemoteIpAddress, connection.RemotePort)}{Endpoint(connection.LocalIpAddress, connection.LocalPort)}";
+        var generated = XxHash64.HashToUInt64(Encoding.UTF8.GetBytes(addresses)).ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
+        var setCookie = new StringBuilder($"{cookie.Name}=\"{generated}\"");
+        if (ttl > TimeSpan.Zero)
+        {
+            setCookie.Append(System.Globalization.CultureInfo.InvariantCulture, $"; Max-Age={(long)ttl.TotalSeconds}");
+        }
+        if (cookie.Path is { Length: > 0 } path)
+        {
+            setCookie.Append("; Path=").Append(path);
+        }
+        foreach (var attribute in cookie.Attributes)
+        {
+            setCookie.Append("; ").Append(attribute.Name);
+            if (attribute.Value is { Length: > 0 } attributeValue)
+            {
+                setCookie.Append('=').Append(attributeValue);
+            }
+        }
+        setCookie.Append("; HttpOnly");
+        var cookies = context.Items[DownstreamSetCookiesKey] as List<string> ?? [];
+        context.Items[DownstreamSetCookiesKey] = cookies;
+        if (!cookies.Contains(setCookie.ToString()))
+        {
+            cookies.Add(setCookie.ToString());
+        }
+        return generated;
+    }
+
+    // Envoy's Address::asString: 127.0.0.1:80, [::1]:80.
+    private static string Endpoint(System.Net.IPAddress? address, int port) => address is null ? "" : new System.Net.IPEndPoint(address, port).ToString();
 
     private (ulong Hash, HostRuntime Host)[] RingOf(IReadOnlyList<HostRuntime> hosts)
     {

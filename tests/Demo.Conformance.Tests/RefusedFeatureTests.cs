@@ -140,24 +140,4 @@ public sealed class RefusedFeatureTests
             """, "DestinationRule 'upstream-proxy-header'", "spec.trafficPolicy.proxyProtocol");
     }
 
-    // Istio consistentHashCases "http cookie with ttl" / "without ttl" (skipped in Istio's own run, istio/istio#48156):
-    // cookie hashing — Envoy generating a session cookie when the request has none — is not modelled.
-    [Fact]
-    public async Task ConsistentHashCookieIsRefusedAtLoad()
-    {
-        await AssertRefusedAsync($"""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata:
-              name: sticky-sessions
-            spec:
-              host: {B}
-              trafficPolicy:
-                loadBalancer:
-                  consistentHash:
-                    httpCookie:
-                      name: session-cookie
-                      ttl: 3600s
-            """, "DestinationRule 'sticky-sessions'", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie");
-    }
 }
