@@ -106,30 +106,29 @@ public static partial class IstioTranslator
             // agent serves as SDS file-cert:<cert>~<key> (security.SdsCertificateConfig).
             List<SdsSecretConfig> certificate = tls.Mode != "MUTUAL" ? []
                 : [new SdsSecretConfig(tls.CredentialName is { } name ? MeshEnvironment.CredentialResource(name) : $"file-cert:{tls.ClientCertificate}~{tls.PrivateKey}")];
-            AddSecrets(tls, validation is null ? null : validationSecret, certificate.FirstOrDefault()?.Name);
+            AddSdsSecrets(tls.CredentialName, tls.ClientCertificate, tls.PrivateKey, tls.CaCertificates,
+                certificate.FirstOrDefault()?.Name, validation is null ? null : validationSecret);
             return new UpstreamTlsContext(new CommonTlsContext(certificate, validation), tls.Sni);
         }
 
         // What the proxy's agent serves over SDS for the names a TLS context uses (security/pkg/nodeagent/sds,
-        // cache/secretcache.go): files it can read, and the local stand-ins for Kubernetes Secrets
-        // (EgressGateway:Credentials). A name nothing supplies is left out, as a Secret that does not exist.
-        private void AddSecrets(ClientTls tls, string? validationSecret, string? certificateSecret)
+        // cache/secretcache.go): a credentialName's Secret (the local stand-in: EgressGateway:Credentials) or the files
+        // the resource names. A name nothing supplies is left out, as a Secret that does not exist.
+        private void AddSdsSecrets(string? credentialName, string? certificateFile, string? keyFile, string? caFile,
+            string? certificateSecret, string? caSecret)
         {
-            if (validationSecret is { } validation && validation != SdsSecretConfig.SystemRoot)
+            var ca = credentialName is { Length: > 0 } caCredential ? environment.CaForCredential(caCredential) : caFile;
+            if (caSecret is not null && caSecret != SdsSecretConfig.SystemRoot && ca is not null)
             {
-                var caFile = tls.CredentialName is { } credential ? environment.CaForCredential(credential) : tls.CaCertificates;
-                if (caFile is not null)
-                {
-                    _secrets.TryAdd(validation, new Secret(validation, null, new SecretValidationContext(new DataSource(caFile))));
-                }
+                _secrets.TryAdd(caSecret, new Secret(caSecret, null, new SecretValidationContext(new DataSource(ca))));
             }
-            if (certificateSecret is { } name)
+            if (certificateSecret is not null)
             {
-                var keyPair = tls.CredentialName is { } credential ? environment.KeyCertForCredential(credential)
-                    : MeshEnvironment.IsUsableKeyPair(tls.ClientCertificate, tls.PrivateKey) ? (tls.ClientCertificate!, tls.PrivateKey!) : null;
+                var keyPair = credentialName is { Length: > 0 } credential ? environment.KeyCertForCredential(credential)
+                    : MeshEnvironment.IsUsableKeyPair(certificateFile, keyFile) ? (certificateFile!, keyFile!) : null;
                 if (keyPair is var (certificate, key))
                 {
-                    _secrets.TryAdd(name, new Secret(name, new TlsCertificate(new DataSource(certificate), new DataSource(key)), null));
+                    _secrets.TryAdd(certificateSecret, new Secret(certificateSecret, new TlsCertificate(new DataSource(certificate), new DataSource(key)), null));
                 }
             }
         }

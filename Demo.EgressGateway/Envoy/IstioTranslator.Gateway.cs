@@ -132,7 +132,9 @@ public static partial class IstioTranslator
                 : $"file-root:{credentials.CaCertificates}";
             if (credentials is not null)
             {
-                AddServerSecrets(credentials, certificate, validatesClient ? rootCa : null);
+                // A server's client CA must be a file there: a missing one leaves the secret unsupplied.
+                AddSdsSecrets(credentials.CredentialName, credentials.ServerCertificate, credentials.PrivateKey,
+                    File.Exists(credentials.CaCertificates) ? credentials.CaCertificates : null, certificate, validatesClient ? rootCa : null);
             }
             var validation = validatesClient
                 ? new CombinedCertificateValidationContext(
@@ -142,23 +144,6 @@ public static partial class IstioTranslator
             return new DownstreamTlsContext(
                 new CommonTlsContext([new SdsSecretConfig(certificate)], validation),
                 RequireClientCertificate: server.TlsMode is "ISTIO_MUTUAL" or "MUTUAL");
-        }
-
-        // What the gateway's agent serves over SDS for a server's names: the Secret's (EgressGateway:Credentials) or the
-        // files' certificate and key, and its CA; a name nothing supplies is left out.
-        private void AddServerSecrets(ServerCredentials credentials, string certificateName, string? caName)
-        {
-            var keyPair = credentials.CredentialName is { Length: > 0 } name ? environment.KeyCertForCredential(name)
-                : MeshEnvironment.IsUsableKeyPair(credentials.ServerCertificate, credentials.PrivateKey) ? (credentials.ServerCertificate!, credentials.PrivateKey!) : null;
-            if (keyPair is var (certificate, key))
-            {
-                _secrets.TryAdd(certificateName, new Secret(certificateName, new TlsCertificate(new DataSource(certificate), new DataSource(key)), null));
-            }
-            var ca = credentials.CredentialName is { Length: > 0 } caCredential ? environment.CaForCredential(caCredential) : credentials.CaCertificates;
-            if (caName is not null && ca is not null && File.Exists(ca))
-            {
-                _secrets.TryAdd(caName, new Secret(caName, null, new SecretValidationContext(new DataSource(ca))));
-            }
         }
 
         private RouteConfiguration BuildGatewayRouteConfig(string name, int port, IReadOnlyList<(IstioGateway Gateway, GatewayServer Server)> servers)

@@ -51,19 +51,8 @@ public static partial class IstioTranslator
         }
 
         // route.go sourceMatchHTTP: gateways named in the match, else sourceLabels ⊆ the proxy's labels and sourceNamespace.
-        private bool SourceMatches(HttpMatch match, IReadOnlyList<string> gatewayNames, string vsNamespace, bool sourceIsWorkload)
-        {
-            if (match.Gateways.Count > 0)
-            {
-                return match.Gateways.Any(g => gatewayNames.Contains(ResolveGatewayName(g, vsNamespace)));
-            }
-            var labels = sourceIsWorkload ? environment.WorkloadLabels : environment.GatewayLabels;
-            if (!match.SourceLabels.All(l => labels.TryGetValue(l.Key, out var v) && v == l.Value))
-            {
-                return false;
-            }
-            return match.SourceNamespace is null || match.SourceNamespace == proxyNamespace;
-        }
+        private bool SourceMatches(HttpMatch match, IReadOnlyList<string> gatewayNames, string vsNamespace, bool sourceIsWorkload) =>
+            L4SourceMatches(match.Gateways, match.SourceLabels, match.SourceNamespace, gatewayNames, vsNamespace, sourceIsWorkload);
 
         private static bool IsCatchAll(RouteMatch match) =>
             (match.Prefix == "/" || match.SafeRegex?.Regex == ".*") && match.Headers.Count == 0 && match.QueryParameters.Count == 0;

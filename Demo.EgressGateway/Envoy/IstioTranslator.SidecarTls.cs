@@ -66,17 +66,8 @@ public static partial class IstioTranslator
                         chains.Add(TcpProxyChain($"{service.Host}:{port}", [service.Host], new TcpProxy(cluster, cluster)));
                     }
                 }
-                var name = $"0.0.0.0_{port}";
-                var index = listeners.FindIndex(l => l.Name == name);
-                if (index < 0)
-                {
-                    listeners.Add(new Listener(name, new Address(new SocketAddress("0.0.0.0", port)), chains));
-                    continue;
-                }
-                var http = listeners[index].FilterChains.Select(c => c with { FilterChainMatch = new FilterChainMatch([], "raw_buffer") });
-                listeners[index] = listeners[index] with { FilterChains = [.. http, .. chains] };
+                AddToListener(listeners, port, chains);
             }
-            listeners.Sort((a, b) => a.Port.CompareTo(b.Port));
         }
 
         // listener.go / tcp.go buildSidecarOutboundTCPListenerOptsForPortOrUDS: a TCP service port gets a TCP proxy chain to
@@ -103,18 +94,26 @@ public static partial class IstioTranslator
                     .GroupBy(c => string.Join(',', c.FilterChainMatch!.PrefixRanges))
                     .Select(g => g.First())
                     .ToList();
-                var name = $"0.0.0.0_{port}";
-                var index = listeners.FindIndex(l => l.Name == name);
-                if (index < 0)
-                {
-                    listeners.Add(new Listener(name, new Address(new SocketAddress("0.0.0.0", port)), chains));
-                }
-                else
-                {
-                    listeners[index] = listeners[index] with { FilterChains = [.. listeners[index].FilterChains, .. chains] };
-                }
+                AddToListener(listeners, port, chains);
             }
-            listeners.Sort((a, b) => a.Port.CompareTo(b.Port));
+        }
+
+        // The sidecar's outbound listener of the port (0.0.0.0_<port>) gets the chains, made if there is none yet. Beside
+        // TLS chains an HTTP chain keeps the plain text (transport_protocol raw_buffer). The listeners stay by port.
+        private static void AddToListener(List<Listener> listeners, int port, List<FilterChain> chains)
+        {
+            var name = $"0.0.0.0_{port}";
+            var index = listeners.FindIndex(l => l.Name == name);
+            if (index < 0)
+            {
+                listeners.Add(new Listener(name, new Address(new SocketAddress("0.0.0.0", port)), chains));
+                listeners.Sort((a, b) => a.Port.CompareTo(b.Port));
+                return;
+            }
+            var tls = chains.Any(c => c.FilterChainMatch?.TransportProtocol == "tls");
+            var existing = listeners[index].FilterChains
+                .Select(c => tls && c.HttpConnectionManager is not null ? c with { FilterChainMatch = new FilterChainMatch([], "raw_buffer") } : c);
+            listeners[index] = listeners[index] with { FilterChains = [.. existing, .. chains] };
         }
 
         // tcp.go buildSidecarOutboundTCPTLSFilterChainOpts: the first tcp route of a mesh-bound VirtualService for the
@@ -176,7 +175,8 @@ public static partial class IstioTranslator
             return new TcpProxy($"{vs.Id.Name}.{NamespaceOf(vs)}", null) { WeightedClusters = new TcpProxyWeightedCluster(weighted) };
         }
 
-        // route.go / tcp.go matchTLS: the match's gateways (else the VirtualService's), source labels and namespace.
+        // The source part of a match (route.go sourceMatchHTTP, tls.go / tcp.go matchTLS and matchTCP): the gateways it
+        // names, else sourceLabels ⊆ the proxy's labels and sourceNamespace.
         private bool L4SourceMatches(IReadOnlyList<string> gateways, IReadOnlyDictionary<string, string> sourceLabels, string? sourceNamespace,
             IReadOnlyList<string> gatewayNames, string vsNamespace, bool sourceIsWorkload)
         {

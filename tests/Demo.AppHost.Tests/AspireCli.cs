@@ -5,8 +5,8 @@ namespace Demo.AppHost.Tests;
 
 /// <summary>
 /// The Aspire CLI as a user runs it: <c>dotnet aspire …</c> from the repository root, the tool the repository's manifest
-/// (<c>.config/dotnet-tools.json</c>) pins. Tests never install it: <c>dotnet tool restore</c> does, once (.ci/run runs it
-/// before the tests).
+/// (<c>.config/dotnet-tools.json</c>) pins. The tests never install it: the test project's build restores the manifest's
+/// tools, as it restores its packages (and .ci/run runs <c>dotnet tool restore</c> before the tests too).
 /// </summary>
 public static class AspireCli
 {
