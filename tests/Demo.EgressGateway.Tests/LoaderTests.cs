@@ -142,4 +142,51 @@ public sealed class LoaderTests
         Assert.Contains("virtual-service-hello.yaml:", istio.Message, StringComparison.Ordinal);
         Assert.Contains("VirtualService 'hello': spec.http[0].delegate: is not supported by the local egress gateway (delegated VirtualServices)", istio.Message, StringComparison.Ordinal);
     }
+
+    // validation.go ValidateVirtualService, validateTCPRoute, validateLoadBalancer, ValidateServiceEntry — as Istio words them.
+    [Theory]
+    [InlineData("""
+        kind: VirtualService
+        metadata:
+          name: empty
+        spec:
+          hosts: [a.example.com]
+        """, "VirtualService 'empty'", "spec", "http, tcp or tls must be provided in virtual service")]
+    [InlineData("""
+        kind: VirtualService
+        metadata:
+          name: no-destination
+        spec:
+          hosts: [a.example.com]
+          tcp:
+            - match: [{ port: 9000 }]
+        """, "VirtualService 'no-destination'", "spec.tcp[0].route", "TCP route is required")]
+    [InlineData("""
+        kind: DestinationRule
+        metadata:
+          name: nameless-cookie
+        spec:
+          host: a.example.com
+          trafficPolicy:
+            loadBalancer:
+              consistentHash:
+                httpCookie: { ttl: 60s }
+        """, "DestinationRule 'nameless-cookie'", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "name required for HttpCookie")]
+    [InlineData("""
+        kind: ServiceEntry
+        metadata:
+          name: bad-address
+        spec:
+          hosts: [a.example.com]
+          addresses: [10.0.0.300]
+          ports: [{ number: 9000, name: tcp, protocol: TCP }]
+        """, "ServiceEntry 'bad-address'", "spec.addresses", "invalid address 10.0.0.300")]
+    public void Tls_tcp_cookie_and_address_mistakes_are_refused_naming_file_resource_field_and_value(string document, string resource, string field, string message)
+    {
+        var error = SingleError("apiVersion: networking.istio.io/v1\n" + document);
+        Assert.Equal(File, error.File);
+        Assert.Equal(resource, error.Resource);
+        Assert.Equal(field, error.Field);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
 }
