@@ -37,10 +37,7 @@ internal static class EgressCommandsExtensions
     public static IResourceBuilder<ProjectResource> WithIstioControlPanel(this IResourceBuilder<ProjectResource> egress)
     {
         var builder = egress.ApplicationBuilder;
-        var repository = Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));
-        var scenariosDirectory = Path.Combine(builder.Configuration["IstioConfigDirectory"] is { Length: > 0 } configured
-            ? Path.GetFullPath(configured, repository)
-            : Path.Combine(repository, "deploy", "istio"), "scenarios");
+        var scenariosDirectory = Path.Combine(EgressPattern.ConfigDirectory(builder), "scenarios");
         var admin = egress.GetEndpoint("admin");
         var healthCheck = egress.Resource.Name + ConfigHealthCheckSuffix;
         builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(healthCheck,

@@ -20,12 +20,6 @@ internal static class LocalEgressExtensions
     private static string DevCertificatesDirectory(IDistributedApplicationBuilder builder) =>
         Path.Combine(RepositoryRoot(builder), ".devcerts");
 
-    /// <summary>The Istio configuration the local gateway applies: <c>IstioConfigDirectory</c>, by default deploy/istio.</summary>
-    private static string IstioConfigDirectory(IDistributedApplicationBuilder builder) =>
-        builder.Configuration["IstioConfigDirectory"] is { Length: > 0 } directory
-            ? Path.GetFullPath(directory, RepositoryRoot(builder))
-            : Path.Combine(RepositoryRoot(builder), "deploy", "istio");
-
     public static IResourceBuilder<ProjectResource>? AddLocalEgressGateway(this IDistributedApplicationBuilder builder, string name)
     {
         if (!builder.ExecutionContext.IsRunMode)
@@ -34,27 +28,36 @@ internal static class LocalEgressExtensions
         }
 
         string caPath;
+        string? credential = null;
+        var pattern = EgressPattern.Selected(builder);
         using (var ca = LocalCertificateAuthority.LoadOrCreate(DevCertificatesDirectory(builder)))
         {
             caPath = ca.CaCertificatePath;
+            if (pattern.ClientCredential is { } secret)
+            {
+                credential = ca.EnsureClientCredential(secret, "istio-egressgateway.istio-system.svc.cluster.local");
+            }
         }
-        return builder.AddProject<Projects.Demo_EgressGateway>(name, o => o.ExcludeLaunchProfile = true)
+        var gateway = builder.AddProject<Projects.Demo_EgressGateway>(name, o => o.ExcludeLaunchProfile = true)
             // Not behind DCP's proxy: a stopped gateway must refuse connections, so the app's proxy fails at once, as
             // Istio's sidecar does with no gateway endpoint (503 UH) — DCP's proxy accepts a connection and may hold it.
             .WithHttpEndpoint(name: "http", env: "EgressGateway__MeshPort", isProxied: false)
             .WithHttpEndpoint(name: "admin", env: "EgressGateway__AdminPort")
-            .WithEnvironment("EgressGateway__ConfigDirectory", IstioConfigDirectory(builder))
+            .WithEnvironment("EgressGateway__ConfigDirectory", EgressPattern.ConfigDirectory(builder))
             .WithEnvironment("EgressGateway__Scenario", builder.Configuration["Scenario"] ?? "")
             .WithEnvironment("EgressGateway__TrustedCaPath", caPath)
             .WithEnvironment("OTEL_SERVICE_NAME", name)
             .WithHttpHealthCheck("/health", endpointName: "admin");
+        // The Secret a MUTUAL DestinationRule's credentialName names, as a folder of its keys (EgressGateway:Credentials).
+        return credential is null ? gateway : gateway.WithEnvironment($"EgressGateway__Credentials__{pattern.ClientCredential}", credential);
     }
 
     /// <summary>
     /// The platform's router (gorouter's stand-in, Demo.CfRouter): HTTPS for the whole apps domain with one wildcard
     /// certificate from the local CA, routing by Host to the instances that registered. Not behind DCP's proxy: a
     /// stopped router must refuse connections, as a platform that is down does (Envoy: 503 UF), rather than a proxy
-    /// that accepts them and never answers.
+    /// that accepts them and never answers. Client certificates: as gorouter's <c>client_cert_validation</c> of the
+    /// selected <see cref="EgressPattern"/> (require for mutual-tls-origination), verified against the dev CA.
     /// </summary>
     /// <param name="appsDomain">The platform's apps domain, e.g. <c>apps.example.com</c>: the certificate is <c>*.&lt;domain&gt;</c>.</param>
     public static IResourceBuilder<ProjectResource>? AddCfRouter(this IDistributedApplicationBuilder builder, string name,
@@ -66,15 +69,19 @@ internal static class LocalEgressExtensions
         }
 
         ServerCertificateFiles certificate;
+        string caPath;
         using (var ca = LocalCertificateAuthority.LoadOrCreate(DevCertificatesDirectory(builder)))
         {
             certificate = ca.EnsureServerCertificate("*." + appsDomain);
+            caPath = ca.CaCertificatePath;
         }
         var router = builder.AddProject<Projects.Demo_CfRouter>(name, o => o.ExcludeLaunchProfile = true)
             .WithHttpsEndpoint(name: "https", env: "CfRouter__HttpsPort", isProxied: false)
             .WithHttpEndpoint(name: "status", env: "CfRouter__StatusPort", isProxied: false)
             .WithEnvironment("CfRouter__CertificatePath", certificate.CertificatePath)
             .WithEnvironment("CfRouter__CertificateKeyPath", certificate.KeyPath)
+            .WithEnvironment("CfRouter__ClientCertValidation", EgressPattern.Selected(builder).RouterClientCertValidation)
+            .WithEnvironment("CfRouter__ClientCaCertsPath", caPath)
             // Local timings: instances renew every second, so a restarted router knows every route within 2 s, and an
             // instance that vanished without unregistering (killed) is pruned within 3-4 s.
             .WithEnvironment("CfRouter__StartResponseDelayInterval", "00:00:02")
@@ -129,7 +136,9 @@ internal static class LocalEgressExtensions
     /// <summary>
     /// Locally the proxy's HTTP client uses the egress gateway as its HTTP proxy, which is what sidecar
     /// interception does in a cluster: the request still says <c>Host: hello.external</c>. The proxy does not wait for
-    /// the gateway itself; <see cref="WaitForLocalPath"/> orders the start.
+    /// the gateway itself; <see cref="WaitForLocalPath"/> orders the start. An <c>https://</c> call (the passthrough
+    /// pattern) arrives as <c>CONNECT</c>, the local stand-in for intercepted TLS, and the proxy trusts the dev CA that
+    /// issued the CF router's certificate.
     /// </summary>
     public static IResourceBuilder<ProjectResource> ViaLocalEgressGateway(this IResourceBuilder<ProjectResource> proxy,
         IResourceBuilder<ProjectResource>? egress)
@@ -138,7 +147,13 @@ internal static class LocalEgressExtensions
         {
             return proxy;
         }
-        return proxy.WithEnvironment("Upstream__HttpProxy", egress.GetEndpoint("http"));
+        proxy.WithEnvironment("Upstream__HttpProxy", egress.GetEndpoint("http"));
+        if (EgressPattern.Selected(proxy.ApplicationBuilder).ProxyOriginatesTls)
+        {
+            using var ca = LocalCertificateAuthority.LoadOrCreate(DevCertificatesDirectory(proxy.ApplicationBuilder));
+            proxy.WithEnvironment("Upstream__TrustedCaPath", ca.CaCertificatePath);
+        }
+        return proxy;
     }
 
     /// <summary>

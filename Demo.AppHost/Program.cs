@@ -9,7 +9,7 @@ var cfV1 = builder.AddCfApp("cf-v1", appName: "hello-istio-v1", version: "v1", r
 var cfV2 = builder.AddCfApp("cf-v2", appName: "hello-istio-v2", version: "v2", route: "hello-istio-v2.apps.example.com", router, egress);
 
 var proxy = builder.AddProject<Projects.Demo_Proxy>("proxy").PublishForCluster()
-    .WithEnvironment("Upstream__BaseAddress", "http://hello.external/")
+    .WithEnvironment("Upstream__BaseAddress", EgressPattern.Selected(builder).ProxyBaseAddress)
     .WithHttpHealthCheck("/health")
     .ViaLocalEgressGateway(egress);
 

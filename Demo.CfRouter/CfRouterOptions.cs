@@ -30,6 +30,27 @@ public sealed class CfRouterOptions
     [Required]
     public string CertificateKeyPath { get; set; } = "";
 
+    /// <summary>
+    /// Whether the HTTPS port asks clients for a certificate (gorouter's <c>router.client_cert_validation</c>,
+    /// cloudfoundry/gorouter config/config.go): <c>none</c> (Go's <c>tls.NoClientCert</c>), <c>request</c>
+    /// (<c>VerifyClientCertIfGiven</c>: asked for, verified when sent; routing-release's default) or <c>require</c>
+    /// (<c>RequireAndVerifyClientCert</c>: a handshake without a trusted client certificate fails).
+    /// </summary>
+    [Required, RegularExpression("^(none|request|require)$", ErrorMessage = "CfRouter:ClientCertValidation must be one of 'none', 'request' or 'require'.")]
+    public string ClientCertValidation { get; set; } = "request";
+
+    /// <summary>
+    /// PEM bundle of CAs client certificates are verified against (gorouter's <c>client_ca_certs</c>), added to the
+    /// system's roots unless <see cref="OnlyTrustClientCaCerts"/>; empty: the system's roots only.
+    /// </summary>
+    public string? ClientCaCertsPath { get; set; }
+
+    /// <summary>
+    /// Verify client certificates against <see cref="ClientCaCertsPath"/> only, not the system's roots (gorouter's
+    /// <c>only_trust_client_ca_certs</c>, default false; config.go buildClientCertPool).
+    /// </summary>
+    public bool OnlyTrustClientCaCerts { get; set; }
+
     /// <summary>Attempts per request over the route's instances (routing-release <c>router.max_attempts</c>, default 3).</summary>
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 3;

@@ -14,6 +14,10 @@ public static class Extensions
             .Validate(o => File.Exists(o.CertificatePath) && File.Exists(o.CertificateKeyPath),
                 "CfRouter:CertificatePath and CfRouter:CertificateKeyPath must name existing PEM files.")
             .Validate(o => o.HttpsPort != o.StatusPort, "CfRouter:HttpsPort and CfRouter:StatusPort must differ.")
+            .Validate(o => string.IsNullOrEmpty(o.ClientCaCertsPath) || File.Exists(o.ClientCaCertsPath),
+                "CfRouter:ClientCaCertsPath must name an existing PEM file.")
+            .Validate(o => !(o.OnlyTrustClientCaCerts && o.ClientCertValidation != "none" && string.IsNullOrEmpty(o.ClientCaCertsPath)),
+                "router.client_ca_certs cannot be empty if router.only_trust_client_ca_certs is 'true' and router.client_cert_validation is set to 'request' or 'require'.")
             .ValidateOnStart();
 
         builder.Services.AddOptions<KestrelServerOptions>()
@@ -37,10 +41,16 @@ public static class Extensions
     private static void ConfigureListeners(KestrelServerOptions kestrel, CfRouterOptions options)
     {
         var certificate = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.CertificateKeyPath);
+        var clientCertificates = new ClientCertificateValidation(options);
         kestrel.ListenLocalhost(options.HttpsPort, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
-            listen.UseHttps(certificate);
+            listen.UseHttps(https =>
+            {
+                https.ServerCertificate = certificate;
+                https.ClientCertificateMode = clientCertificates.Mode;
+                https.ClientCertificateValidation = clientCertificates.Validate;
+            });
         });
         kestrel.ListenLocalhost(options.StatusPort);
     }

@@ -98,7 +98,48 @@ public sealed class LocalCertificateAuthority : IDisposable
 
     /// <summary>Issues a TLS server certificate whose one DNS SAN (and CN) is <paramref name="dnsName"/>, e.g. <c>*.apps.example.com</c>.</summary>
     public static X509Certificate2 IssueServerCertificate(
-        X509Certificate2 issuer, string dnsName, DateTimeOffset notBefore, DateTimeOffset notAfter)
+        X509Certificate2 issuer, string dnsName, DateTimeOffset notBefore, DateTimeOffset notAfter) =>
+        Issue(issuer, dnsName, ServerAuth, notBefore, notAfter);
+
+    /// <summary>
+    /// Returns the folder of a TLS client certificate issued by this CA for <paramref name="dnsName"/> (its CN and DNS
+    /// SAN; extended key usage clientAuth), laid out as the keys of a Kubernetes TLS Secret named
+    /// <paramref name="secretName"/>: <c>&lt;directory&gt;/&lt;secretName&gt;/tls.crt</c>, <c>tls.key</c> (PKCS#8 PEM)
+    /// and <c>ca.crt</c> (this CA) — what a DestinationRule's <c>credentialName</c> makes Istio's gateway read
+    /// (istio/istio pilot/pkg/model/credentials: cert, key and CA of a MUTUAL origination). Re-issued when missing,
+    /// about to expire, or issued by another CA.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="secretName"/> is not a Kubernetes object name.</exception>
+    public string EnsureClientCredential(string secretName, string dnsName)
+    {
+        if (!System.Text.RegularExpressions.Regex.IsMatch(secretName, "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))
+        {
+            throw new ArgumentException($"'{secretName}' is not a Kubernetes Secret name.", nameof(secretName));
+        }
+        using var _ = AcquireLock(Directory);
+        var folder = Path.Combine(Directory, secretName);
+        var (certificatePath, keyPath, caPath) = (Path.Combine(folder, "tls.crt"), Path.Combine(folder, "tls.key"), Path.Combine(folder, "ca.crt"));
+        if (File.Exists(certificatePath) && File.Exists(keyPath) && File.Exists(caPath))
+        {
+            using var existing = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+            if (existing.NotAfter > DateTime.Now + RenewBefore && IsIssuedByThisCa(existing))
+            {
+                return folder;
+            }
+        }
+        System.IO.Directory.CreateDirectory(folder);
+        using var issued = Issue(Certificate, dnsName, ClientAuth, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow + ServerLifetime);
+        WriteAtomically(keyPath, issued.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        WriteAtomically(certificatePath, issued.ExportCertificatePem());
+        WriteAtomically(caPath, Certificate.ExportCertificatePem());
+        return folder;
+    }
+
+    private const string ServerAuth = "1.3.6.1.5.5.7.3.1";
+    private const string ClientAuth = "1.3.6.1.5.5.7.3.2";
+
+    private static X509Certificate2 Issue(
+        X509Certificate2 issuer, string dnsName, string extendedKeyUsage, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest($"CN={dnsName}", key, HashAlgorithmName.SHA256);
@@ -107,8 +148,7 @@ public sealed class LocalCertificateAuthority : IDisposable
         request.CertificateExtensions.Add(san.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(
-            [new Oid("1.3.6.1.5.5.7.3.1")], false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(extendedKeyUsage)], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
 
         var serial = RandomNumberGenerator.GetBytes(16);

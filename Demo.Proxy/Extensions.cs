@@ -14,6 +14,8 @@ public static class Extensions
                 "Upstream:BaseAddress must be an absolute http(s) URL such as http://hello.external/.")
             .Validate(o => o.HttpProxy is null || (o.HttpProxy.IsAbsoluteUri && o.HttpProxy.Scheme == "http"),
                 "Upstream:HttpProxy must be an absolute http URL of the local egress gateway.")
+            .Validate(o => string.IsNullOrEmpty(o.TrustedCaPath) || File.Exists(o.TrustedCaPath),
+                "Upstream:TrustedCaPath must name an existing PEM file.")
             .ValidateOnStart();
 
         var client = builder.Services.AddHttpClient<UpstreamClient>((services, http) =>
@@ -32,6 +34,7 @@ public static class Extensions
                     AllowAutoRedirect = false,
                     UseCookies = false,
                     PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+                    SslOptions = UpstreamTrust.ClientOptions(options.TrustedCaPath),
                 };
             });
 

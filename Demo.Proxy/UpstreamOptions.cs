@@ -18,6 +18,13 @@ public sealed class UpstreamOptions
     /// </summary>
     public Uri? HttpProxy { get; set; }
 
+    /// <summary>
+    /// Local run only, for an <c>https://</c> <see cref="BaseAddress"/> (the passthrough pattern, where the app does TLS
+    /// itself): a PEM file of the CA that issued the local CF router's certificate, trusted besides the system's
+    /// roots. Unset in a cluster, where the platform's certificate chains to a public root.
+    /// </summary>
+    public string? TrustedCaPath { get; set; }
+
     /// <summary>A backstop only; the mesh's route timeout is the real one and should be shorter.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -29,6 +29,16 @@ public sealed class AppHostFixture : IAsyncLifetime
     private Task? _watcher;
     private readonly string _runId = Guid.NewGuid().ToString("N");
 
+    private readonly string? _pattern;
+
+    /// <summary>The fixture the <see cref="AppHostCollection"/> shares: the default pattern on a copy of deploy/istio.</summary>
+    public AppHostFixture()
+    {
+    }
+
+    /// <summary>A run of <c>--Pattern <paramref name="pattern"/></c>, reading the repository's pattern folder itself.</summary>
+    internal AppHostFixture(string pattern) => _pattern = pattern;
+
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
     /// <summary>The gateway's configuration folder: a copy of deploy/istio.</summary>
@@ -40,7 +50,10 @@ public sealed class AppHostFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        CopyDirectory(Path.Combine(RepositoryRoot, "deploy", "istio"), IstioDirectory);
+        if (_pattern is null)
+        {
+            CopyDirectory(Path.Combine(RepositoryRoot, "deploy", "istio"), IstioDirectory);
+        }
         // The cold start is exclusive, until the caller's requests get answers: DCP starts every project with
         // `dotnet run`, and the first requests through a Debug-built, not yet jitted chain are the slowest it serves.
         // Beside another assembly's CPU-heavy tests they outlast the route's 2 s per-try timeout, and every timed-out
@@ -50,7 +63,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Demo_AppHost>(
             // The dashboard is off here, and tests leave the user's certificate stores alone (DevCertificateTests covers the trust step).
-            [$"IstioConfigDirectory={IstioDirectory}", $"CfInstances={CfInstances}", "DevCertificates:Trust=false"], cts.Token);
+            [_pattern is null ? $"IstioConfigDirectory={IstioDirectory}" : $"Pattern={_pattern}", $"CfInstances={CfInstances}", "DevCertificates:Trust=false"], cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
             // A stopped resource fails its health checks by design; the tests look at its state instead.
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
@@ -131,7 +144,10 @@ public sealed class AppHostFixture : IAsyncLifetime
         }
         try
         {
-            Directory.Delete(IstioDirectory, recursive: true);
+            if (_pattern is null)
+            {
+                Directory.Delete(IstioDirectory, recursive: true);
+            }
         }
         catch (IOException)
         {

@@ -52,6 +52,18 @@ internal sealed class DeployTree : IDisposable
         File.WriteAllText(path, text.Replace(ScenarioLine, $"  - path: istio/scenarios/{scenarioFile}\n{ScenarioLine}", StringComparison.Ordinal));
     }
 
+    /// <summary>The Istio resource line of deploy/kustomization.yaml: the default pattern's folder.</summary>
+    public const string PatternLine = "  - istio\n";
+
+    /// <summary>Selects a pattern the way deploy/README.md says: the istio line replaced by istio/patterns/&lt;name&gt;.</summary>
+    public void SelectPattern(string pattern)
+    {
+        var path = Path.Combine(Deploy, "kustomization.yaml");
+        var text = File.ReadAllText(path);
+        Assert.Contains(PatternLine, text, StringComparison.Ordinal);
+        File.WriteAllText(path, text.Replace(PatternLine, $"  - istio/patterns/{pattern}\n", StringComparison.Ordinal));
+    }
+
     /// <summary>A copy of <paramref name="other"/>, its generated base included (no second publish or msbuild run).</summary>
     public static DeployTree CopyOf(DeployTree other)
     {

@@ -31,7 +31,8 @@ public sealed class CfPlatform : IAsyncDisposable
     /// <summary>The endpoint the gateway dials for every CF host: <c>127.0.0.1:&lt;https port&gt;</c>.</summary>
     public string RouterEndpoint => $"127.0.0.1:{HttpsPort}";
 
-    public static async Task<CfPlatform> StartAsync()
+    /// <summary>Starts the router; <paramref name="clientCertValidation"/> is gorouter's <c>client_cert_validation</c>, client certificates verified against the test CA.</summary>
+    public static async Task<CfPlatform> StartAsync(string clientCertValidation = "request")
     {
         var certificate = TestCa.Authority.EnsureServerCertificate(AppsDomainWildcard);
         var ports = Demo.Tests.LoopbackPorts.Free(2);
@@ -45,6 +46,8 @@ public sealed class CfPlatform : IAsyncDisposable
             ["CfRouter:CertificatePath"] = certificate.CertificatePath,
             ["CfRouter:CertificateKeyPath"] = certificate.KeyPath,
             ["CfRouter:StartResponseDelayInterval"] = "00:00:00",
+            ["CfRouter:ClientCertValidation"] = clientCertValidation,
+            ["CfRouter:ClientCaCertsPath"] = TestCa.Authority.CaCertificatePath,
         });
         builder.AddServiceDefaults();
         builder.AddCfRouter();
@@ -62,9 +65,9 @@ public sealed class CfPlatform : IAsyncDisposable
     };
 
     /// <summary>The router with <paramref name="instances"/> running instances of each CF app (v1 and v2), routed.</summary>
-    public static async Task<CfPlatform> StartWithAppsAsync(int instances = 1)
+    public static async Task<CfPlatform> StartWithAppsAsync(int instances = 1, string clientCertValidation = "request")
     {
-        var platform = await StartAsync();
+        var platform = await StartAsync(clientCertValidation);
         for (var i = 0; i < instances; i++)
         {
             await platform.StartInstanceAsync("v1", GatewayHost.V1Host);
