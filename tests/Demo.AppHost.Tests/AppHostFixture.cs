@@ -36,8 +36,17 @@ public sealed class AppHostFixture : IAsyncLifetime
     {
     }
 
-    /// <summary>A run of <c>--Pattern <paramref name="pattern"/></c>, reading the repository's pattern folder itself.</summary>
-    internal AppHostFixture(string pattern) => _pattern = pattern;
+    /// <summary>
+    /// A run of <c>--Pattern <paramref name="pattern"/></c> with one instance per CF app, reading the repository's
+    /// pattern folder itself.
+    /// </summary>
+    internal AppHostFixture(string pattern)
+    {
+        _pattern = pattern;
+        _cfInstances = 1;
+    }
+
+    private readonly int _cfInstances = CfInstances;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("The AppHost has not started.");
 
@@ -63,7 +72,7 @@ public sealed class AppHostFixture : IAsyncLifetime
 
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Demo_AppHost>(
             // The dashboard is off here, and tests leave the user's certificate stores alone (DevCertificateTests covers the trust step).
-            [_pattern is null ? $"IstioConfigDirectory={IstioDirectory}" : $"Pattern={_pattern}", $"CfInstances={CfInstances}", "DevCertificates:Trust=false"], cts.Token);
+            [_pattern is null ? $"IstioConfigDirectory={IstioDirectory}" : $"Pattern={_pattern}", $"CfInstances={_cfInstances}", "DevCertificates:Trust=false"], cts.Token);
         builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning)
             // A stopped resource fails its health checks by design; the tests look at its state instead.
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None)
@@ -94,7 +103,7 @@ public sealed class AppHostFixture : IAsyncLifetime
         _watcher = WatchInstancesAsync(_app, _watching.Token);
         await _app.StartAsync(cts.Token);
         await WaitUntilAsync(_ => Task.FromResult(ResourceNames.ToDictionary(n => n, n => InstanceIds(n).Count)),
-            counts => counts.All(c => c.Value == (c.Key.StartsWith("cf-v", StringComparison.Ordinal) ? CfInstances : 1)),
+            counts => counts.All(c => c.Value == (c.Key.StartsWith("cf-v", StringComparison.Ordinal) ? _cfInstances : 1)),
             StartTimeout, counts => "instances: " + string.Join(", ", counts.Select(c => $"{c.Key} {c.Value}")), cts.Token);
         foreach (var id in ResourceNames.SelectMany(InstanceIds))
         {

@@ -44,24 +44,21 @@ internal sealed class DeployTree : IDisposable
     public const string ScenarioLine = "  # - path: istio/scenarios/<name>.yaml\n";
 
     /// <summary>Selects a scenario the way deploy/README.md says: the commented line, uncommented with its name.</summary>
-    public void AddScenario(string scenarioFile)
-    {
-        var path = Path.Combine(Deploy, "kustomization.yaml");
-        var text = File.ReadAllText(path);
-        Assert.Contains(ScenarioLine, text, StringComparison.Ordinal);
-        File.WriteAllText(path, text.Replace(ScenarioLine, $"  - path: istio/scenarios/{scenarioFile}\n{ScenarioLine}", StringComparison.Ordinal));
-    }
+    public void AddScenario(string scenarioFile) =>
+        ReplaceKustomizationLine(ScenarioLine, $"  - path: istio/scenarios/{scenarioFile}\n{ScenarioLine}");
 
     /// <summary>The Istio resource line of deploy/kustomization.yaml: the default pattern's folder.</summary>
     public const string PatternLine = "  - istio\n";
 
     /// <summary>Selects a pattern the way deploy/README.md says: the istio line replaced by istio/patterns/&lt;name&gt;.</summary>
-    public void SelectPattern(string pattern)
+    public void SelectPattern(string pattern) => ReplaceKustomizationLine(PatternLine, $"  - istio/patterns/{pattern}\n");
+
+    private void ReplaceKustomizationLine(string line, string replacement)
     {
         var path = Path.Combine(Deploy, "kustomization.yaml");
         var text = File.ReadAllText(path);
-        Assert.Contains(PatternLine, text, StringComparison.Ordinal);
-        File.WriteAllText(path, text.Replace(PatternLine, $"  - istio/patterns/{pattern}\n", StringComparison.Ordinal));
+        Assert.Contains(line, text, StringComparison.Ordinal);
+        File.WriteAllText(path, text.Replace(line, replacement, StringComparison.Ordinal));
     }
 
     /// <summary>A copy of <paramref name="other"/>, its generated base included (no second publish or msbuild run).</summary>

@@ -11,9 +11,6 @@ namespace Demo.Deploy.Tests;
 [Collection(DeployCollection.Name)]
 public sealed class PatternRenderTests(DeployFixture fixture)
 {
-    private const string V1 = "hello-istio-v1.apps.example.com";
-    private const string V2 = "hello-istio-v2.apps.example.com";
-
     public static TheoryData<string> Patterns => [.. Directory.EnumerateDirectories(Path.Combine(Repository.DeployIstio, "patterns"))
         .Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
 
@@ -46,8 +43,8 @@ public sealed class PatternRenderTests(DeployFixture fixture)
                 if (settings is not null)
                 {
                     expectedSpec = JsonNode.Parse(expectedSpec.ToJsonString()
-                        .Replace(V1, settings["cfHostV1"], StringComparison.Ordinal)
-                        .Replace(V2, settings["cfHostV2"], StringComparison.Ordinal)
+                        .Replace(SettingsAndScenarioTests.V1, settings["cfHostV1"], StringComparison.Ordinal)
+                        .Replace(SettingsAndScenarioTests.V2, settings["cfHostV2"], StringComparison.Ordinal)
                         .Replace("istio-egressgateway.istio-system.", $"istio-egressgateway.{egress}.", StringComparison.Ordinal))!;
                 }
                 Assert.True(JsonNode.DeepEquals(expectedSpec, rendered.Spec), $"{what}: {rendered} is\n{rendered.Spec}\nbut the pattern says\n{expectedSpec}");

@@ -7,8 +7,8 @@ namespace Demo.Deploy.Tests;
 [Collection(DeployCollection.Name)]
 public sealed class SettingsAndScenarioTests(DeployFixture fixture)
 {
-    private const string V1 = "hello-istio-v1.apps.example.com";
-    private const string V2 = "hello-istio-v2.apps.example.com";
+    internal const string V1 = "hello-istio-v1.apps.example.com";
+    internal const string V2 = "hello-istio-v2.apps.example.com";
 
     /// <summary>Settings other than the defaults in every field, as a user of another cluster would have them.</summary>
     internal static readonly IReadOnlyDictionary<string, string> OtherCluster = new Dictionary<string, string>
