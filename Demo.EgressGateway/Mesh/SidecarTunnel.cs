@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
 
 namespace Demo.EgressGateway.Mesh;
 
@@ -13,12 +15,15 @@ namespace Demo.EgressGateway.Mesh;
 /// on as they are (<see cref="TcpProxyFilter"/>). TLS no chain takes goes to the virtual outbound listener's
 /// PassthroughCluster under ALLOW_ANY and is closed under REGISTRY_ONLY (BlackHoleCluster: the app's handshake fails,
 /// curl's exit 35 in istio.io's egress-control task); plain text goes to the HTTP connection manager, as a plain HTTP
-/// request to the sidecar does. A connection that does not start with CONNECT is HTTP, unchanged.
+/// request to the sidecar does. A connection that does not start with CONNECT is HTTP, unchanged. Before the HTTP
+/// codec has the connection, the limits it would apply hold here too: a connection that sends nothing is closed after
+/// Kestrel's <c>KeepAliveTimeout</c>, a CONNECT head not complete within <c>RequestHeadersTimeout</c> is closed.
 /// </summary>
 /// <remarks>Istio: <c>pilot/pkg/networking/core/listener.go</c> (outbound listeners, virtual outbound listener
 /// <c>PassthroughFilterChain</c> / <c>BlackHoleCluster</c>), <c>tcp.go</c>; Envoy: <c>tls_inspector.cc</c>,
 /// <c>filter_chain_manager_impl.cc</c>.</remarks>
-public sealed class SidecarTunnel(MeshSnapshotProvider configs, TcpProxyFilter tcpProxy, ILogger<SidecarTunnel> logger)
+public sealed class SidecarTunnel(MeshSnapshotProvider configs, TcpProxyFilter tcpProxy, IOptions<KestrelServerOptions> kestrel,
+    ILogger<SidecarTunnel> logger)
 {
     /// <summary>The longest CONNECT request head read (Envoy's default max_request_headers_kb is 60).</summary>
     public const int MaxHeadSize = 60 * 1024;
@@ -34,7 +39,21 @@ public sealed class SidecarTunnel(MeshSnapshotProvider configs, TcpProxyFilter t
     /// </summary>
     public async Task OnConnectionAsync(ConnectionContext connection, ConnectionDelegate http)
     {
-        var (isConnect, destination) = await ReadConnectAsync(connection);
+        bool isConnect;
+        (string Host, int Port)? destination;
+        var limits = kestrel.Value.Limits;
+        using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed))
+        {
+            try
+            {
+                (isConnect, destination) = await ReadConnectAsync(connection, deadline, limits.KeepAliveTimeout, limits.RequestHeadersTimeout);
+            }
+            catch (OperationCanceledException) when (!connection.ConnectionClosed.IsCancellationRequested)
+            {
+                connection.Abort(new ConnectionAbortedException("The CONNECT head was not received in time."));
+                return;
+            }
+        }
         if (!isConnect)
         {
             await http(connection);
@@ -88,13 +107,21 @@ public sealed class SidecarTunnel(MeshSnapshotProvider configs, TcpProxyFilter t
 
     // Not a CONNECT: nothing consumed. A CONNECT: its head consumed and its authority parsed, or — refused with 400, or
     // the connection ended — no destination.
-    private static async Task<(bool IsConnect, (string Host, int Port)? Destination)> ReadConnectAsync(ConnectionContext connection)
+    private static async Task<(bool IsConnect, (string Host, int Port)? Destination)> ReadConnectAsync(ConnectionContext connection,
+        CancellationTokenSource deadline, TimeSpan firstBytesTimeout, TimeSpan headTimeout)
     {
         var input = connection.Transport.Input;
         var start = new byte[ConnectMethod.Length];
+        deadline.CancelAfter(firstBytesTimeout);
+        var started = false;
         while (true)
         {
-            var result = await input.ReadAsync(connection.ConnectionClosed);
+            var result = await input.ReadAsync(deadline.Token);
+            if (!started && !result.Buffer.IsEmpty)
+            {
+                started = true;
+                deadline.CancelAfter(headTimeout);
+            }
             var buffer = result.Buffer;
             var length = (int)Math.Min(buffer.Length, ConnectMethod.Length);
             buffer.Slice(0, length).CopyTo(start);
@@ -112,7 +139,7 @@ public sealed class SidecarTunnel(MeshSnapshotProvider configs, TcpProxyFilter t
         }
         while (true)
         {
-            var result = await input.ReadAsync(connection.ConnectionClosed);
+            var result = await input.ReadAsync(deadline.Token);
             var buffer = result.Buffer;
             var reader = new SequenceReader<byte>(buffer);
             if (reader.TryReadTo(out ReadOnlySequence<byte> head, EndOfHead, advancePastDelimiter: true))

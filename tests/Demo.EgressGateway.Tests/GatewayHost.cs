@@ -49,7 +49,8 @@ public sealed class GatewayHost : IAsyncDisposable
         Action<ConfigFolder>? edit = null,
         TestUpstream? upstream = null,
         string scenario = "",
-        Dictionary<string, string?>? settings = null)
+        Dictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? services = null)
     {
         var folder = ConfigFolder.CopyOfDeployIstio();
         edit?.Invoke(folder);
@@ -79,6 +80,7 @@ public sealed class GatewayHost : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(settings);
         }
         builder.AddEgressGateway();
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseMeshListener();
         app.MapGet("/health", () => "Healthy");
