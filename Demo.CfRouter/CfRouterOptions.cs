@@ -51,6 +51,26 @@ public sealed class CfRouterOptions
     /// </summary>
     public bool OnlyTrustClientCaCerts { get; set; }
 
+    /// <summary>
+    /// The lowest TLS version the HTTPS port accepts (gorouter's <c>router.min_tls_version</c>; empty or <c>TLSv1.2</c>
+    /// by default). <c>TLSv1.2</c> or <c>TLSv1.3</c> here: gorouter's TLSv1.0/1.1 are refused at start, as this
+    /// machine's TLS library no longer offers them.
+    /// </summary>
+    [RegularExpression("^(|TLSv1.2|TLSv1.3)$", ErrorMessage = "CfRouter:MinTlsVersion must be TLSv1.2 or TLSv1.3 here (gorouter's TLSv1.0 and TLSv1.1 are not available locally).")]
+    public string MinTlsVersion { get; set; } = "TLSv1.2";
+
+    /// <summary>
+    /// The highest TLS version the HTTPS port speaks (gorouter's <c>router.max_tls_version</c>: <c>TLSv1.2</c> by
+    /// default, so a missing client certificate fails the handshake itself, as TLS 1.2 has it).
+    /// </summary>
+    [RegularExpression("^(|TLSv1.2|TLSv1.3)$", ErrorMessage = "router.max_tls_version should be one of \"TLSv1.2\" or \"TLSv1.3\"")]
+    public string MaxTlsVersion { get; set; } = "TLSv1.2";
+
+    /// <summary>The TLS versions from <see cref="MinTlsVersion"/> to <see cref="MaxTlsVersion"/>.</summary>
+    public System.Security.Authentication.SslProtocols TlsVersions =>
+        (MinTlsVersion is "TLSv1.3" ? 0 : System.Security.Authentication.SslProtocols.Tls12)
+        | (MaxTlsVersion is "TLSv1.3" ? System.Security.Authentication.SslProtocols.Tls13 : 0);
+
     /// <summary>Attempts per request over the route's instances (routing-release <c>router.max_attempts</c>, default 3).</summary>
     [Range(1, 100)]
     public int MaxAttempts { get; set; } = 3;

@@ -14,6 +14,8 @@ public static class Extensions
             .Validate(o => File.Exists(o.CertificatePath) && File.Exists(o.CertificateKeyPath),
                 "CfRouter:CertificatePath and CfRouter:CertificateKeyPath must name existing PEM files.")
             .Validate(o => o.HttpsPort != o.StatusPort, "CfRouter:HttpsPort and CfRouter:StatusPort must differ.")
+            .Validate(o => o.TlsVersions != System.Security.Authentication.SslProtocols.None,
+                "CfRouter:MinTlsVersion is above CfRouter:MaxTlsVersion: no TLS version is left.")
             .Validate(o => string.IsNullOrEmpty(o.ClientCaCertsPath) || File.Exists(o.ClientCaCertsPath),
                 "CfRouter:ClientCaCertsPath must name an existing PEM file.")
             .Validate(o => !(o.OnlyTrustClientCaCerts && o.ClientCertValidation != "none" && string.IsNullOrEmpty(o.ClientCaCertsPath)),
@@ -45,9 +47,11 @@ public static class Extensions
         kestrel.ListenLocalhost(options.HttpsPort, listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
+            listen.Use(PlainHttpOnTlsPort.Use);
             listen.UseHttps(https =>
             {
                 https.ServerCertificate = certificate;
+                https.SslProtocols = options.TlsVersions;
                 https.ClientCertificateMode = clientCertificates.Mode;
                 https.ClientCertificateValidation = clientCertificates.Validate;
             });

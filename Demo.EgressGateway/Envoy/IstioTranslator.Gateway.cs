@@ -37,7 +37,7 @@ public static partial class IstioTranslator
                     // proxy to its tcp route (createGatewayTCPFilterChainOpts) — after the handshake for the latter.
                     if (server.Port.Protocol is "TCP" or "MONGO" || (terminatesTls && server.Port.Protocol == "TLS"))
                     {
-                        if (TcpRouteOfGateway(gateway, port) is { } tcp)
+                        if (TcpRouteOfGateway(gateway, server, port) is { } tcp)
                         {
                             var names = terminatesTls
                                 ? server.Hosts.Select(HostName.StripNamespace).Where(h => h != "*").Distinct(StringComparer.OrdinalIgnoreCase).ToList()
@@ -98,15 +98,21 @@ public static partial class IstioTranslator
         }
 
         // gateway.go buildGatewayNetworkFiltersFromTCPRoutes: the TCP proxy of the first tcp route of a VirtualService bound
-        // to the Gateway that applies to the port; none: no chain (the connection is closed, NR).
-        private TcpProxy? TcpRouteOfGateway(IstioGateway gateway, int port)
+        // to the Gateway, one of whose hosts the server's hosts admit (pickMatchingGatewayHosts), that applies to the port;
+        // none: no chain (the connection is closed, NR).
+        private TcpProxy? TcpRouteOfGateway(IstioGateway gateway, GatewayServer server, int port)
         {
-            var gatewayName = $"{NamespaceOf(gateway)}/{gateway.Id.Name}";
+            var gatewayNamespace = NamespaceOf(gateway);
+            var gatewayName = $"{gatewayNamespace}/{gateway.Id.Name}";
             foreach (var vs in VirtualServicesBoundTo(gatewayName))
             {
                 var vsNamespace = NamespaceOf(vs);
-                var route = vs.Tcp.FirstOrDefault(r => r.Match.Count == 0 || r.Match.Any(m => (m.Port is null || m.Port == port)
-                    && (m.Gateways.Count == 0 || m.Gateways.Any(g => ResolveGatewayName(g, vsNamespace) == gatewayName))));
+                if (!vs.Hosts.Any(host => ServerAdmits(server, gatewayNamespace, vsNamespace, host)))
+                {
+                    continue;
+                }
+                var route = vs.Tcp.FirstOrDefault(r => r.Route.Count > 0 && (r.Match.Count == 0 || r.Match.Any(m => (m.Port is null || m.Port == port)
+                    && (m.Gateways.Count == 0 || m.Gateways.Any(g => ResolveGatewayName(g, vsNamespace) == gatewayName)))));
                 if (route is not null)
                 {
                     return TcpProxyFor(route.Route, port, vs);

@@ -91,7 +91,11 @@ public sealed class KustomizeRenderTests(DeployFixture fixture)
         var source = Assert.Single(rule["from"]!.AsArray())!["source"]!;
         Assert.Equal([$"cluster.local/ns/{App}/sa/proxy"], Strings(source["notPrincipals"]));
         Assert.Null(source["principals"]);
-        Assert.Equal(CfHosts, Strings(Assert.Single(rule["to"]!.AsArray())!["operation"]!["hosts"]));
+        // The CF host as the connection's SNI, not the request's hosts (HTTP-only: a DENY rule on a TCP chain drops it).
+        Assert.Null(rule["to"]);
+        var condition = Assert.Single(rule["when"]!.AsArray())!;
+        Assert.Equal("connection.sni", (string?)condition["key"]);
+        Assert.Equal(CfHosts, Strings(condition["values"]));
     }
 
     [Fact]

@@ -22,10 +22,15 @@ public sealed class PatternRenderTests(DeployFixture fixture)
         var local = IstioConfigLoader.LoadDirectory(folder);
         Assert.Empty(local.Diagnostics);
         var patternDocuments = (await DeployTree.RenderFolderAsync(folder)).ToList();
+        // Where the app does TLS itself, the proxy's URL is https: published as deploy/README.md says (Pattern in the
+        // environment of `aspirate generate`, which runs the AppHost's publisher).
+        var appDoesTls = patternDocuments.Single(d => d.Kind == "VirtualService" && d.Name == "hello").Spec["tls"] is not null;
+        using var published = new TempFolder();
+        using var patternBase = appDoesTls ? await DeployTree.CreateAsync(await PublishedManifest.PublishAsync(published.Path, "--Pattern", pattern)) : null;
 
         foreach (var settings in new[] { null, SettingsAndScenarioTests.OtherCluster })
         {
-            using var tree = DeployTree.CopyOf(fixture.Tree);
+            using var tree = DeployTree.CopyOf(patternBase ?? fixture.Tree);
             tree.SelectPattern(pattern);
             foreach (var (key, value) in settings ?? new Dictionary<string, string>())
             {
@@ -66,6 +71,7 @@ public sealed class PatternRenderTests(DeployFixture fixture)
             var proxyEnv = Assert.Single(documents, d => d.Kind == "ConfigMap" && d.Name.StartsWith("proxy-env", StringComparison.Ordinal));
             var upstream = new Uri((string)proxyEnv.Json["data"]!["Upstream__BaseAddress"]!);
             Assert.Equal((string)hello.Spec["hosts"]![0]!, upstream.Host);
+            Assert.Equal(appDoesTls ? "https" : "http", upstream.Scheme);
 
             var (_, diagnostics) = AnalyzerTests.Analyze(documents, egress);
             Assert.True(diagnostics.Count == 0, $"{what}:\n" + string.Join("\n", diagnostics));

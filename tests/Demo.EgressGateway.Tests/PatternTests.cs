@@ -32,12 +32,7 @@ public sealed class PatternTests
     {
         await using var platform = await CfPlatform.StartWithAppsAsync();
         await using var gateway = await StartAsync(platform, "passthrough-at-gateway");
-        using (var app = new HttpClient(new SocketsHttpHandler
-        {
-            Proxy = new WebProxy(gateway.Url),
-            UseProxy = true,
-            SslOptions = UpstreamTrust.ClientOptions(TestCa.Authority.CaCertificatePath),
-        }))
+        using (var app = AppClient(gateway))
         {
             for (var i = 0; i < 5; i++)
             {
@@ -52,6 +47,35 @@ public sealed class PatternTests
         // No HTTP at either proxy: no fault, no weights; the mesh sees TLS only.
         Assert.DoesNotContain(gateway.Logs.Messages(), l => l.Contains("\"GET / HTTP", StringComparison.Ordinal));
     }
+
+    // Each TLS server of the Gateway takes the tcp route of the VirtualService whose hosts it admits (gateway.go
+    // buildGatewayNetworkFiltersFromTCPRoutes, pickMatchingGatewayHosts): v2's server never uses v1's route, even where
+    // the two hosts resolve to different places (here v1 to a port nothing listens on).
+    [Fact]
+    public async Task PassthroughAtGateway_sends_each_host_through_its_own_servers_tcp_route()
+    {
+        await using var platform = await CfPlatform.StartWithAppsAsync();
+        await using var gateway = await StartAsync(platform, "passthrough-at-gateway",
+            new() { [$"EgressGateway:Upstreams:{GatewayHost.V1Host}"] = $"127.0.0.1:{GatewayHost.FreePort()}" });
+        using (var app = AppClient(gateway))
+        {
+            Assert.Equal("Hello K8s, from CF v2 service!", await app.GetStringAsync(new Uri($"https://{GatewayHost.V2Host}/")));
+            await Assert.ThrowsAsync<HttpRequestException>(() => app.GetStringAsync(new Uri($"https://{GatewayHost.V1Host}/")));
+        }
+
+        await WaitForAsync(() => gateway.Logs.Messages().Count(l => l.Contains("cluster=outbound|443||", StringComparison.Ordinal)) >= 2);
+        Assert.Contains(gateway.Logs.Messages(), l => l.Contains($"cluster=outbound|443||{GatewayHost.V2Host} ", StringComparison.Ordinal)
+            && l.Contains($"sni={GatewayHost.V2Host} ", StringComparison.Ordinal));
+        Assert.DoesNotContain(gateway.Logs.Messages(), l => l.Contains($"cluster=outbound|443||{GatewayHost.V1Host} ", StringComparison.Ordinal)
+            && l.Contains($"sni={GatewayHost.V2Host} ", StringComparison.Ordinal));
+    }
+
+    private static HttpClient AppClient(GatewayHost gateway) => new(new SocketsHttpHandler
+    {
+        Proxy = new WebProxy(gateway.Url),
+        UseProxy = true,
+        SslOptions = UpstreamTrust.ClientOptions(TestCa.Authority.CaCertificatePath),
+    });
 
     // With the app's TLS untouched, the CF router's certificate is what the app checks: an app that does not trust it
     // fails its own handshake; the mesh cannot help (it never terminates the app's TLS).
@@ -108,8 +132,9 @@ public sealed class PatternTests
         Assert.All(answers, a => Assert.True(a is (200, _) or (418, "fault filter abort"), $"{a}"));
     }
 
-    // The same router, and the default pattern's SIMPLE origination: no client certificate, so the router's handshake
-    // fails and Envoy answers 503 with upstream connect failure (UF), as gorouter refuses a client without one.
+    // The same router, and the default pattern's SIMPLE origination: no client certificate, so the router refuses the
+    // connection and the gateway answers 503 (Envoy: UF at the handshake; here the handshake completes first and the
+    // router closes the connection, UC).
     [Fact]
     public async Task Simple_origination_fails_against_a_router_that_requires_a_client_certificate()
     {

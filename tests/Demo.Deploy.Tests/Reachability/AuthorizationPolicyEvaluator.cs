@@ -4,7 +4,9 @@ namespace Demo.Deploy.Tests.Reachability;
 /// <param name="Principal">The peer's SPIFFE identity without <c>spiffe://</c>, null for plain text (no mTLS).</param>
 /// <param name="Host">The Host/:authority header.</param>
 /// <param name="Port">The destination port the proxy received the request on.</param>
-internal sealed record AuthorizationRequest(string? Principal, string Host, int Port)
+/// <param name="Sni">The SNI of the connection the request came on (<c>connection.sni</c>), null without TLS or SNI.</param>
+/// <param name="Tcp">A connection on a TCP filter chain (no HTTP manager): HTTP-only fields cannot be evaluated.</param>
+internal sealed record AuthorizationRequest(string? Principal, string Host, int Port, string? Sni = null, bool Tcp = false)
 {
     /// <summary>The namespace part of the principal (<c>cluster.local/ns/&lt;ns&gt;/sa/&lt;sa&gt;</c>), null without one.</summary>
     public string? SourceNamespace => Principal?.Split('/') is [_, "ns", var ns, "sa", _] ? ns : null;
@@ -19,7 +21,10 @@ internal sealed record AuthorizationRequest(string? Principal, string Host, int 
 /// list matches all); within a source or operation every given field must match. Principals, namespaces and hosts
 /// match exactly, with one leading or trailing <c>*</c> as a suffix or prefix match, and <c>*</c> alone as "present";
 /// hosts are case-insensitive. Without mTLS there is no principal or namespace: <c>principals</c> cannot match and
-/// <c>notPrincipals</c> always does. CUSTOM policies and <c>when</c> conditions are not modelled (reading them throws).
+/// <c>notPrincipals</c> always does. On a TCP chain the HTTP-only fields (<c>hosts</c>, <c>notHosts</c>) are dropped from a
+/// DENY rule — which then matches more — and make an ALLOW rule match nothing (pilot/pkg/security/authz/model/model.go
+/// <c>Generate</c> for TCP; Istio's authz-tcp task). Of the <c>when</c> conditions only <c>connection.sni</c> is modelled
+/// (others throw); CUSTOM policies are not.
 /// </summary>
 internal sealed class AuthorizationPolicyEvaluator(IstioConfig config, string rootNamespace)
 {
@@ -50,8 +55,18 @@ internal sealed class AuthorizationPolicyEvaluator(IstioConfig config, string ro
 
     public static bool Matches(AuthorizationPolicy policy, AuthorizationRequest request) =>
         policy.Rules.Any(rule =>
-            (rule.From is null || rule.From.Count == 0 || rule.From.Any(s => SourceMatches(s, request)))
-            && (rule.To is null || rule.To.Count == 0 || rule.To.Any(o => OperationMatches(o, request))));
+            !(request.Tcp && policy.Action == "ALLOW" && rule.To?.Any(HasHttpOnlyFields) == true)
+            && (rule.From is null || rule.From.Count == 0 || rule.From.Any(s => SourceMatches(s, request)))
+            && (rule.To is null || rule.To.Count == 0 || rule.To.Any(o => OperationMatches(o, request)))
+            && (rule.When is null || rule.When.All(c => ConditionMatches(c, request))));
+
+    private static bool HasHttpOnlyFields(AuthorizationOperation operation) => operation.Hosts is not null || operation.NotHosts is not null;
+
+    private static bool ConditionMatches(AuthorizationCondition condition, AuthorizationRequest request) => condition.Key switch
+    {
+        "connection.sni" => Include(condition.Values, request.Sni, ignoreCase: false) && Exclude(condition.NotValues, request.Sni, ignoreCase: false),
+        _ => throw new NotSupportedException($"AuthorizationPolicy condition '{condition.Key}' is not modelled"),
+    };
 
     private static bool SourceMatches(AuthorizationSource source, AuthorizationRequest request) =>
         Include(source.Principals, request.Principal, ignoreCase: false)
@@ -62,8 +77,7 @@ internal sealed class AuthorizationPolicyEvaluator(IstioConfig config, string ro
     private static bool OperationMatches(AuthorizationOperation operation, AuthorizationRequest request)
     {
         var port = request.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Include(operation.Hosts, request.Host, ignoreCase: true)
-            && Exclude(operation.NotHosts, request.Host, ignoreCase: true)
+        return (request.Tcp || (Include(operation.Hosts, request.Host, ignoreCase: true) && Exclude(operation.NotHosts, request.Host, ignoreCase: true)))
             && Include(operation.Ports, port, ignoreCase: false)
             && Exclude(operation.NotPorts, port, ignoreCase: false);
     }

@@ -39,7 +39,11 @@ internal sealed record AuthorizationSource(IReadOnlyList<string>? Principals, IR
 internal sealed record AuthorizationOperation(IReadOnlyList<string>? Hosts, IReadOnlyList<string>? NotHosts,
     IReadOnlyList<string>? Ports, IReadOnlyList<string>? NotPorts);
 
-internal sealed record AuthorizationRule(IReadOnlyList<AuthorizationSource>? From, IReadOnlyList<AuthorizationOperation>? To);
+/// <summary>A <c>when</c> condition: <c>key</c> with <c>values</c> / <c>notValues</c>.</summary>
+internal sealed record AuthorizationCondition(string Key, IReadOnlyList<string>? Values, IReadOnlyList<string>? NotValues);
+
+internal sealed record AuthorizationRule(IReadOnlyList<AuthorizationSource>? From, IReadOnlyList<AuthorizationOperation>? To,
+    IReadOnlyList<AuthorizationCondition>? When = null);
 
 internal sealed record AuthorizationPolicy(string Name, string Namespace, IReadOnlyDictionary<string, string>? Selector, string Action,
     IReadOnlyList<AuthorizationRule> Rules);
@@ -203,8 +207,7 @@ internal sealed class IstioConfig
 
     private static AuthorizationRule ReadRule(JsonObject rule, string where)
     {
-        // 'when' conditions are not modelled.
-        Fields.Known(rule, where, "from", "to");
+        Fields.Known(rule, where, "from", "to", "when");
         return new AuthorizationRule(
             rule["from"]?.AsArray().Select(f =>
             {
@@ -219,6 +222,15 @@ internal sealed class IstioConfig
                 Fields.Known(operation, where, "hosts", "notHosts", "ports", "notPorts");
                 return new AuthorizationOperation(Fields.Strings(operation["hosts"]), Fields.Strings(operation["notHosts"]),
                     Fields.Strings(operation["ports"]), Fields.Strings(operation["notPorts"]));
+            }).ToList(),
+            rule["when"]?.AsArray().Select(w =>
+            {
+                var condition = w!.AsObject();
+                Fields.Known(condition, where, "key", "values", "notValues");
+                var key = (string)condition["key"]!;
+                return key == "connection.sni"
+                    ? new AuthorizationCondition(key, Fields.Strings(condition["values"]), Fields.Strings(condition["notValues"]))
+                    : throw new NotSupportedException($"{where}: the condition '{key}' is not modelled (only connection.sni)");
             }).ToList());
     }
 }

@@ -32,8 +32,30 @@ public sealed class IstioPolicyEvaluationTests
     private static IstioConfig Istio(string yaml) =>
         IstioConfig.Read(yaml.Length == 0 ? [] : RenderedDocument.ParseAll(yaml));
 
-    private static Decision Authorize(string policies, Pod workload, string? principal, string host, int port = 443) =>
-        new AuthorizationPolicyEvaluator(Istio(policies), "istio-system").Evaluate(workload, new AuthorizationRequest(principal, host, port));
+    private static Decision Authorize(string policies, Pod workload, string? principal, string host, int port = 443, string? sni = null, bool tcp = false) =>
+        new AuthorizationPolicyEvaluator(Istio(policies), "istio-system").Evaluate(workload, new AuthorizationRequest(principal, host, port, sni, tcp));
+
+    // pilot/pkg/security/authz/model/model.go Generate (forTCP): a DENY rule drops its HTTP-only fields, an ALLOW rule
+    // with them is skipped (istio.io authz-tcp; builder testdata tcp/deny-both-http-tcp): a DENY on `hosts` denies
+    // every other identity on every TCP chain of the workload, where `connection.sni` limits it to its hosts.
+    [Fact]
+    public void On_a_TCP_chain_a_DENY_rule_loses_its_hosts_and_an_ALLOW_rule_with_hosts_matches_nothing()
+    {
+        var denyByHost = Policy("egress", "  action: DENY\n  rules: [{from: [{source: {notPrincipals: [cluster.local/ns/app/sa/proxy]}}], to: [{operation: {hosts: [cf.example.com]}}]}]");
+        Assert.True(Authorize(denyByHost, _gateway, "cluster.local/ns/other/sa/web", "other.example.com").Allowed);
+        Assert.False(Authorize(denyByHost, _gateway, "cluster.local/ns/other/sa/web", "other.example.com", sni: "other.example.com", tcp: true).Allowed);
+        Assert.True(Authorize(denyByHost, _gateway, Proxy, "cf.example.com", sni: "cf.example.com", tcp: true).Allowed);
+
+        var denyBySni = Policy("egress", "  action: DENY\n  rules: [{from: [{source: {notPrincipals: [cluster.local/ns/app/sa/proxy]}}], when: [{key: connection.sni, values: [cf.example.com]}]}]");
+        Assert.True(Authorize(denyBySni, _gateway, "cluster.local/ns/other/sa/web", "other.example.com", sni: "other.example.com", tcp: true).Allowed);
+        Assert.False(Authorize(denyBySni, _gateway, "cluster.local/ns/other/sa/web", "cf.example.com", sni: "cf.example.com", tcp: true).Allowed);
+        Assert.False(Authorize(denyBySni, _gateway, "cluster.local/ns/other/sa/web", "cf.example.com", sni: "cf.example.com").Allowed);
+        Assert.True(Authorize(denyBySni, _gateway, Proxy, "cf.example.com", sni: "cf.example.com").Allowed);
+
+        var allowByHost = Policy("egress", "  action: ALLOW\n  rules: [{to: [{operation: {hosts: [cf.example.com]}}]}]");
+        Assert.False(Authorize(allowByHost, _gateway, Proxy, "cf.example.com", sni: "cf.example.com", tcp: true).Allowed);
+        Assert.True(Authorize(allowByHost, _gateway, Proxy, "cf.example.com").Allowed);
+    }
 
     private static string Policy(string ns, string spec) => $"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {{name: p{spec.GetHashCode(StringComparison.Ordinal) & 0xffff}, namespace: {ns}}}\nspec:\n{spec}\n";
 

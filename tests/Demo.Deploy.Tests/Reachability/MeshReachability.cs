@@ -291,7 +291,7 @@ internal sealed class MeshReachability(ClusterModel cluster, IstioConfig istio, 
             yield return new(steps, Decision.Deny("Gateway", $"no VirtualService bound to Gateway {g.Namespace}/{g.Name} routes Host {authority}: 404 NR"));
             yield break;
         }
-        var authz = _authorization.Evaluate(gateway, new AuthorizationRequest(from.Principal, authority, port));
+        var authz = _authorization.Evaluate(gateway, new AuthorizationRequest(from.Principal, authority, port, sni));
         if (!authz.Allowed)
         {
             yield return new(steps, authz);
