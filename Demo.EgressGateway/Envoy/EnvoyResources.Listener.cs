@@ -145,6 +145,12 @@ public sealed record TcpProxyWeightedCluster(IReadOnlyList<TcpProxyClusterWeight
 public sealed record TcpProxyClusterWeight(string Name, int Weight);
 
 /// <summary>
+/// HttpConnectionManager.SetCurrentClientCertDetails: which of the client certificate's fields go into
+/// <c>x-forwarded-client-cert</c> (Istio's gateways: subject, cert, dns, uri).
+/// </summary>
+public sealed record ClientCertDetails(bool Subject, bool Cert, bool Chain, bool Dns, bool Uri);
+
+/// <summary>
 /// envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager: the route configuration by RDS
 /// name (e.g. <c>80</c>, <c>http.80</c> or <c>https.443.https.hello-cf-egress.istio-system</c>), the tracing settings
 /// and the HTTP filter chain (Istio's egress path: fault, cors, router).
@@ -156,6 +162,16 @@ public sealed record HttpConnectionManager(string StatPrefix, Rds Rds, IReadOnly
 
     /// <summary>tracing; null: Envoy's defaults.</summary>
     public HttpTracing? Tracing { get; init; }
+
+    /// <summary>
+    /// forward_client_cert_details: what happens to <c>x-forwarded-client-cert</c>. Null is Envoy's default, SANITIZE
+    /// (removed; a sidecar's outbound manager); Istio's gateways use SANITIZE_SET (gateway.go
+    /// buildGatewayConnectionManager): on an mTLS connection set to the client certificate's details, else removed.
+    /// </summary>
+    public string? ForwardClientCertDetails { get; init; }
+
+    /// <summary>set_current_client_cert_details: the fields SANITIZE_SET writes besides By and Hash.</summary>
+    public ClientCertDetails? SetCurrentClientCertDetails { get; init; }
 
     /// <summary>The HTTP filters istiod configures on outbound and gateway connection managers, in order.</summary>
     public static readonly IReadOnlyList<HttpFilter> DefaultHttpFilters =

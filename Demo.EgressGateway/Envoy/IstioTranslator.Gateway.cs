@@ -64,11 +64,27 @@ public static partial class IstioTranslator
                         terminatesTls ? new FilterChainMatch(serverNames, "tls") : null,
                         // tracing.go configureFromProviderConfig: startChildSpan for a router (the demo traces through
                         // the Telemetry API, deploy/cluster/telemetry-tracing.yaml).
-                        [HttpConnectionManagerFor(routeName, $"outbound_0.0.0.0_{port}", Version.GatewaySpawnsUpstreamSpan)],
+                        [GatewayConnectionManager(routeName, port)],
                         terminatesTls ? new(TransportSocket<DownstreamTlsContext>.Tls, BuildListenerTlsContext(server)) : null));
                 }
                 listeners.Add(new Listener($"0.0.0.0_{port}", new Address(new SocketAddress("0.0.0.0", port)), chains));
             }
+        }
+
+        // gateway.go buildGatewayConnectionManager: a gateway's HTTP connection manager sets x-forwarded-client-cert from an
+        // mTLS client's certificate (SANITIZE_SET, with subject, cert, dns and uri; gatewayTopology can change it, which the
+        // local gateway does not model).
+        private NetworkFilter GatewayConnectionManager(string routeName, int port)
+        {
+            var filter = HttpConnectionManagerFor(routeName, $"outbound_0.0.0.0_{port}", Version.GatewaySpawnsUpstreamSpan);
+            return filter with
+            {
+                TypedConfig = ((HttpConnectionManager)filter.TypedConfig) with
+                {
+                    ForwardClientCertDetails = "SANITIZE_SET",
+                    SetCurrentClientCertDetails = new ClientCertDetails(Subject: true, Cert: true, Chain: false, Dns: true, Uri: true),
+                },
+            };
         }
 
         // gateway.go buildGatewayNetworkFiltersFromTLSRoutes: a PASSTHROUGH server's chains come from the tls routes of the

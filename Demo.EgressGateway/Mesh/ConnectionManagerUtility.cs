@@ -1,4 +1,8 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Demo.EgressGateway.Envoy;
 
 namespace Demo.EgressGateway.Mesh;
 
@@ -44,6 +48,108 @@ public static class ConnectionManagerUtility
                 headers["x-envoy-external-address"] = peer.ToString();
             }
             headers["x-request-id"] = Guid.NewGuid().ToString();
+        }
+    }
+
+    /// <summary>The header Envoy's forward_client_cert_details governs.</summary>
+    public const string ForwardedClientCert = "x-forwarded-client-cert";
+
+    /// <summary>
+    /// Envoy's <c>ConnectionManagerUtility::mutateXfccRequestHeader</c> for <paramref name="manager"/>'s
+    /// <c>forward_client_cert_details</c> (null: SANITIZE): ALWAYS_FORWARD_ONLY keeps the header; SANITIZE, or a
+    /// connection without a client certificate, removes it; FORWARD_ONLY keeps it; SANITIZE_SET sets, APPEND_FORWARD
+    /// appends (with <c>,</c>) <c>By=&lt;each URI SAN of the local certificate&gt;;Hash=&lt;hex SHA-256 of the client's
+    /// DER&gt;</c> and, in Envoy's order, <c>Cert="&lt;URL-encoded PEM&gt;"</c>, <c>Subject="&lt;RFC 2253&gt;"</c>
+    /// (present even when empty), <c>URI=&lt;each URI SAN&gt;</c> (<c>URI=</c> when none) and <c>DNS=&lt;each DNS
+    /// SAN&gt;</c>, as set_current_client_cert_details asks (Chain is not produced).
+    /// </summary>
+    public static void MutateXfccRequestHeader(IHeaderDictionary headers, HttpConnectionManager? manager,
+        X509Certificate2? clientCertificate, X509Certificate? localCertificate)
+    {
+        var mode = manager?.ForwardClientCertDetails ?? "SANITIZE";
+        if (mode == "ALWAYS_FORWARD_ONLY")
+        {
+            return;
+        }
+        if (mode == "SANITIZE" || clientCertificate is null)
+        {
+            headers.Remove(ForwardedClientCert);
+            return;
+        }
+        if (mode == "FORWARD_ONLY")
+        {
+            return;
+        }
+        var details = new List<string>();
+        if (localCertificate is not null)
+        {
+            details.AddRange(MeshCertificateAuthority.UriSans(localCertificate).Select(uri => "By=" + uri));
+        }
+        details.Add("Hash=" + Convert.ToHexStringLower(SHA256.HashData(clientCertificate.RawData)));
+        var set = manager?.SetCurrentClientCertDetails;
+        if (set?.Cert == true)
+        {
+            details.Add($"Cert=\"{UrlEncodedPem(clientCertificate)}\"");
+        }
+        if (set?.Subject == true)
+        {
+            details.Add($"Subject=\"{Rfc2253(clientCertificate.SubjectName)}\"");
+        }
+        if (set?.Uri == true)
+        {
+            var uris = MeshCertificateAuthority.UriSans(clientCertificate);
+            details.AddRange(uris.Count == 0 ? ["URI="] : uris.Select(uri => "URI=" + uri));
+        }
+        if (set?.Dns == true)
+        {
+            details.AddRange(clientCertificate.Extensions.OfType<X509SubjectAlternativeNameExtension>()
+                .SelectMany(san => san.EnumerateDnsNames()).Select(dns => "DNS=" + dns));
+        }
+        var value = string.Join(';', details);
+        headers[ForwardedClientCert] = mode == "APPEND_FORWARD" && headers[ForwardedClientCert] is { Count: > 0 } existing
+            ? $"{existing},{value}"
+            : value;
+    }
+
+    // Envoy's urlEncodedPemEncodedPeerCertificate: the PEM (OpenSSL's 64-character lines, a final newline) with the
+    // characters a base64 PEM holds that are not URL-safe percent-encoded.
+    private static string UrlEncodedPem(X509Certificate2 certificate) =>
+        (certificate.ExportCertificatePem().ReplaceLineEndings("\n") + "\n")
+            .Replace("\n", "%0A", StringComparison.Ordinal).Replace(" ", "%20", StringComparison.Ordinal)
+            .Replace("+", "%2B", StringComparison.Ordinal).Replace("/", "%2F", StringComparison.Ordinal)
+            .Replace("=", "%3D", StringComparison.Ordinal);
+
+    // OpenSSL's X509_NAME_print_ex with XN_FLAG_RFC2253 (Envoy's subjectPeerCertificate): the RDNs last to first,
+    // comma-separated, short names, RFC 2253 escaping.
+    private static string Rfc2253(X500DistinguishedName name)
+    {
+        var parts = new List<string>();
+        foreach (var rdn in name.EnumerateRelativeDistinguishedNames(reversed: true))
+        {
+            var oid = rdn.GetSingleElementType();
+            var label = oid.Value switch
+            {
+                "2.5.4.3" => "CN", "2.5.4.6" => "C", "2.5.4.7" => "L", "2.5.4.8" => "ST", "2.5.4.10" => "O", "2.5.4.11" => "OU",
+                "2.5.4.9" => "STREET", "0.9.2342.19200300.100.1.25" => "DC", "0.9.2342.19200300.100.1.1" => "UID",
+                "1.2.840.113549.1.9.1" => "emailAddress", _ => oid.Value,
+            };
+            parts.Add($"{label}={Escape(rdn.GetSingleElementValue() ?? "")}");
+        }
+        return string.Join(',', parts);
+
+        static string Escape(string value)
+        {
+            var text = new StringBuilder();
+            for (var i = 0; i < value.Length; i++)
+            {
+                var c = value[i];
+                if (",+\"\\<>;".Contains(c, StringComparison.Ordinal) || (i == 0 && c is '#' or ' ') || (i == value.Length - 1 && c == ' '))
+                {
+                    text.Append('\\');
+                }
+                text.Append(c);
+            }
+            return text.ToString();
         }
     }
 

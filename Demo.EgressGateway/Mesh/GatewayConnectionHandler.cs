@@ -173,7 +173,7 @@ public sealed class GatewayConnectionHandler(
         connection.Features.Set<ITlsConnectionFeature>(features);
         connection.Features.Set<ITlsApplicationProtocolFeature>(features);
         connection.Features.Set(new DownstreamConnection(port, hello.ServerName, "tls", hello.ApplicationProtocols,
-            alpn == default ? null : alpn.ToString(), peer));
+            alpn == default ? null : alpn.ToString(), peer) { LocalCertificate = ssl.LocalCertificate });
         var original = connection.Transport;
         connection.Transport = new SslDuplexPipe(PipeReader.Create(ssl), PipeWriter.Create(ssl));
         try
@@ -212,7 +212,11 @@ public sealed class GatewayConnectionHandler(
 /// client's SPIFFE identity (<c>spiffe://cluster.local/ns/&lt;ns&gt;/sa/&lt;sa&gt;</c>) when it presented a mesh certificate.
 /// </summary>
 public sealed record DownstreamConnection(int Port, string? ServerName, string TransportProtocol,
-    IReadOnlyList<string> OfferedApplicationProtocols, string? ApplicationProtocol, string? PeerIdentity);
+    IReadOnlyList<string> OfferedApplicationProtocols, string? ApplicationProtocol, string? PeerIdentity)
+{
+    /// <summary>The certificate the listener served on this connection (its URI SANs are XFCC's <c>By</c>); null without TLS.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate? LocalCertificate { get; init; }
+}
 
 /// <summary>A <see cref="Stream"/> over a connection's <see cref="IDuplexPipe"/>, for <see cref="SslStream"/> to run on.</summary>
 internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream

@@ -248,12 +248,19 @@ public sealed class MeshCertificateAuthority : IDisposable
         return true;
     }
 
-    // X509SubjectAlternativeNameExtension enumerates DNS names and IP addresses only: read the URIs
-    // (GeneralName uniformResourceIdentifier [6] IA5String, RFC 5280 §4.2.1.6) from the DER.
-    private static List<string> SpiffeUris(X509Certificate2 certificate)
+    private static List<string> SpiffeUris(X509Certificate2 certificate) =>
+        [.. UriSans(certificate).Where(uri => uri.StartsWith("spiffe://", StringComparison.Ordinal))];
+
+    /// <summary>
+    /// The certificate's URI SANs, in order (GeneralName uniformResourceIdentifier [6] IA5String, RFC 5280 §4.2.1.6,
+    /// read from the DER: X509SubjectAlternativeNameExtension enumerates DNS names and IP addresses only). None for a
+    /// certificate without a SAN extension or with a malformed one.
+    /// </summary>
+    public static IReadOnlyList<string> UriSans(X509Certificate certificate)
     {
         var uris = new List<string>();
-        if (certificate.Extensions[SubjectAltNameOid] is not { } san)
+        using var certificate2 = certificate as X509Certificate2 is null ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()) : null;
+        if ((certificate2 ?? (X509Certificate2)certificate).Extensions[SubjectAltNameOid] is not { } san)
         {
             return uris;
         }
@@ -266,16 +273,15 @@ public sealed class MeshCertificateAuthority : IDisposable
                 {
                     names.ReadEncodedValue();
                 }
-                else if (names.ReadCharacterString(UniversalTagNumber.IA5String, UriTag) is var uri
-                    && uri.StartsWith("spiffe://", StringComparison.Ordinal))
+                else
                 {
-                    uris.Add(uri);
+                    uris.Add(names.ReadCharacterString(UniversalTagNumber.IA5String, UriTag));
                 }
             }
         }
         catch (AsnContentException)
         {
-            // A malformed SAN extension names no identity.
+            // A malformed SAN extension names nothing.
         }
         return uris;
     }

@@ -49,6 +49,9 @@ public sealed partial class MeshRequestHandler(
             headers["x-request-id"] = Guid.NewGuid().ToString();
         }
         headers["x-forwarded-proto"] = context.Request.Scheme;
+        // The outbound connection manager's forward_client_cert_details is Envoy's default, SANITIZE (and the app's
+        // connection has no client certificate): an x-forwarded-client-cert the app sends goes no further.
+        ConnectionManagerUtility.MutateXfccRequestHeader(headers, null, null, null);
         // :authority keeps its port (header matches, the upstream Host); only virtual-host selection ignores it.
         request.Authority = host.Value ?? "";
         var port = host.Port ?? (context.Request.IsHttps ? 443 : 80);
@@ -78,6 +81,8 @@ public sealed partial class MeshRequestHandler(
         request.Frame.Listener = chain.Chain.Name;
         request.SpawnsUpstreamSpan = chain.Chain.HttpConnectionManager?.Tracing?.SpawnUpstreamSpan == true;
         ConnectionManagerUtility.MutateGatewayRequestHeaders(context, config.Gateway);
+        ConnectionManagerUtility.MutateXfccRequestHeader(context.Request.Headers, chain.Chain.HttpConnectionManager,
+            context.Connection.ClientCertificate, connection.LocalCertificate);
         await RunAsync(request, connection.Port);
     }
 

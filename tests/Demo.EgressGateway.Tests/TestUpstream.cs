@@ -67,6 +67,9 @@ public sealed class TestUpstream : IAsyncDisposable
 
     public ConcurrentQueue<(string Host, string? TraceParent)> Requests { get; } = new();
 
+    /// <summary>Each request's <c>x-forwarded-client-cert</c>, in arrival order (empty when it had none).</summary>
+    public ConcurrentQueue<string> ForwardedClientCerts { get; } = new();
+
     public ConcurrentQueue<string> Paths { get; } = new();
 
     public int Hits(string host) => _hits.TryGetValue(host, out var n) ? n : 0;
@@ -110,6 +113,7 @@ public sealed class TestUpstream : IAsyncDisposable
     {
         var host = context.Request.Host.Host;
         Requests.Enqueue((host, context.Request.Headers.TraceParent.ToString()));
+        ForwardedClientCerts.Enqueue(context.Request.Headers["x-forwarded-client-cert"].ToString());
         Paths.Enqueue(context.Request.Path + context.Request.QueryString);
         _hits.AddOrUpdate(host, 1, (_, n) => n + 1);
         if (Behaviour is { } behaviour && await behaviour(context))
