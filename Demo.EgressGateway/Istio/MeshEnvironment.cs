@@ -55,10 +55,13 @@ public sealed record MeshEnvironment(
     /// <summary>
     /// The CA bundle standing for a DestinationRule's credentialName, found as istiod finds it: security/model
     /// ApplyCustomSDSToClientCommonTLSContext asks for <c>&lt;name&gt;-cacert</c>, and credentials/kube/secrets.go
-    /// GetCaCert reads the Secret of that name, else the Secret <c>&lt;name&gt;</c>. Null: no such Secret.
+    /// GetCaCert reads the Secret of that name, else — only when there is no such Secret — the Secret <c>&lt;name&gt;</c>.
+    /// Null: no such Secret, or the one read holds no CA (ExtractRoot fails: the secret is not supplied).
     /// </summary>
     public string? CaForCredential(string credentialName) =>
-        CaOf(Credentials?.GetValueOrDefault(credentialName + CaCredentialSuffix)) ?? CaOf(Credentials?.GetValueOrDefault(credentialName));
+        Credentials?.GetValueOrDefault(credentialName + CaCredentialSuffix) is { } caSecret
+            ? CaOf(caSecret)
+            : CaOf(Credentials?.GetValueOrDefault(credentialName));
 
     /// <summary>
     /// The client certificate and key of a DestinationRule's MUTUAL credentialName (SDS <c>kubernetes://&lt;name&gt;</c>),
