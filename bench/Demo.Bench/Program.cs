@@ -6,6 +6,8 @@ return args switch
     ["mesh-certs", var directory, .. var identities] when identities.Length > 0 => MeshCertsCommand.Run(directory, identities),
     ["soak", .. var rest] => await SoakCommand.RunAsync(Arguments.Parse(rest)),
     ["report", .. var rest] => ReportCommand.Run(Arguments.Parse(rest)),
+    ["scale-config", var directory, var count, .. var rest] when int.TryParse(count, out var services) && services > 0 =>
+        ScaleConfigCommand.Run(directory, services, Arguments.Parse(rest)),
     _ => Usage(),
 };
 
@@ -23,6 +25,10 @@ static int Usage()
               paced open-loop GETs; exit 1 on any error, a missed rate, a dead process or RSS drift
           Demo.Bench report --raw <tsv> --out <json> [--meta key=value]...
               medians per path, ratios gateway/nginx, the table on stdout and the same as JSON
+          Demo.Bench scale-config <dir> <services> [--fault-status 418] [--fault-percent 10] [--max-list-items 256]
+              <services> external services in deploy/istio's pattern, one file per resource (service 0 is 'hello');
+              the fault options set service 0's gateway routes; subsets and Gateway hosts split into lists of at
+              most --max-list-items (0: one list each); prints how many files were written
         """);
     return 2;
 }
