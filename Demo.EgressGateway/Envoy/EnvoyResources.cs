@@ -37,8 +37,19 @@ public sealed record ProxyConfig(
     public NameTable? NameTable { get; init; }
 
     /// <summary>The endpoints of <paramref name="cluster"/>: its load_assignment, or for an EDS cluster what EDS delivered (none: empty).</summary>
-    public IReadOnlyList<LbEndpoint> EndpointsOf(Cluster cluster) =>
-        (cluster.LoadAssignment ?? EndpointConfigs.FirstOrDefault(e => e.ClusterName == cluster.EdsClusterConfig?.ServiceName))?.LbEndpoints ?? [];
+    public IReadOnlyList<LbEndpoint> EndpointsOf(Cluster cluster) => EndpointIndex()(cluster);
+
+    /// <summary><see cref="EndpointsOf"/> for many clusters: EDS's assignments indexed by cluster name once (the first of a name).</summary>
+    public Func<Cluster, IReadOnlyList<LbEndpoint>> EndpointIndex()
+    {
+        var byName = new Dictionary<string, ClusterLoadAssignment>(StringComparer.Ordinal);
+        foreach (var assignment in EndpointConfigs)
+        {
+            byName.TryAdd(assignment.ClusterName, assignment);
+        }
+        return cluster => (cluster.LoadAssignment
+            ?? (cluster.EdsClusterConfig?.ServiceName is { } name ? byName.GetValueOrDefault(name) : null))?.LbEndpoints ?? [];
+    }
 
     /// <summary>The secret named <paramref name="name"/>, or null when SDS does not supply it.</summary>
     public Secret? FindSecret(string? name) => name is null ? null : Secrets.FirstOrDefault(s => s.Name == name);

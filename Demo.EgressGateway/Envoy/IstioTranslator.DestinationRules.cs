@@ -15,13 +15,13 @@ public static partial class IstioTranslator
     /// private ones.
     /// </summary>
     private sealed record RuleIndexes(
-        Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> NamespaceLocal,
-        Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> Exported,
-        Dictionary<string, List<ConsolidatedRule>> RootNamespaceLocal)
+        Dictionary<string, HostRules> NamespaceLocal,
+        Dictionary<string, HostRules> Exported,
+        HostRules RootNamespaceLocal)
     {
         public static RuleIndexes Build(IEnumerable<IstioDestinationRule> rules, Func<IstioResource, string> namespaceOf, IstioVersion version)
         {
-            var indexes = new RuleIndexes(new(StringComparer.Ordinal), new(StringComparer.Ordinal), new(StringComparer.OrdinalIgnoreCase));
+            var indexes = new RuleIndexes(new(StringComparer.Ordinal), new(StringComparer.Ordinal), new());
             // sortConfigBySelectorAndCreationTime: creation time, then name, then namespace. The YAML carries no
             // creation time (the API server sets it); rules applied together share its one-second resolution, so
             // name and namespace decide, as they do in istiod then.
@@ -47,11 +47,11 @@ public static partial class IstioTranslator
             return indexes;
         }
 
-        private static Dictionary<string, List<ConsolidatedRule>> For(Dictionary<string, Dictionary<string, List<ConsolidatedRule>>> byNamespace, string ns)
+        private static HostRules For(Dictionary<string, HostRules> byNamespace, string ns)
         {
             if (!byNamespace.TryGetValue(ns, out var index))
             {
-                byNamespace[ns] = index = new(StringComparer.OrdinalIgnoreCase);
+                byNamespace[ns] = index = new();
             }
             return index;
         }
@@ -60,11 +60,11 @@ public static partial class IstioTranslator
         // (the entry takes the first explicit exportTo). From 1.24 (ENABLE_ENHANCED_DESTINATIONRULE_MERGE) only into an
         // entry with the same exportTo or whose non-empty exportTo the rule's covers; against any other entry the
         // rule stays a separate one — as Istio's loop does, the last entry compared decides whether it is appended.
-        private static void Merge(Dictionary<string, List<ConsolidatedRule>> index, IstioDestinationRule rule, IReadOnlySet<string> exportTo, IstioVersion version)
+        private static void Merge(HostRules index, IstioDestinationRule rule, IReadOnlySet<string> exportTo, IstioVersion version)
         {
             if (!index.TryGetValue(rule.Host, out var entries))
             {
-                index[rule.Host] = [new ConsolidatedRule(rule, exportTo)];
+                index.Add(rule.Host, [new ConsolidatedRule(rule, exportTo)]);
                 return;
             }
             var appendSeparately = true;
@@ -83,10 +83,11 @@ public static partial class IstioTranslator
                 var mergedExportTo = version.MergesDestinationRulesWithDifferentExportTo && existing.ExportTo.Count == 0 && exportTo.Count > 0
                     ? exportTo
                     : existing.ExportTo;
+                var names = existing.Rule.Subsets.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
                 entries[i] = new ConsolidatedRule(existing.Rule with
                 {
                     // Subsets of a name already there are dropped; the first rule's trafficPolicy stays unless it has none.
-                    Subsets = [.. existing.Rule.Subsets, .. rule.Subsets.Where(s => existing.Rule.Subsets.All(e => e.Name != s.Name))],
+                    Subsets = [.. existing.Rule.Subsets, .. rule.Subsets.Where(s => names.Add(s.Name))],
                     TrafficPolicy = existing.Rule.TrafficPolicy ?? rule.TrafficPolicy,
                 }, mergedExportTo);
             }
@@ -129,7 +130,7 @@ public static partial class IstioTranslator
         }
 
         // config.go MostSpecificHostMatch: the exact host, else the longest wildcard whose suffix the host ends with.
-        private static List<ConsolidatedRule>? MostSpecific(Dictionary<string, List<ConsolidatedRule>>? index, string host)
+        private static List<ConsolidatedRule>? MostSpecific(HostRules? index, string host)
         {
             if (index is null)
             {
@@ -139,11 +140,50 @@ public static partial class IstioTranslator
             {
                 return exact;
             }
-            return index
-                .Where(e => e.Key.StartsWith('*') && host.EndsWith(e.Key[1..], StringComparison.OrdinalIgnoreCase))
-                .OrderByDescending(e => e.Key.Length)
-                .Select(e => e.Value)
+            return index.WildcardHosts
+                .Where(key => host.EndsWith(key.AsSpan(1), StringComparison.OrdinalIgnoreCase))
+                .OrderByDescending(key => key.Length)
+                .Select(key => index[key])
                 .FirstOrDefault();
+        }
+
+        // A rule's subsets by name (the first of a name, as Envoy's cluster of that name is the first one built).
+        private readonly Dictionary<IstioDestinationRule, Dictionary<string, Subset>> _subsetsByName = new(ReferenceEqualityComparer.Instance);
+
+        private Subset? FindSubset(IstioDestinationRule rule, string name)
+        {
+            if (!_subsetsByName.TryGetValue(rule, out var byName))
+            {
+                byName = new Dictionary<string, Subset>(StringComparer.Ordinal);
+                foreach (var subset in rule.Subsets)
+                {
+                    byName.TryAdd(subset.Name, subset);
+                }
+                _subsetsByName[rule] = byName;
+            }
+            return byName.GetValueOrDefault(name);
+        }
+    }
+
+    /// <summary>One index of consolidated rules, host → entries, with its wildcard hosts (<c>*…</c>) in insertion order.</summary>
+    private sealed class HostRules
+    {
+        private readonly Dictionary<string, List<ConsolidatedRule>> _byHost = new(StringComparer.OrdinalIgnoreCase);
+
+        public List<string> WildcardHosts { get; } = [];
+
+        public List<ConsolidatedRule> this[string host] => _byHost[host];
+
+        public bool TryGetValue(string host, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out List<ConsolidatedRule> entries) =>
+            _byHost.TryGetValue(host, out entries);
+
+        public void Add(string host, List<ConsolidatedRule> entries)
+        {
+            _byHost.Add(host, entries);
+            if (host.StartsWith('*'))
+            {
+                WildcardHosts.Add(host);
+            }
         }
     }
 }

@@ -215,18 +215,44 @@ public static partial class IstioTranslator
             return new RouteConfiguration(name, virtualHosts);
         }
 
-        // The VirtualServices this proxy sees that name the Gateway (namespace/name) in their gateways.
-        private IEnumerable<IstioVirtualService> VirtualServicesBoundTo(string gatewayName) =>
-            VisibleVirtualServices().Where(vs => vs.Gateways.Any(reference => ResolveGatewayName(reference, NamespaceOf(vs)) == gatewayName));
+        private Dictionary<string, List<IstioVirtualService>>? _boundTo;
+        private readonly Dictionary<GatewayServer, Dictionary<string, HostIndex<string>>> _serverHosts = new(ReferenceEqualityComparer.Instance);
 
-        // gateway.go: a server host "ns/host" admits VirtualServices of ns only ("./" = the Gateway's own); the names
-        // match when either covers the other.
-        private static bool ServerAdmits(GatewayServer server, string gatewayNamespace, string vsNamespace, string host) =>
-            server.Hosts.Any(serverHost =>
+        // The VirtualServices this proxy sees that name the Gateway (namespace/name) in their gateways, in order.
+        private List<IstioVirtualService> VirtualServicesBoundTo(string gatewayName)
+        {
+            if (_boundTo is null)
             {
-                var (hostNamespace, pattern) = SplitServerHost(serverHost, gatewayNamespace);
-                return (hostNamespace == "*" || hostNamespace == vsNamespace) && (HostMatches(pattern, host) || HostMatches(host, pattern));
-            });
+                _boundTo = new(StringComparer.Ordinal);
+                foreach (var vs in VisibleVirtualServices())
+                {
+                    foreach (var name in vs.Gateways.Select(reference => ResolveGatewayName(reference, NamespaceOf(vs))).Distinct(StringComparer.Ordinal))
+                    {
+                        if (!_boundTo.TryGetValue(name, out var bound))
+                        {
+                            _boundTo[name] = bound = [];
+                        }
+                        bound.Add(vs);
+                    }
+                }
+            }
+            return _boundTo.GetValueOrDefault(gatewayName) ?? [];
+        }
+
+        // gateway.go: a server host "ns/host" admits VirtualServices of ns only ("./" = the Gateway's own, "*/" or none: any);
+        // the names match when either covers the other.
+        private bool ServerAdmits(GatewayServer server, string gatewayNamespace, string vsNamespace, string host)
+        {
+            if (!_serverHosts.TryGetValue(server, out var byNamespace))
+            {
+                byNamespace = server.Hosts.Select(h => SplitServerHost(h, gatewayNamespace))
+                    .GroupBy(h => h.Namespace, StringComparer.Ordinal)
+                    .ToDictionary(g => g.Key, g => new HostIndex<string>(g.Select(h => h.Host), pattern => [pattern]), StringComparer.Ordinal);
+                _serverHosts[server] = byNamespace;
+            }
+            return (byNamespace.TryGetValue("*", out var any) && any.AnyOverlaps(host))
+                || (byNamespace.TryGetValue(vsNamespace, out var own) && own.AnyOverlaps(host));
+        }
 
         private static (string Namespace, string Host) SplitServerHost(string serverHost, string gatewayNamespace)
         {

@@ -36,15 +36,14 @@ public static partial class IstioTranslator
                     var nonRegistry = new List<string>();
                     foreach (var host in vs.Hosts)
                     {
-                        var services = _services.Values.Where(s => !routed.Contains(s.Host)
-                            && (host.Contains('*') ? HostMatches(host, s.Host) : string.Equals(host, s.Host, StringComparison.OrdinalIgnoreCase))).ToList();
+                        var services = ServicesOf(host).Where(s => !routed.Contains(s.Host)).ToList();
                         if (services.Count == 0)
                         {
                             nonRegistry.Add(host);
                         }
                         matching.AddRange(services.Where(s => s.Ports.Any(p => p.Number == port && IsHttp(p))).Select(s => s.Host));
                     }
-                    var hadHttpService = vs.Hosts.Any(h => _services.Values.Any(s => HostMatches(h, s.Host) && s.Ports.Any(IsHttp)));
+                    var hadHttpService = vs.Hosts.Any(h => ServicesOf(h).Any(s => s.Ports.Any(IsHttp)));
                     // route.go: a VirtualService whose hosts match no HTTP service still gets a virtual host on port 80.
                     var domains = matching.Distinct(StringComparer.OrdinalIgnoreCase)
                         .Concat(!hadHttpService && port == 80 ? nonRegistry : [])
@@ -87,6 +86,11 @@ public static partial class IstioTranslator
                     [new FilterChain($"0.0.0.0_{port}", null, [HttpConnectionManagerFor(name, $"outbound_0.0.0.0_{port}", spawnUpstreamSpan: false)], null)]));
             }
         }
+
+        // The services a VirtualService host names: the one of that name, or for a wildcard every one it covers.
+        private IEnumerable<Service> ServicesOf(string host) =>
+            host.Contains('*') ? _services.Values.Where(s => HostMatches(host, s.Host))
+            : _services.TryGetValue(host, out var service) ? [service] : [];
 
         // httproute.go BuildCatchAllVirtualHost: REGISTRY_ONLY (the demo's Sidecar outboundTrafficPolicy) gives everything
         // else Istio's block_all, a 502 direct response; ALLOW_ANY the allow_any route to the PassthroughCluster, no

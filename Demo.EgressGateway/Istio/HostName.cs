@@ -18,7 +18,7 @@ public static class HostName
         }
         if (pattern.StartsWith("*.", StringComparison.Ordinal))
         {
-            return host.EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase);
+            return host.EndsWith(pattern.AsSpan(1), StringComparison.OrdinalIgnoreCase);
         }
         return string.Equals(pattern, host, StringComparison.OrdinalIgnoreCase);
     }

@@ -3,9 +3,9 @@ namespace Demo.EgressGateway.Istio;
 // IstioAnalyzer, continued: the lookups the analyzer shares with the translation (subset SNI, Host header, most specific DestinationRule, Gateway by reference).
 public static partial class IstioAnalyzer
 {
-    public static string? SubsetSni(IEnumerable<DestinationRule> rules, Destination destination, MeshEnvironment environment)
+    /// <summary>The SNI <paramref name="rule"/> (the destination host's) gives the destination's subset and port; null: none.</summary>
+    public static string? SubsetSni(DestinationRule? rule, Destination destination)
     {
-        var rule = MostSpecificRule(rules, destination.Host);
         if (rule is null)
         {
             return null;
@@ -36,13 +36,51 @@ public static partial class IstioAnalyzer
         return Find(headers?.Request?.Set) ?? Find(headers?.Request?.Add);
     }
 
-    /// <summary>Istio's DestinationRule choice for a host: an exact host first, then the longest matching wildcard.</summary>
-    public static DestinationRule? MostSpecificRule(IEnumerable<DestinationRule> rules, string host)
+    /// <summary>
+    /// The rules as Istio applies them (destination_rule.go mergeDestinationRule): rules of one host and namespace that
+    /// Istio merges become the first one by name, with the others' subsets of new names added and its trafficPolicy
+    /// (else the first other one's); the rest stay as they are, in order. Look a host's rule up with
+    /// <see cref="HostIndex{T}.MostSpecific"/> (an exact host first, then the longest matching wildcard).
+    /// </summary>
+    public static IReadOnlyList<DestinationRule> MergedRules(IReadOnlyList<DestinationRule> rules, MeshEnvironment environment)
     {
-        var matching = rules.Where(r => HostName.Matches(r.Host, host)).ToList();
-        return matching.FirstOrDefault(r => string.Equals(r.Host, host, StringComparison.OrdinalIgnoreCase))
-            ?? matching.Where(r => r.Host.Contains('*')).OrderByDescending(r => r.Host.Length).FirstOrDefault();
+        var merged = new Dictionary<DestinationRule, DestinationRule?>(ReferenceEqualityComparer.Instance);
+        foreach (var group in rules.GroupBy(dr => (Host: dr.Host.ToLowerInvariant(), dr.Id.Namespace)).Where(g => g.Count() > 1))
+        {
+            var ordered = group.OrderBy(dr => dr.Id.Name, StringComparer.Ordinal).ToList();
+            var first = ordered[0];
+            var result = first;
+            var names = first.Subsets.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var dr in ordered.Skip(1).Where(dr => MergesInto(first, dr, environment)))
+            {
+                result = result with
+                {
+                    Subsets = [.. result.Subsets, .. dr.Subsets.Where(s => names.Add(s.Name))],
+                    TrafficPolicy = result.TrafficPolicy ?? dr.TrafficPolicy,
+                };
+                merged[dr] = null;
+            }
+            merged[first] = result;
+        }
+        return merged.Count == 0 ? rules
+            : [.. rules.Select(r => merged.TryGetValue(r, out var m) ? m : r).OfType<DestinationRule>()];
     }
+
+    /// <summary>
+    /// Whether Istio merges <paramref name="other"/> into <paramref name="first"/>, a rule of the same host and
+    /// namespace created before it: always up to 1.23; from 1.24 only when the exportTo are the same or
+    /// <paramref name="other"/>'s covers <paramref name="first"/>'s non-empty one.
+    /// </summary>
+    private static bool MergesInto(DestinationRule first, DestinationRule other, MeshEnvironment environment)
+    {
+        var firstExportTo = first.ExportTo.ToHashSet(StringComparer.Ordinal);
+        return environment.IstioVersion.MergesDestinationRulesWithDifferentExportTo || firstExportTo.SetEquals(other.ExportTo)
+            || (firstExportTo.Count > 0 && firstExportTo.IsSubsetOf(other.ExportTo));
+    }
+
+    /// <summary>The hosts of a Gateway's servers, without their namespaces.</summary>
+    private static IEnumerable<string> ServerHosts(Gateway gateway) =>
+        gateway.Servers.SelectMany(s => s.Hosts).Select(HostName.StripNamespace);
 
     public static Gateway? FindGateway(IEnumerable<Gateway> gateways, string reference)
     {

@@ -17,6 +17,8 @@ public static partial class IstioAnalyzer
         var gateways = config.OfKind<Gateway>().ToList();
         var destinationRules = config.OfKind<DestinationRule>().ToList();
         var virtualServices = config.OfKind<VirtualService>().ToList();
+        var entryHosts = new HostIndex<ServiceEntry>(serviceEntries, se => se.Hosts);
+        var ruleHosts = new HostIndex<DestinationRule>(MergedRules(destinationRules, environment), dr => [dr.Host]);
 
         void Error(IstioResource r, string? field, string message) =>
             diagnostics.Add(new(DiagnosticSeverity.Error, r.Id.File, r.Id.ToString(), field, message));
@@ -54,14 +56,11 @@ public static partial class IstioAnalyzer
             }
         }
 
-        bool IsExternal(string host) =>
-            !HostName.Matches(environment.EgressGatewayService, host) && serviceEntries.Any(se => se.Hosts.Any(h => HostName.Matches(h, host)));
+        bool IsExternal(string host) => !HostName.Matches(environment.EgressGatewayService, host) && entryHosts.AnyMatches(host);
 
-        bool IsRegistered(string host) =>
-            HostName.Matches(environment.EgressGatewayService, host)
-            || serviceEntries.Any(se => se.Hosts.Any(h => HostName.Matches(h, host)));
+        bool IsRegistered(string host) => HostName.Matches(environment.EgressGatewayService, host) || entryHosts.AnyMatches(host);
 
-        DestinationRule? RuleFor(string host) => MostSpecificRule(destinationRules, host);
+        DestinationRule? RuleFor(string host) => ruleHosts.MostSpecific(host);
 
         // DestinationRules: one per host, subsets unique, TLS origination complete.
         // In istiod's order (creation time, then name: see IstioTranslator's RuleIndexes).
@@ -71,9 +70,7 @@ public static partial class IstioAnalyzer
             var first = ordered[0];
             foreach (var dr in ordered.Skip(1))
             {
-                var firstExportTo = first.ExportTo.ToHashSet(StringComparer.Ordinal);
-                if (environment.IstioVersion.MergesDestinationRulesWithDifferentExportTo || firstExportTo.SetEquals(dr.ExportTo)
-                    || (firstExportTo.Count > 0 && firstExportTo.IsSubsetOf(dr.ExportTo)))
+                if (MergesInto(first, dr, environment))
                 {
                     Warn(dr, "spec.host", $"'{dr.Host}' already has DestinationRule '{first.Id.Name}' in this namespace: Istio merges them — the subsets are combined, and only the first rule's trafficPolicy applies");
                 }
@@ -85,7 +82,7 @@ public static partial class IstioAnalyzer
         }
         foreach (var dr in destinationRules)
         {
-            if (!IsRegistered(dr.Host) && !serviceEntries.Any(se => se.Hosts.Any(h => HostName.Matches(dr.Host, h))))
+            if (!IsRegistered(dr.Host) && !entryHosts.AnyOverlaps(dr.Host))
             {
                 Warn(dr, "spec.host", $"'{dr.Host}' is not registered by any ServiceEntry, so this rule applies to nothing");
             }
@@ -106,6 +103,8 @@ public static partial class IstioAnalyzer
 
         // Gateways played by the egress gateway.
         var egressGateways = gateways.Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value)).ToList();
+        var egressServerHosts = new HostIndex<Gateway>(egressGateways, ServerHosts);
+        var gatewayHosts = new Dictionary<Gateway, HostIndex<Gateway>>(ReferenceEqualityComparer.Instance);
         foreach (var gateway in gateways.Except(egressGateways))
         {
             Warn(gateway, "spec.selector", $"does not select the egress gateway ({string.Join(",", environment.GatewayLabels.Select(l => $"{l.Key}={l.Value}"))}); the local gateway ignores it");
@@ -128,9 +127,13 @@ public static partial class IstioAnalyzer
                     Warn(vs, $"spec.gateways[{g}]", $"Gateway '{gatewayName}' does not exist: Istio accepts this, and no gateway serves these routes");
                     continue;
                 }
+                if (!gatewayHosts.TryGetValue(gateway, out var serverHosts))
+                {
+                    gatewayHosts[gateway] = serverHosts = new HostIndex<Gateway>([gateway], ServerHosts);
+                }
                 foreach (var host in vs.Hosts)
                 {
-                    if (!gateway.Servers.Any(s => s.Hosts.Any(h => HostName.Matches(HostName.StripNamespace(h), host))))
+                    if (!serverHosts.AnyMatches(host))
                     {
                         Warn(vs, "spec.hosts", $"'{host}' is not among the hosts of Gateway '{gateway.Id.Name}', so the gateway never routes it here");
                     }
@@ -153,7 +156,7 @@ public static partial class IstioAnalyzer
                 }
                 foreach (var host in vs.Hosts.Where(IsRegistered).Where(_ => vs.Http.Count > 0))
                 {
-                    var ports = serviceEntries.Where(se => se.Hosts.Any(h => HostName.Matches(h, host) || HostName.Matches(host, h))).SelectMany(se => se.Ports).ToList();
+                    var ports = entryHosts.Overlapping(host).SelectMany(se => se.Ports).ToList();
                     if (ports.Count > 0 && ports.All(p => p.Protocol is "HTTPS" or "TLS" or "TCP" or "MONGO"))
                     {
                         Warn(vs, "spec.http", $"never applies to '{host}': its ports ({string.Join(", ", ports.Select(p => $"{p.Number}/{p.Protocol}"))}) are not HTTP, so the sidecar passes its connections through as TLS/TCP and builds no HTTP routes for it");
@@ -319,8 +322,7 @@ public static partial class IstioAnalyzer
                         var received = route.Match.Count > 0 && route.Match.All(m => m.Authority is { Kind: StringMatchKind.Exact })
                             ? route.Match.Select(m => m.Authority!.Value).ToList()
                             : vs.Hosts.ToList();
-                        var unserved = received.Where(h => !egressGateways.Any(g => g.Servers.Any(s =>
-                            s.Hosts.Any(server => HostName.Matches(HostName.StripNamespace(server), h))))).ToList();
+                        var unserved = received.Where(h => !egressServerHosts.AnyMatches(h)).ToList();
                         if (unserved.Count > 0)
                         {
                             Warn(vs, $"{d.Field}.headers.request.set.host",
@@ -328,7 +330,7 @@ public static partial class IstioAnalyzer
                         }
                         continue;
                     }
-                    var sni = SubsetSni(destinationRules, d.Destination, environment);
+                    var sni = SubsetSni(RuleFor(d.Destination.Host), d.Destination);
                     if (sni is not null && !string.Equals(sni, hosts[i], StringComparison.OrdinalIgnoreCase))
                     {
                         var (hostField, note) = HostSource(d);
@@ -381,7 +383,7 @@ public static partial class IstioAnalyzer
             {
                 var host = d.Destination.Host;
                 var port = d.Destination.Port ?? 80;
-                var entry = serviceEntries.FirstOrDefault(se => se.Hosts.Any(h => HostName.Matches(h, host)));
+                var entry = entryHosts.Matching(host).FirstOrDefault();
                 var servicePort = entry?.Ports.FirstOrDefault(p => p.Number == port);
                 if (servicePort is { Protocol: "HTTPS" or "TLS" })
                 {
@@ -403,12 +405,11 @@ public static partial class IstioAnalyzer
         // Gateway subsets whose SNI no egress gateway server accepts.
         foreach (var dr in destinationRules.Where(r => HostName.Matches(environment.EgressGatewayService, r.Host)))
         {
-            foreach (var subset in dr.Subsets)
+            for (var i = 0; i < dr.Subsets.Count; i++)
             {
-                foreach (var (tls, field) in SubsetTls(subset, $"spec.subsets[{dr.Subsets.ToList().IndexOf(subset)}].trafficPolicy"))
+                foreach (var (tls, field) in SubsetTls(dr.Subsets[i], $"spec.subsets[{i}].trafficPolicy"))
                 {
-                    if (tls.Sni is { } sni && egressGateways.Count > 0
-                        && !egressGateways.Any(g => g.Servers.Any(s => s.Hosts.Any(h => HostName.Matches(HostName.StripNamespace(h), sni)))))
+                    if (tls.Sni is { } sni && egressGateways.Count > 0 && !egressServerHosts.AnyMatches(sni))
                     {
                         Warn(dr, $"{field}.sni", $"'{sni}' is not a host of any egress Gateway server, so the gateway cannot match this subset's connections");
                     }

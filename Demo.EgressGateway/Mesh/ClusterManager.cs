@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using Demo.EgressGateway.Envoy;
 
 namespace Demo.EgressGateway.Mesh;
@@ -12,11 +14,12 @@ namespace Demo.EgressGateway.Mesh;
 /// </summary>
 public sealed class ClusterManager(TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, HostHealth> _hosts = new();
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, HostHealth>> _hosts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, OutlierGroup> _groups = new();
     private readonly ConcurrentDictionary<string, (string Key, ConnectionPoolGate Gate)> _pools = new();
 
-    private readonly ConcurrentDictionary<string, string> _definitions = new(StringComparer.Ordinal);
+    // Per cluster the hash of its definition, as Envoy keeps a cluster's proto hash rather than the proto.
+    private readonly ConcurrentDictionary<string, UInt128> _definitions = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Records <paramref name="cluster"/>'s definition (its <c>/config_dump</c> JSON, <see cref="ConfigDump.ClusterJson"/>);
@@ -25,16 +28,14 @@ public sealed class ClusterManager(TimeProvider time)
     /// </summary>
     public void Update(string cluster, string definition)
     {
-        if (_definitions.TryGetValue(cluster, out var previous) && previous != definition)
+        var hash = XxHash128.HashToUInt128(MemoryMarshal.AsBytes(definition.AsSpan()));
+        if (_definitions.TryGetValue(cluster, out var previous) && previous != hash)
         {
             _groups.TryRemove(cluster, out _);
             _pools.TryRemove(cluster, out _);
-            foreach (var key in _hosts.Keys.Where(k => k.StartsWith(cluster + "#", StringComparison.Ordinal)))
-            {
-                _hosts.TryRemove(key, out _);
-            }
+            _hosts.TryRemove(cluster, out _);
         }
-        _definitions[cluster] = definition;
+        _definitions[cluster] = hash;
     }
 
     /// <summary>The clock ejections and un-ejections are timed on.</summary>
@@ -45,7 +46,7 @@ public sealed class ClusterManager(TimeProvider time)
 
     /// <summary>One host's health in <paramref name="cluster"/>; <paramref name="endpoint"/> is its <c>host:port</c>.</summary>
     public HostHealth Host(string cluster, string endpoint) =>
-        _hosts.GetOrAdd($"{cluster}#{endpoint}", _ => new HostHealth(Group(cluster)));
+        _hosts.GetOrAdd(cluster, _ => new(StringComparer.Ordinal)).GetOrAdd(endpoint, _ => new HostHealth(Group(cluster)));
 
     /// <summary>The connection pool's gate for <paramref name="cluster"/> under <paramref name="breakers"/>; a new one when they changed.</summary>
     public ConnectionPoolGate Pool(string cluster, Thresholds breakers)

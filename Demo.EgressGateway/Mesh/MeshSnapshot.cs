@@ -59,10 +59,32 @@ public sealed class ProxyRuntime(ProxyConfig config, IReadOnlyDictionary<int, Li
 }
 
 /// <summary>A route configuration: its virtual hosts, selected by the request's Host as Envoy does.</summary>
-public sealed class RouteConfigurationRuntime(RouteConfiguration config, IReadOnlyList<VirtualHostRuntime> virtualHosts)
+public sealed class RouteConfigurationRuntime
 {
-    public RouteConfiguration Config { get; } = config;
-    public IReadOnlyList<VirtualHostRuntime> VirtualHosts { get; } = virtualHosts;
+    // Envoy's RouteMatcher keeps exact domains in a hash map and the wildcards by kind: the exact names here (the first
+    // virtual host of a name), the rest in order.
+    private readonly Dictionary<string, VirtualHostRuntime> _exactDomains = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<(string Domain, VirtualHostRuntime VirtualHost)> _wildcardDomains = [];
+
+    public RouteConfigurationRuntime(RouteConfiguration config, IReadOnlyList<VirtualHostRuntime> virtualHosts)
+    {
+        Config = config;
+        VirtualHosts = virtualHosts;
+        foreach (var virtualHost in virtualHosts)
+        {
+            foreach (var domain in virtualHost.Config.Domains)
+            {
+                _exactDomains.TryAdd(domain, virtualHost);
+                if (domain.StartsWith('*') || domain.EndsWith('*'))
+                {
+                    _wildcardDomains.Add((domain, virtualHost));
+                }
+            }
+        }
+    }
+
+    public RouteConfiguration Config { get; }
+    public IReadOnlyList<VirtualHostRuntime> VirtualHosts { get; }
 
     /// <summary>Envoy's domain search: exact, then the longest suffix wildcard (<c>*.x</c>), then prefix wildcards, then <c>*</c>.</summary>
     public VirtualHostRuntime? FindVirtualHost(string authority)
@@ -70,40 +92,37 @@ public sealed class RouteConfigurationRuntime(RouteConfiguration config, IReadOn
         // ignore_port_in_host_matching (Istio sets it): the port of the Host plays no part in choosing a virtual host
         // (Envoy's RouteMatcher::findVirtualHost strips it with HeaderUtility::getPortStart).
         authority = HeaderUtility.StripPortFromHost(authority);
+        if (_exactDomains.TryGetValue(authority, out var exact))
+        {
+            return exact;
+        }
         VirtualHostRuntime? best = null;
         var bestRank = int.MaxValue;
         var bestLength = -1;
-        foreach (var virtualHost in VirtualHosts)
+        foreach (var (domain, virtualHost) in _wildcardDomains)
         {
-            foreach (var domain in virtualHost.Config.Domains)
+            int rank;
+            if (domain == "*")
             {
-                int rank;
-                if (string.Equals(domain, authority, StringComparison.OrdinalIgnoreCase))
-                {
-                    return virtualHost;
-                }
-                if (domain == "*")
-                {
-                    rank = 3;
-                }
-                else if (domain.StartsWith('*') && authority.EndsWith(domain[1..], StringComparison.OrdinalIgnoreCase) && authority.Length > domain.Length - 1)
-                {
-                    rank = 1;
-                }
-                else if (domain.EndsWith('*') && authority.StartsWith(domain[..^1], StringComparison.OrdinalIgnoreCase) && authority.Length > domain.Length - 1)
-                {
-                    rank = 2;
-                }
-                else
-                {
-                    continue;
-                }
-                if (rank < bestRank || (rank == bestRank && domain.Length > bestLength))
-                {
-                    best = virtualHost;
-                    bestRank = rank;
-                    bestLength = domain.Length;
-                }
+                rank = 3;
+            }
+            else if (domain.StartsWith('*') && authority.EndsWith(domain.AsSpan(1), StringComparison.OrdinalIgnoreCase) && authority.Length > domain.Length - 1)
+            {
+                rank = 1;
+            }
+            else if (domain.EndsWith('*') && authority.StartsWith(domain.AsSpan(0, domain.Length - 1), StringComparison.OrdinalIgnoreCase) && authority.Length > domain.Length - 1)
+            {
+                rank = 2;
+            }
+            else
+            {
+                continue;
+            }
+            if (rank < bestRank || (rank == bestRank && domain.Length > bestLength))
+            {
+                best = virtualHost;
+                bestRank = rank;
+                bestLength = domain.Length;
             }
         }
         return best;

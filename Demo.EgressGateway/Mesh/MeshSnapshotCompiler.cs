@@ -38,7 +38,8 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
 
     private ProxyRuntime Build(ProxyConfig proxy, MeshEnvironment environment, bool isGateway)
     {
-        var clusters = proxy.Clusters.ToDictionary(c => c.Name, c => BuildCluster(c, proxy, environment, isGateway), StringComparer.Ordinal);
+        var endpointsOf = proxy.EndpointIndex();
+        var clusters = proxy.Clusters.ToDictionary(c => c.Name, c => BuildCluster(c, proxy, endpointsOf(c), environment, isGateway), StringComparer.Ordinal);
         var tables = proxy.RouteConfigs.ToDictionary(r => r.Name, r => BuildRouteTable(r, clusters), StringComparer.Ordinal);
         var listeners = proxy.Listeners.ToDictionary(
             l => l.Port,
@@ -125,7 +126,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             ResponseHeaderOperations = weight is null ? [Envoy.HeaderOperations.Response(route)] : [Envoy.HeaderOperations.Response(weight), Envoy.HeaderOperations.Response(route)],
         };
 
-    private ClusterRuntime BuildCluster(Envoy.Cluster cluster, ProxyConfig proxy, MeshEnvironment environment, bool isGateway)
+    private ClusterRuntime BuildCluster(Envoy.Cluster cluster, ProxyConfig proxy, IReadOnlyList<LbEndpoint> endpoints, MeshEnvironment environment, bool isGateway)
     {
         var isEgressGateway = !isGateway && HostName.Matches(environment.EgressGatewayService, cluster.ServiceHost);
         var tls = cluster.UpstreamTls;
@@ -168,7 +169,6 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             // hop's HTTP/2 keeps the app's :scheme (http) over Istio's mTLS, as Envoy forwards it.
             DestinationPrefix = $"{(tls is { IstioMutual: false } && cluster.Http2 ? "https" : "http")}://{endpoint.Address}:{endpoint.PortValue}",
         };
-        var endpoints = proxy.EndpointsOf(cluster);
         return new ClusterRuntime
         {
             Config = cluster,
