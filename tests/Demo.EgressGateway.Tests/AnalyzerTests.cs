@@ -46,6 +46,26 @@ public sealed class AnalyzerTests
     }
 
     [Fact]
+    public void Subsets_split_over_two_DestinationRules_of_one_host_are_merged_as_Istio_merges_them()
+    {
+        // destination_rule.go mergeDestinationRule: v2 lives in a second rule for the egress gateway's host in the same
+        // namespace; the sidecar's route to it is not a missing subset, only the merge itself is named.
+        var diagnostics = AnalyzeEdited(folder =>
+        {
+            const string file = "destination-rule-istio-egressgateway.yaml";
+            var text = folder.Read(file);
+            var v2 = text.IndexOf("    - name: v2", StringComparison.Ordinal);
+            folder.Write(file, text[..v2]);
+            folder.Write("destination-rule-istio-egressgateway-v2.yaml",
+                text[..text.IndexOf("  subsets:", StringComparison.Ordinal)].Replace("name: istio-egressgateway", "name: istio-egressgateway-v2", StringComparison.Ordinal)
+                + "  subsets:\n" + text[v2..]);
+        });
+        var finding = Assert.Single(diagnostics);
+        Assert.Equal(("DestinationRule 'istio-egressgateway-v2'", "spec.host"), (finding.Resource, finding.Field));
+        Assert.Contains("Istio merges them", finding.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_original_demos_bug_a_route_level_rewrite_authority_is_named()
     {
         var diagnostics = AnalyzeEdited(folder =>
