@@ -8,9 +8,13 @@
 #             aborts every request with 418: no upstream is involved, the answer is the configuration's): wall time and
 #             the gateway's CPU time;
 #   reload    RELOADS times: service 0's gateway VirtualService rewritten (418 <-> 419, staged and renamed over the file)
-#             -> the first answer with the new status (the watcher's 150 ms debounce included): median and max wall
-#             time, median CPU time of the gateway in that window;
-#   RSS       the gateway's VmRSS after its start and after the reloads.
+#             -> the gateway's "Applied Istio configuration revision" line (written once the revision serves; the log
+#             is read from its file, so waiting costs the gateway nothing; the watcher's 150 ms debounce included),
+#             then a request must answer the new status: median and max wall time, median CPU time of the gateway;
+#   RSS       the gateway's VmRSS after its start and after the reloads;
+#   phases    one revision built in a process of its own (`Demo.Bench scale-phases`, the fastest of 3 rounds): the
+#             milliseconds of load (YAML -> resources), analyze, translate, check and snapshot, and the managed heap
+#             one revision keeps alive.
 # On a shared machine the wall times carry everyone's load; the CPU times are the process's own.
 # Then the slope per service of each (least squares over every N) and the per-service cost between consecutive N.
 # Everything listens on 127.0.0.1; nothing else runs (no CF platform).
@@ -64,9 +68,27 @@ wait_status() {
   die "no $2 from the gateway within $3 s (last: $got)"
 }
 
+# wait_revision REVISION TIMEOUT_S: until the gateway logs that it applied REVISION; prints when (ms since the epoch).
+wait_revision() {
+  local deadline=$(($(now_ms) + $2 * 1000))
+  while [ "$(now_ms)" -lt $deadline ]; do
+    if grep -q "Applied Istio configuration revision $1 " "$WORK/egress.log"; then
+      now_ms
+      return 0
+    fi
+    if grep -q "Rejected an Istio configuration change" "$WORK/egress.log"; then
+      tail -n 20 "$WORK/egress.log" >&2
+      die "the gateway rejected the change"
+    fi
+    sleep 0.01
+  done
+  tail -n 20 "$WORK/egress.log" >&2
+  die "the gateway did not apply revision $1 within $2 s"
+}
+
 mkdir -p "$RESULTS_DIR"
 OUT=$RESULTS_DIR/$(date -u +%Y%m%dT%H%M%SZ)-scale.tsv
-printf 'services\tresources\tanalyze_ms\tanalyze_cpu_ms\terrors\twarnings\tstart_ms\tstart_cpu_ms\treload_median_ms\treload_max_ms\treload_cpu_ms\trss_start_mb\trss_after_mb\tload1\n' >"$OUT"
+printf 'services\tresources\tanalyze_ms\tanalyze_cpu_ms\terrors\twarnings\tstart_ms\tstart_cpu_ms\treload_median_ms\treload_max_ms\treload_cpu_ms\trss_start_mb\trss_after_mb\tload1\tload_ms\tanalyze_phase_ms\ttranslate_ms\tcheck_ms\tsnapshot_ms\tretained_mb\n' >"$OUT"
 GATEWAY_DLL=$(app_dll Demo.EgressGateway)
 STATUS=0
 for n in "${COUNTS[@]}"; do
@@ -88,6 +110,9 @@ for n in "${COUNTS[@]}"; do
   [ "${errors:-1}" = 0 ] || { log "N=$n: analyze: $summary"; STATUS=1; }
   log "N=$n ($resources resources): analyze ${analyze_ms} ms (${times[*]}), CPU ${analyze_cpu} ms: $summary"
 
+  phases=$(bench_tool scale-phases "$dir" | awk '{ printf "%s\t", $2 }')
+  log "N=$n: phases (load analyze translate check snapshot ms, retained MB): $phases"
+
   free_port P_MESH; free_port P_ADMIN
   t0=$(now_ms)
   start egress "$(dirname "$GATEWAY_DLL")" "${DOTNET_ENV[@]}" \
@@ -107,8 +132,10 @@ for n in "${COUNTS[@]}"; do
     cpu0=$(cpu_ticks "$PID_egress")
     t0=$(now_ms)
     mv "$WORK/staged.yaml" "$dir/$GATEWAY_VS"
-    reloads+=($(($(wait_status "$P_MESH" "$next" 120) - t0)))
+    reloads+=($(($(wait_revision $((i + 1)) 120) - t0)))
     reload_cpus+=("$(cpu_ms_since "$PID_egress" "$cpu0")")
+    got=$(mesh_status "$P_MESH")
+    [ "$got" = "$next" ] || die "revision $((i + 1)) applied, but the gateway answers $got, not $next"
     status=$next
   done
   revision=$(curl -fsS --max-time 5 "http://127.0.0.1:$P_ADMIN/status" | sed -nE 's/.*"revision":([0-9]+).*/\1/p')
@@ -124,22 +151,27 @@ for n in "${COUNTS[@]}"; do
 
   printf '%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%.0f\t%s\t%s\t%.0f\t%.1f\t%.1f\t%s\n' "$n" "$resources" "$analyze_ms" "$analyze_cpu" \
     "${errors:-?}" "${warnings:-?}" "$start_ms" "$start_cpu" "$reload_median" "$reload_max" "$reload_cpu" \
-    "$(calc "$rss_start / 1024")" "$(calc "$rss_after / 1024")" "$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT"
+    "$(calc "$rss_start / 1024")" "$(calc "$rss_after / 1024")" "$(cut -d' ' -f1 /proc/loadavg)" >"$WORK/row.tsv"
+  printf '%s\t%s\n' "$(cat "$WORK/row.tsv")" "${phases%$'\t'}" >>"$OUT"
 done
 
 # The table, then per metric: the least-squares slope per service over every N, and the per-service cost of each
 # step between consecutive N (equal steps: linear).
 awk -F'\t' '
   NR == 1 { next }
-  { n[++k] = $1; for (c = 3; c <= 13; c++) v[k, c] = $c; row[k] = $0 }
+  { n[++k] = $1; for (c = 3; c <= 20; c++) v[k, c] = $c; row[k] = $0 }
   END {
     printf "| services | resources | analyze ms (CPU) | errors / warnings | start ms (CPU) | reload ms median / max (CPU) | RSS MB start / after reloads | load1 |\n"
     printf "|---|---|---|---|---|---|---|---|\n"
     for (i = 1; i <= k; i++) { split(row[i], f, "\t")
       printf "| %s | %s | %s (%s) | %s / %s | %s (%s) | %s / %s (%s) | %s / %s | %s |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14] }
-    split("3 4 7 8 9 11 12 13", cols, " ")
-    split("analyze_ms analyze_cpu_ms start_ms start_cpu_ms reload_median_ms reload_cpu_ms rss_start_mb rss_after_mb", names, " ")
-    for (m = 1; m <= 8; m++) { c = cols[m]; sx = sy = sxx = sxy = 0
+    printf "\n| services | load ms | analyze ms | translate ms | check ms | snapshot ms | retained MB |\n|---|---|---|---|---|---|---|\n"
+    for (i = 1; i <= k; i++) { split(row[i], f, "\t")
+      printf "| %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[15], f[16], f[17], f[18], f[19], f[20] }
+    printf "\n"
+    split("3 4 7 8 9 11 12 13 15 16 17 19 20", cols, " ")
+    split("analyze_ms analyze_cpu_ms start_ms start_cpu_ms reload_median_ms reload_cpu_ms rss_start_mb rss_after_mb load_ms analyze_phase_ms translate_ms snapshot_ms retained_mb", names, " ")
+    for (m = 1; m <= 13; m++) { c = cols[m]; sx = sy = sxx = sxy = 0
       for (i = 1; i <= k; i++) { sx += n[i]; sy += v[i, c]; sxx += n[i] * n[i]; sxy += n[i] * v[i, c] }
       slope = k > 1 ? (k * sxy - sx * sy) / (k * sxx - sx * sx) : 0
       steps = ""

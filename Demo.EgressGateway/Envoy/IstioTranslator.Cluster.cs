@@ -185,7 +185,7 @@ public static partial class IstioTranslator
             {
                 return [];
             }
-            var subset = destination.Subset is { } name ? FindSubset(rule, name) : null;
+            var subset = destination.Subset is { } name ? _subsets.Find(rule, name) : null;
             var hash = TrafficPolicies.Effective(rule.TrafficPolicy, subset?.TrafficPolicy, port)?.LoadBalancer?.ConsistentHash;
             return hash is null ? [] : [new HashPolicy(
                 hash.HttpHeaderName is { } header ? new HeaderHashPolicy(header) : null,

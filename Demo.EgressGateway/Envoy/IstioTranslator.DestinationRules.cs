@@ -147,22 +147,7 @@ public static partial class IstioTranslator
                 .FirstOrDefault();
         }
 
-        // A rule's subsets by name (the first of a name, as Envoy's cluster of that name is the first one built).
-        private readonly Dictionary<IstioDestinationRule, Dictionary<string, Subset>> _subsetsByName = new(ReferenceEqualityComparer.Instance);
-
-        private Subset? FindSubset(IstioDestinationRule rule, string name)
-        {
-            if (!_subsetsByName.TryGetValue(rule, out var byName))
-            {
-                byName = new Dictionary<string, Subset>(StringComparer.Ordinal);
-                foreach (var subset in rule.Subsets)
-                {
-                    byName.TryAdd(subset.Name, subset);
-                }
-                _subsetsByName[rule] = byName;
-            }
-            return byName.GetValueOrDefault(name);
-        }
+        private readonly SubsetLookup _subsets = new();
     }
 
     /// <summary>One index of consolidated rules, host → entries, with its wildcard hosts (<c>*…</c>) in insertion order.</summary>

@@ -3,17 +3,9 @@ namespace Demo.EgressGateway.Istio;
 // IstioAnalyzer, continued: the lookups the analyzer shares with the translation (subset SNI, Host header, most specific DestinationRule, Gateway by reference).
 public static partial class IstioAnalyzer
 {
-    /// <summary>The SNI <paramref name="rule"/> (the destination host's) gives the destination's subset and port; null: none.</summary>
-    public static string? SubsetSni(DestinationRule? rule, Destination destination)
-    {
-        if (rule is null)
-        {
-            return null;
-        }
-        var port = destination.Port ?? 80;
-        var subset = rule.Subsets.FirstOrDefault(s => s.Name == destination.Subset);
-        return TrafficPolicies.Effective(rule.TrafficPolicy, subset?.TrafficPolicy, port)?.Tls?.Sni;
-    }
+    /// <summary>The SNI <paramref name="rule"/> (a destination host's) gives <paramref name="subset"/> (null: none) on <paramref name="port"/>; null: none.</summary>
+    public static string? SubsetSni(DestinationRule? rule, Subset? subset, int port) =>
+        rule is null ? null : TrafficPolicies.Effective(rule.TrafficPolicy, subset?.TrafficPolicy, port)?.Tls?.Sni;
 
     /// <summary>
     /// The Host a destination's request carries, with Istio's precedence (route.go TranslateRoute /

@@ -61,6 +61,7 @@ public static partial class IstioAnalyzer
         bool IsRegistered(string host) => HostName.Matches(environment.EgressGatewayService, host) || entryHosts.AnyMatches(host);
 
         DestinationRule? RuleFor(string host) => ruleHosts.MostSpecific(host);
+        var subsets = new SubsetLookup();
 
         // DestinationRules: one per host, subsets unique, TLS origination complete.
         // In istiod's order (creation time, then name: see IstioTranslator's RuleIndexes).
@@ -256,7 +257,7 @@ public static partial class IstioAnalyzer
                     {
                         Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none: Istio accepts it, and Envoy answers 503 NC (cluster not found)");
                     }
-                    else if (dr.Subsets.All(s => s.Name != subset))
+                    else if (subsets.Find(dr, subset) is null)
                     {
                         Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))}): Istio accepts it, and Envoy answers 503 NC (cluster not found)");
                     }
@@ -330,7 +331,8 @@ public static partial class IstioAnalyzer
                         }
                         continue;
                     }
-                    var sni = SubsetSni(RuleFor(d.Destination.Host), d.Destination);
+                    var rule = RuleFor(d.Destination.Host);
+                    var sni = SubsetSni(rule, rule is null || d.Destination.Subset is not { } subset ? null : subsets.Find(rule, subset), d.Destination.Port ?? 80);
                     if (sni is not null && !string.Equals(sni, hosts[i], StringComparison.OrdinalIgnoreCase))
                     {
                         var (hostField, note) = HostSource(d);

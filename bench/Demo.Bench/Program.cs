@@ -8,6 +8,7 @@ return args switch
     ["report", .. var rest] => ReportCommand.Run(Arguments.Parse(rest)),
     ["scale-config", var directory, var count, .. var rest] when int.TryParse(count, out var services) && services > 0 =>
         ScaleConfigCommand.Run(directory, services, Arguments.Parse(rest)),
+    ["scale-phases", var directory, .. var rest] => ScalePhasesCommand.Run(directory, Arguments.Parse(rest)),
     _ => Usage(),
 };
 
@@ -29,6 +30,9 @@ static int Usage()
               <services> external services in deploy/istio's pattern, one file per resource (service 0 is 'hello');
               the fault options set service 0's gateway routes; subsets and Gateway hosts split into lists of at
               most --max-list-items (0: one list each); prints how many files were written
+          Demo.Bench scale-phases <dir> [--rounds 3]
+              one revision of <dir> built in this process, phase by phase (load, analyze, translate, check, snapshot):
+              the fastest round's milliseconds and allocated MB per phase, and the managed heap a revision keeps
         """);
     return 2;
 }

@@ -16,9 +16,6 @@ public static class ScaleConfig
     /// <summary>The Gateway every gateway VirtualService binds to.</summary>
     public const string GatewayName = "hello-cf-egress";
 
-    /// <summary>The gateway VirtualService of service 0, whose fault <see cref="Write"/> sets.</summary>
-    public static readonly string HelloEgressFile = FileName("virtual-service", "hello-egress");
-
     /// <summary>
     /// The default of <see cref="Write"/>'s <c>maxListItems</c>: the loader refuses longer lists today (Istio's CRDs
     /// cap neither a DestinationRule's subsets nor a Gateway server's hosts).
