@@ -37,8 +37,14 @@ public static class ConfigDump
         _ => throw new ArgumentException($"unknown resource '{resource}'; use one of {string.Join(", ", Resources)}", nameof(resource)),
     };
 
-    /// <summary>One cluster's definition as compact JSON, to tell a changed cluster from an unchanged one.</summary>
-    public static string ClusterJson(Cluster cluster) => JsonSerializer.Serialize(cluster, ProtoJson.Compact);
+    /// <summary>One cluster's definition as compact UTF-8 JSON, to tell a changed cluster from an unchanged one.</summary>
+    /// <param name="cluster">The cluster.</param>
+    /// <param name="writer">An unindented writer; flushed when done.</param>
+    public static void WriteClusterJson(Cluster cluster, Utf8JsonWriter writer)
+    {
+        JsonSerializer.Serialize(writer, cluster, ProtoJson.Compact);
+        writer.Flush();
+    }
 
     private static List<object> Configs(ProxyConfig proxy, bool includeEds)
     {

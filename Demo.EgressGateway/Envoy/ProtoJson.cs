@@ -19,7 +19,7 @@ public static class ProtoJson
     /// <summary>Indented output, for the admin endpoint.</summary>
     public static readonly JsonSerializerOptions Indented = Create(indented: true);
 
-    /// <summary>Compact output, to compare definitions (<see cref="ConfigDump.ClusterJson"/>).</summary>
+    /// <summary>Compact output, to compare definitions (<see cref="ConfigDump.WriteClusterJson"/>).</summary>
     public static readonly JsonSerializerOptions Compact = Create(indented: false);
 
     /// <summary>protobuf JSON for google.protobuf.Duration: seconds with up to 9 decimals and an <c>s</c>.</summary>

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.IO.Hashing;
-using System.Runtime.InteropServices;
 using Demo.EgressGateway.Envoy;
 
 namespace Demo.EgressGateway.Mesh;
@@ -22,13 +21,13 @@ public sealed class ClusterManager(TimeProvider time)
     private readonly ConcurrentDictionary<string, UInt128> _definitions = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Records <paramref name="cluster"/>'s definition (its <c>/config_dump</c> JSON, <see cref="ConfigDump.ClusterJson"/>);
+    /// Records <paramref name="cluster"/>'s definition (its <c>/config_dump</c> JSON, <see cref="ConfigDump.WriteClusterJson"/>);
     /// when it differs from the one recorded before, the cluster's outlier group, hosts' health and pool start afresh.
     /// Called for every cluster of a revision before its hosts are looked up; revisions are built one at a time.
     /// </summary>
-    public void Update(string cluster, string definition)
+    public void Update(string cluster, ReadOnlySpan<byte> definition)
     {
-        var hash = XxHash128.HashToUInt128(MemoryMarshal.AsBytes(definition.AsSpan()));
+        var hash = XxHash128.HashToUInt128(definition);
         if (_definitions.TryGetValue(cluster, out var previous) && previous != hash)
         {
             _groups.TryRemove(cluster, out _);

@@ -1,5 +1,7 @@
 using Demo.EgressGateway.Envoy;
 using Demo.EgressGateway.Istio;
+using System.Buffers;
+using System.Text.Json;
 using Polly;
 using EnvoyRoute = Demo.EgressGateway.Envoy.Route;
 
@@ -39,8 +41,17 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
     private ProxyRuntime Build(ProxyConfig proxy, MeshEnvironment environment, bool isGateway)
     {
         var endpointsOf = proxy.EndpointIndex();
-        var clusters = proxy.Clusters.ToDictionary(c => c.Name, c => BuildCluster(c, proxy, endpointsOf(c), environment, isGateway), StringComparer.Ordinal);
-        var tables = proxy.RouteConfigs.ToDictionary(r => r.Name, r => BuildRouteTable(r, clusters), StringComparer.Ordinal);
+        var definition = new ArrayBufferWriter<byte>();
+        using var writer = new Utf8JsonWriter(definition);
+        var clusters = proxy.Clusters.ToDictionary(c => c.Name, c =>
+        {
+            definition.ResetWrittenCount();
+            writer.Reset(definition);
+            ConfigDump.WriteClusterJson(c, writer);
+            return BuildCluster(c, proxy, endpointsOf(c), definition.WrittenSpan, environment, isGateway);
+        }, StringComparer.Ordinal);
+        var retries = new Dictionary<string, (RetryState, ResiliencePipeline<AttemptOutcome>)>(StringComparer.Ordinal);
+        var tables = proxy.RouteConfigs.ToDictionary(r => r.Name, r => BuildRouteTable(r, clusters, retries), StringComparer.Ordinal);
         var listeners = proxy.Listeners.ToDictionary(
             l => l.Port,
             l => new ListenerRuntime(l, l.FilterChains
@@ -50,18 +61,22 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
         var allowAny = proxy.RouteConfigs.SelectMany(r => r.VirtualHosts).FirstOrDefault(v => v.Name == IstioTranslator.AllowAnyRoute);
         var passthrough = isGateway || allowAny is null
             ? null
-            : BuildRouteTable(new RouteConfiguration(PassthroughFilterChain, [allowAny]), clusters);
+            : BuildRouteTable(new RouteConfiguration(PassthroughFilterChain, [allowAny]), clusters, retries);
         return new ProxyRuntime(proxy, listeners, clusters) { Passthrough = passthrough };
     }
 
     private const string PassthroughFilterChain = "PassthroughFilterChain";
 
-    private static RouteConfigurationRuntime BuildRouteTable(RouteConfiguration config, Dictionary<string, ClusterRuntime> clusters) =>
+    // Routes with the same timeout and retry_policy share one RetryState and its pipeline (both immutable, the
+    // pipeline thread-safe): a configuration of thousands of routes has a handful of distinct policies.
+    private static RouteConfigurationRuntime BuildRouteTable(RouteConfiguration config, Dictionary<string, ClusterRuntime> clusters,
+        Dictionary<string, (RetryState, ResiliencePipeline<AttemptOutcome>)> retries) =>
         new(config, config.VirtualHosts
-            .Select(vh => new VirtualHostRuntime(vh, vh.Routes.Select((r, i) => BuildRoute(r, i, vh, clusters)).ToList()))
+            .Select(vh => new VirtualHostRuntime(vh, vh.Routes.Select((r, i) => BuildRoute(r, i, vh, clusters, retries)).ToList()))
             .ToList());
 
-    private static RouteEntry BuildRoute(EnvoyRoute route, int index, VirtualHost virtualHost, Dictionary<string, ClusterRuntime> clusters)
+    private static RouteEntry BuildRoute(EnvoyRoute route, int index, VirtualHost virtualHost, Dictionary<string, ClusterRuntime> clusters,
+        Dictionary<string, (RetryState, ResiliencePipeline<AttemptOutcome>)> retries)
     {
         var action = route.Action;
         var destinations = new List<WeightedClusterEntry>();
@@ -80,7 +95,13 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             }
         }
         var timeout = action?.Timeout is { } t && t > TimeSpan.Zero ? t : (TimeSpan?)null;
-        var retry = new RetryState(action?.RetryPolicy, timeout);
+        var key = $"{timeout?.Ticks}|{(action?.RetryPolicy is { } policy ? JsonSerializer.Serialize(policy, ProtoJson.Compact) : "")}";
+        if (!retries.TryGetValue(key, out var shared))
+        {
+            var state = new RetryState(action?.RetryPolicy, timeout);
+            retries[key] = shared = (state, state.BuildPipeline(timeout, AdmitRetry));
+        }
+        var (retry, pipeline) = shared;
         return new RouteEntry
         {
             Config = route,
@@ -91,7 +112,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             Destinations = destinations,
             TotalWeight = cumulative,
             Retry = retry,
-            Pipeline = retry.BuildPipeline(timeout, AdmitRetry),
+            Pipeline = pipeline,
             Timeout = timeout,
         };
     }
@@ -126,7 +147,8 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
             ResponseHeaderOperations = weight is null ? [Envoy.HeaderOperations.Response(route)] : [Envoy.HeaderOperations.Response(weight), Envoy.HeaderOperations.Response(route)],
         };
 
-    private ClusterRuntime BuildCluster(Envoy.Cluster cluster, ProxyConfig proxy, IReadOnlyList<LbEndpoint> endpoints, MeshEnvironment environment, bool isGateway)
+    private ClusterRuntime BuildCluster(Envoy.Cluster cluster, ProxyConfig proxy, IReadOnlyList<LbEndpoint> endpoints, ReadOnlySpan<byte> definition,
+        MeshEnvironment environment, bool isGateway)
     {
         var isEgressGateway = !isGateway && HostName.Matches(environment.EgressGatewayService, cluster.ServiceHost);
         var tls = cluster.UpstreamTls;
@@ -145,7 +167,7 @@ public sealed class MeshSnapshotCompiler(ClusterManager clusterManager, EgressGa
         // Each proxy is its own Envoy with its own cluster manager: a cluster of the same name in the sidecar and in the
         // gateway shares no host health, outlier state or pool.
         var key = (isGateway ? "gateway/" : "sidecar/") + cluster.Name;
-        clusterManager.Update(key, ConfigDump.ClusterJson(cluster));
+        clusterManager.Update(key, definition);
         var pool = clusterManager.Pool(key, limits);
         HostRuntime Host(LbEndpoint endpoint) => new()
         {

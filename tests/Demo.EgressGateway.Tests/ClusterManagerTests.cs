@@ -14,13 +14,13 @@ public sealed class ClusterManagerTests
     public void A_cluster_keeps_its_hosts_health_while_its_definition_is_unchanged_and_starts_afresh_when_it_changes()
     {
         var manager = new ClusterManager(TimeProvider.System);
-        manager.Update("gateway/outbound|443||a.example.com", "definition 1");
+        manager.Update("gateway/outbound|443||a.example.com", "definition 1"u8);
         var health = manager.Host("gateway/outbound|443||a.example.com", "10.0.0.1:443");
 
-        manager.Update("gateway/outbound|443||a.example.com", "definition 1");
+        manager.Update("gateway/outbound|443||a.example.com", "definition 1"u8);
         Assert.Same(health, manager.Host("gateway/outbound|443||a.example.com", "10.0.0.1:443"));
 
-        manager.Update("gateway/outbound|443||a.example.com", "definition 2");
+        manager.Update("gateway/outbound|443||a.example.com", "definition 2"u8);
         Assert.NotSame(health, manager.Host("gateway/outbound|443||a.example.com", "10.0.0.1:443"));
     }
 
