@@ -38,7 +38,6 @@ RELOADS=${RELOADS:-5} ANALYZE_RUNS=${ANALYZE_RUNS:-3} MAX_LIST_ITEMS=${MAX_LIST_
 GATEWAY_VS=virtual-service-hello-egress.yaml
 
 require_commands curl
-[ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian: apt-get install time)"
 LOAD_BEFORE=$(load_average)
 log "load average before: $LOAD_BEFORE"
 build
@@ -98,7 +97,8 @@ for n in "${COUNTS[@]}"; do
 
   times=() cpus=()
   for _ in $(seq 1 "$ANALYZE_RUNS"); do
-    /usr/bin/time -f '%e %U %S' -o "$WORK/time.txt" dotnet "$GATEWAY_DLL" analyze "$dir" >"$WORK/analyze-$n.txt" || true
+    # bash's time keyword: wall, user and system seconds of the command and its children.
+    { TIMEFORMAT='%R %U %S' && time dotnet "$GATEWAY_DLL" analyze "$dir" >"$WORK/analyze-$n.txt" 2>&1 || true; } 2>"$WORK/time.txt"
     read -r wall user sys < <(tail -n 1 "$WORK/time.txt")
     times+=("$(calc "$wall * 1000")") cpus+=("$(calc "($user + $sys) * 1000")")
   done

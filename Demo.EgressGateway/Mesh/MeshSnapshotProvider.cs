@@ -11,6 +11,7 @@ namespace Demo.EgressGateway.Mesh;
 public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
+    private const long BuildGarbageToCompact = 256L * 1024 * 1024;
     private readonly EgressGatewayOptions _options;
     private readonly MeshSnapshotCompiler _compiler;
     private readonly ILogger<MeshSnapshotProvider> _logger;
@@ -19,6 +20,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     private Timer? _debounceTimer;
     private MeshSnapshot? _current;
     private IReadOnlyList<string> _scenarios;
+    private long _lastBuildAllocated;
 
     public MeshSnapshotProvider(IOptions<EgressGatewayOptions> options, ClusterManager clusterManager, ILogger<MeshSnapshotProvider> logger)
     {
@@ -50,6 +52,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
             Volatile.Write(ref _current, first);
             AppliedAt = DateTimeOffset.UtcNow;
             Log.ConfigurationApplied(_logger, first.Revision, _options.ConfigDirectory, DescribeScenario(), first.Source.Resources.Count);
+            ReturnMemory();
             if (_options.WatchConfiguration)
             {
                 StartWatching();
@@ -127,7 +130,20 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
         AppliedAt = DateTimeOffset.UtcNow;
         Log.ConfigurationApplied(_logger, next.Revision, _options.ConfigDirectory, DescribeScenario(), next.Source.Resources.Count);
         Reloaded?.Invoke(next, diagnostics);
+        ReturnMemory();
         return true;
+    }
+
+    // Building a large revision leaves the reading of every file and the previous revision behind at once — for
+    // thousands of services several times the heap a revision keeps. Past BuildGarbageToCompact bytes one compacting
+    // collection gives that back to the system now, rather than holding it until the heap next fills; its pause grows
+    // with the configuration (bench/RESULTS.md, the scale section). Small configurations never pay it.
+    private void ReturnMemory()
+    {
+        if (_lastBuildAllocated >= BuildGarbageToCompact)
+        {
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
     }
 
     private void Reject(IReadOnlyList<ConfigDiagnostic> diagnostics)
@@ -140,6 +156,19 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     }
 
     private MeshSnapshot? Build(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
+    {
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            return BuildRevision(revision, scenarios, out diagnostics);
+        }
+        finally
+        {
+            _lastBuildAllocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        }
+    }
+
+    private MeshSnapshot? BuildRevision(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
     {
         var environment = _options.ToMeshEnvironment();
         var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, scenarios);

@@ -77,15 +77,19 @@ public static class ScaleConfig
 
     private static string FileName(string kind, string name) => $"{kind}-{name}.yaml";
 
-    private static string InMeshServiceEntry(string name, string host) => $"""
+    // The lines every resource starts with, up to its spec (exported to its own namespace only, as deploy/istio's are);
+    // the resource's own spec fields follow, indented by two spaces.
+    private static string Header(string kind, string name, string ns, bool exported = true) => $"""
         apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
+        kind: {kind}
         metadata:
           name: {name}
-          namespace: demo
+          namespace: {ns}
         spec:
-          exportTo:
-            - "."
+
+        """ + (exported ? "  exportTo:\n    - \".\"\n" : "");
+
+    private static string InMeshServiceEntry(string name, string host) => Header("ServiceEntry", name, "demo") + $"""
           hosts:
             - {host}
           location: MESH_EXTERNAL
@@ -97,15 +101,7 @@ public static class ScaleConfig
 
         """;
 
-    private static string CfServiceEntry(string name, string v1Host, string v2Host) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata:
-          name: {name}
-          namespace: istio-system
-        spec:
-          exportTo:
-            - "."
+    private static string CfServiceEntry(string name, string v1Host, string v2Host) => Header("ServiceEntry", name, "istio-system") + $"""
           hosts:
             - {v1Host}
             - {v2Host}
@@ -118,15 +114,7 @@ public static class ScaleConfig
 
         """;
 
-    private static string TlsOrigination(string name, string host) => $"""
-        apiVersion: networking.istio.io/v1
-        kind: DestinationRule
-        metadata:
-          name: {name}
-          namespace: istio-system
-        spec:
-          exportTo:
-            - "."
+    private static string TlsOrigination(string name, string host) => Header("DestinationRule", name, "istio-system") + $"""
           host: {host}
           trafficPolicy:
             portLevelSettings:
@@ -148,15 +136,7 @@ public static class ScaleConfig
 
     private static string SidecarVirtualService(string name, string meshHost, params (string Subset, string Host)[] versions)
     {
-        var text = new StringBuilder($"""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: {name}
-              namespace: demo
-            spec:
-              exportTo:
-                - "."
+        var text = new StringBuilder(Header("VirtualService", name, "demo")).Append(CultureInfo.InvariantCulture, $"""
               hosts:
                 - {meshHost}
               gateways:
@@ -195,15 +175,7 @@ public static class ScaleConfig
 
     private static string GatewayVirtualService(string name, string v1Host, string v2Host, int faultStatus, double faultPercent)
     {
-        var text = new StringBuilder($"""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: {name}
-              namespace: istio-system
-            spec:
-              exportTo:
-                - "."
+        var text = new StringBuilder(Header("VirtualService", name, "istio-system")).Append(CultureInfo.InvariantCulture, $"""
               hosts:
                 - {v1Host}
                 - {v2Host}
@@ -249,15 +221,7 @@ public static class ScaleConfig
 
     private static string SubsetDestinationRule(string name, IEnumerable<(string Subset, string Sni)> subsets)
     {
-        var text = new StringBuilder($"""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata:
-              name: {name}
-              namespace: demo
-            spec:
-              exportTo:
-                - "."
+        var text = new StringBuilder(Header("DestinationRule", name, "demo")).Append("""
               host: istio-egressgateway.istio-system.svc.cluster.local
               subsets:
 
@@ -281,13 +245,7 @@ public static class ScaleConfig
 
     private static string Gateway(IReadOnlyList<string[]> servers)
     {
-        var text = new StringBuilder($"""
-            apiVersion: networking.istio.io/v1
-            kind: Gateway
-            metadata:
-              name: {GatewayName}
-              namespace: istio-system
-            spec:
+        var text = new StringBuilder(Header("Gateway", GatewayName, "istio-system", exported: false)).Append("""
               selector:
                 istio: egressgateway
               servers:

@@ -18,8 +18,8 @@ public sealed class SoakFirstOrderer : ITestMethodOrderer
 }
 
 /// <summary>
-/// Keeps bench/run.sh and bench/soak.sh from rotting: a few hundred requests per path and a short soak, on 127.0.0.1,
-/// with the real processes. These check plumbing and correctness (every request answered), never speed.
+/// Keeps bench/run.sh, bench/soak.sh and bench/scale.sh from rotting: a few hundred requests per path, a short soak
+/// and two small generated configurations, on 127.0.0.1, with the real processes. These check plumbing and correctness (every request answered), never speed.
 /// </summary>
 [TestMethodOrderer(typeof(SoakFirstOrderer))]
 public sealed class BenchPlumbingTests
@@ -101,6 +101,28 @@ public sealed class BenchPlumbingTests
             AssertPositive(process, "rss_warm_mb", "rss_end_mb");
         }
         Assert.Contains(result["criteria"]!.AsArray(), c => ((string)c!["name"]!).StartsWith("egress RSS", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Scale_run_analyzes_starts_and_reloads_the_gateway_for_each_size_and_fits_a_slope()
+    {
+        using var bench = BenchScript.Create();
+
+        var (exitCode, output, _) = await bench.RunAsync("scale.sh", ["10", "20"], new Dictionary<string, string>
+        {
+            ["RELOADS"] = "2",
+            ["ANALYZE_RUNS"] = "1",
+        }, TimeSpan.FromMinutes(5));
+
+        Assert.True(exitCode == 0, $"scale.sh exited {exitCode}:\n{output}");
+        // Per service six resources in files of their own, plus the subset DestinationRule and the Gateway.
+        Assert.Contains("| 10 | 62 | ", output);
+        Assert.Contains("| 20 | 122 | ", output);
+        Assert.Matches(@"reload_median_ms +slope -?[0-9.]+ per service", output);
+        var rows = File.ReadAllLines(Assert.Single(Directory.EnumerateFiles(bench.ResultsDirectory, "*-scale.tsv")));
+        Assert.Equal(3, rows.Length);
+        Assert.All(rows.Skip(1), row => Assert.Equal(rows[0].Split('\t').Length, row.Split('\t').Length));
+        Assert.All(rows.Skip(1), row => Assert.Equal("0", row.Split('\t')[4]));
     }
 
     private static void AssertPositive(JsonObject figures, params string[] names)
