@@ -17,8 +17,8 @@ public static class ScaleConfig
     public const string GatewayName = "hello-cf-egress";
 
     /// <summary>
-    /// The default of <see cref="Write"/>'s <c>maxListItems</c>: the loader refuses longer lists today (Istio's CRDs
-    /// cap neither a DestinationRule's subsets nor a Gateway server's hosts).
+    /// The default of <see cref="Write"/>'s <c>maxListItems</c>: the loader's limit on a list's items, past which it
+    /// refuses the resource (Istio's CRDs cap neither a DestinationRule's subsets nor a Gateway server's hosts).
     /// </summary>
     public const int LoaderListCap = 256;
 
