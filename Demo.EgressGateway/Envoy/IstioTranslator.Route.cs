@@ -184,9 +184,8 @@ public static partial class IstioTranslator
                     port = 0;
                 }
             }
-            return new RedirectAction(string.IsNullOrEmpty(redirect.Authority) ? null : redirect.Authority,
-                string.IsNullOrEmpty(redirect.PrefixRewrite) ? redirect.Uri : null,
-                string.IsNullOrEmpty(redirect.PrefixRewrite) ? null : redirect.PrefixRewrite,
+            // Istio 1.30's HTTPRedirect has no prefixRewrite (its CRD refuses the field), so istiod writes none.
+            return new RedirectAction(string.IsNullOrEmpty(redirect.Authority) ? null : redirect.Authority, redirect.Uri, null,
                 string.IsNullOrEmpty(redirect.Scheme) ? null : redirect.Scheme, port > 0 ? port : null,
                 RedirectAction.ResponseCodeOf(redirect.RedirectCode ?? 301));
         }

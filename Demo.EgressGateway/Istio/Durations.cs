@@ -48,4 +48,8 @@ public static partial class Durations
         value = TimeSpan.FromTicks((long)ticks);
         return true;
     }
+
+    /// <summary>A duration as messages write it: <c>250ms</c>, <c>1.5s</c>.</summary>
+    public static string Format(TimeSpan value) =>
+        value.TotalMilliseconds < 1000 ? $"{value.TotalMilliseconds:0.###}ms" : $"{value.TotalSeconds:0.###}s";
 }

@@ -374,7 +374,7 @@ public static partial class IstioAnalyzer
             // Envoy's router.cc FilterUtility::finalTimeout drops a per-try timeout that is >= the route's.
             if (route.Retries is { PerTryTimeout: { } perTry } && route.Timeout is { } timeout && timeout > TimeSpan.Zero && perTry >= timeout)
             {
-                Warn(vs, $"{route.Field}.retries.perTryTimeout", $"({YamlFields.Format(perTry)}) is not shorter than the route timeout ({YamlFields.Format(timeout)}), so Envoy ignores it: each try may use the whole route timeout and no retry can ever happen after a per-try timeout");
+                Warn(vs, $"{route.Field}.retries.perTryTimeout", $"({Durations.Format(perTry)}) is not shorter than the route timeout ({Durations.Format(timeout)}), so Envoy ignores it: each try may use the whole route timeout and no retry can ever happen after a per-try timeout");
             }
         }
 

@@ -1,7 +1,8 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
-using YamlDotNet.Core;
-using YamlDotNet.Core.Events;
-using YamlDotNet.RepresentationModel;
+using Demo.EgressGateway.Istio.Schema;
+using Demo.EgressGateway.Istio.Validation;
+using Api = Demo.EgressGateway.Istio.Api;
 
 namespace Demo.EgressGateway.Istio;
 
@@ -14,15 +15,18 @@ public sealed record IstioConfigSet(IReadOnlyList<IstioResource> Resources, IRea
 }
 
 /// <summary>
-/// Reads Istio networking YAML (every <c>*.yaml</c> of a folder, like <c>kubectl apply -f</c>), strictly:
-/// an unknown kind or field, a wrong type or a value out of range is a diagnostic naming file, resource and field.
+/// Reads Istio networking YAML (every <c>*.yaml</c> of a folder, like <c>kubectl apply -f</c>) the way a cluster
+/// takes it: YAML to JSON (<see cref="YamlJsonReader"/>), the CRD schema of the kind and version
+/// (<see cref="SchemaValidator"/>: types, enums, ranges, item counts, required and unknown fields, CEL rules), the
+/// local gateway's own refusals (<see cref="RefusedFields"/>), then the Istio API records
+/// (<see cref="Api.IstioApiJson"/>) and Istio's webhook rules (<see cref="IstioValidation"/>). Each finding is a
+/// diagnostic naming file, line, resource and field.
 /// </summary>
 public static partial class IstioConfigLoader
 {
     public const string ApiGroup = "networking.istio.io";
     public const string ScenariosFolder = "scenarios";
     private const long MaxFileBytes = 1024 * 1024;
-    private const int MaxDepth = 32;
     private const string CurrentApiVersion = ApiGroup + "/v1";
     private static readonly string[] OlderApiVersions = [ApiGroup + "/v1beta1", ApiGroup + "/v1alpha3"];
 
@@ -55,13 +59,11 @@ public static partial class IstioConfigLoader
             diagnostics.Add(new(DiagnosticSeverity.Error, directory, null, null, "holds no *.yaml file"));
         }
 
-        var resources = new List<IstioResource>();
-        foreach (var file in files)
-        {
-            var loaded = LoadFile(file);
-            resources.AddRange(loaded.Resources);
-            diagnostics.AddRange(loaded.Diagnostics);
-        }
+        // Files are independent: read on every core, kept in the folder's order.
+        var loaded = new IstioConfigSet[files.Count];
+        Parallel.For(0, files.Count, i => loaded[i] = LoadFile(files[i]));
+        var resources = loaded.SelectMany(set => set.Resources).ToList();
+        diagnostics.AddRange(loaded.SelectMany(set => set.Diagnostics));
 
         foreach (var scenario in scenarios ?? [])
         {
@@ -74,9 +76,9 @@ public static partial class IstioConfigLoader
                     $"scenario '{scenario}' does not exist; known scenarios: {known}"));
                 continue;
             }
-            var loaded = LoadFile(path);
-            diagnostics.AddRange(loaded.Diagnostics);
-            foreach (var replacement in loaded.Resources)
+            var scenarioSet = LoadFile(path);
+            diagnostics.AddRange(scenarioSet.Diagnostics);
+            foreach (var replacement in scenarioSet.Resources)
             {
                 resources.RemoveAll(r => r.Id.Kind == replacement.Id.Kind && r.Id.Name == replacement.Id.Name);
                 resources.Add(replacement);
@@ -116,165 +118,164 @@ public static partial class IstioConfigLoader
     /// <summary>Parses YAML text (one or more documents) as if it were the file <paramref name="file"/>.</summary>
     public static IstioConfigSet Parse(string file, string yaml)
     {
-        var context = new YamlReadContext(file);
+        var diagnostics = new List<ConfigDiagnostic>();
         var resources = new List<IstioResource>();
         if (yaml.Length > MaxFileBytes)
         {
-            context.Error("", $"is {yaml.Length} characters; files over {MaxFileBytes} are refused", null);
-            return new(resources, context.Diagnostics);
+            diagnostics.Add(new(DiagnosticSeverity.Error, file, null, "", $"is {yaml.Length} characters; files over {MaxFileBytes} are refused"));
+            return new(resources, diagnostics);
         }
-
-        if (!PassesStructureCheck(yaml, context))
+        var (documents, error, line) = YamlJsonReader.Read(yaml);
+        if (error is not null)
         {
-            return new(resources, context.Diagnostics);
+            diagnostics.Add(new(DiagnosticSeverity.Error, file, null, null, error, line));
+            return new(resources, diagnostics);
         }
-
-        var stream = new YamlStream();
-        try
+        foreach (var document in documents)
         {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            context.Diagnostics.Add(new(DiagnosticSeverity.Error, file, null, null, $"is not valid YAML: {ex.Message}", (int)ex.Start.Line));
-            return new(resources, context.Diagnostics);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // YamlDotNet throws this (not a YamlException) for some broken streams, e.g. "...\n%YAML 1.1\n".
-            context.Diagnostics.Add(new(DiagnosticSeverity.Error, file, null, null, $"is not valid YAML: {ex.Message}", 1));
-            return new(resources, context.Diagnostics);
-        }
-
-        foreach (var document in stream.Documents)
-        {
-            context.Resource = null;
-            if (document.RootNode is YamlScalarNode { Value: null or "" or "~" or "null" })
+            using (document)
             {
-                continue;
-            }
-            if (document.RootNode is not YamlMappingNode root)
-            {
-                context.Error("", "a YAML document must be an object with apiVersion, kind, metadata and spec", document.RootNode);
-                continue;
-            }
-            var resource = ParseResource(new YamlFields(root, "", context));
-            if (resource is not null)
-            {
-                resources.Add(resource);
-            }
-        }
-
-        return new(resources, context.Diagnostics);
-    }
-
-    // Aliases could multiply a small file into a huge tree, and deep nesting could exhaust the stack of the
-    // recursive node builder: both are refused before the document is built.
-    private static bool PassesStructureCheck(string yaml, YamlReadContext context)
-    {
-        var parser = new Parser(new StringReader(yaml));
-        try
-        {
-            var depth = 0;
-            while (parser.MoveNext())
-            {
-                switch (parser.Current)
+                var findings = new Findings(file, document, diagnostics);
+                if (document.Root.ValueKind == JsonValueKind.Null)
                 {
-                    case MappingStart or SequenceStart:
-                        if (++depth > MaxDepth)
-                        {
-                            context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null,
-                                $"nests deeper than {MaxDepth} levels", (int)parser.Current.Start.Line));
-                            return false;
-                        }
-                        break;
-                    case MappingEnd or SequenceEnd:
-                        depth--;
-                        break;
-                    case AnchorAlias alias:
-                        context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null,
-                            $"uses the YAML alias '*{alias.Value}'; anchors and aliases are not accepted", (int)alias.Start.Line));
-                        return false;
+                    continue;
+                }
+                if (document.Root.ValueKind != JsonValueKind.Object)
+                {
+                    findings.Error("", "a YAML document must be an object with apiVersion, kind, metadata and spec");
+                    continue;
+                }
+                if (ParseResource(file, document, findings) is { } resource)
+                {
+                    resources.Add(resource);
                 }
             }
-            return true;
         }
-        catch (YamlException ex)
+        return new(resources, diagnostics);
+    }
+
+    private static IstioResource? ParseResource(string file, YamlJsonDocument document, Findings findings)
+    {
+        var root = document.Root;
+        var apiVersion = Text(root, "apiVersion");
+        var kind = Text(root, "kind");
+        var metadata = root.TryGetProperty("metadata", out var m) ? m : default;
+        var name = Text(metadata, "name");
+        findings.Resource = kind is null ? null : $"{kind} '{name ?? "?"}'";
+        foreach (var (path, message, line) in document.KeyErrors)
         {
-            context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null, $"is not valid YAML: {ex.Message}", (int)ex.Start.Line));
-            return false;
+            findings.Error(path, message, line);
         }
-        catch (InvalidOperationException ex)
+
+        // Any well-formed version of the group loads; one the declared Istio does not serve is the analyzer's error
+        // (IstioAnalyzer knows the version), so that check can name what that version serves. Another group's
+        // document is not read any further.
+        if (apiVersion is not null && kind is not null && !ApiVersionOfGroup().IsMatch(apiVersion))
         {
-            // YamlDotNet's parser throws this (not a YamlException) for some broken streams, e.g. "...\n%YAML 1.1\n".
-            var line = parser.Current is { } current ? (int)Math.Max(1, current.End.Line) : 1;
-            context.Diagnostics.Add(new(DiagnosticSeverity.Error, context.File, null, null, $"is not valid YAML: {ex.Message}", line));
-            return false;
+            findings.Error("apiVersion", apiVersion.StartsWith(ApiGroup + "/", StringComparison.Ordinal)
+                ? $"'{apiVersion}' is not a version of {ApiGroup}; use {CurrentApiVersion}"
+                : RefusedFields.ApiVersion.MessageFor(apiVersion));
+            return null;
+        }
+        SchemaValidator.Validate(root, Envelope.Document, "", findings);
+        if (name is not null && !ResourceName().IsMatch(name))
+        {
+            findings.Error("metadata.name", $"'{name}' is not a valid Kubernetes name (lower case letters, digits, '-' and '.')");
+        }
+        if (apiVersion is not null && OlderApiVersions.Contains(apiVersion))
+        {
+            findings.Warning("apiVersion", $"'{apiVersion}' is an older API version; use {CurrentApiVersion}");
+        }
+        var schema = kind is null ? null : IstioSchema.Spec(kind, apiVersion?[(apiVersion.IndexOf('/', StringComparison.Ordinal) + 1)..] ?? "");
+        if (kind is not null && schema is null)
+        {
+            findings.Error("kind", RefusedFields.Kind.MessageFor(kind));
+            return null;
+        }
+        if (findings.Errors > 0 || kind is null || name is null || apiVersion is null || schema is null
+            || !root.TryGetProperty("spec", out var spec) || spec.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        SchemaValidator.Validate(spec, schema, "spec", findings);
+        var schemaErrors = findings.Errors;
+        RefusedFields.Check(kind, root, findings);
+        if (schemaErrors > 0)
+        {
+            // As the API server does before Istio's webhook runs: a document its schema refuses goes no further.
+            return null;
+        }
+        var id = new ResourceId(kind, name, Text(metadata, "namespace"), file) { ApiVersion = apiVersion };
+        try
+        {
+            return kind switch
+            {
+                "ServiceEntry" => ServiceEntryOf(id, spec.Deserialize(Api.IstioApiJson.Default.ServiceEntry)!, findings),
+                "Gateway" => GatewayOf(id, spec.Deserialize(Api.IstioApiJson.Default.Gateway)!, findings),
+                "DestinationRule" => DestinationRuleOf(id, spec.Deserialize(Api.IstioApiJson.Default.DestinationRule)!, findings),
+                "VirtualService" => VirtualServiceOf(id, spec.Deserialize(Api.IstioApiJson.Default.VirtualService)!, findings),
+                "Sidecar" => SidecarOf(id, spec.Deserialize(Api.IstioApiJson.Default.Sidecar)!, findings),
+                _ => null,
+            };
+        }
+        catch (JsonException ex)
+        {
+            findings.Error("spec", $"cannot be read: {ex.Message}");
+            return null;
         }
     }
 
-    private static IstioResource? ParseResource(YamlFields doc)
+    private static string? Text(JsonElement map, string field) =>
+        map.ValueKind == JsonValueKind.Object && map.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    // A uint32 of the API as the domain records hold it (the schema and webhook rules bound the values that load).
+    private static int? Int(uint? value) => value is null ? null : (int)Math.Min(value.Value, int.MaxValue);
+
+    private static TimeSpan? Duration(string? text) => text is not null && Durations.TryParse(text, out var value) ? value : null;
+
+    private static IReadOnlyDictionary<string, string> Labels(IReadOnlyDictionary<string, string>? labels) =>
+        labels is null ? new Dictionary<string, string>(StringComparer.Ordinal) : new Dictionary<string, string>(labels, StringComparer.Ordinal);
+
+    /// <summary>
+    /// What every document has besides <c>spec</c>: Kubernetes' type and object metadata, as the API server checks
+    /// them (<c>spec</c> and <c>status</c> are checked elsewhere and not at all: status is Istio's to write).
+    /// </summary>
+    private static class Envelope
     {
-        var context = doc.Context;
-        var apiVersion = doc.String("apiVersion", required: true);
-        var kind = doc.String("kind", required: true);
-        var metadata = doc.Map("metadata", required: true);
-        string? name = null;
-        string? ns = null;
-        if (metadata is not null)
+        private static readonly SchemaNode Any = new();
+        private static readonly SchemaNode Text = new() { Type = SchemaType.String };
+        private static readonly SchemaNode NonEmpty = new() { Type = SchemaType.String, MinLength = 1 };
+        private static readonly SchemaNode StringMap = new() { Type = SchemaType.Object, AdditionalProperties = Text };
+
+        public static readonly SchemaNode Document = new()
         {
-            name = metadata.String("name", required: true);
-            ns = metadata.String("namespace");
-            metadata.StringMap("labels");
-            metadata.StringMap("annotations");
-            metadata.Accept("generation", "resourceVersion", "uid", "creationTimestamp", "managedFields");
-            metadata.RejectUnknown();
-            if (name is not null && !ResourceName().IsMatch(name))
+            Type = SchemaType.Object,
+            Required = ["apiVersion", "kind", "metadata", "spec"],
+            Properties = new Dictionary<string, SchemaNode>(StringComparer.Ordinal)
             {
-                context.Error("metadata.name", $"'{name}' is not a valid Kubernetes name (lower case letters, digits, '-' and '.')", metadata.Node);
-            }
-        }
-        context.Resource = kind is null ? null : $"{kind} '{name ?? "?"}'";
-
-        // Any well-formed version of the group loads; one the declared Istio does not serve is the analyzer's error
-        // (IstioAnalyzer knows the version), so that check can name what that version serves.
-        if (apiVersion is not null && kind is not null && !ApiVersionOfGroup().IsMatch(apiVersion))
-        {
-            context.Error("apiVersion", apiVersion.StartsWith(ApiGroup + "/", StringComparison.Ordinal)
-                ? $"'{apiVersion}' is not a version of {ApiGroup}; use {CurrentApiVersion}"
-                : RefusedFields.ApiVersion.MessageFor(apiVersion), doc.NodeOf("apiVersion"));
-            return null;
-        }
-
-        if (apiVersion is not null && OlderApiVersions.Contains(apiVersion))
-        {
-            context.Warning("apiVersion", $"'{apiVersion}' is an older API version; use {CurrentApiVersion}", doc.NodeOf("apiVersion"));
-        }
-
-        var spec = doc.Map("spec", required: true);
-        doc.Accept("status");
-        doc.RejectUnknown();
-        if (kind is null || name is null || spec is null)
-        {
-            return null;
-        }
-
-        var id = new ResourceId(kind, name, ns, context.File) { ApiVersion = apiVersion ?? "" };
-        IstioResource? resource = kind switch
-        {
-            "ServiceEntry" => ParseServiceEntry(id, spec),
-            "Gateway" => ParseGateway(id, spec),
-            "DestinationRule" => ParseDestinationRule(id, spec),
-            "VirtualService" => ParseVirtualService(id, spec),
-            "Sidecar" => ParseSidecar(id, spec),
-            _ => null,
+                ["apiVersion"] = NonEmpty,
+                ["kind"] = NonEmpty,
+                ["metadata"] = new()
+                {
+                    Type = SchemaType.Object,
+                    Required = ["name"],
+                    Properties = new Dictionary<string, SchemaNode>(StringComparer.Ordinal)
+                    {
+                        ["name"] = NonEmpty,
+                        ["namespace"] = Text,
+                        ["labels"] = StringMap,
+                        ["annotations"] = StringMap,
+                        ["generation"] = Any,
+                        ["resourceVersion"] = Any,
+                        ["uid"] = Any,
+                        ["creationTimestamp"] = Any,
+                        ["managedFields"] = Any,
+                    },
+                },
+                ["spec"] = new() { Type = SchemaType.Object, PreserveUnknownFields = true },
+                ["status"] = Any,
+            },
         };
-        if (resource is null && kind is not ("ServiceEntry" or "Gateway" or "DestinationRule" or "VirtualService" or "Sidecar"))
-        {
-            context.Error("kind", RefusedFields.Kind.MessageFor(kind), doc.NodeOf("kind"));
-            return null;
-        }
-        spec.RejectUnknown();
-        return resource;
     }
 }

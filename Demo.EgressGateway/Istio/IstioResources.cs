@@ -271,12 +271,11 @@ public sealed record CorsPolicy(IReadOnlyList<StringMatch> AllowOrigins, IReadOn
     string? UnmatchedPreflights);
 
 /// <summary>
-/// VirtualService <c>http[].redirect</c>: <paramref name="Uri"/> or <paramref name="PrefixRewrite"/> for the path,
-/// <paramref name="Authority"/>, <paramref name="Scheme"/> (http/https), a fixed <paramref name="Port"/> or
+/// VirtualService <c>http[].redirect</c>: <paramref name="Uri"/> for the path, <paramref name="Authority"/>, <paramref name="Scheme"/> (http/https), a fixed <paramref name="Port"/> or
 /// <paramref name="DerivePort"/> (<c>FROM_PROTOCOL_DEFAULT</c>, <c>FROM_REQUEST_PORT</c>), and
 /// <paramref name="RedirectCode"/> (3xx; null: 301).
 /// </summary>
-public sealed record HttpRedirect(string? Uri, string? PrefixRewrite, string? Authority, string? Scheme, int? Port,
+public sealed record HttpRedirect(string? Uri, string? Authority, string? Scheme, int? Port,
     string? DerivePort, int? RedirectCode);
 
 /// <summary>VirtualService <c>http[].directResponse</c>: a status (200–599) and an optional body — <c>body.string</c>, or <c>body.bytes</c> (base64 in the YAML) as <paramref name="BodyBytes"/>.</summary>

@@ -1,9 +1,12 @@
+using System.Text.Json;
+
 namespace Demo.EgressGateway.Istio;
 
 /// <summary>
 /// A field (or some values of a field) that Istio accepts and the local egress gateway refuses at load, because it
 /// does not reproduce what Envoy would do with it. The loader refuses only through these (<see cref="RefusedFields"/>),
-/// and docs/conformance.md, section "Refused at load", lists exactly them (checked by the conformance suite).
+/// checking each against the parsed document by its path, and docs/conformance.md, section "Refused at load", lists
+/// exactly them (checked by the conformance suite).
 /// </summary>
 /// <param name="Kind">The resource kind, or <c>any</c> for a document of any kind.</param>
 /// <param name="Field">
@@ -29,41 +32,51 @@ public sealed record RefusedField(string Kind, string Field, string Refused, str
 
     /// <summary>The message for the value the loader found.</summary>
     public string MessageFor(string value) => Message.Replace("<value>", value, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Which values are refused: given the value and the object that holds it, the value as the message names it, or
+    /// null for a value the gateway accepts. Null: every value is refused.
+    /// </summary>
+    internal Func<JsonElement, JsonElement, string?>? Values { get; init; }
+
+    /// <summary>Other paths the same field is refused at, written as <see cref="Field"/> is.</summary>
+    public IReadOnlyList<string> AlsoAt { get; init; } = [];
 }
 
 /// <summary>
 /// Every field Istio accepts that the local egress gateway refuses at load: the single list the loader refuses from
 /// (<see cref="YamlFields.Refuse(RefusedField)"/>) and that docs/conformance.md reproduces row by row.
 /// </summary>
-public static class RefusedFields
+public static partial class RefusedFields
 {
-    // Filled by the initialisers below, in the order they appear (C# runs static field initialisers in text order).
-    private static readonly List<RefusedField> _all = [];
-
-    /// <summary>Every refused field, in the order of the documentation's table.</summary>
-    public static IReadOnlyList<RefusedField> All => _all;
-
-    private static RefusedField Add(string kind, string field, string refused, string message)
-    {
-        var refusal = new RefusedField(kind, field, refused, message);
-        _all.Add(refusal);
-        return refusal;
-    }
-
     private static RefusedField AnyValue(string kind, string field, string why) =>
-        Add(kind, field, "any", $"is not supported by the local egress gateway ({why})");
+        new(kind, field, "any", $"is not supported by the local egress gateway ({why})");
 
     /// <summary>A document whose apiVersion is not networking.istio.io.</summary>
-    public static readonly RefusedField ApiVersion = Add("any", "apiVersion", "any outside networking.istio.io, e.g. `security.istio.io/v1`",
+    public static readonly RefusedField ApiVersion = new("any", "apiVersion", "any outside networking.istio.io, e.g. `security.istio.io/v1`",
         "'<value>' is not networking.istio.io: the local egress gateway reads only Istio networking resources");
 
     /// <summary>A networking.istio.io kind other than the four the gateway applies.</summary>
-    public static readonly RefusedField Kind = Add("any", "kind", "any but ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar, e.g. `EnvoyFilter`",
+    public static readonly RefusedField Kind = new("any", "kind", "any but ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar, e.g. `EnvoyFilter`",
         "'<value>' is not a kind the local egress gateway applies (ServiceEntry, Gateway, DestinationRule, VirtualService, Sidecar)");
 
     /// <summary>ServiceEntry spec.workloadSelector.</summary>
     public static readonly RefusedField ServiceEntryWorkloadSelector = AnyValue("ServiceEntry", "spec.workloadSelector",
         "ServiceEntries that select workloads (MESH_INTERNAL pods)");
+
+    /// <summary>ServiceEntry spec.resolution DYNAMIC_DNS.</summary>
+    public static readonly RefusedField DynamicDns = new("ServiceEntry", "spec.resolution", "`DYNAMIC_DNS`",
+        "<value> (a dynamic forward proxy: each request's host resolved when it is sent) is not modelled by the local egress gateway; use DNS")
+    {
+        Values = (value, _) => Is(value, "DYNAMIC_DNS"),
+    };
+
+    /// <summary>ServiceEntry port protocols the gateway does not handle.</summary>
+    public static readonly RefusedField ServicePortProtocol = new("ServiceEntry", "spec.ports[].protocol",
+        $"`UDP`, and any but {HandledProtocols}", $"must be one of {HandledProtocols}, got '<value>'")
+    {
+        Values = UnhandledProtocol,
+    };
 
     /// <summary>ServiceEntry endpoint network.</summary>
     public static readonly RefusedField EndpointNetwork = AnyValue("ServiceEntry", "spec.endpoints[].network", "multi-network endpoints");
@@ -80,8 +93,22 @@ public static class RefusedFields
         "endpoint weights, Envoy's load_balancing_weight: the local load balancer weighs every endpoint the same");
 
     /// <summary>Gateway server tls.mode AUTO_PASSTHROUGH.</summary>
-    public static readonly RefusedField GatewayPassthrough = Add("Gateway", "spec.servers[].tls.mode", "`AUTO_PASSTHROUGH`",
-        "<value> (SNI-DNAT to a mesh service, for multi-network east-west gateways) is not modelled by the local egress gateway; use PASSTHROUGH with tls routes");
+    public static readonly RefusedField GatewayPassthrough = new("Gateway", "spec.servers[].tls.mode", "`AUTO_PASSTHROUGH`",
+        "<value> (SNI-DNAT to a mesh service, for multi-network east-west gateways) is not modelled by the local egress gateway; use PASSTHROUGH with tls routes")
+    {
+        Values = (value, _) => Is(value, "AUTO_PASSTHROUGH"),
+    };
+
+    /// <summary>Gateway server port protocols the gateway does not handle.</summary>
+    public static readonly RefusedField ServerPortProtocol = new("Gateway", "spec.servers[].port.protocol",
+        $"`UDP`, and any but {HandledProtocols}", $"must be one of {HandledProtocols}, got '<value>'")
+    {
+        Values = UnhandledProtocol,
+    };
+
+    /// <summary>Gateway server tls.caCertCredentialName.</summary>
+    public static readonly RefusedField ServerCaCertCredentialName = AnyValue("Gateway", "spec.servers[].tls.caCertCredentialName",
+        "a client CA bundle from a Secret of its own; the gateway's listener checks client certificates against the mesh CA");
 
     /// <summary>Gateway server tls.credentialNames.</summary>
     public static readonly RefusedField ServerCredentialNames = AnyValue("Gateway", "spec.servers[].tls.credentialNames",
@@ -92,8 +119,11 @@ public static class RefusedFields
         "several server certificates from files; use serverCertificate and privateKey");
 
     /// <summary>Gateway server tls.httpsRedirect: true.</summary>
-    public static readonly RefusedField HttpsRedirect = Add("Gateway", "spec.servers[].tls.httpsRedirect", "`true`",
-        "is not modelled by the local egress gateway (a 301 to https)");
+    public static readonly RefusedField HttpsRedirect = new("Gateway", "spec.servers[].tls.httpsRedirect", "`true`",
+        "is not modelled by the local egress gateway (a 301 to https)")
+    {
+        Values = (value, _) => value.ValueKind == JsonValueKind.True ? "true" : null,
+    };
 
     private const string MeshCertificatesOnly = "the gateway's listener runs its handshake with mesh certificates only and applies none of them yet; "
         + "for an ISTIO_MUTUAL server istiod writes none of them (listener.go BuildListenerTLSContext), so there they are accepted";
@@ -101,24 +131,39 @@ public static class RefusedFields
     private const string UnlessIstioMutual = "any, unless the server's tls.mode is ISTIO_MUTUAL (istiod ignores it there)";
 
     /// <summary>Gateway server tls.minProtocolVersion (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerMinProtocolVersion = Add("Gateway", "spec.servers[].tls.minProtocolVersion", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})");
+    public static readonly RefusedField ServerMinProtocolVersion = new("Gateway", "spec.servers[].tls.minProtocolVersion", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})")
+    {
+        Values = UnlessServerIsIstioMutual,
+    };
 
     /// <summary>Gateway server tls.maxProtocolVersion (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerMaxProtocolVersion = Add("Gateway", "spec.servers[].tls.maxProtocolVersion", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})");
+    public static readonly RefusedField ServerMaxProtocolVersion = new("Gateway", "spec.servers[].tls.maxProtocolVersion", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})")
+    {
+        Values = UnlessServerIsIstioMutual,
+    };
 
     /// <summary>Gateway server tls.cipherSuites (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerCipherSuites = Add("Gateway", "spec.servers[].tls.cipherSuites", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (cipher suites of the gateway's listener: {MeshCertificatesOnly})");
+    public static readonly RefusedField ServerCipherSuites = new("Gateway", "spec.servers[].tls.cipherSuites", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (cipher suites of the gateway's listener: {MeshCertificatesOnly})")
+    {
+        Values = UnlessServerIsIstioMutual,
+    };
 
     /// <summary>Gateway server tls.verifyCertificateSpki (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerVerifyCertificateSpki = Add("Gateway", "spec.servers[].tls.verifyCertificateSpki", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})");
+    public static readonly RefusedField ServerVerifyCertificateSpki = new("Gateway", "spec.servers[].tls.verifyCertificateSpki", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})")
+    {
+        Values = UnlessServerIsIstioMutual,
+    };
 
     /// <summary>Gateway server tls.verifyCertificateHash (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerVerifyCertificateHash = Add("Gateway", "spec.servers[].tls.verifyCertificateHash", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})");
+    public static readonly RefusedField ServerVerifyCertificateHash = new("Gateway", "spec.servers[].tls.verifyCertificateHash", UnlessIstioMutual,
+        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})")
+    {
+        Values = UnlessServerIsIstioMutual,
+    };
 
     /// <summary>Gateway server tls.caCrl.</summary>
     public static readonly RefusedField ServerCaCrl = AnyValue("Gateway", "spec.servers[].tls.caCrl",
@@ -162,8 +207,11 @@ public static class RefusedFields
     public static readonly RefusedField RetryBudget = AnyValue("DestinationRule", "spec.trafficPolicy.retryBudget", "retry budgets");
 
     /// <summary>DestinationRule loadBalancer.simple: PASSTHROUGH.</summary>
-    public static readonly RefusedField LoadBalancerPassthrough = Add("DestinationRule", "spec.trafficPolicy.loadBalancer.simple", "`PASSTHROUGH`",
-        "PASSTHROUGH (an ORIGINAL_DST cluster: forward to the address the caller dialled) is not modelled by the local egress gateway: callers reach it as an HTTP proxy, with no original destination");
+    public static readonly RefusedField LoadBalancerPassthrough = new("DestinationRule", "spec.trafficPolicy.loadBalancer.simple", "`PASSTHROUGH`",
+        "PASSTHROUGH (an ORIGINAL_DST cluster: forward to the address the caller dialled) is not modelled by the local egress gateway: callers reach it as an HTTP proxy, with no original destination")
+    {
+        Values = (value, _) => Is(value, "PASSTHROUGH"),
+    };
 
     /// <summary>DestinationRule loadBalancer.localityLbSetting.</summary>
     public static readonly RefusedField LocalityLbSetting = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.localityLbSetting",
@@ -176,14 +224,25 @@ public static class RefusedFields
     /// <summary>DestinationRule loadBalancer.warmup.</summary>
     public static readonly RefusedField Warmup = AnyValue("DestinationRule", "spec.trafficPolicy.loadBalancer.warmup", "slow-start warm-up");
 
+    /// <summary>DestinationRule loadBalancer.consistentHash without a hash key.</summary>
+    public static readonly RefusedField ConsistentHashWithoutKey = new("DestinationRule", "spec.trafficPolicy.loadBalancer.consistentHash",
+        "`{}`, and any without a hash key (Envoy then hashes nothing and picks at random)",
+        "must set one hash key: httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName")
+    {
+        Values = (value, _) => !new[] { "httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName" }.Any(k => IsSet(value, k)) ? "" : null,
+    };
+
     /// <summary>DestinationRule connectionPool.tcp.idleTimeout.</summary>
     public static readonly RefusedField TcpIdleTimeout = AnyValue("DestinationRule", "spec.trafficPolicy.connectionPool.tcp.idleTimeout",
         "TCP idle timeouts (TCP proxying)");
 
     /// <summary>DestinationRule connectionPool.http.maxRequestsPerConnection above 1.</summary>
-    public static readonly RefusedField MaxRequestsPerConnection = Add("DestinationRule", "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
+    public static readonly RefusedField MaxRequestsPerConnection = new("DestinationRule", "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection",
         "`2` or more",
-        "<value> is not modelled by the local egress gateway (its HTTP/1.1 pool can close a connection after each request, 1, but cannot count to more); use 0 (unlimited) or 1");
+        "<value> is not modelled by the local egress gateway (its HTTP/1.1 pool can close a connection after each request, 1, but cannot count to more); use 0 (unlimited) or 1")
+    {
+        Values = (value, _) => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) && n > 1 ? value.GetRawText() : null,
+    };
 
     /// <summary>DestinationRule connectionPool.http.maxConcurrentStreams.</summary>
     public static readonly RefusedField MaxConcurrentStreams = AnyValue("DestinationRule", "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams",
@@ -194,8 +253,11 @@ public static class RefusedFields
         "HTTP/2 keepalive pings to the upstream");
 
     /// <summary>DestinationRule connectionPool.http.h2UpgradePolicy: UPGRADE.</summary>
-    public static readonly RefusedField H2Upgrade = Add("DestinationRule", "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy", "`UPGRADE`",
-        "UPGRADE is not modelled by the local egress gateway: it speaks HTTP/2 upstream only to ports declared HTTP2 or GRPC");
+    public static readonly RefusedField H2Upgrade = new("DestinationRule", "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy", "`UPGRADE`",
+        "UPGRADE is not modelled by the local egress gateway: it speaks HTTP/2 upstream only to ports declared HTTP2 or GRPC")
+    {
+        Values = (value, _) => Is(value, "UPGRADE"),
+    };
 
     /// <summary>DestinationRule tls.caCrl.</summary>
     public static readonly RefusedField CaCrl = AnyValue("DestinationRule", "spec.trafficPolicy.tls.caCrl", "certificate revocation lists");
@@ -208,8 +270,30 @@ public static class RefusedFields
     public static readonly RefusedField TlsDestinationSubnets = AnyValue("VirtualService", "spec.tls[].match[].destinationSubnets",
         "destination subnets: the app's connection reaches the sidecar by name (CONNECT), with no destination IP to match");
 
+    /// <summary>VirtualService tcp match sourceSubnet.</summary>
+    public static readonly RefusedField TcpSourceSubnet = AnyValue("VirtualService", "spec.tcp[].match[].sourceSubnet",
+        "source subnets: the local sidecar's only client is the app");
+
     /// <summary>VirtualService http delegate.</summary>
     public static readonly RefusedField Delegate = AnyValue("VirtualService", "spec.http[].delegate", "delegated VirtualServices");
+
+    /// <summary>VirtualService string matches with none of exact, prefix and regex (headers and query parameters excepted).</summary>
+    public static readonly RefusedField EmptyStringMatch = new("VirtualService", "spec.http[].match[].uri",
+        "`{}` (none of exact, prefix and regex; likewise scheme, method, authority and corsPolicy.allowOrigins[])",
+        "must have exactly one of exact, prefix or regex")
+    {
+        Values = (value, _) => !IsSet(value, "exact") && !IsSet(value, "prefix") && !IsSet(value, "regex") ? "" : null,
+        AlsoAt = ["spec.http[].match[].scheme", "spec.http[].match[].method", "spec.http[].match[].authority", "spec.http[].corsPolicy.allowOrigins[]"],
+    };
+
+    /// <summary>VirtualService redirect.redirectCode that istiod writes no redirect for.</summary>
+    public static readonly RefusedField RedirectCodeNotWritten = new("VirtualService", "spec.http[].redirect.redirectCode",
+        "`300`, `304`, `305`, `306` and the other 3xx but 301, 302, 303, 307, 308",
+        "<value> passes Istio's validation, but istiod writes no redirect for it (only 301, 302, 303, 307 and 308; route.go ApplyRedirect)")
+    {
+        Values = (value, _) => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var code) && code is >= 300 and <= 399 and not (301 or 302 or 303 or 307 or 308)
+            ? value.GetRawText() : null,
+    };
 
     /// <summary>VirtualService http corsPolicy.allowPrivateNetworkAccess.</summary>
     public static readonly RefusedField CorsAllowPrivateNetworkAccess = AnyValue("VirtualService", "spec.http[].corsPolicy.allowPrivateNetworkAccess",
@@ -219,11 +303,21 @@ public static class RefusedFields
     public static readonly RefusedField UriRegexRewrite = AnyValue("VirtualService", "spec.http[].rewrite.uriRegexRewrite", "regex URI rewrites");
 
     /// <summary>VirtualService retries.retryOn envoy-ratelimited.</summary>
-    public static readonly RefusedField RetryOnRateLimited = Add("VirtualService", "spec.http[].retries.retryOn", "`envoy-ratelimited` (as one of the conditions)",
-        "envoy-ratelimited (a retry on Envoy's x-envoy-ratelimited response header) is not modelled by the local egress gateway");
+    public static readonly RefusedField RetryOnRateLimited = new("VirtualService", "spec.http[].retries.retryOn", "`envoy-ratelimited` (as one of the conditions)",
+        "envoy-ratelimited (a retry on Envoy's x-envoy-ratelimited response header) is not modelled by the local egress gateway")
+    {
+        Values = (value, _) => Text(value)?.Split(',').Contains("envoy-ratelimited") == true ? "envoy-ratelimited" : null,
+    };
 
     /// <summary>VirtualService fault.delay.exponentialDelay.</summary>
     public static readonly RefusedField ExponentialDelay = AnyValue("VirtualService", "spec.http[].fault.delay.exponentialDelay", "exponential delays");
+
+    /// <summary>VirtualService fault.delay without fixedDelay.</summary>
+    public static readonly RefusedField DelayWithoutFixedDelay = new("VirtualService", "spec.http[].fault.delay",
+        "`{}`, and any without fixedDelay", "needs a fixedDelay: the local egress gateway injects fixed delays only")
+    {
+        Values = (value, _) => !IsSet(value, "fixedDelay") ? "" : null,
+    };
 
     /// <summary>VirtualService fault.abort.grpcStatus.</summary>
     public static readonly RefusedField GrpcStatus = AnyValue("VirtualService", "spec.http[].fault.abort.grpcStatus", "gRPC aborts");
@@ -231,12 +325,44 @@ public static class RefusedFields
     /// <summary>VirtualService fault.abort.http2Error.</summary>
     public static readonly RefusedField Http2Error = AnyValue("VirtualService", "spec.http[].fault.abort.http2Error", "HTTP/2 error aborts");
 
-    /// <summary>VirtualService fault.abort.percent (the deprecated integer).</summary>
-    public static readonly RefusedField AbortPercent = AnyValue("VirtualService", "spec.http[].fault.abort.percent",
-        "the integer 'percent' on an abort (Istio ignores it; use percentage.value)");
+    /// <summary>VirtualService fault.abort without httpStatus.</summary>
+    public static readonly RefusedField AbortWithoutHttpStatus = new("VirtualService", "spec.http[].fault.abort",
+        "`{}`, and any without httpStatus", "needs an httpStatus (an HTTP status between 200 and 599): the local egress gateway aborts with HTTP statuses only")
+    {
+        Values = (value, _) => !IsSet(value, "httpStatus") ? "" : null,
+    };
 
     /// <summary>VirtualService match on a JWT claim (a header, withoutHeaders or queryParams key starting with @request.auth.claims).</summary>
-    public static readonly RefusedField JwtClaimMatch = Add("VirtualService", "spec.http[].match[].headers.@request.auth.claims",
+    public static readonly RefusedField JwtClaimMatch = new("VirtualService", "spec.http[].match[].headers.@request.auth.claims",
         "any (every key starting with @request.auth.claims, also under withoutHeaders and queryParams)",
-        "matches a JWT claim, which needs Istio's RequestAuthentication; the local egress gateway does not model it");
+        "matches a JWT claim, which needs Istio's RequestAuthentication; the local egress gateway does not model it")
+    {
+        AlsoAt = ["spec.http[].match[].withoutHeaders.@request.auth.claims", "spec.http[].match[].queryParams.@request.auth.claims"],
+    };
+
+    /// <summary>
+    /// Every refused field, in the order of the documentation's table (an explicit list: adding a refusal means adding
+    /// it here and to docs/conformance.md, which RefusedAtLoadTableTests compares).
+    /// </summary>
+    public static IReadOnlyList<RefusedField> All { get; } =
+    [
+        ApiVersion, Kind, ServiceEntryWorkloadSelector, DynamicDns, ServicePortProtocol, EndpointNetwork,
+        EndpointLocality, EndpointServiceAccount, EndpointWeight, GatewayPassthrough, ServerPortProtocol,
+        ServerCaCertCredentialName, ServerCredentialNames, ServerTlsCertificates, HttpsRedirect,
+        ServerMinProtocolVersion, ServerMaxProtocolVersion, ServerCipherSuites, ServerVerifyCertificateSpki,
+        ServerVerifyCertificateHash, ServerCaCrl, SidecarEgressPort, SidecarEgressBind, SidecarEgressCaptureMode,
+        SidecarEgressProxy, SidecarIngress, SidecarInboundConnectionPool, DestinationRuleWorkloadSelector, Tunnel,
+        ProxyProtocol, RetryBudget, LoadBalancerPassthrough, LocalityLbSetting, WarmupDurationSecs, Warmup,
+        ConsistentHashWithoutKey, TcpIdleTimeout, MaxRequestsPerConnection, MaxConcurrentStreams, Http2KeepAlive,
+        H2Upgrade, CaCrl, TcpDestinationSubnets, TlsDestinationSubnets, TcpSourceSubnet, Delegate, EmptyStringMatch,
+        RedirectCodeNotWritten, CorsAllowPrivateNetworkAccess, UriRegexRewrite, RetryOnRateLimited, ExponentialDelay,
+        DelayWithoutFixedDelay, GrpcStatus, Http2Error, AbortWithoutHttpStatus, JwtClaimMatch,
+    ];
+
+    // After All: static initialisers run in text order.
+    private static readonly Lazy<Dictionary<string, List<(RefusedField Field, string[] Segments)>>> ByKind = new(() =>
+        All.Where(f => f.Kind != "any")
+            .SelectMany(f => Places(f).Select(place => (f, Segments(place))))
+            .GroupBy(p => p.f.Kind, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal));
 }

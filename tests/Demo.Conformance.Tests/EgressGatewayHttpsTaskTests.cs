@@ -133,7 +133,8 @@ public sealed class EgressGatewayHttpsTaskTests
         Assert.Equal(0, mesh.Echo("other.example.com").Count);
     }
 
-    // validation.go validateTLSMatch / validateSniHost, as Istio words them.
+    // validation.go validateTLSMatch / validateSniHost, as Istio words them (an empty sniHosts list passes the CRD
+    // schema, which requires the field, and reaches the webhook).
     [Fact]
     public async Task ATlsRouteWithoutSniHostsOrWithAForeignOneIsRefused()
     {
@@ -148,6 +149,7 @@ public sealed class EgressGatewayHttpsTaskTests
               tls:
                 - match:
                     - port: 443
+                      sniHosts: []
                   route:
                     - destination:
                         host: {Cnn}
@@ -161,5 +163,23 @@ public sealed class EgressGatewayHttpsTaskTests
 
         Assert.Contains("spec.tls[0].match[0].sniHosts: TLS match must have at least one SNI host", refusal, StringComparison.Ordinal);
         Assert.Contains($"SNI host \"www.example.com\" is not a compatible subset of any of the virtual service hosts: [{Cnn}]", refusal, StringComparison.Ordinal);
+
+        // A match without sniHosts at all is the CRD schema's refusal (TLSMatchAttributes requires sniHosts), before the webhook.
+        var missing = await ConformanceMesh.RefusalAsync(Join(ServiceEntry(Cnn, (443, "TLS")), $"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: bad
+            spec:
+              hosts:
+                - {Cnn}
+              tls:
+                - match:
+                    - port: 443
+                  route:
+                    - destination:
+                        host: {Cnn}
+            """));
+        Assert.Contains("spec.tls[0].match[0].sniHosts: is required", missing, StringComparison.Ordinal);
     }
 }

@@ -264,7 +264,9 @@ public sealed class LoadBalancerCaseTests(ITestOutputHelper output)
     [InlineData("ROUND_ROBIN", "NONE", "CLUSTER_PROVIDED")]
     public void ConfigDumpShowsTheLbPolicyIstiodWrites(string? simple, string resolution, string lbPolicy)
     {
-        var yaml = simple is null ? PoolEntry(resolution, Endpoints) : Join(PoolEntry(resolution, Endpoints), Rule(simple));
+        // Resolution NONE takes no endpoints (the CRD's CEL rule "NONE mode cannot set endpoints").
+        var endpoints = resolution == "NONE" ? [] : Endpoints;
+        var yaml = simple is null ? PoolEntry(resolution, endpoints) : Join(PoolEntry(resolution, endpoints), Rule(simple));
 
         Assert.Equal(lbPolicy, DumpedSidecarCluster(yaml, Cluster).GetProperty("lb_policy").GetString());
     }

@@ -37,6 +37,20 @@ public sealed class RefusedFeatureTests
             """), "VirtualService 'unavailable-injection'", "spec.http[0].fault.abort.grpcStatus");
     }
 
+    // Istio case "redirect prefix_rewrite": Istio 1.30.3's VirtualService CRD has no redirect.prefixRewrite (istio/api
+    // added it after 1.30), so the API server refuses the field as unknown, and so does the loader's schema.
+    [Fact]
+    public async Task RedirectPrefixRewriteIsRefusedAtLoad()
+    {
+        await AssertRefusedAsync(VirtualService("legacy-paths", """
+                - match:
+                    - uri:
+                        prefix: /foo/
+                  redirect:
+                    prefixRewrite: /new/
+            """), "VirtualService 'legacy-paths'", "spec.http[0].redirect.prefixRewrite");
+    }
+
     // Istio's EnvoyFilter (envoyFilterCases, "https with x-forwarded-proto") and RequestAuthentication (jwtClaimRoute)
     // kinds: not applied by the local gateway, so refused, naming the resource and its kind (a networking.istio.io
     // kind) or apiVersion (another group).

@@ -49,14 +49,17 @@ public sealed class LoaderTests
     }
 
     // Each line goes into the first route, indented as a route field or (with a leading "    ") as a destination field.
+    // Types come from the CRD schema; "weight -1 < 0" is validation.go validateWeight's message, "percentage … is
+    // neither 0.0, nor in range [0.0001, 100.0]" validatePercentage's, and "must be a valid duration greater than 1ms"
+    // the CRD's CEL rule for every Duration field.
     [Theory]
     [InlineData("    weight: \"50\"", "spec.http[0].route[0].weight", "must be an integer, got the string \"50\"")]
-    [InlineData("    weight: -1", "spec.http[0].route[0].weight", "must be between 0 and 2147483647, got -1")]
+    [InlineData("    weight: -1", "spec.http[0].route[0].weight", "weight -1 < 0")]
     [InlineData("    weight: [1]", "spec.http[0].route[0].weight", "must be an integer, got a list")]
     [InlineData("timeout: 5 sec", "spec.http[0].timeout", "must be a duration")]
-    [InlineData("timeout: 0.5ms", "spec.http[0].timeout", "must be at least 1ms")]
+    [InlineData("timeout: 0.5ms", "spec.http[0].timeout", "must be a valid duration greater than 1ms, got '0.5ms'")]
     [InlineData("retries: { attempts: 2, retryOn: '5xx,teapot' }", "spec.http[0].retries.retryOn", "\"teapot\" is not a valid retryOn policy")]
-    [InlineData("fault: { abort: { httpStatus: 418, percentage: { value: 101 } } }", "spec.http[0].fault.abort.percentage.value", "must be between 0 and 100")]
+    [InlineData("fault: { abort: { httpStatus: 418, percentage: { value: 101 } } }", "spec.http[0].fault.abort.percentage.value", "percentage 101 is neither 0.0, nor in range [0.0001, 100.0]")]
     [InlineData("delegate: { name: reviews }", "spec.http[0].delegate", "not supported by the local egress gateway")]
     [InlineData("redirect: { uri: /x }", "spec.http[0]", "HTTP route cannot contain both route and redirect")]
     public void Wrong_types_ranges_and_unsupported_settings_name_field_and_value(string line, string field, string message)
@@ -143,7 +146,8 @@ public sealed class LoaderTests
         Assert.Contains("VirtualService 'hello': spec.http[0].delegate: is not supported by the local egress gateway (delegated VirtualServices)", istio.Message, StringComparison.Ordinal);
     }
 
-    // validation.go ValidateVirtualService, validateTCPRoute, validateLoadBalancer, ValidateServiceEntry — as Istio words them.
+    // validation.go ValidateVirtualService, validateTCPRoute, validateLoadBalancer, ValidateServiceEntry — as Istio words
+    // them; a cookie without a name is the CRD schema's (httpCookie requires name), one with an empty name the webhook's.
     [Theory]
     [InlineData("""
         kind: VirtualService
@@ -170,8 +174,19 @@ public sealed class LoaderTests
           trafficPolicy:
             loadBalancer:
               consistentHash:
-                httpCookie: { ttl: 60s }
+                httpCookie: { name: "", ttl: 60s }
         """, "DestinationRule 'nameless-cookie'", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "name required for HttpCookie")]
+    [InlineData("""
+        kind: DestinationRule
+        metadata:
+          name: nameless-cookie
+        spec:
+          host: a.example.com
+          trafficPolicy:
+            loadBalancer:
+              consistentHash:
+                httpCookie: { ttl: 60s }
+        """, "DestinationRule 'nameless-cookie'", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "is required")]
     [InlineData("""
         kind: ServiceEntry
         metadata:

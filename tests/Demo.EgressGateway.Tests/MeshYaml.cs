@@ -94,7 +94,7 @@ public static class MeshYaml
     // Istio refuses retryOn or perTryTimeout next to attempts: 0 (ValidateHTTPRetry), so 0 is written alone.
     public static string Retries(int attempts, string retryOn, string? perTryTimeout = null) => attempts == 0
         ? "attempts: 0\n"
-        : $"attempts: {attempts}\nretryOn: {retryOn}\n" + (perTryTimeout is null ? "" : $"perTryTimeout: {perTryTimeout}\n");
+        : $"attempts: {attempts}\nretryOn: '{retryOn}'\n" + (perTryTimeout is null ? "" : $"perTryTimeout: {perTryTimeout}\n");
 
     private static void AppendPolicy(StringBuilder text, string? timeout, string? retries, string? fault)
     {
