@@ -10,11 +10,7 @@ namespace Demo.EgressGateway.Istio;
 /// <param name="Kind">The resource kind.</param>
 /// <param name="Field">The field's path in its resource, list items written <c>[]</c>: <c>spec.servers[].bind</c>.</param>
 /// <param name="Why">Why it changes nothing locally, with the Istio/Envoy behaviour it would drive.</param>
-public sealed record InertField(string Kind, string Field, string Why)
-{
-    /// <summary>The field's own key (the last segment of <see cref="Field"/>).</summary>
-    public string Key => Field[(Field.LastIndexOf('.') + 1)..];
-}
+public sealed record InertField(string Kind, string Field, string Why);
 
 /// <summary>
 /// Every field Istio accepts that the local gateway loads with no local effect: the single list the loader accepts
@@ -22,7 +18,6 @@ public sealed record InertField(string Kind, string Field, string Why)
 /// </summary>
 public static class InertFields
 {
-
     /// <summary>ServiceEntry <c>location</c> (checked for a valid value).</summary>
     public static readonly InertField ServiceEntryLocation = new("ServiceEntry", "spec.location",
         "MESH_INTERNAL lets Istio's auto mTLS apply only to endpoints labelled `security.istio.io/tlsMode: istio` (workloads with a sidecar), which a CF host is not; the CF hosts are MESH_EXTERNAL");

@@ -27,6 +27,7 @@ public static partial class IstioConfigLoader
     public const string ApiGroup = "networking.istio.io";
     public const string ScenariosFolder = "scenarios";
     private const long MaxFileBytes = 1024 * 1024;
+    private const int ParallelFromFiles = 64;
     private const string CurrentApiVersion = ApiGroup + "/v1";
     private static readonly string[] OlderApiVersions = [ApiGroup + "/v1beta1", ApiGroup + "/v1alpha3"];
 
@@ -59,9 +60,20 @@ public static partial class IstioConfigLoader
             diagnostics.Add(new(DiagnosticSeverity.Error, directory, null, null, "holds no *.yaml file"));
         }
 
-        // Files are independent: read on every core, kept in the folder's order.
+        // Files are independent: a large folder is read on every core, kept in the folder's order (a small one on the
+        // calling thread, which needs no pool thread to finish).
         var loaded = new IstioConfigSet[files.Count];
-        Parallel.For(0, files.Count, i => loaded[i] = LoadFile(files[i]));
+        try
+        {
+            Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = files.Count < ParallelFromFiles ? 1 : -1 },
+                i => loaded[i] = LoadFile(files[i]));
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+        {
+            // As a sequential load would have thrown it.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
+            throw;
+        }
         var resources = loaded.SelectMany(set => set.Resources).ToList();
         diagnostics.AddRange(loaded.SelectMany(set => set.Diagnostics));
 

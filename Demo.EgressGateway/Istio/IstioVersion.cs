@@ -5,7 +5,10 @@ namespace Demo.EgressGateway.Istio;
 /// <summary>
 /// The Istio minor version the configuration is written for (<c>EgressGateway:IstioVersion</c>, default 1.30;
 /// supported 1.22–1.30). Where istiod's translation changed inside that range, the local gateway follows this
-/// version; every such behaviour is a property here, with the change that introduced it.
+/// version; every such behaviour is a property here, with the change that introduced it. The loader checks documents
+/// against the newest release's CRD schema (Istio/Schema, 1.30.3), whose served versions are <see cref="ServedVersions"/>
+/// of <see cref="Newest"/>; what an older release's CRD lacks is a property here, which the analyzer checks
+/// (e.g. <see cref="AcceptsRetryBackoffAndRetryIgnorePreviousHosts"/>).
 /// </summary>
 public readonly record struct IstioVersion(int Major, int Minor) : IComparable<IstioVersion>
 {

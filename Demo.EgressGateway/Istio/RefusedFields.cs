@@ -20,16 +20,6 @@ namespace Demo.EgressGateway.Istio;
 /// </param>
 public sealed record RefusedField(string Kind, string Field, string Refused, string Message)
 {
-    /// <summary>The field's own key (the last segment of <see cref="Field"/>), as it appears in the YAML object.</summary>
-    public string Key
-    {
-        get
-        {
-            var at = Field.IndexOf('@', StringComparison.Ordinal);
-            return at >= 0 ? Field[at..] : Field[(Field.LastIndexOf('.') + 1)..];
-        }
-    }
-
     /// <summary>The message for the value the loader found.</summary>
     public string MessageFor(string value) => Message.Replace("<value>", value, StringComparison.Ordinal);
 
@@ -45,12 +35,19 @@ public sealed record RefusedField(string Kind, string Field, string Refused, str
 
 /// <summary>
 /// Every field Istio accepts that the local egress gateway refuses at load: the single list the loader refuses from
-/// (<see cref="YamlFields.Refuse(RefusedField)"/>) and that docs/conformance.md reproduces row by row.
+/// (<see cref="Check"/>, by path on the parsed document) and that docs/conformance.md reproduces row by row.
 /// </summary>
 public static partial class RefusedFields
 {
     private static RefusedField AnyValue(string kind, string field, string why) =>
         new(kind, field, "any", $"is not supported by the local egress gateway ({why})");
+
+    // A port protocol the gateway does not handle (Istio's validation.go ValidateProtocol accepts more: UDP, Redis, ...).
+    private static RefusedField PortProtocol(string kind, string field) =>
+        new(kind, field, $"`UDP`, and any but {HandledProtocols}", $"must be one of {HandledProtocols}, got '<value>'")
+        {
+            Values = UnhandledProtocol,
+        };
 
     /// <summary>A document whose apiVersion is not networking.istio.io.</summary>
     public static readonly RefusedField ApiVersion = new("any", "apiVersion", "any outside networking.istio.io, e.g. `security.istio.io/v1`",
@@ -72,11 +69,7 @@ public static partial class RefusedFields
     };
 
     /// <summary>ServiceEntry port protocols the gateway does not handle.</summary>
-    public static readonly RefusedField ServicePortProtocol = new("ServiceEntry", "spec.ports[].protocol",
-        $"`UDP`, and any but {HandledProtocols}", $"must be one of {HandledProtocols}, got '<value>'")
-    {
-        Values = UnhandledProtocol,
-    };
+    public static readonly RefusedField ServicePortProtocol = PortProtocol("ServiceEntry", "spec.ports[].protocol");
 
     /// <summary>ServiceEntry endpoint network.</summary>
     public static readonly RefusedField EndpointNetwork = AnyValue("ServiceEntry", "spec.endpoints[].network", "multi-network endpoints");
@@ -100,11 +93,7 @@ public static partial class RefusedFields
     };
 
     /// <summary>Gateway server port protocols the gateway does not handle.</summary>
-    public static readonly RefusedField ServerPortProtocol = new("Gateway", "spec.servers[].port.protocol",
-        $"`UDP`, and any but {HandledProtocols}", $"must be one of {HandledProtocols}, got '<value>'")
-    {
-        Values = UnhandledProtocol,
-    };
+    public static readonly RefusedField ServerPortProtocol = PortProtocol("Gateway", "spec.servers[].port.protocol");
 
     /// <summary>Gateway server tls.caCertCredentialName.</summary>
     public static readonly RefusedField ServerCaCertCredentialName = AnyValue("Gateway", "spec.servers[].tls.caCertCredentialName",
@@ -130,40 +119,27 @@ public static partial class RefusedFields
 
     private const string UnlessIstioMutual = "any, unless the server's tls.mode is ISTIO_MUTUAL (istiod ignores it there)";
 
+    // A server TLS handshake setting: refused unless the server is ISTIO_MUTUAL.
+    private static RefusedField HandshakeSetting(string key, string what) =>
+        new("Gateway", $"spec.servers[].tls.{key}", UnlessIstioMutual, $"is not supported by the local egress gateway ({what}: {MeshCertificatesOnly})")
+        {
+            Values = UnlessServerIsIstioMutual,
+        };
+
     /// <summary>Gateway server tls.minProtocolVersion (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerMinProtocolVersion = new("Gateway", "spec.servers[].tls.minProtocolVersion", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})")
-    {
-        Values = UnlessServerIsIstioMutual,
-    };
+    public static readonly RefusedField ServerMinProtocolVersion = HandshakeSetting("minProtocolVersion", "TLS versions of the gateway's listener");
 
     /// <summary>Gateway server tls.maxProtocolVersion (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerMaxProtocolVersion = new("Gateway", "spec.servers[].tls.maxProtocolVersion", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (TLS versions of the gateway's listener: {MeshCertificatesOnly})")
-    {
-        Values = UnlessServerIsIstioMutual,
-    };
+    public static readonly RefusedField ServerMaxProtocolVersion = HandshakeSetting("maxProtocolVersion", "TLS versions of the gateway's listener");
 
     /// <summary>Gateway server tls.cipherSuites (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerCipherSuites = new("Gateway", "spec.servers[].tls.cipherSuites", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (cipher suites of the gateway's listener: {MeshCertificatesOnly})")
-    {
-        Values = UnlessServerIsIstioMutual,
-    };
+    public static readonly RefusedField ServerCipherSuites = HandshakeSetting("cipherSuites", "cipher suites of the gateway's listener");
 
     /// <summary>Gateway server tls.verifyCertificateSpki (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerVerifyCertificateSpki = new("Gateway", "spec.servers[].tls.verifyCertificateSpki", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})")
-    {
-        Values = UnlessServerIsIstioMutual,
-    };
+    public static readonly RefusedField ServerVerifyCertificateSpki = HandshakeSetting("verifyCertificateSpki", "client certificate pinning at the gateway's listener");
 
     /// <summary>Gateway server tls.verifyCertificateHash (not ISTIO_MUTUAL).</summary>
-    public static readonly RefusedField ServerVerifyCertificateHash = new("Gateway", "spec.servers[].tls.verifyCertificateHash", UnlessIstioMutual,
-        $"is not supported by the local egress gateway (client certificate pinning at the gateway's listener: {MeshCertificatesOnly})")
-    {
-        Values = UnlessServerIsIstioMutual,
-    };
+    public static readonly RefusedField ServerVerifyCertificateHash = HandshakeSetting("verifyCertificateHash", "client certificate pinning at the gateway's listener");
 
     /// <summary>Gateway server tls.caCrl.</summary>
     public static readonly RefusedField ServerCaCrl = AnyValue("Gateway", "spec.servers[].tls.caCrl",

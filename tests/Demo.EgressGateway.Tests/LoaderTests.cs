@@ -147,7 +147,7 @@ public sealed class LoaderTests
     }
 
     // validation.go ValidateVirtualService, validateTCPRoute, validateLoadBalancer, ValidateServiceEntry — as Istio words
-    // them; a cookie without a name is the CRD schema's (httpCookie requires name), one with an empty name the webhook's.
+    // them (a cookie without any name is the CRD schema's refusal: SchemaLoaderTests).
     [Theory]
     [InlineData("""
         kind: VirtualService
@@ -176,17 +176,6 @@ public sealed class LoaderTests
               consistentHash:
                 httpCookie: { name: "", ttl: 60s }
         """, "DestinationRule 'nameless-cookie'", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "name required for HttpCookie")]
-    [InlineData("""
-        kind: DestinationRule
-        metadata:
-          name: nameless-cookie
-        spec:
-          host: a.example.com
-          trafficPolicy:
-            loadBalancer:
-              consistentHash:
-                httpCookie: { ttl: 60s }
-        """, "DestinationRule 'nameless-cookie'", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "is required")]
     [InlineData("""
         kind: ServiceEntry
         metadata:

@@ -26,25 +26,29 @@ public sealed class SchemaLoaderTests
         {spec}
         """;
 
+    private static string VirtualService(string http) => $"""
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata:
+          name: hello
+        spec:
+          hosts: [a.example.com]
+          http:
+        {http}
+        """;
+
     private static string Lines(int count, Func<int, string> line) =>
         string.Join("\n", Enumerable.Range(0, count).Select(line));
 
     [Fact]
     public void An_unknown_field_deep_in_a_route_is_refused_with_its_path_and_line()
     {
-        var error = SingleError("""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: hello
-            spec:
-              hosts: [a.example.com]
-              http:
+        var error = SingleError(VirtualService("""
                 - route:
                     - destination:
                         host: a.example.com
                         port: { number: 80, protocol: HTTP }
-            """);
+            """));
 
         Assert.Equal(("VirtualService 'hello'", "spec.http[0].route[0].destination.port.protocol", 11), (error.Resource, error.Field, error.Line));
         Assert.Equal("is not a field of this object", error.Message);
@@ -64,6 +68,27 @@ public sealed class SchemaLoaderTests
         var error = SingleError(ServiceEntry(spec));
 
         Assert.Equal((field, message), (error.Field, error.Message));
+    }
+
+    // The CRD requires an httpCookie's name (validation.go validateLoadBalancer's "name required for HttpCookie" is for
+    // an empty one: LoaderTests).
+    [Fact]
+    public void A_cookie_without_a_name_is_refused_by_the_schema()
+    {
+        var error = SingleError("""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata:
+              name: nameless-cookie
+            spec:
+              host: a.example.com
+              trafficPolicy:
+                loadBalancer:
+                  consistentHash:
+                    httpCookie: { ttl: 60s }
+            """);
+
+        Assert.Equal(("spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "is required"), (error.Field, error.Message));
     }
 
     // Istio's CRD caps a ServiceEntry's hosts (and addresses, ports) at 256.
@@ -120,20 +145,13 @@ public sealed class SchemaLoaderTests
     [Fact]
     public void A_weight_of_150_loads()
     {
-        var config = IstioConfigLoader.Parse(File, """
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: heavy
-            spec:
-              hosts: [a.example.com]
-              http:
+        var config = IstioConfigLoader.Parse(File, VirtualService("""
                 - route:
                     - destination: { host: a.example.com, subset: v1 }
                       weight: 150
                     - destination: { host: a.example.com, subset: v2 }
                       weight: 50
-            """);
+            """));
 
         Assert.Empty(config.Diagnostics);
         Assert.Equal([150, 50], Assert.IsType<VirtualService>(Assert.Single(config.Resources)).Http[0].Route.Select(d => d.Weight));
@@ -149,16 +167,7 @@ public sealed class SchemaLoaderTests
     [InlineData("timeout: 5", "spec.http[0].timeout", "must be a string, got '5'")]
     public void Oneofs_formats_and_scalar_types_follow_the_schema(string line, string field, string message)
     {
-        var error = SingleError($"""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata:
-              name: hello
-            spec:
-              hosts: [a.example.com]
-              http:
-                - {line}
-            """);
+        var error = SingleError(VirtualService($"    - {line}"));
 
         Assert.Equal((field, message), (error.Field, error.Message));
     }

@@ -4,11 +4,8 @@ namespace Demo.EgressGateway.Istio.Api;
 internal sealed record DestinationRule
 {
     public string? Host { get; set; }
-
     public TrafficPolicy? TrafficPolicy { get; set; }
-
     public IReadOnlyList<Subset>? Subsets { get; set; }
-
     public IReadOnlyList<string>? ExportTo { get; set; }
 }
 
@@ -16,9 +13,7 @@ internal sealed record DestinationRule
 internal sealed record Subset
 {
     public string? Name { get; set; }
-
     public IReadOnlyDictionary<string, string>? Labels { get; set; }
-
     public TrafficPolicy? TrafficPolicy { get; set; }
 }
 
@@ -29,15 +24,10 @@ internal sealed record Subset
 internal sealed record TrafficPolicy
 {
     public PortSelector? Port { get; set; }
-
     public LoadBalancerSettings? LoadBalancer { get; set; }
-
     public ConnectionPoolSettings? ConnectionPool { get; set; }
-
     public OutlierDetection? OutlierDetection { get; set; }
-
     public ClientTLSSettings? Tls { get; set; }
-
     public IReadOnlyList<TrafficPolicy>? PortLevelSettings { get; set; }
 }
 
@@ -45,7 +35,6 @@ internal sealed record TrafficPolicy
 internal sealed record ConnectionPoolSettings
 {
     public TCPSettings? Tcp { get; set; }
-
     public HTTPSettings? Http { get; set; }
 }
 
@@ -53,9 +42,7 @@ internal sealed record ConnectionPoolSettings
 internal sealed record TCPSettings
 {
     public int? MaxConnections { get; set; }
-
     public string? ConnectTimeout { get; set; }
-
     public string? MaxConnectionDuration { get; set; }
 }
 
@@ -63,17 +50,11 @@ internal sealed record TCPSettings
 internal sealed record HTTPSettings
 {
     public int? Http1MaxPendingRequests { get; set; }
-
     public int? Http2MaxRequests { get; set; }
-
     public int? MaxRequestsPerConnection { get; set; }
-
     public int? MaxRetries { get; set; }
-
     public string? IdleTimeout { get; set; }
-
     public string? H2UpgradePolicy { get; set; }
-
     public bool? UseClientProtocol { get; set; }
 }
 
@@ -81,21 +62,13 @@ internal sealed record HTTPSettings
 internal sealed record OutlierDetection
 {
     public int? ConsecutiveErrors { get; set; }
-
     public uint? ConsecutiveLocalOriginFailures { get; set; }
-
     public uint? ConsecutiveGatewayErrors { get; set; }
-
     public uint? Consecutive5xxErrors { get; set; }
-
     public string? Interval { get; set; }
-
     public string? BaseEjectionTime { get; set; }
-
     public int? MaxEjectionPercent { get; set; }
-
     public int? MinHealthPercent { get; set; }
-
     public bool? SplitExternalLocalOriginErrors { get; set; }
 }
 
@@ -103,19 +76,12 @@ internal sealed record OutlierDetection
 internal sealed record ClientTLSSettings
 {
     public string? Mode { get; set; }
-
     public string? ClientCertificate { get; set; }
-
     public string? PrivateKey { get; set; }
-
     public string? CaCertificates { get; set; }
-
     public string? CredentialName { get; set; }
-
     public IReadOnlyList<string>? SubjectAltNames { get; set; }
-
     public string? Sni { get; set; }
-
     public bool? InsecureSkipVerify { get; set; }
 }
 
@@ -123,7 +89,6 @@ internal sealed record ClientTLSSettings
 internal sealed record LoadBalancerSettings
 {
     public string? Simple { get; set; }
-
     public ConsistentHashLB? ConsistentHash { get; set; }
 }
 
@@ -131,17 +96,11 @@ internal sealed record LoadBalancerSettings
 internal sealed record ConsistentHashLB
 {
     public string? HttpHeaderName { get; set; }
-
     public HTTPCookie? HttpCookie { get; set; }
-
     public bool? UseSourceIp { get; set; }
-
     public string? HttpQueryParameterName { get; set; }
-
     public RingHash? RingHash { get; set; }
-
     public MagLev? Maglev { get; set; }
-
     public ulong? MinimumRingSize { get; set; }
 }
 
@@ -149,11 +108,8 @@ internal sealed record ConsistentHashLB
 internal sealed record HTTPCookie
 {
     public string? Name { get; set; }
-
     public string? Path { get; set; }
-
     public string? Ttl { get; set; }
-
     public IReadOnlyList<HTTPCookieAttribute>? Attributes { get; set; }
 }
 
@@ -161,7 +117,6 @@ internal sealed record HTTPCookie
 internal sealed record HTTPCookieAttribute
 {
     public string? Name { get; set; }
-
     public string? Value { get; set; }
 }
 

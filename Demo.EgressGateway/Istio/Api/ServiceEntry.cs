@@ -12,19 +12,12 @@ namespace Demo.EgressGateway.Istio.Api;
 internal sealed record ServiceEntry
 {
     public IReadOnlyList<string>? Hosts { get; set; }
-
     public IReadOnlyList<string>? Addresses { get; set; }
-
     public IReadOnlyList<ServicePort>? Ports { get; set; }
-
     public string? Location { get; set; }
-
     public string? Resolution { get; set; }
-
     public IReadOnlyList<WorkloadEntry>? Endpoints { get; set; }
-
     public IReadOnlyList<string>? ExportTo { get; set; }
-
     public IReadOnlyList<string>? SubjectAltNames { get; set; }
 }
 
@@ -32,11 +25,8 @@ internal sealed record ServiceEntry
 internal sealed record ServicePort
 {
     public uint? Number { get; set; }
-
     public string? Protocol { get; set; }
-
     public string? Name { get; set; }
-
     public uint? TargetPort { get; set; }
 }
 
@@ -44,9 +34,7 @@ internal sealed record ServicePort
 internal sealed record WorkloadEntry
 {
     public string? Address { get; set; }
-
     public IReadOnlyDictionary<string, uint>? Ports { get; set; }
-
     public IReadOnlyDictionary<string, string>? Labels { get; set; }
 }
 
@@ -54,7 +42,6 @@ internal sealed record WorkloadEntry
 internal sealed record Gateway
 {
     public IReadOnlyList<Server>? Servers { get; set; }
-
     public IReadOnlyDictionary<string, string>? Selector { get; set; }
 }
 
@@ -62,9 +49,7 @@ internal sealed record Gateway
 internal sealed record Server
 {
     public ServicePort? Port { get; set; }
-
     public IReadOnlyList<string>? Hosts { get; set; }
-
     public ServerTLSSettings? Tls { get; set; }
 }
 
@@ -72,15 +57,10 @@ internal sealed record Server
 internal sealed record ServerTLSSettings
 {
     public string? Mode { get; set; }
-
     public string? ServerCertificate { get; set; }
-
     public string? PrivateKey { get; set; }
-
     public string? CaCertificates { get; set; }
-
     public string? CredentialName { get; set; }
-
     public IReadOnlyList<string>? SubjectAltNames { get; set; }
 }
 
@@ -88,9 +68,7 @@ internal sealed record ServerTLSSettings
 internal sealed record Sidecar
 {
     public WorkloadSelector? WorkloadSelector { get; set; }
-
     public IReadOnlyList<IstioEgressListener>? Egress { get; set; }
-
     public OutboundTrafficPolicy? OutboundTrafficPolicy { get; set; }
 }
 

@@ -6,15 +6,10 @@ namespace Demo.EgressGateway.Istio.Api;
 internal sealed record VirtualService
 {
     public IReadOnlyList<string>? Hosts { get; set; }
-
     public IReadOnlyList<string>? Gateways { get; set; }
-
     public IReadOnlyList<HTTPRoute>? Http { get; set; }
-
     public IReadOnlyList<TLSRoute>? Tls { get; set; }
-
     public IReadOnlyList<TCPRoute>? Tcp { get; set; }
-
     public IReadOnlyList<string>? ExportTo { get; set; }
 }
 
@@ -22,37 +17,22 @@ internal sealed record VirtualService
 internal sealed record HTTPRoute
 {
     public string? Name { get; set; }
-
     public IReadOnlyList<HTTPMatchRequest>? Match { get; set; }
-
     public IReadOnlyList<HTTPRouteDestination>? Route { get; set; }
-
     public HTTPRedirect? Redirect { get; set; }
-
     public HTTPDirectResponse? DirectResponse { get; set; }
-
     public HTTPRewrite? Rewrite { get; set; }
-
     public string? Timeout { get; set; }
-
     public HTTPRetry? Retries { get; set; }
-
     public HTTPFaultInjection? Fault { get; set; }
-
     public Destination? Mirror { get; set; }
-
     public IReadOnlyList<HTTPMirrorPolicy>? Mirrors { get; set; }
-
     /// <summary>Deprecated; the CRD also has it as <c>mirror_percent</c>.</summary>
     public uint? MirrorPercent { get; set; }
-
     [JsonPropertyName("mirror_percent")]
     public uint? MirrorPercentSnakeCase { get; set; }
-
     public Percent? MirrorPercentage { get; set; }
-
     public CorsPolicy? CorsPolicy { get; set; }
-
     public Headers? Headers { get; set; }
 }
 
@@ -60,29 +40,17 @@ internal sealed record HTTPRoute
 internal sealed record HTTPMatchRequest
 {
     public string? Name { get; set; }
-
     public StringMatch? Uri { get; set; }
-
     public StringMatch? Scheme { get; set; }
-
     public StringMatch? Method { get; set; }
-
     public StringMatch? Authority { get; set; }
-
     public IReadOnlyDictionary<string, StringMatch?>? Headers { get; set; }
-
     public uint? Port { get; set; }
-
     public IReadOnlyDictionary<string, string>? SourceLabels { get; set; }
-
     public IReadOnlyList<string>? Gateways { get; set; }
-
     public IReadOnlyDictionary<string, StringMatch?>? QueryParams { get; set; }
-
     public bool? IgnoreUriCase { get; set; }
-
     public IReadOnlyDictionary<string, StringMatch?>? WithoutHeaders { get; set; }
-
     public string? SourceNamespace { get; set; }
 }
 
@@ -90,9 +58,7 @@ internal sealed record HTTPMatchRequest
 internal sealed record StringMatch
 {
     public string? Exact { get; set; }
-
     public string? Prefix { get; set; }
-
     public string? Regex { get; set; }
 }
 
@@ -100,9 +66,7 @@ internal sealed record StringMatch
 internal sealed record HTTPRouteDestination
 {
     public Destination? Destination { get; set; }
-
     public int? Weight { get; set; }
-
     public Headers? Headers { get; set; }
 }
 
@@ -110,9 +74,7 @@ internal sealed record HTTPRouteDestination
 internal sealed record Destination
 {
     public string? Host { get; set; }
-
     public string? Subset { get; set; }
-
     public PortSelector? Port { get; set; }
 }
 
@@ -126,7 +88,6 @@ internal sealed record PortSelector
 internal sealed record Headers
 {
     public HeaderOperations? Request { get; set; }
-
     public HeaderOperations? Response { get; set; }
 }
 
@@ -134,9 +95,7 @@ internal sealed record Headers
 internal sealed record HeaderOperations
 {
     public IReadOnlyDictionary<string, string>? Set { get; set; }
-
     public IReadOnlyDictionary<string, string>? Add { get; set; }
-
     public IReadOnlyList<string>? Remove { get; set; }
 }
 
@@ -144,15 +103,10 @@ internal sealed record HeaderOperations
 internal sealed record HTTPRedirect
 {
     public string? Uri { get; set; }
-
     public string? Authority { get; set; }
-
     public uint? Port { get; set; }
-
     public string? DerivePort { get; set; }
-
     public string? Scheme { get; set; }
-
     public uint? RedirectCode { get; set; }
 }
 
@@ -160,7 +114,6 @@ internal sealed record HTTPRedirect
 internal sealed record HTTPDirectResponse
 {
     public uint? Status { get; set; }
-
     public HTTPBody? Body { get; set; }
 }
 
@@ -168,7 +121,6 @@ internal sealed record HTTPDirectResponse
 internal sealed record HTTPBody
 {
     public string? String { get; set; }
-
     public string? Bytes { get; set; }
 }
 
@@ -176,7 +128,6 @@ internal sealed record HTTPBody
 internal sealed record HTTPRewrite
 {
     public string? Uri { get; set; }
-
     public string? Authority { get; set; }
 }
 
@@ -184,15 +135,10 @@ internal sealed record HTTPRewrite
 internal sealed record HTTPRetry
 {
     public int? Attempts { get; set; }
-
     public string? PerTryTimeout { get; set; }
-
     public string? RetryOn { get; set; }
-
     public bool? RetryRemoteLocalities { get; set; }
-
     public bool? RetryIgnorePreviousHosts { get; set; }
-
     public string? Backoff { get; set; }
 }
 
@@ -200,7 +146,6 @@ internal sealed record HTTPRetry
 internal sealed record HTTPFaultInjection
 {
     public HTTPFaultInjectionDelay? Delay { get; set; }
-
     public HTTPFaultInjectionAbort? Abort { get; set; }
 }
 
@@ -208,9 +153,7 @@ internal sealed record HTTPFaultInjection
 internal sealed record HTTPFaultInjectionDelay
 {
     public string? FixedDelay { get; set; }
-
     public Percent? Percentage { get; set; }
-
     /// <summary>Deprecated integer percentage.</summary>
     public int? Percent { get; set; }
 }
@@ -219,7 +162,6 @@ internal sealed record HTTPFaultInjectionDelay
 internal sealed record HTTPFaultInjectionAbort
 {
     public int? HttpStatus { get; set; }
-
     public Percent? Percentage { get; set; }
 }
 
@@ -233,7 +175,6 @@ internal sealed record Percent
 internal sealed record HTTPMirrorPolicy
 {
     public Destination? Destination { get; set; }
-
     public Percent? Percentage { get; set; }
 }
 
@@ -241,19 +182,12 @@ internal sealed record HTTPMirrorPolicy
 internal sealed record CorsPolicy
 {
     public IReadOnlyList<string>? AllowOrigin { get; set; }
-
     public IReadOnlyList<StringMatch>? AllowOrigins { get; set; }
-
     public IReadOnlyList<string>? AllowMethods { get; set; }
-
     public IReadOnlyList<string>? AllowHeaders { get; set; }
-
     public IReadOnlyList<string>? ExposeHeaders { get; set; }
-
     public string? MaxAge { get; set; }
-
     public bool? AllowCredentials { get; set; }
-
     public string? UnmatchedPreflights { get; set; }
 }
 
@@ -261,7 +195,6 @@ internal sealed record CorsPolicy
 internal sealed record TLSRoute
 {
     public IReadOnlyList<TLSMatchAttributes>? Match { get; set; }
-
     public IReadOnlyList<HTTPRouteDestination>? Route { get; set; }
 }
 
@@ -269,13 +202,9 @@ internal sealed record TLSRoute
 internal sealed record TLSMatchAttributes
 {
     public IReadOnlyList<string>? SniHosts { get; set; }
-
     public uint? Port { get; set; }
-
     public IReadOnlyDictionary<string, string>? SourceLabels { get; set; }
-
     public IReadOnlyList<string>? Gateways { get; set; }
-
     public string? SourceNamespace { get; set; }
 }
 
@@ -283,7 +212,6 @@ internal sealed record TLSMatchAttributes
 internal sealed record TCPRoute
 {
     public IReadOnlyList<L4MatchAttributes>? Match { get; set; }
-
     public IReadOnlyList<HTTPRouteDestination>? Route { get; set; }
 }
 
@@ -291,10 +219,7 @@ internal sealed record TCPRoute
 internal sealed record L4MatchAttributes
 {
     public uint? Port { get; set; }
-
     public IReadOnlyDictionary<string, string>? SourceLabels { get; set; }
-
     public IReadOnlyList<string>? Gateways { get; set; }
-
     public string? SourceNamespace { get; set; }
 }

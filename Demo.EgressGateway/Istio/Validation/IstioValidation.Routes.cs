@@ -7,10 +7,12 @@ using Demo.EgressGateway.Istio.Api;
 // validateSniHost, validateTCPRoute, validateTCPMatch).
 internal static partial class IstioValidation
 {
-    /// <summary>validation.go <c>validateHTTPRedirect</c>.</summary>
-    public static void ValidateHTTPRedirect(HTTPRedirect redirect, IReadOnlyList<HTTPMatchRequest> matches, string path, Findings v)
+    /// <summary>
+    /// validation.go <c>validateHTTPRedirect</c> (its prefix_rewrite rules have nothing to check: Istio 1.30's
+    /// HTTPRedirect has no prefixRewrite).
+    /// </summary>
+    public static void ValidateHTTPRedirect(HTTPRedirect redirect, string path, Findings v)
     {
-        _ = matches;
         if (string.IsNullOrEmpty(redirect.Uri) && string.IsNullOrEmpty(redirect.Authority) && redirect.Port is null
             && redirect.DerivePort is null && string.IsNullOrEmpty(redirect.Scheme))
         {

@@ -63,7 +63,7 @@ internal static partial class IstioValidation
         ValidateHTTPMirrors(http.Mirrors, $"{path}.mirrors", v);
         if (http.Redirect is { } redirect)
         {
-            ValidateHTTPRedirect(redirect, http.Match ?? [], $"{path}.redirect", v);
+            ValidateHTTPRedirect(redirect, $"{path}.redirect", v);
         }
         if (http.DirectResponse is { } response)
         {
