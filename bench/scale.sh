@@ -20,7 +20,7 @@
 # Everything listens on 127.0.0.1; nothing else runs (no CF platform).
 #
 # usage: bench/scale.sh [N...]   (default: 10 100 1000 3000)
-#   env: RELOADS=5  ANALYZE_RUNS=3  MAX_LIST_ITEMS=256 (subsets / Gateway hosts per list; 0: one list each)
+#   env: RELOADS=5  ANALYZE_RUNS=3  MAX_LIST_ITEMS=0 (subsets / Gateway hosts per list; 0: one list each)
 #        CONFIGURATION=Release  BENCH_BUILD=1  RESULTS_DIR=bench/results  KEEP_WORK=0
 # Exit status: 0 when every N analyzed without an error and every reload was served; speed never fails it.
 set -euo pipefail
@@ -34,7 +34,7 @@ case "${1:-}" in
 esac
 COUNTS=("$@")
 [ ${#COUNTS[@]} -gt 0 ] || COUNTS=(10 100 1000 3000)
-RELOADS=${RELOADS:-5} ANALYZE_RUNS=${ANALYZE_RUNS:-3} MAX_LIST_ITEMS=${MAX_LIST_ITEMS:-256}
+RELOADS=${RELOADS:-5} ANALYZE_RUNS=${ANALYZE_RUNS:-3} MAX_LIST_ITEMS=${MAX_LIST_ITEMS:-0}
 GATEWAY_VS=virtual-service-hello-egress.yaml
 
 require_commands curl

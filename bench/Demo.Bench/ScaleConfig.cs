@@ -17,10 +17,10 @@ public static class ScaleConfig
     public const string GatewayName = "hello-cf-egress";
 
     /// <summary>
-    /// The default of <see cref="Write"/>'s <c>maxListItems</c>: the loader's limit on a list's items, past which it
-    /// refuses the resource (Istio's CRDs cap neither a DestinationRule's subsets nor a Gateway server's hosts).
+    /// The default of <see cref="Write"/>'s <c>maxListItems</c>: 0, no split — Istio's CRDs cap neither a
+    /// DestinationRule's subsets nor a Gateway server's hosts, and neither does the schema-driven loader.
     /// </summary>
-    public const int LoaderListCap = 256;
+    public const int LoaderListCap = 0;
 
     /// <summary>Names of service <paramref name="index"/>: its resources' stem, in-mesh host, CF hosts and subsets.</summary>
     public static (string Stem, string MeshHost, string V1Host, string V2Host, string V1Subset, string V2Subset) Service(int index) =>
