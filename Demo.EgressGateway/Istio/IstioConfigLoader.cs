@@ -28,6 +28,11 @@ public static partial class IstioConfigLoader
     public const string ScenariosFolder = "scenarios";
     private const long MaxFileBytes = 1024 * 1024;
     private const int ParallelFromFiles = 64;
+    private const int MaxParsedFiles = 50_000;
+
+    // The last parse of each file read, by path, with the text it was parsed from.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Text, IstioConfigSet Set)> Parsed =
+        new(StringComparer.Ordinal);
     private const string CurrentApiVersion = ApiGroup + "/v1";
     private static readonly string[] OlderApiVersions = [ApiGroup + "/v1beta1", ApiGroup + "/v1alpha3"];
 
@@ -119,7 +124,20 @@ public static partial class IstioConfigLoader
                 return new([], [new(DiagnosticSeverity.Error, path, null, null,
                     $"is {info.Length} bytes; files over {MaxFileBytes} bytes are refused")]);
             }
-            return Parse(path, File.ReadAllText(path));
+            var text = File.ReadAllText(path);
+            // A hot reload re-reads the whole folder: a file whose text is what it was gives what it gave (the records
+            // and diagnostics are immutable), so only changed files are parsed again.
+            if (Parsed.TryGetValue(path, out var previous) && previous.Text == text)
+            {
+                return previous.Set;
+            }
+            var set = Parse(path, text);
+            if (Parsed.Count >= MaxParsedFiles)
+            {
+                Parsed.Clear();
+            }
+            Parsed[path] = (text, set);
+            return set;
         }
         catch (IOException ex)
         {
