@@ -147,7 +147,8 @@ public sealed class LoaderTests
     }
 
     // validation.go ValidateVirtualService, validateTCPRoute, validateLoadBalancer, ValidateServiceEntry — as Istio words
-    // them (a cookie without any name is the CRD schema's refusal: SchemaLoaderTests).
+    // them (a cookie without any name is the CRD schema's refusal: SchemaLoaderTests); validateGateway's unique port
+    // names, which the passthrough pattern's two servers on 443 rely on.
     [Theory]
     [InlineData("""
         kind: VirtualService
@@ -185,6 +186,20 @@ public sealed class LoaderTests
           addresses: [10.0.0.300]
           ports: [{ number: 9000, name: tcp, protocol: TCP }]
         """, "ServiceEntry 'bad-address'", "spec.addresses", "invalid address 10.0.0.300")]
+    [InlineData("""
+        kind: Gateway
+        metadata:
+          name: twice-named
+        spec:
+          selector: { istio: egressgateway }
+          servers:
+            - port: { number: 443, name: tls-hello, protocol: TLS }
+              hosts: [./a.example.com]
+              tls: { mode: ISTIO_MUTUAL }
+            - port: { number: 443, name: tls-hello, protocol: TLS }
+              hosts: [./b.example.com]
+              tls: { mode: ISTIO_MUTUAL }
+        """, "Gateway 'twice-named'", "spec.servers[1].port.name", "port names in servers must be unique: duplicate name tls-hello")]
     public void Tls_tcp_cookie_and_address_mistakes_are_refused_naming_file_resource_field_and_value(string document, string resource, string field, string message)
     {
         var error = SingleError("apiVersion: networking.istio.io/v1\n" + document);

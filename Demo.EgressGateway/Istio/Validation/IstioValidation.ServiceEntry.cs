@@ -28,8 +28,14 @@ internal static partial class IstioValidation
             // Istio: "gateway must have at least one server".
             v.Error("spec.servers", "is required");
         }
+        // validation.go validateGateway: "Ensure unique port names" across the Gateway's servers.
+        var portNames = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (server, i) in (gateway.Servers ?? []).Select((s, i) => (s, i)))
         {
+            if (server.Port is { } port && !portNames.Add(port.Name ?? ""))
+            {
+                v.Error($"spec.servers[{i}].port.name", $"port names in servers must be unique: duplicate name {port.Name}");
+            }
             ValidateServer(server, $"spec.servers[{i}]", v);
         }
     }
