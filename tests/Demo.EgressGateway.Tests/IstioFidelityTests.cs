@@ -496,13 +496,20 @@ public sealed class IstioFidelityTests(ITestOutputHelper output)
             }
             return false;
         };
-        // A first answer opens the TLS connection, so each 200 ms try below reaches the CF host.
-        Assert.Equal(200, (await gateway.GetAsync()).Status);
+        // A first answer opens the TLS connection, so each 200 ms try below reaches the CF host. On a loaded machine the
+        // very first request (handshakes, JIT) can outlast the 200 ms per-try budget itself: warm up until one answers.
+        var warm = 0;
+        for (var attempt = 0; attempt < 10 && warm != 200; attempt++)
+        {
+            warm = (await gateway.GetAsync()).Status;
+        }
+        Assert.Equal(200, warm);
+        var hitsBefore = gateway.Upstream.Hits(GatewayHost.V1Host);
         slow = true;
 
         Assert.Equal((504, "upstream request timeout"), await gateway.GetAsync());
         // Both tries reached the CF host: the first one's cancellation did not eject it.
-        Assert.Equal(3, gateway.Upstream.Hits(GatewayHost.V1Host));
+        Assert.Equal(hitsBefore + 2, gateway.Upstream.Hits(GatewayHost.V1Host));
         Assert.Contains(gateway.Logs.Messages(), m => m.StartsWith("[gateway]", StringComparison.Ordinal) && m.Contains(" 0 DC ", StringComparison.Ordinal));
         slow = false;
         Assert.Equal(200, (await gateway.GetAsync()).Status);
