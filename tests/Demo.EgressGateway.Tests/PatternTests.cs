@@ -40,10 +40,14 @@ public sealed class PatternTests
             }
         }
 
-        // Envoy's tcp_proxy writes its access-log line when the connection closes, which the disposed client did.
-        await WaitForAsync(() => gateway.Logs.Messages().Any(l => l.Contains($"cluster=outbound|443||{GatewayHost.V1Host} ", StringComparison.Ordinal)));
-        Assert.Contains(gateway.Logs.Messages(), l => l.Contains($"cluster=outbound|443|v1|istio-egressgateway.istio-system.svc.cluster.local ", StringComparison.Ordinal)
-            && l.Contains($"sni={GatewayHost.V1Host} ", StringComparison.Ordinal));
+        // Envoy's tcp_proxy writes its access-log line when the connection closes, which the disposed client did — each
+        // proxy when its own side closes, in either order.
+        static bool SidecarLine(string l) => l.Contains("cluster=outbound|443|v1|istio-egressgateway.istio-system.svc.cluster.local ", StringComparison.Ordinal)
+            && l.Contains($"sni={GatewayHost.V1Host} ", StringComparison.Ordinal);
+        await WaitForAsync(() => gateway.Logs.Messages().Any(l => l.Contains($"cluster=outbound|443||{GatewayHost.V1Host} ", StringComparison.Ordinal))
+            && gateway.Logs.Messages().Any(SidecarLine));
+        Assert.Contains(gateway.Logs.Messages(), l => l.Contains($"cluster=outbound|443||{GatewayHost.V1Host} ", StringComparison.Ordinal));
+        Assert.Contains(gateway.Logs.Messages(), SidecarLine);
         // No HTTP at either proxy: no fault, no weights; the mesh sees TLS only.
         Assert.DoesNotContain(gateway.Logs.Messages(), l => l.Contains("\"GET / HTTP", StringComparison.Ordinal));
     }
