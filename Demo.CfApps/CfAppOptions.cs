@@ -45,6 +45,20 @@ public sealed class RouteRegistrarOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan RegisterInterval { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// manifest.yml's <c>health-check-http-endpoint</c> (<c>/health</c> here, with <c>health-check-type: http</c>): the
+    /// path of the start-up health check that must answer 200 before the route is registered. Empty stands for
+    /// <c>health-check-type: port</c>: a TCP connection to <c>$PORT</c> is enough.
+    /// </summary>
+    public string HealthCheckHttpEndpoint { get; set; } = "/health";
+
+    /// <summary>
+    /// How long the start-up health check waits between tries (cloudfoundry/healthcheck's <c>-startup-interval</c>);
+    /// each try has its <c>-timeout</c> of 1 s.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
+    public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Sent as <c>stale_threshold_in_seconds</c>: the router drops the registration when it is not renewed for this long.</summary>
     [Range(1, 3600)]
     public int StaleThresholdInSeconds { get; set; } = 120;

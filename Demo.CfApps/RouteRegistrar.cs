@@ -8,11 +8,15 @@ using OpenTelemetry;
 namespace Demo.CfApps;
 
 /// <summary>
-/// Local run only: registers this instance's routes with the local router once it serves, renews the registration
+/// Local run only: registers this instance's routes with the local router once its start-up health check passes, renews the registration
 /// every <see cref="RouteRegistrarOptions.RegisterInterval"/> (so a restarted router learns it again), and
 /// unregisters before the server stops taking requests — what Diego's route emitter does for an instance on a
 /// platform (<c>cf stop</c>: the route loses the instance, and with no instance left gorouter answers 404
 /// <c>unknown_route</c>). The message is gorouter's <c>router.register</c> / <c>router.unregister</c>.
+/// The start-up check is Diego's (cloudfoundry/healthcheck, run by the executor until it passes; only then is the
+/// instance running and its route emitted): with <c>health-check-type: http</c> a GET of the endpoint on <c>$PORT</c>
+/// until it answers 200, each try with a 1 s timeout; with <c>port</c> a TCP connection. So the router never sends
+/// an instance a request before the instance has answered one.
 /// </summary>
 public sealed class RouteRegistrar(
     IServer server,
@@ -40,7 +44,9 @@ public sealed class RouteRegistrar(
         {
             await started.Task.WaitAsync(stoppingToken);
         }
-        _registration = new Registration("127.0.0.1", ListeningPort(), options.Value.Routes, settings.App, _instanceId,
+        var port = ListeningPort();
+        await StartupHealthCheck.WaitUntilHealthyAsync(port, settings.HealthCheckHttpEndpoint, settings.HealthCheckInterval, stoppingToken);
+        _registration = new Registration("127.0.0.1", port, options.Value.Routes, settings.App, _instanceId,
             instanceIndex.Value, settings.StaleThresholdInSeconds);
 
         using var timer = new PeriodicTimer(settings.RegisterInterval);

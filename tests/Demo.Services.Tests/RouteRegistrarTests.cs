@@ -69,7 +69,42 @@ public sealed class RouteRegistrarTests
         await app.DisposeAsync();
     }
 
-    private static WebApplication StartApp(int port, Uri? routerUrl)
+    [Fact]
+    public async Task The_route_is_registered_only_once_the_start_up_health_check_answers_200_as_Diego_runs_it()
+    {
+        var messages = new ConcurrentQueue<(string Action, JsonElement Body, bool AppStillServing)>();
+        var port = FreePort();
+        await using var router = await StartFakeRouterAsync(messages, port);
+        var ready = false;
+        var checks = 0;
+        var app = StartApp(port, new Uri(router.Urls.First()), new() { ["CfApp:RouteRegistrar:HealthCheckHttpEndpoint"] = "/ready" },
+            web => web.MapGet("/ready", () =>
+            {
+                Interlocked.Increment(ref checks);
+                return Volatile.Read(ref ready) ? Results.Ok() : Results.StatusCode(503);
+            }));
+        await app.StartAsync();
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Volatile.Read(ref checks) < 3 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        Assert.True(Volatile.Read(ref checks) >= 3, "the check is tried again while it fails");
+        Assert.Empty(messages);
+        Volatile.Write(ref ready, true);
+        while (messages.IsEmpty && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        await app.StopAsync();
+        await app.DisposeAsync();
+
+        Assert.Equal("register", messages.First().Action);
+    }
+
+    private static WebApplication StartApp(int port, Uri? routerUrl, Dictionary<string, string?>? settings = null,
+        Action<WebApplication>? endpoints = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Test" });
         builder.Logging.ClearProviders();
@@ -82,10 +117,13 @@ public sealed class RouteRegistrarTests
             ["CfApp:RouteRegistrar:App"] = "hello-istio-v1",
             ["CfApp:RouteRegistrar:RegisterInterval"] = "00:00:00.200",
             ["CfApp:RouteRegistrar:StaleThresholdInSeconds"] = "3",
+            ["CfApp:RouteRegistrar:HealthCheckInterval"] = "00:00:00.050",
         });
+        builder.Configuration.AddInMemoryCollection(settings ?? []);
         builder.AddServiceDefaults();
         builder.AddCfApp();
         var app = builder.Build();
+        endpoints?.Invoke(app);
         app.UseCfApp();
         return app;
     }
