@@ -11,7 +11,7 @@ namespace Demo.EgressGateway.Mesh;
 public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
-    private const long BuildGarbageToCompact = 256L * 1024 * 1024;
+    private const long BuildGarbageToCompact = 32L * 1024 * 1024;
     private readonly EgressGatewayOptions _options;
     private readonly MeshSnapshotCompiler _compiler;
     private readonly ILogger<MeshSnapshotProvider> _logger;
@@ -134,15 +134,16 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
         return true;
     }
 
-    // Building a large revision leaves the reading of every file and the previous revision behind at once — for
-    // thousands of services several times the heap a revision keeps. Past BuildGarbageToCompact bytes one compacting
-    // collection gives that back to the system now, rather than holding it until the heap next fills; its pause grows
-    // with the configuration (bench/RESULTS.md, the scale section). Small configurations never pay it.
+    // Building a large revision leaves the reading of the changed files and the previous revision behind at once — for
+    // thousands of services more than the heap a revision keeps, and in the oldest generation, where nothing collects it
+    // until the heap next fills. Past BuildGarbageToCompact bytes one aggressive collection (compacting, and giving the
+    // freed regions back to the system) returns it now; its pause grows with the configuration (bench/RESULTS.md, the
+    // scale sections). Small configurations never pay it.
     private void ReturnMemory()
     {
         if (_lastBuildAllocated >= BuildGarbageToCompact)
         {
-            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
     }
 
