@@ -80,15 +80,14 @@ public static partial class IstioTranslator
                 var existing = entries[i];
                 if (enhanced)
                 {
-                    if (exportTo.SetEquals(existing.ExportTo))
-                    {
-                        appendSeparately = false;
-                    }
-                    else if (!(existing.ExportTo.Count > 0 && exportTo.IsSupersetOf(existing.ExportTo)))
+                    var covers = existing.ExportTo.Count > 0 && exportTo.IsSupersetOf(existing.ExportTo);
+                    if (!exportTo.SetEquals(existing.ExportTo) && !covers)
                     {
                         appendSeparately = true;
                         continue;
                     }
+                    // The same exportTo: merged only; one that covers the entry's: merged and appended as well.
+                    appendSeparately = !exportTo.SetEquals(existing.ExportTo);
                 }
                 var bothWithout = rule.WorkloadSelector is null && existing.Rule.WorkloadSelector is null;
                 var bothWith = rule.WorkloadSelector is not null && existing.Rule.WorkloadSelector is not null;
