@@ -61,14 +61,25 @@ public sealed class EgressGatewayOptions
     public string IstioVersion { get; set; } = Istio.IstioVersion.Default.ToString();
 
     /// <summary>
-    /// Kubernetes Secret name → the local stand-in for the Secret a DestinationRule credentialName makes the egress
-    /// gateway read: a PEM file with the CA bundle the Secret holds (its ca.crt), or a folder with the Secret's keys as
-    /// files — <c>cert</c>, <c>key</c>, <c>cacert</c> (generic) or <c>tls.crt</c>, <c>tls.key</c>, <c>ca.crt</c> — for
-    /// MUTUAL. As istiod, the CA comes from <c>&lt;name&gt;-cacert</c>, else <c>&lt;name&gt;</c>; the client certificate
-    /// from <c>&lt;name&gt;</c>. A credentialName without them fails its connections, as Envoy does without the secret
-    /// (503 UF), with a warning at load. A folder holding <c>ca.crl</c> stops the start (no CRL is checked here).
+    /// Kubernetes Secret → the local stand-in for the Secret a credentialName makes a proxy read: a PEM file with the CA
+    /// bundle the Secret holds (its ca.crt), or a folder with the Secret's keys as files — <c>cert</c>, <c>key</c>,
+    /// <c>cacert</c> (generic) or <c>tls.crt</c>, <c>tls.key</c>, <c>ca.crt</c> — for MUTUAL. The key is the Secret's
+    /// name for a Secret of the egress gateway's namespace, <c>&lt;namespace&gt;/&lt;name&gt;</c> for one of another
+    /// namespace — e.g. <c>demo/client</c> for the calling workload's sidecar (a DestinationRule with workloadSelector).
+    /// As istiod, the CA comes from <c>&lt;name&gt;-cacert</c>, else <c>&lt;name&gt;</c>; the client certificate from
+    /// <c>&lt;name&gt;</c>; a proxy reads only Secrets of its own namespace (see <see cref="WorkloadCanListSecrets"/>). A
+    /// credentialName without them fails its connections, as Envoy does without the secret (503 UF), with a warning at
+    /// load. A folder holding <c>ca.crl</c> stops the start (no CRL is checked here).
     /// </summary>
     public Dictionary<string, string> Credentials { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether the calling workload's service account may list the Secrets of its namespace (a Role and RoleBinding, as
+    /// Istio's test authorizeSidecar creates): istiod then gives its sidecar the client certificate of a credentialName
+    /// Secret of that namespace (sds.go filterAuthorizedResources); without it only the CA (<c>&lt;name&gt;-cacert</c>),
+    /// and MUTUAL connections fail (503). Default false, as Kubernetes grants nothing by default.
+    /// </summary>
+    public bool WorkloadCanListSecrets { get; set; }
 
     /// <summary>
     /// The calling workload's namespace (deploy/settings.yaml <c>appNamespace</c>): what its sidecar sees (exportTo), the
@@ -97,6 +108,7 @@ public sealed class EgressGatewayOptions
         WorkloadLabels = WorkloadLabels,
         OutboundTrafficPolicy = OutboundTrafficPolicy,
         Credentials = Credentials,
+        WorkloadCanListSecrets = WorkloadCanListSecrets,
         IstioVersion = Istio.IstioVersion.TryParse(IstioVersion, out var version) ? version : Istio.IstioVersion.Default,
     };
 }

@@ -37,9 +37,11 @@ public static partial class IstioTranslator
             var pool = policy?.ConnectionPool;
             var outlier = policy?.OutlierDetection;
 
-            if (tls is { CredentialName: not null, Mode: "SIMPLE" or "MUTUAL" } && !isGateway)
+            if (tls is { CredentialName: not null, Mode: "SIMPLE" or "MUTUAL" } && !isGateway && rule?.WorkloadSelector is null)
             {
-                // cluster_tls.go: a credentialName is a Secret only gateways may read; a sidecar gets no TLS context at all.
+                // cluster_tls.go buildUpstreamClusterTLSContext: a sidecar uses a credentialName only from a
+                // DestinationRule with a workloadSelector (isDrWithSelector); from any other it gets no TLS context at
+                // all, so it speaks plain text to the upstream.
                 tls = null;
             }
             var type = service.IsEgressGatewayService ? "EDS" : service.Resolution switch
@@ -109,28 +111,6 @@ public static partial class IstioTranslator
             AddSdsSecrets(tls.CredentialName, tls.ClientCertificate, tls.PrivateKey, tls.CaCertificates,
                 certificate.FirstOrDefault()?.Name, validation is null ? null : validationSecret);
             return new UpstreamTlsContext(new CommonTlsContext(certificate, validation), tls.Sni);
-        }
-
-        // What the proxy's agent serves over SDS for the names a TLS context uses (security/pkg/nodeagent/sds,
-        // cache/secretcache.go): a credentialName's Secret (the local stand-in: EgressGateway:Credentials) or the files
-        // the resource names. A name nothing supplies is left out, as a Secret that does not exist.
-        private void AddSdsSecrets(string? credentialName, string? certificateFile, string? keyFile, string? caFile,
-            string? certificateSecret, string? caSecret)
-        {
-            var ca = credentialName is { Length: > 0 } caCredential ? environment.CaForCredential(caCredential) : caFile;
-            if (caSecret is not null && caSecret != SdsSecretConfig.SystemRoot && ca is not null)
-            {
-                _secrets.TryAdd(caSecret, new Secret(caSecret, null, new SecretValidationContext(new DataSource(ca))));
-            }
-            if (certificateSecret is not null)
-            {
-                var keyPair = credentialName is { Length: > 0 } credential ? environment.KeyCertForCredential(credential)
-                    : MeshEnvironment.IsUsableKeyPair(certificateFile, keyFile) ? (certificateFile!, keyFile!) : null;
-                if (keyPair is var (certificate, key))
-                {
-                    _secrets.TryAdd(certificateSecret, new Secret(certificateSecret, new TlsCertificate(new DataSource(certificate), new DataSource(key)), null));
-                }
-            }
         }
 
         private static DefaultValidationContext Exact(IReadOnlyList<string> names) =>

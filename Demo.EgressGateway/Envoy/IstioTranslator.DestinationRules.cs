@@ -22,13 +22,17 @@ public static partial class IstioTranslator
         public static RuleIndexes Build(IEnumerable<IstioDestinationRule> rules, Func<IstioResource, string> namespaceOf, IstioVersion version)
         {
             var indexes = new RuleIndexes(new(StringComparer.Ordinal), new(StringComparer.Ordinal), new());
-            // sortConfigBySelectorAndCreationTime: creation time, then name, then namespace. The YAML carries no
-            // creation time (the API server sets it); rules applied together share its one-second resolution, so
-            // name and namespace decide, as they do in istiod then.
-            foreach (var rule in rules.OrderBy(r => r.Id.Name, StringComparer.Ordinal).ThenBy(r => namespaceOf(r), StringComparer.Ordinal))
+            // sortConfigBySelectorAndCreationTime: rules with a workloadSelector first, then creation time, then name,
+            // then namespace. The YAML carries no creation time (the API server sets it); rules applied together share
+            // its one-second resolution, so name and namespace decide, as they do in istiod then.
+            foreach (var rule in rules.OrderBy(r => r.WorkloadSelector is null)
+                .ThenBy(r => r.Id.Name, StringComparer.Ordinal).ThenBy(r => namespaceOf(r), StringComparer.Ordinal))
             {
                 var ns = namespaceOf(rule);
-                var exportTo = rule.ExportTo.ToHashSet(StringComparer.Ordinal);
+                // A rule with a workloadSelector is not exported to other namespaces: its exportTo is "." whatever it says.
+                var exportTo = rule.WorkloadSelector is null
+                    ? rule.ExportTo.ToHashSet(StringComparer.Ordinal)
+                    : new HashSet<string>(StringComparer.Ordinal) { "." };
                 if (exportTo.Count == 0 || exportTo.Contains("*") || exportTo.Contains(".") || exportTo.Contains(ns))
                 {
                     Merge(For(indexes.NamespaceLocal, ns), rule, exportTo, version);
@@ -56,10 +60,12 @@ public static partial class IstioTranslator
             return index;
         }
 
-        // destination_rule.go mergeDestinationRule. Up to 1.23 a rule for a host already indexed is merged into it
-        // (the entry takes the first explicit exportTo). From 1.24 (ENABLE_ENHANCED_DESTINATIONRULE_MERGE) only into an
-        // entry with the same exportTo or whose non-empty exportTo the rule's covers; against any other entry the
-        // rule stays a separate one — as Istio's loop does, the last entry compared decides whether it is appended.
+        // destination_rule.go mergeDestinationRule. Up to 1.23 a rule for a host already indexed is merged into every
+        // entry but one with another workloadSelector (the entry takes the first explicit exportTo). From 1.24
+        // (ENABLE_ENHANCED_DESTINATIONRULE_MERGE) only into an entry with the same exportTo or whose non-empty exportTo
+        // the rule's covers. Both without a workloadSelector, or both with equal ones: merged, not appended; one with
+        // and one without: merged, and appended unless an earlier comparison decided otherwise. As Istio's loop
+        // does, the last entry that decides whether the rule is appended wins.
         private static void Merge(HostRules index, IstioDestinationRule rule, IReadOnlySet<string> exportTo, IstioVersion version)
         {
             if (!index.TryGetValue(rule.Host, out var entries))
@@ -67,22 +73,37 @@ public static partial class IstioTranslator
                 index.Add(rule.Host, [new ConsolidatedRule(rule, exportTo)]);
                 return;
             }
+            var enhanced = !version.MergesDestinationRulesWithDifferentExportTo;
             var appendSeparately = true;
             for (var i = 0; i < entries.Count; i++)
             {
                 var existing = entries[i];
-                if (!version.MergesDestinationRulesWithDifferentExportTo
-                    && !exportTo.SetEquals(existing.ExportTo)
-                    && !(existing.ExportTo.Count > 0 && exportTo.IsSupersetOf(existing.ExportTo)))
+                if (enhanced)
                 {
-                    appendSeparately = true;
+                    var covers = existing.ExportTo.Count > 0 && exportTo.IsSupersetOf(existing.ExportTo);
+                    if (!exportTo.SetEquals(existing.ExportTo) && !covers)
+                    {
+                        appendSeparately = true;
+                        continue;
+                    }
+                    // The same exportTo: merged only; one that covers the entry's: merged and appended as well.
+                    appendSeparately = !exportTo.SetEquals(existing.ExportTo);
+                }
+                var bothWithout = rule.WorkloadSelector is null && existing.Rule.WorkloadSelector is null;
+                var bothWith = rule.WorkloadSelector is not null && existing.Rule.WorkloadSelector is not null;
+                // labels.Instance.Equals (maps.Equal): no selector equals an empty one.
+                var selectorsMatch = SameLabels(existing.Rule.WorkloadSelector, rule.WorkloadSelector);
+                if (bothWith && !selectorsMatch)
+                {
+                    // 1.22/1.23 leave appendSeparately as it was; from 1.24 it is set again.
+                    appendSeparately = appendSeparately || enhanced;
                     continue;
                 }
-                // Both without a workloadSelector: merged, not appended.
-                appendSeparately = false;
-                var mergedExportTo = version.MergesDestinationRulesWithDifferentExportTo && existing.ExportTo.Count == 0 && exportTo.Count > 0
-                    ? exportTo
-                    : existing.ExportTo;
+                if (bothWithout || ((enhanced ? bothWith : rule.WorkloadSelector is not null) && selectorsMatch))
+                {
+                    appendSeparately = false;
+                }
+                var mergedExportTo = !enhanced && existing.ExportTo.Count == 0 && exportTo.Count > 0 ? exportTo : existing.ExportTo;
                 var names = existing.Rule.Subsets.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
                 entries[i] = new ConsolidatedRule(existing.Rule with
                 {
@@ -96,6 +117,9 @@ public static partial class IstioTranslator
                 entries.Add(new ConsolidatedRule(rule, exportTo));
             }
         }
+
+        private static bool SameLabels(IReadOnlyDictionary<string, string>? a, IReadOnlyDictionary<string, string>? b) =>
+            (a?.Count ?? 0) == (b?.Count ?? 0) && (a is null || a.All(l => b!.TryGetValue(l.Key, out var v) && v == l.Value));
     }
 
     private sealed partial class ProxyTranslation
@@ -108,8 +132,7 @@ public static partial class IstioTranslator
         // push_context.go destinationRule: the proxy's namespace first (the root namespace's private rules for a proxy
         // there), then the rules the service's namespace exports to the proxy, then those the root namespace exports;
         // in each, the most specific host (exact, then the longest wildcard). Of the host's consolidated entries the
-        // proxy uses the last one (SidecarScope.DestinationRule: the last without a workloadSelector — the loader
-        // refuses workloadSelector).
+        // proxy uses one (SidecarScope.DestinationRule, outbound).
         private IstioDestinationRule? FindDestinationRule(Service service)
         {
             var indexes = _ruleIndexes ??= RuleIndexes.Build(config.OfKind<IstioDestinationRule>(), NamespaceOf, Version);
@@ -117,7 +140,7 @@ public static partial class IstioTranslator
                 ? MostSpecific(indexes.NamespaceLocal.GetValueOrDefault(proxyNamespace), service.Host)
                 : MostSpecific(indexes.RootNamespaceLocal, service.Host);
             found ??= ExportedFrom(service.Namespace) ?? ExportedFrom(RootNamespace);
-            return found is { Count: > 0 } ? found[^1].Rule : null;
+            return found is null ? null : ForThisProxy(found);
 
             // getExportedDestinationRuleFromNamespace: only the entries exported to the proxy's namespace.
             List<ConsolidatedRule>? ExportedFrom(string owner)
@@ -127,6 +150,29 @@ public static partial class IstioTranslator
                     .ToList();
                 return visible is { Count: > 0 } ? visible : null;
             }
+        }
+
+        // sidecar.go SidecarScope.DestinationRule (outbound): in the entries' order, the first rule of the proxy's own
+        // namespace whose workloadSelector the proxy's labels include (labels.Instance.SubsetOf: an empty selector
+        // selects every proxy); else the last entry without a workloadSelector; else none. The proxy's labels: the
+        // calling workload's pod labels for the sidecar, the egress gateway's pod labels for the gateway.
+        private IstioDestinationRule? ForThisProxy(List<ConsolidatedRule> entries)
+        {
+            var labels = isGateway ? environment.GatewayLabels : environment.WorkloadLabels;
+            IstioDestinationRule? catchAll = null;
+            foreach (var entry in entries)
+            {
+                if (entry.Rule.WorkloadSelector is not { } selector)
+                {
+                    catchAll = entry.Rule;
+                }
+                else if (NamespaceOf(entry.Rule) == proxyNamespace
+                    && selector.All(l => labels.TryGetValue(l.Key, out var value) && value == l.Value))
+                {
+                    return entry.Rule;
+                }
+            }
+            return catchAll;
         }
 
         // config.go MostSpecificHostMatch: the exact host, else the longest wildcard whose suffix the host ends with.

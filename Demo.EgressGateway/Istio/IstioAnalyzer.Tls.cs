@@ -14,15 +14,25 @@ public static partial class IstioAnalyzer
         {
             warn(dr, $"{field}.sni", $"is '{sni}' but the rule is for '{dr.Host}': the external server would select the wrong certificate or app");
         }
-        if (tls.CredentialName is { } credential && environment.Credentials is not null && environment.CaForCredential(credential) is null)
+        // cluster_tls.go: a credentialName is read by the egress gateway, or — in a rule with a workloadSelector — by the
+        // selected workloads' sidecars, from their own namespace (sds.go filterAuthorizedResources).
+        var sidecar = dr.WorkloadSelector is not null;
+        var (proxy, secretNamespace) = sidecar ? ("sidecar", dr.Id.Namespace ?? environment.WorkloadNamespace) : ("egress gateway", environment.GatewayNamespace);
+        var key = sidecar ? $"{secretNamespace}/{tls.CredentialName}" : tls.CredentialName;
+        if (tls.CredentialName is { } credential && environment.Credentials is not null && environment.CaForCredential(credential, secretNamespace) is null)
         {
             warn(dr, $"{field}.credentialName",
-                $"'{credential}' names a Kubernetes Secret that no EgressGateway:Credentials entry stands for ({credential}-cacert or {credential}): as in a cluster without that Secret, the egress gateway's connections fail (503 UF, 'TLS error: Secret is not supplied by SDS'); set EgressGateway:Credentials:{credential} to a PEM file with the CA that signs the server (the Secret's ca.crt)");
+                $"'{credential}' names a Kubernetes Secret that no EgressGateway:Credentials entry stands for ({credential}-cacert or {credential}): as in a cluster without that Secret, the {proxy}'s connections fail (503 UF, 'TLS error: Secret is not supplied by SDS'); set EgressGateway:Credentials:{key} to a PEM file with the CA that signs the server (the Secret's ca.crt)");
         }
-        if (tls is { Mode: "MUTUAL", CredentialName: { } mutual } && environment.Credentials is not null && environment.KeyCertForCredential(mutual) is null)
+        if (tls is { Mode: "MUTUAL", CredentialName: { } mutual } && environment.Credentials is not null && environment.KeyCertForCredential(mutual, secretNamespace) is null)
         {
             warn(dr, $"{field}.credentialName",
-                $"'{mutual}' is MUTUAL, and no EgressGateway:Credentials:{mutual} folder holds a client certificate and its key (cert and key, or tls.crt and tls.key): as in a cluster whose Secret has none (or a key that is not the certificate's), the connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
+                $"'{mutual}' is MUTUAL, and no EgressGateway:Credentials:{key} folder holds a client certificate and its key (cert and key, or tls.crt and tls.key): as in a cluster whose Secret has none (or a key that is not the certificate's), the connections fail (503 UF, 'TLS error: Secret is not supplied by SDS')");
+        }
+        if (sidecar && tls is { Mode: "MUTUAL", CredentialName: { } listed } && environment.Credentials is not null && !environment.WorkloadCanListSecrets)
+        {
+            warn(dr, $"{field}.credentialName",
+                $"'{listed}' is MUTUAL at the sidecar, whose service account may not list the Secrets of its namespace (EgressGateway:WorkloadCanListSecrets is false): istiod sends it the CA but not the client certificate, so its connections fail (503 UF, 'TLS error: Secret is not supplied by SDS'); bind it a Role that lists secrets and set EgressGateway:WorkloadCanListSecrets");
         }
         if (tls is { Mode: "MUTUAL", CredentialName: null } && !MeshEnvironment.IsUsableKeyPair(tls.ClientCertificate, tls.PrivateKey))
         {

@@ -18,7 +18,10 @@ public static partial class IstioAnalyzer
         var destinationRules = config.OfKind<DestinationRule>().ToList();
         var virtualServices = config.OfKind<VirtualService>().ToList();
         var entryHosts = new HostIndex<ServiceEntry>(serviceEntries, se => se.Hosts);
-        var ruleHosts = new HostIndex<DestinationRule>(MergedRules(destinationRules, environment), dr => [dr.Host]);
+        // The rules every proxy of a namespace uses: those without a workloadSelector (a rule with one applies only to
+        // the workloads it selects, sidecar.go SidecarScope.DestinationRule, and is merged with no other).
+        var sharedRules = destinationRules.Where(dr => dr.WorkloadSelector is null).ToList();
+        var ruleHosts = new HostIndex<DestinationRule>(MergedRules(sharedRules, environment), dr => [dr.Host]);
 
         void Error(IstioResource r, string? field, string message) =>
             diagnostics.Add(new(DiagnosticSeverity.Error, r.Id.File, r.Id.ToString(), field, message));
@@ -65,7 +68,7 @@ public static partial class IstioAnalyzer
 
         // DestinationRules: one per host, subsets unique, TLS origination complete.
         // In istiod's order (creation time, then name: see IstioTranslator's RuleIndexes).
-        foreach (var group in destinationRules.GroupBy(dr => (Host: dr.Host.ToLowerInvariant(), dr.Id.Namespace)).Where(g => g.Count() > 1))
+        foreach (var group in sharedRules.GroupBy(dr => (Host: dr.Host.ToLowerInvariant(), dr.Id.Namespace)).Where(g => g.Count() > 1))
         {
             var ordered = group.OrderBy(dr => dr.Id.Name, StringComparer.Ordinal).ToList();
             var first = ordered[0];

@@ -9,12 +9,13 @@ public static partial class IstioConfigLoader
 {
     private static DestinationRule DestinationRuleOf(ResourceId id, Api.DestinationRule spec, Findings findings)
     {
-        IstioValidation.ValidateDestinationRule(spec, findings);
+        IstioValidation.ValidateDestinationRule(spec, id.Namespace, findings);
         var subsets = (spec.Subsets ?? []).Select((subset, i) =>
             new Subset(subset.Name ?? "", TrafficPolicyOf(subset.TrafficPolicy, $"spec.subsets[{i}].trafficPolicy")) { Labels = Labels(subset.Labels) });
         return new DestinationRule(id, spec.Host ?? "", TrafficPolicyOf(spec.TrafficPolicy, "spec.trafficPolicy"), [.. subsets])
         {
             ExportTo = spec.ExportTo ?? [],
+            WorkloadSelector = spec.WorkloadSelector is { } selector ? Labels(selector.MatchLabels) : null,
         };
     }
 

@@ -91,6 +91,14 @@ public sealed record DestinationRule(ResourceId Id, string Host, TrafficPolicy? 
 {
     /// <summary>Namespaces that see it (empty: all).</summary>
     public IReadOnlyList<string> ExportTo { get; init; } = [];
+
+    /// <summary>
+    /// <c>spec.workloadSelector.matchLabels</c>: null when the rule has no workloadSelector; otherwise the rule applies
+    /// only to the proxies of its own namespace whose labels include these (empty: every proxy of the namespace), for
+    /// outbound traffic (istio/istio pilot/pkg/model/sidecar.go <c>SidecarScope.DestinationRule</c>), and it is
+    /// exported nowhere else (push_context.go <c>setDestinationRules</c>: its exportTo is <c>.</c>).
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? WorkloadSelector { get; init; }
 }
 
 /// <summary>A subset: the endpoints whose labels include <see cref="Labels"/>, with its own traffic policy.</summary>

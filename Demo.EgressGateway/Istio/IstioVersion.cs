@@ -34,7 +34,8 @@ public readonly record struct IstioVersion(int Major, int Minor) : IComparable<I
     /// Two DestinationRules for one host in one namespace are merged whatever their <c>exportTo</c> up to 1.23
     /// (the merged rule takes the first explicit <c>exportTo</c>); from 1.24 only rules with the same <c>exportTo</c>
     /// (or a superset of a non-empty one) are, the others stay separate entries and a proxy that sees several uses the
-    /// last one (istio/istio#52636, <c>ENABLE_ENHANCED_DESTINATIONRULE_MERGE</c> defaults to true;
+    /// last one without workloadSelector, unless one with a selector picks it; a rule without selector and with the
+    /// selector rule's exportTo (".") is merged into that entry and not kept as its own (istio/istio#52636, <c>ENABLE_ENHANCED_DESTINATIONRULE_MERGE</c> defaults to true;
     /// pilot/pkg/model/destination_rule.go <c>mergeDestinationRule</c>, sidecar.go <c>SidecarScope.DestinationRule</c>).
     /// </summary>
     public bool MergesDestinationRulesWithDifferentExportTo => Before(1, 24);

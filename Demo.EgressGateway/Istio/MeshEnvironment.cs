@@ -5,7 +5,7 @@ namespace Demo.EgressGateway.Istio;
 /// gateway's Service and pod labels, the namespace and labels of the calling workload (whose sidecar the local
 /// gateway also plays), and the Istio version.
 /// </summary>
-public sealed record MeshEnvironment(
+public sealed partial record MeshEnvironment(
     string EgressGatewayService = MeshEnvironment.DefaultEgressGatewayService,
     IReadOnlyDictionary<string, string>? EgressGatewayLabels = null)
 {
@@ -42,49 +42,6 @@ public sealed record MeshEnvironment(
     public string OutboundTrafficPolicy { get; init; } = RegistryOnly;
 
     /// <summary>
-    /// Kubernetes Secret name → what stands for that Secret locally (EgressGateway:Credentials): a PEM file, the
-    /// Secret's CA bundle alone, or a folder holding the Secret's keys as files, as a Secret volume mounts them —
-    /// <c>tls.crt</c>, <c>tls.key</c>, <c>ca.crt</c> (kubernetes.io/tls) or <c>cert</c>, <c>key</c>, <c>cacert</c>
-    /// (generic). Null: not known here (the analyze command), so credentialName is not checked.
-    /// </summary>
-    public IReadOnlyDictionary<string, string>? Credentials { get; init; }
-
-    /// <summary>The SDS resource name istiod gives the CA of a DestinationRule credentialName: <c>kubernetes://&lt;name&gt;-cacert</c>.</summary>
-    public static string CaCredentialResource(string credentialName) => $"kubernetes://{credentialName}{CaCredentialSuffix}";
-
-    /// <summary>
-    /// The CA bundle standing for a DestinationRule's credentialName, found as istiod finds it: security/model
-    /// ApplyCustomSDSToClientCommonTLSContext asks for <c>&lt;name&gt;-cacert</c>, and credentials/kube/secrets.go
-    /// GetCaCert reads the Secret of that name, else — only when there is no such Secret — the Secret <c>&lt;name&gt;</c>.
-    /// Null: no such Secret, or the one read holds no CA (ExtractRoot fails: the secret is not supplied).
-    /// </summary>
-    public string? CaForCredential(string credentialName) =>
-        Credentials?.GetValueOrDefault(credentialName + CaCredentialSuffix) is { } caSecret
-            ? CaOf(caSecret)
-            : CaOf(Credentials?.GetValueOrDefault(credentialName));
-
-    /// <summary>
-    /// The client certificate and key of a DestinationRule's MUTUAL credentialName (SDS <c>kubernetes://&lt;name&gt;</c>),
-    /// as credentials/kube/secrets.go extractKeyAndCert reads the Secret: <c>cert</c>/<c>key</c> (generic), else
-    /// <c>tls.crt</c>/<c>tls.key</c>. Null: no such Secret, or one without a certificate and key.
-    /// </summary>
-    public (string Certificate, string Key)? KeyCertForCredential(string credentialName)
-    {
-        if (Credentials?.GetValueOrDefault(credentialName) is not { } folder || !Directory.Exists(folder))
-        {
-            return null;
-        }
-        foreach (var (cert, key) in new[] { ("cert", "key"), ("tls.crt", "tls.key") })
-        {
-            if (File.Exists(Path.Combine(folder, cert)) && File.Exists(Path.Combine(folder, key)))
-            {
-                return IsUsableKeyPair(Path.Combine(folder, cert), Path.Combine(folder, key)) ? (Path.Combine(folder, cert), Path.Combine(folder, key)) : null;
-            }
-        }
-        return null;
-    }
-
-    /// <summary>
     /// Whether <paramref name="certificate"/> and <paramref name="key"/> are PEM files of a certificate and its own
     /// private key. Envoy refuses a secret that is not (its TLS context fails to load: "Failed to load private key…"),
     /// so the transport socket never becomes ready and every connection fails as without the secret.
@@ -105,14 +62,4 @@ public sealed record MeshEnvironment(
             return false;
         }
     }
-
-    /// <summary>The SDS resource name istiod gives a DestinationRule credentialName's certificate: <c>kubernetes://&lt;name&gt;</c>.</summary>
-    public static string CredentialResource(string credentialName) => $"kubernetes://{credentialName}";
-
-    // A Secret's CA: the file itself, or the folder's cacert (generic) or ca.crt (kubernetes.io/tls).
-    private static string? CaOf(string? path) => path is null ? null
-        : !Directory.Exists(path) ? path
-        : new[] { "cacert", "ca.crt" }.Select(key => Path.Combine(path, key)).FirstOrDefault(File.Exists);
-
-    private const string CaCredentialSuffix = "-cacert";
 }

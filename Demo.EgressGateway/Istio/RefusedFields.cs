@@ -169,10 +169,6 @@ public static partial class RefusedFields
     public static readonly RefusedField SidecarInboundConnectionPool = AnyValue("Sidecar", "spec.inboundConnectionPool",
         "inbound connection pools: the local run has no inbound traffic to a sidecar");
 
-    /// <summary>DestinationRule spec.workloadSelector.</summary>
-    public static readonly RefusedField DestinationRuleWorkloadSelector = AnyValue("DestinationRule", "spec.workloadSelector",
-        "DestinationRules scoped to selected workloads");
-
     /// <summary>DestinationRule trafficPolicy.tunnel.</summary>
     public static readonly RefusedField Tunnel = AnyValue("DestinationRule", "spec.trafficPolicy.tunnel", "HTTP CONNECT tunnelling to the upstream");
 
@@ -327,7 +323,7 @@ public static partial class RefusedFields
         ServerCaCertCredentialName, ServerCredentialNames, ServerTlsCertificates, HttpsRedirect,
         ServerMinProtocolVersion, ServerMaxProtocolVersion, ServerCipherSuites, ServerVerifyCertificateSpki,
         ServerVerifyCertificateHash, ServerCaCrl, SidecarEgressPort, SidecarEgressBind, SidecarEgressCaptureMode,
-        SidecarEgressProxy, SidecarIngress, SidecarInboundConnectionPool, DestinationRuleWorkloadSelector, Tunnel,
+        SidecarEgressProxy, SidecarIngress, SidecarInboundConnectionPool, Tunnel,
         ProxyProtocol, RetryBudget, LoadBalancerPassthrough, LocalityLbSetting, WarmupDurationSecs, Warmup,
         ConsistentHashWithoutKey, TcpIdleTimeout, MaxRequestsPerConnection, MaxConcurrentStreams, Http2KeepAlive,
         H2Upgrade, CaCrl, TcpDestinationSubnets, TlsDestinationSubnets, TcpSourceSubnet, Delegate, EmptyStringMatch,

@@ -71,30 +71,6 @@ public sealed class RefusedFeatureTests
             """, $"{kind} 'unmodelled'", field);
     }
 
-    // Istio TestSidecarMutualTlsOrigination (all cases): each case's DestinationRule selects its client workload
-    // (workloadSelector) for the sidecar's MUTUAL origination with a credentialName — DestinationRules scoped to
-    // workloads are not modelled.
-    [Fact]
-    public async Task SidecarMutualTlsOriginationForSelectedWorkloadsIsRefusedAtLoad()
-    {
-        await AssertRefusedAsync("""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata:
-              name: originate-mtls-for-a
-            spec:
-              host: external-service.external
-              workloadSelector:
-                matchLabels:
-                  app: a
-              trafficPolicy:
-                tls:
-                  mode: MUTUAL
-                  credentialName: mtls-credential
-                  sni: external-service.external
-            """, "DestinationRule 'originate-mtls-for-a'", "spec.workloadSelector");
-    }
-
     // Istio destinationRuleCases "http2 keepalive in DR": HTTP/2 keepalive pings to upstreams are not modelled.
     [Fact]
     public async Task Http2KeepaliveIsRefusedAtLoad()

@@ -7,6 +7,16 @@ internal sealed record DestinationRule
     public TrafficPolicy? TrafficPolicy { get; set; }
     public IReadOnlyList<Subset>? Subsets { get; set; }
     public IReadOnlyList<string>? ExportTo { get; set; }
+    public TypeWorkloadSelector? WorkloadSelector { get; set; }
+}
+
+/// <summary>
+/// istio.type.v1beta1 <c>WorkloadSelector</c> (type/v1beta1/selector.proto), as DestinationRule has it: the labels a
+/// workload must carry, <c>matchLabels</c> (the Sidecar's own <see cref="WorkloadSelector"/> calls them <c>labels</c>).
+/// </summary>
+internal sealed record TypeWorkloadSelector
+{
+    public IReadOnlyDictionary<string, string>? MatchLabels { get; set; }
 }
 
 /// <summary>destination_rule.proto <c>Subset</c>.</summary>

@@ -5,9 +5,21 @@ using Demo.EgressGateway.Istio.Api;
 // IstioValidation, continued: DestinationRule rules (validation.go ValidateDestinationRule and what it calls).
 internal static partial class IstioValidation
 {
-    /// <summary>validation.go <c>ValidateDestinationRule</c>: the traffic policy and each subset's.</summary>
-    public static void ValidateDestinationRule(DestinationRule rule, Findings v)
+    /// <summary>
+    /// validation.go <c>ValidateDestinationRule</c>: the traffic policy and each subset's, and the workloadSelector
+    /// (<c>validateExportTo</c>'s rules for a rule with one, <c>validateWorkloadSelector</c>'s warning).
+    /// </summary>
+    public static void ValidateDestinationRule(DestinationRule rule, string? ruleNamespace, Findings v)
     {
+        if (rule.WorkloadSelector is { } selector)
+        {
+            ValidateSelectorExportTo(rule.ExportTo ?? [], ruleNamespace, v);
+            if (selector.MatchLabels is not { Count: > 0 })
+            {
+                // validateWorkloadSelector: a warning; the rule then applies to every workload of its namespace.
+                v.Warning("spec.workloadSelector", "workload selector specified without labels");
+            }
+        }
         if (rule.TrafficPolicy is { } policy)
         {
             ValidateTrafficPolicy(policy, "spec.trafficPolicy", v);
@@ -138,6 +150,26 @@ internal static partial class IstioValidation
             {
                 v.Error(path, "private key required for mutual tls");
             }
+        }
+    }
+
+    // validation.go validateExportTo, isDestinationRuleWithSelector: "." stands for the rule's namespace (a rule without
+    // metadata.namespace: only "." names it); the exportTo must be that namespace alone.
+    private static void ValidateSelectorExportTo(IReadOnlyList<string> exportTo, string? ruleNamespace, Findings v)
+    {
+        var own = ruleNamespace ?? ".";
+        var entries = exportTo.Select(e => e == "." ? own : e).ToHashSet(StringComparer.Ordinal);
+        if (entries.Count == 0)
+        {
+            return;
+        }
+        if (!entries.Contains(own))
+        {
+            v.Error("spec.exportTo", "destination rule with workload selector cannot have exportTo beyond current namespace");
+        }
+        else if (entries.Count > 1)
+        {
+            v.Error("spec.exportTo", "destination rule with workload selector cannot have multiple entries in exportTo");
         }
     }
 }
