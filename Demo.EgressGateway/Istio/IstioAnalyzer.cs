@@ -21,6 +21,7 @@ public static partial class IstioAnalyzer
         // The rules every proxy of a namespace uses: those without a workloadSelector (a rule with one applies only to
         // the workloads it selects, sidecar.go SidecarScope.DestinationRule, and is merged with no other).
         var sharedRules = destinationRules.Where(dr => dr.WorkloadSelector is null).ToList();
+        var selectorRules = destinationRules.Where(dr => dr.WorkloadSelector is not null).ToList();
         var ruleHosts = new HostIndex<DestinationRule>(MergedRules(sharedRules, environment), dr => [dr.Host]);
 
         void Error(IstioResource r, string? field, string message) =>
@@ -253,7 +254,9 @@ public static partial class IstioAnalyzer
                 {
                     Warn(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service): the proxy has no cluster for it, so Envoy answers 503 NC (cluster not found)");
                 }
-                if (destination.Subset is { } subset)
+                // istioctl analyze (virtualservice/destinationrules.go) looks for the subset in every rule of the host,
+                // a workloadSelector's too: one that some workload's rule defines is no finding.
+                if (destination.Subset is { } subset && !selectorRules.Any(r => HostName.Matches(r.Host, destination.Host) && subsets.Find(r, subset) is not null))
                 {
                     var dr = RuleFor(destination.Host);
                     if (dr is null)

@@ -219,4 +219,49 @@ public sealed class DestinationRuleSelectorTests : IDisposable
         var warning = Assert.Single(config.Diagnostics, d => d.Severity == DiagnosticSeverity.Warning);
         Assert.Equal("workload selector specified without labels", warning.Message);
     }
+
+    // What `analyze` says of selector rules: a MUTUAL credentialName at a sidecar that may not list Secrets gets the CA
+    // only (sds.go filterAuthorizedResources), and rules with selectors are no duplicates of each other or of the rule
+    // without one (each applies to its own workloads, sidecar.go SidecarScope.DestinationRule).
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public void Analyze_warns_of_a_MUTUAL_sidecar_credential_the_workload_may_not_read_and_not_of_selector_rules_side_by_side(bool authorized, bool warned)
+    {
+        var environment = Workload("proxy") with
+        {
+            Credentials = new Dictionary<string, string> { ["test/client"] = SecretFolder() },
+            WorkloadCanListSecrets = authorized,
+        };
+        var config = Parse(ServiceEntry(), Rule("selected", "proxy", "s1", tls: MutualTls), Rule("other", "other", "s2"), Rule("shared", null, "s3"));
+
+        var findings = IstioAnalyzer.Analyze(config, environment);
+
+        var warning = findings.Where(d => d.Message.Contains("WorkloadCanListSecrets", StringComparison.Ordinal)).ToList();
+        Assert.Equal(warned, warning.Count == 1);
+        Assert.All(warning, w => Assert.Equal("spec.trafficPolicy.tls.credentialName", w.Field));
+        Assert.All(warning, w => Assert.Contains("'client' is MUTUAL at the sidecar", w.Message, StringComparison.Ordinal));
+        Assert.DoesNotContain(findings, d => d.Field == "spec.exportTo" || d.Message.Contains("already has DestinationRule", StringComparison.Ordinal));
+        var others = findings.Except(warning).Where(d => d.Field != "spec.trafficPolicy.tls.subjectAltNames").ToList();
+        Assert.True(others.Count == 0, string.Join('\n', others));
+    }
+
+    [Fact]
+    public void Analyze_finds_a_routes_subset_in_a_selector_rule_as_istioctl_does()
+    {
+        const string route = $$"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: { name: httpbin, namespace: test }
+            spec:
+              hosts: [{{Host}}]
+              http:
+                - route: [{ destination: { host: {{Host}}, subset: s1 } }]
+            """;
+        var findings = IstioAnalyzer.Analyze(Parse(ServiceEntry(), Rule("selected", "proxy", "s1"), route), Workload("proxy"));
+        Assert.DoesNotContain(findings, d => d.Field?.EndsWith(".destination.subset", StringComparison.Ordinal) == true);
+
+        var missing = IstioAnalyzer.Analyze(Parse(ServiceEntry(), Rule("selected", "proxy", "s2"), route), Workload("proxy"));
+        Assert.Contains(missing, d => d.Field?.EndsWith(".destination.subset", StringComparison.Ordinal) == true);
+    }
 }
