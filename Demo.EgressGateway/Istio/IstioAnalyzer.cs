@@ -65,6 +65,17 @@ public static partial class IstioAnalyzer
         bool IsRegistered(string host) => HostName.Matches(environment.EgressGatewayService, host) || entryHosts.AnyMatches(host);
 
         DestinationRule? RuleFor(string host) => ruleHosts.MostSpecific(host);
+
+        string NamespaceOf(IstioResource resource) => resource.Id.Namespace ?? environment.WorkloadNamespace;
+
+        // service_lookup.go: a ServiceEntry is seen from everywhere with no exportTo or "*", else from the namespaces it
+        // lists ("." its own); a VirtualService looks in its own namespace, or — with an exportTo — in those it lists.
+        bool IsVisibleFrom(string host, VirtualService vs)
+        {
+            var from = vs.ExportTo.Count == 0 ? [NamespaceOf(vs)] : vs.ExportTo.Select(e => e == "." ? NamespaceOf(vs) : e).ToList();
+            return entryHosts.Matching(host).Any(se => se.ExportTo.Count == 0 || se.ExportTo.Contains("*")
+                || se.ExportTo.Any(e => from.Contains(e == "." ? NamespaceOf(se) : e)));
+        }
         var subsets = new SubsetLookup();
 
         // DestinationRules: one per host, subsets unique, TLS origination complete.
@@ -174,6 +185,10 @@ public static partial class IstioAnalyzer
                 CheckRoute(vs, route, boundToMesh);
                 CheckFieldsTheVersionKnows(vs, route);
             }
+            foreach (var d in vs.Tls.SelectMany(r => r.Route).Concat(vs.Tcp.SelectMany(r => r.Route)))
+            {
+                CheckDestination(vs, d);
+            }
         }
 
         // Fields and values that a later Istio than the declared one introduced: its API server (CRD schema) or
@@ -201,6 +216,37 @@ public static partial class IstioAnalyzer
                 foreach (var condition in retryOn.Split(',').Where(c => c is "reset-before-request" or "http3-post-connect-failure"))
                 {
                     Error(vs, $"{route.Field}.retries.retryOn", $"\"{condition}\" is not a valid retryOn policy in Istio {version}: its validation accepts it from 1.23");
+                }
+            }
+        }
+
+        // destinationhosts.go / destinationrules.go: every destination of an http, tls or tcp route names a host some
+        // ServiceEntry exports to the VirtualService's namespace (service_lookup.go GetDestinationHost), and its subset
+        // one some DestinationRule of the host defines.
+        void CheckDestination(VirtualService vs, RouteDestination d)
+        {
+            var destination = d.Destination;
+            if (!IsRegistered(destination.Host))
+            {
+                Warn(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service): the proxy has no cluster for it, so Envoy answers 503 NC (cluster not found)");
+            }
+            else if (!HostName.Matches(environment.EgressGatewayService, destination.Host) && !IsVisibleFrom(destination.Host, vs)
+                && entryHosts.Matching(destination.Host).FirstOrDefault() is { } hidden)
+            {
+                Warn(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is registered by ServiceEntry '{hidden.Id}', whose exportTo [{string.Join(", ", hidden.ExportTo)}] does not reach namespace '{NamespaceOf(vs)}' (or the VirtualService's exportTo): a proxy there has no cluster for it, so Envoy answers 503 NC (cluster not found)");
+            }
+            // istioctl analyze (virtualservice/destinationrules.go) looks for the subset in every rule of the host,
+            // a workloadSelector's too: one that some workload's rule defines is no finding.
+            if (destination.Subset is { } subset && !selectorRules.Any(r => HostName.Matches(r.Host, destination.Host) && subsets.Find(r, subset) is not null))
+            {
+                var dr = RuleFor(destination.Host);
+                if (dr is null)
+                {
+                    Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none: Istio accepts it, and Envoy answers 503 NC (cluster not found)");
+                }
+                else if (subsets.Find(dr, subset) is null)
+                {
+                    Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))}): Istio accepts it, and Envoy answers 503 NC (cluster not found)");
                 }
             }
         }
@@ -249,25 +295,7 @@ public static partial class IstioAnalyzer
 
             foreach (var d in route.Route)
             {
-                var destination = d.Destination;
-                if (!IsRegistered(destination.Host))
-                {
-                    Warn(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service): the proxy has no cluster for it, so Envoy answers 503 NC (cluster not found)");
-                }
-                // istioctl analyze (virtualservice/destinationrules.go) looks for the subset in every rule of the host,
-                // a workloadSelector's too: one that some workload's rule defines is no finding.
-                if (destination.Subset is { } subset && !selectorRules.Any(r => HostName.Matches(r.Host, destination.Host) && subsets.Find(r, subset) is not null))
-                {
-                    var dr = RuleFor(destination.Host);
-                    if (dr is null)
-                    {
-                        Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none: Istio accepts it, and Envoy answers 503 NC (cluster not found)");
-                    }
-                    else if (subsets.Find(dr, subset) is null)
-                    {
-                        Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))}): Istio accepts it, and Envoy answers 503 NC (cluster not found)");
-                    }
-                }
+                CheckDestination(vs, d);
             }
 
             // The original demo's bug: one Host for every weighted destination. A route-level Host (rewrite.authority,

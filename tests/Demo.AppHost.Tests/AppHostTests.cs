@@ -264,12 +264,13 @@ public sealed partial class AppHostTests(AppHostFixture fixture, ITestOutputHelp
         var window = caller.TickedFrom(from).ToList();
         output.WriteLine($"{instance} stopped and started: {Tally(window)}; caller lines:{Environment.NewLine}{Examples(window)}");
         Assert.All(window, l => Assert.True(l.Outcome is not Outcome.Failure, l.ToString()));
-        // The stopped instance left its route, and once started again it is back in it (cf start re-registers).
+        // The stopped instance left its route, and once started again it is back in it (cf start re-registers, once
+        // the new process has passed its start-up health check: on a loaded machine that can outlast the 12 ticks).
         var router = await AppHostFixture.WaitUntilAsync(fixture.GetRouterAsync, r =>
             {
                 var left = r.Registrations.ToList().FindLastIndex(x => x.Text.StartsWith("Unregistered", StringComparison.Ordinal) && x.Text.Contains("hello-istio-v1", StringComparison.Ordinal));
                 return left >= 0 && r.Registrations.Skip(left + 1).Any(x => x.Text.StartsWith("Registered", StringComparison.Ordinal) && x.Text.Contains("hello-istio-v1", StringComparison.Ordinal));
-            }, TimeSpan.FromSeconds(15), r => "router registrations: " + string.Join(" | ", r.Registrations.TakeLast(6)), ct);
+            }, TimeSpan.FromSeconds(30), r => "router registrations: " + string.Join(" | ", r.Registrations.TakeLast(6)), ct);
         output.WriteLine("router: " + string.Join(" | ", router.Registrations.TakeLast(4)));
         Assert.DoesNotContain(router.Access.Skip(routerMark), a => a.Status >= 500);
         // As Diego restarts an instance: the new process has the stopped one's index.

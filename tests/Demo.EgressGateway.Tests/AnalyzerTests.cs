@@ -342,6 +342,34 @@ public sealed class AnalyzerTests
             && d.Message.Contains($"routes to cluster 'outbound|443||{GatewayHost.V1Host}', which the workload's sidecar (namespace demo) does not have", StringComparison.Ordinal));
     }
 
+    // istioctl analyze (virtualservice/destinationhosts.go, util/service_lookup.go GetDestinationHost): the destinations
+    // of tls and tcp routes are looked up as an http route's are — registered by a ServiceEntry exported to the
+    // VirtualService's namespace.
+    [Fact]
+    public void Tls_and_tcp_route_destinations_unregistered_or_not_exported_to_the_routes_namespace_are_named()
+    {
+        var diagnostics = AnalyzeEdited(folder => folder.Write("virtual-service-tls.yaml", $$"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata:
+              name: passthrough
+              namespace: demo
+            spec:
+              exportTo: ["."]
+              hosts: [hello.external]
+              tls:
+                - match: [{ port: 443, sniHosts: [hello.external] }]
+                  route: [{ destination: { host: {{GatewayHost.V1Host}}, port: { number: 443 } } }]
+              tcp:
+                - match: [{ port: 9000 }]
+                  route: [{ destination: { host: nowhere.example.com, port: { number: 9000 } } }]
+            """));
+        Assert.Contains(diagnostics, d => d.Resource == "VirtualService 'passthrough'" && d.Field == "spec.tls[0].route[0].destination.host"
+            && d.Message.Contains("whose exportTo [.] does not reach namespace 'demo'", StringComparison.Ordinal));
+        Assert.Contains(diagnostics, d => d.Resource == "VirtualService 'passthrough'" && d.Field == "spec.tcp[0].route[0].destination.host"
+            && d.Message.Contains("'nowhere.example.com' is not registered", StringComparison.Ordinal));
+    }
+
     // Istio's CRDs (1.30.3: shared/istio/crd-all.gen.yaml) serve VirtualService in v1, v1beta1 and v1alpha3 only;
     // kubectl apply of another version fails with "no matches for kind ... in version ...".
     [Fact]
