@@ -124,6 +124,32 @@ public sealed class SidecarMutualTlsOriginationCaseTests
         Assert.False(mesh.DumpedCluster("sidecar", $"outbound|80||{Server}").TryGetProperty("transport_socket", out _));
     }
 
+    // istio.io egress-tls-origination mtls_test.sh, "Configure mutual TLS origination for egress traffic at sidecar":
+    // the client's Secret client-credential and its Role (list secrets) in the client's namespace, the DestinationRule
+    // originate-mtls-for-nginx (workloadSelector app: curl, exportTo ".", port 80 MUTUAL credentialName
+    // client-credential) → the server's page (200; the task's nginx is a Kubernetes Service, here a ServiceEntry host),
+    // and the sidecar's log line "GET / HTTP/1.1".
+    [Fact]
+    public async Task IstioIoTaskSidecarMutualTlsOriginationGets200AndTheSidecarLogsTheGet()
+    {
+        var yaml = Yaml("curl", Generic).Replace($"originate-tls-for-server-sds-curl", "originate-mtls-for-nginx", StringComparison.Ordinal)
+            .Replace($"credentialName: {Generic}", "credentialName: client-credential", StringComparison.Ordinal);
+        var settings = new Dictionary<string, string?>
+        {
+            ["EgressGateway:WorkloadNamespace"] = Namespace,
+            ["EgressGateway:WorkloadLabels:app"] = "curl",
+            ["EgressGateway:WorkloadCanListSecrets"] = "true",
+            [$"EgressGateway:Credentials:{Namespace}/client-credential"] = Secrets.Value[Generic],
+        };
+        await using var mesh = await ConformanceMesh.StartAsync(yaml, settings, new External(Server, Tls: true) { ClientCa = TestCa.Certificate });
+
+        var reply = await mesh.GetAsync($"http://{Server}/");
+
+        Assert.Equal(200, reply.Status);
+        Assert.True(reply.Received.Tls);
+        Assert.Contains("\"GET / HTTP/1.1\" 200 ", mesh.LastAccessLog("sidecar").Line, StringComparison.Ordinal);
+    }
+
     // The Secrets of the cases as folders (generic: cert, key, cacert): the client certificate the server's CA
     // issued; and Istio's fake one — a certificate of another CA with that client's key, not its own.
     private static Dictionary<string, string?> CreateSecrets()
