@@ -126,6 +126,8 @@ public static partial class IstioAnalyzer
             Warn(gateway, "spec.selector", $"does not select the egress gateway ({string.Join(",", environment.GatewayLabels.Select(l => $"{l.Key}={l.Value}"))}); the local gateway ignores it");
         }
 
+        CheckSharedTcpServers(gateways, virtualServices, Warn);
+
         foreach (var vs in virtualServices)
         {
             var vsGateways = vs.Gateways.Count == 0 ? [MeshEnvironment.MeshGateway] : vs.Gateways;

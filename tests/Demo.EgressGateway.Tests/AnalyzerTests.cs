@@ -370,6 +370,45 @@ public sealed class AnalyzerTests
             && d.Message.Contains("'nowhere.example.com' is not registered", StringComparison.Ordinal));
     }
 
+    // gateway.go buildGatewayNetworkFiltersFromTCPRoutes: a TLS server that terminates (here ISTIO_MUTUAL) has one TCP
+    // proxy for all its hosts, the first bound VirtualService's tcp route; two VirtualServices for two of its hosts are
+    // named, one server per host is not.
+    [Theory]
+    [InlineData(true, 2)]
+    [InlineData(false, 0)]
+    public void Two_VirtualServices_tcp_routing_hosts_of_one_terminating_server_are_named(bool sharedServer, int warnings)
+    {
+        static string Route(string name, string host) => $$"""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: { name: {{name}}, namespace: istio-system }
+            spec:
+              hosts: [{{host}}]
+              gateways: [egress]
+              tcp:
+                - match: [{ port: 443 }]
+                  route: [{ destination: { host: {{host}}, port: { number: 443 } } }]
+            """;
+        var servers = sharedServer
+            ? "    - { port: { number: 443, name: tls, protocol: TLS }, hosts: [a.example.com, b.example.com], tls: { mode: ISTIO_MUTUAL } }"
+            : "    - { port: { number: 443, name: tls-a, protocol: TLS }, hosts: [a.example.com], tls: { mode: ISTIO_MUTUAL } }\n    - { port: { number: 443, name: tls-b, protocol: TLS }, hosts: [b.example.com], tls: { mode: ISTIO_MUTUAL } }";
+        var config = IstioConfigLoader.Parse("shared.yaml", string.Join("\n---\n", $$"""
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: { name: egress, namespace: istio-system }
+            spec:
+              selector: { istio: egressgateway }
+              servers:
+            {{servers}}
+            """, Route("to-a", "a.example.com"), Route("to-b", "b.example.com")));
+        Assert.False(config.HasErrors, string.Join('\n', config.Diagnostics));
+
+        var named = IstioAnalyzer.Analyze(config).Where(d => d.Field == "spec.tcp").ToList();
+
+        Assert.Equal(warnings, named.Count);
+        Assert.All(named, d => Assert.Contains("is one of 2 VirtualServices ('to-a', 'to-b') with tcp routes for Gateway 'egress' servers[0] (port 443", d.Message, StringComparison.Ordinal));
+    }
+
     // Istio's CRDs (1.30.3: shared/istio/crd-all.gen.yaml) serve VirtualService in v1, v1beta1 and v1alpha3 only;
     // kubectl apply of another version fails with "no matches for kind ... in version ...".
     [Fact]
