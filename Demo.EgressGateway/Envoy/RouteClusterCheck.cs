@@ -18,7 +18,11 @@ public static class RouteClusterCheck
     /// <param name="xds">The translation of <paramref name="config"/>.</param>
     public static IEnumerable<ConfigDiagnostic> Check(IstioConfigSet config, MeshXds xds)
     {
-        var virtualServices = config.OfKind<VirtualService>().ToList();
+        var virtualServices = new Dictionary<string, VirtualService>(StringComparer.Ordinal);
+        foreach (var virtualService in config.OfKind<VirtualService>())
+        {
+            virtualServices.TryAdd(virtualService.Id.Name, virtualService);
+        }
         var reported = new HashSet<(string, string)>();
         foreach (var (proxy, role) in new[] { (xds.Sidecar, "the workload's sidecar"), (xds.Gateway, "the egress gateway") })
         {
@@ -28,7 +32,7 @@ public static class RouteClusterCheck
                 var names = route.Action?.Cluster is { } single ? [single]
                     : route.Action?.WeightedClusters?.Clusters.Select(c => c.Name) ?? [];
                 var vsName = route.ConfigSource?.Split('/')[^1];
-                var vs = virtualServices.FirstOrDefault(v => v.Id.Name == vsName);
+                var vs = vsName is null ? null : virtualServices.GetValueOrDefault(vsName);
                 foreach (var name in names.Where(n => !clusters.Contains(n)))
                 {
                     if (vs is null || !reported.Add((vs.Id.Name, name + role)))
