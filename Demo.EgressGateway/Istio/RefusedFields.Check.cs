@@ -16,22 +16,29 @@ public static partial class RefusedFields
     /// </summary>
     internal static void Check(string kind, JsonElement document, Findings findings)
     {
-        var path = new List<string>();
+        var path = new List<(string Name, int Index)>();
         foreach (var (field, segments) in ByKind.Value.GetValueOrDefault(kind) ?? [])
         {
-            Find(document, segments, 0, path, (at, value, parent) =>
-            {
-                if (field.Values is null)
-                {
-                    findings.Error(at, field.Message);
-                }
-                else if (field.Values(value, parent) is { } shown)
-                {
-                    findings.Error(at, field.MessageFor(shown));
-                }
-            });
+            Find(document, segments, 0, path, field, findings);
         }
     }
+
+    // A value found at a refused field's path: reported when the field refuses any value or this one.
+    private static void Found(RefusedField field, Findings findings, List<(string Name, int Index)> path, JsonElement value, JsonElement parent)
+    {
+        if (field.Values is null)
+        {
+            findings.Error(Spelled(path), field.Message);
+        }
+        else if (field.Values(value, parent) is { } shown)
+        {
+            findings.Error(Spelled(path), field.MessageFor(shown));
+        }
+    }
+
+    // spec, (http, 0), route → spec.http[0].route.
+    private static string Spelled(List<(string Name, int Index)> path) =>
+        string.Join('.', path.Select(part => part.Index < 0 ? part.Name : $"{part.Name}[{part.Index}]"));
 
     /// <summary>Where a refusal applies: its field and <see cref="RefusedField.AlsoAt"/>, each with <see cref="PlacesOf"/>.</summary>
     internal static IEnumerable<string> Places(RefusedField field) =>
@@ -62,10 +69,10 @@ public static partial class RefusedFields
         return at < 0 ? path.Split('.') : [.. path[..at].Split('.'), path[(at + 1)..]];
     }
 
-    // Calls found with each value at the segments' path (null ones are absent, as Kubernetes prunes them): a segment
+    // Calls Found with each value at the segments' path (null ones are absent, as Kubernetes prunes them): a segment
     // "x[]" is each item of the list x; a last segment "@prefix" is each key of the map starting with it. The path is a
-    // stack of its parts, spelled out only for a value found.
-    private static void Find(JsonElement node, string[] segments, int at, List<string> path, Action<string, JsonElement, JsonElement> found)
+    // stack of its parts, spelled out only for a value refused.
+    private static void Find(JsonElement node, string[] segments, int at, List<(string Name, int Index)> path, RefusedField field, Findings findings)
     {
         if (node.ValueKind != JsonValueKind.Object)
         {
@@ -78,7 +85,9 @@ public static partial class RefusedFields
             {
                 if (member.Name.StartsWith(segment, StringComparison.Ordinal) && member.Value.ValueKind != JsonValueKind.Null)
                 {
-                    found(string.Join('.', [.. path, member.Name]), member.Value, node);
+                    path.Add((member.Name, -1));
+                    Found(field, findings, path, member.Value, node);
+                    path.RemoveAt(path.Count - 1);
                 }
             }
             return;
@@ -91,7 +100,7 @@ public static partial class RefusedFields
         }
         if (!list)
         {
-            Visit(child, name);
+            Visit(child, -1);
         }
         else if (child.ValueKind == JsonValueKind.Array)
         {
@@ -100,22 +109,22 @@ public static partial class RefusedFields
             {
                 if (item.ValueKind != JsonValueKind.Null)
                 {
-                    Visit(item, $"{name}[{i}]");
+                    Visit(item, i);
                 }
                 i++;
             }
         }
 
-        void Visit(JsonElement value, string part)
+        void Visit(JsonElement value, int index)
         {
-            path.Add(part);
+            path.Add((name, index));
             if (at == segments.Length - 1)
             {
-                found(string.Join('.', path), value, node);
+                Found(field, findings, path, value, node);
             }
             else
             {
-                Find(value, segments, at + 1, path, found);
+                Find(value, segments, at + 1, path, field, findings);
             }
             path.RemoveAt(path.Count - 1);
         }
