@@ -4,9 +4,10 @@ public static partial class IstioAnalyzer
 {
     // gateway.go buildGatewayNetworkFiltersFromTCPRoutes: a Gateway server that proxies TCP — protocol TCP, or TLS it
     // terminates — gets one filter chain for all its hosts, whose TCP proxy is the tcp route of the first VirtualService
-    // bound to the Gateway (push order: creation time, then name) that has a host the server admits and a tcp route for
-    // the port. A second VirtualService with tcp routes for another host of the same server is never used: its hosts'
-    // connections go to the first one's destination.
+    // bound to the Gateway and exported to its namespace (push order: creation time, then name) that has a host the
+    // server admits for its namespace (pickMatchingGatewayHosts) and a tcp route for the port and the gateway
+    // (l4MultiMatch). A second VirtualService with tcp routes for another host of the same server is never used: its
+    // hosts' connections go to the first one's destination.
     private static void CheckSharedTcpServers(IReadOnlyList<Gateway> gateways, IReadOnlyList<VirtualService> virtualServices,
         Action<IstioResource, string?, string> warn)
     {
@@ -20,11 +21,11 @@ public static partial class IstioAnalyzer
                 {
                     continue;
                 }
-                var serverHosts = server.Hosts.Select(HostName.StripNamespace).ToList();
                 var routing = virtualServices
-                    .Where(vs => vs.Gateways.Any(g => FindGateway([gateway], g) is not null)
-                        && vs.Hosts.Any(h => serverHosts.Exists(s => HostName.Matches(s, h) || HostName.Matches(h, s)))
-                        && vs.Tcp.Any(r => r.Route.Count > 0 && (r.Match.Count == 0 || r.Match.Any(m => m.Port is null || m.Port == server.Port.Number))))
+                    .Where(vs => vs.Gateways.Any(g => FindGateway([gateway], g, vs.Id.Namespace) is not null) && ExportedToGateway(vs, gateway)
+                        && vs.Hosts.Any(h => ServerHostsFor(server, gateway.Id.Namespace, vs.Id.Namespace).Any(s => HostName.Matches(s, h) || HostName.Matches(h, s)))
+                        && vs.Tcp.Any(r => r.Route.Count > 0 && (r.Match.Count == 0 || r.Match.Any(m => (m.Port is null || m.Port == server.Port.Number)
+                            && (m.Gateways.Count == 0 || m.Gateways.Any(g => FindGateway([gateway], g, vs.Id.Namespace) is not null))))))
                     .ToList();
                 if (routing.Count < 2)
                 {

@@ -74,11 +74,43 @@ public static partial class IstioAnalyzer
     private static IEnumerable<string> ServerHosts(Gateway gateway) =>
         gateway.Servers.SelectMany(s => s.Hosts).Select(HostName.StripNamespace);
 
-    public static Gateway? FindGateway(IEnumerable<Gateway> gateways, string reference)
+    /// <summary>
+    /// The hosts of a Gateway's servers that a VirtualService of <paramref name="vsNamespace"/> may bind, without their
+    /// namespaces (pkg/config/host NamesForNamespace): <c>ns/host</c> only for ns, <c>./host</c> for the Gateway's own
+    /// namespace, <c>*/host</c> and a bare host for any. A resource without a namespace is taken to be in any.
+    /// </summary>
+    private static IEnumerable<string> ServerHostsFor(Gateway gateway, string? vsNamespace) =>
+        gateway.Servers.SelectMany(s => ServerHostsFor(s, gateway.Id.Namespace, vsNamespace));
+
+    private static IEnumerable<string> ServerHostsFor(GatewayServer server, string? gatewayNamespace, string? vsNamespace) =>
+        server.Hosts.Where(h => AdmitsNamespace(h, gatewayNamespace, vsNamespace)).Select(HostName.StripNamespace);
+
+    private static bool AdmitsNamespace(string serverHost, string? gatewayNamespace, string? vsNamespace)
+    {
+        var slash = serverHost.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0 || vsNamespace is null)
+        {
+            return true;
+        }
+        var ns = serverHost[..slash];
+        return ns == "*" || (ns == "." ? gatewayNamespace is null || gatewayNamespace == vsNamespace : ns == vsNamespace);
+    }
+
+    /// <summary>
+    /// The Gateway a VirtualService's <c>gateways</c> entry names, as Istio resolves it (resource.NewShortOrFullName):
+    /// <c>ns/name</c>, or a short name in <paramref name="fromNamespace"/> (the VirtualService's; null: any namespace).
+    /// </summary>
+    public static Gateway? FindGateway(IEnumerable<Gateway> gateways, string reference, string? fromNamespace = null)
     {
         var slash = reference.IndexOf('/', StringComparison.Ordinal);
-        var ns = slash < 0 ? null : reference[..slash];
+        var ns = slash < 0 ? fromNamespace : reference[..slash];
         var name = slash < 0 ? reference : reference[(slash + 1)..];
         return gateways.FirstOrDefault(g => g.Id.Name == name && (ns is null || g.Id.Namespace is null || g.Id.Namespace == ns));
     }
+
+    // push_context.go VirtualServicesForGateway: a VirtualService reaches a gateway of another namespace only when its
+    // exportTo includes that namespace (or "*"; empty is "*").
+    private static bool ExportedToGateway(VirtualService vs, Gateway gateway) =>
+        vs.Id.Namespace is null || gateway.Id.Namespace is null || vs.ExportTo.Count == 0 || vs.ExportTo.Contains("*")
+        || vs.ExportTo.Contains(gateway.Id.Namespace) || (vs.ExportTo.Contains(".") && vs.Id.Namespace == gateway.Id.Namespace);
 }

@@ -68,13 +68,23 @@ public static partial class IstioAnalyzer
 
         string NamespaceOf(IstioResource resource) => resource.Id.Namespace ?? environment.WorkloadNamespace;
 
-        // service_lookup.go: a ServiceEntry is seen from everywhere with no exportTo or "*", else from the namespaces it
-        // lists ("." its own); a VirtualService looks in its own namespace, or — with an exportTo — in those it lists.
+        // service_lookup.go GetDestinationHost: a ServiceEntry is seen from everywhere with no exportTo or "*", else from
+        // the namespaces it lists ("." its own); for its exact hosts a VirtualService looks in its own namespace, or —
+        // with an exportTo — in those it lists; for its wildcard hosts only in its own.
         bool IsVisibleFrom(string host, VirtualService vs)
         {
-            var from = vs.ExportTo.Count == 0 ? [NamespaceOf(vs)] : vs.ExportTo.Select(e => e == "." ? NamespaceOf(vs) : e).ToList();
-            return entryHosts.Matching(host).Any(se => se.ExportTo.Count == 0 || se.ExportTo.Contains("*")
-                || se.ExportTo.Any(e => from.Contains(e == "." ? NamespaceOf(se) : e)));
+            var own = NamespaceOf(vs);
+            var from = vs.ExportTo.Count == 0 ? [own] : vs.ExportTo.Select(e => e == "." ? own : e).ToList();
+            return entryHosts.Matching(host).Any(se =>
+            {
+                if (se.ExportTo.Count == 0 || se.ExportTo.Contains("*"))
+                {
+                    return true;
+                }
+                var scopes = se.ExportTo.Select(e => e == "." ? NamespaceOf(se) : e).ToList();
+                var exact = se.Hosts.Contains(host, StringComparer.OrdinalIgnoreCase);
+                return exact ? scopes.Exists(from.Contains) : scopes.Contains(own);
+            });
         }
         var subsets = new SubsetLookup();
 
@@ -119,8 +129,8 @@ public static partial class IstioAnalyzer
 
         // Gateways played by the egress gateway.
         var egressGateways = gateways.Where(g => environment.GatewayLabels.All(l => g.Selector.TryGetValue(l.Key, out var v) && v == l.Value)).ToList();
-        var egressServerHosts = new HostIndex<Gateway>(egressGateways, ServerHosts);
-        var gatewayHosts = new Dictionary<Gateway, HostIndex<Gateway>>(ReferenceEqualityComparer.Instance);
+        var egressServerHosts = new HostIndex<Gateway>(egressGateways, gw => ServerHostsFor(gw, null));
+        var gatewayHosts = new Dictionary<Gateway, Dictionary<string, HostIndex<Gateway>>>(ReferenceEqualityComparer.Instance);
         foreach (var gateway in gateways.Except(egressGateways))
         {
             Warn(gateway, "spec.selector", $"does not select the egress gateway ({string.Join(",", environment.GatewayLabels.Select(l => $"{l.Key}={l.Value}"))}); the local gateway ignores it");
@@ -139,15 +149,21 @@ public static partial class IstioAnalyzer
                 {
                     continue;
                 }
-                var gateway = FindGateway(gateways, gatewayName);
+                var gateway = FindGateway(gateways, gatewayName, vs.Id.Namespace);
                 if (gateway is null)
                 {
-                    Warn(vs, $"spec.gateways[{g}]", $"Gateway '{gatewayName}' does not exist: Istio accepts this, and no gateway serves these routes");
+                    var where = !gatewayName.Contains('/', StringComparison.Ordinal) && vs.Id.Namespace is { } own
+                        ? $" in namespace '{own}' (a short name is the VirtualService's namespace)" : "";
+                    Warn(vs, $"spec.gateways[{g}]", $"Gateway '{gatewayName}' does not exist{where}: Istio accepts this, and no gateway serves these routes");
                     continue;
                 }
-                if (!gatewayHosts.TryGetValue(gateway, out var serverHosts))
+                if (!gatewayHosts.TryGetValue(gateway, out var byNamespace))
                 {
-                    gatewayHosts[gateway] = serverHosts = new HostIndex<Gateway>([gateway], ServerHosts);
+                    gatewayHosts[gateway] = byNamespace = new Dictionary<string, HostIndex<Gateway>>(StringComparer.Ordinal);
+                }
+                if (!byNamespace.TryGetValue(vs.Id.Namespace ?? "", out var serverHosts))
+                {
+                    byNamespace[vs.Id.Namespace ?? ""] = serverHosts = new HostIndex<Gateway>([gateway], gw => ServerHostsFor(gw, vs.Id.Namespace));
                 }
                 foreach (var host in vs.Hosts)
                 {
@@ -189,7 +205,7 @@ public static partial class IstioAnalyzer
             }
             foreach (var d in vs.Tls.SelectMany(r => r.Route).Concat(vs.Tcp.SelectMany(r => r.Route)))
             {
-                CheckDestination(vs, d);
+                CheckDestination(vs, d.Destination, $"{d.Field}.destination");
             }
         }
 
@@ -225,17 +241,16 @@ public static partial class IstioAnalyzer
         // destinationhosts.go / destinationrules.go: every destination of an http, tls or tcp route names a host some
         // ServiceEntry exports to the VirtualService's namespace (service_lookup.go GetDestinationHost), and its subset
         // one some DestinationRule of the host defines.
-        void CheckDestination(VirtualService vs, RouteDestination d)
+        void CheckDestination(VirtualService vs, Destination destination, string field)
         {
-            var destination = d.Destination;
             if (!IsRegistered(destination.Host))
             {
-                Warn(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service): the proxy has no cluster for it, so Envoy answers 503 NC (cluster not found)");
+                Warn(vs, $"{field}.host", $"'{destination.Host}' is not registered by any ServiceEntry (and is not the egress gateway service): the proxy has no cluster for it, so Envoy answers 503 NC (cluster not found)");
             }
             else if (!HostName.Matches(environment.EgressGatewayService, destination.Host) && !IsVisibleFrom(destination.Host, vs)
                 && entryHosts.Matching(destination.Host).FirstOrDefault() is { } hidden)
             {
-                Warn(vs, $"{d.Field}.destination.host", $"'{destination.Host}' is registered by ServiceEntry '{hidden.Id}', whose exportTo [{string.Join(", ", hidden.ExportTo)}] does not reach namespace '{NamespaceOf(vs)}' (or the VirtualService's exportTo): a proxy there has no cluster for it, so Envoy answers 503 NC (cluster not found)");
+                Warn(vs, $"{field}.host", $"'{destination.Host}' is registered by {hidden.Id}, whose exportTo [{string.Join(", ", hidden.ExportTo)}] does not reach namespace '{NamespaceOf(vs)}' (or the VirtualService's exportTo): a proxy there has no cluster for it, so Envoy answers 503 NC (cluster not found)");
             }
             // istioctl analyze (virtualservice/destinationrules.go) looks for the subset in every rule of the host,
             // a workloadSelector's too: one that some workload's rule defines is no finding.
@@ -244,11 +259,11 @@ public static partial class IstioAnalyzer
                 var dr = RuleFor(destination.Host);
                 if (dr is null)
                 {
-                    Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none: Istio accepts it, and Envoy answers 503 NC (cluster not found)");
+                    Warn(vs, $"{field}.subset", $"subset '{subset}' needs a DestinationRule for host '{destination.Host}', and there is none: Istio accepts it, and Envoy answers 503 NC (cluster not found)");
                 }
                 else if (subsets.Find(dr, subset) is null)
                 {
-                    Warn(vs, $"{d.Field}.destination.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))}): Istio accepts it, and Envoy answers 503 NC (cluster not found)");
+                    Warn(vs, $"{field}.subset", $"subset '{subset}' is not defined in DestinationRule '{dr.Id.Name}' (it has: {string.Join(", ", dr.Subsets.Select(s => s.Name))}): Istio accepts it, and Envoy answers 503 NC (cluster not found)");
                 }
             }
         }
@@ -297,7 +312,12 @@ public static partial class IstioAnalyzer
 
             foreach (var d in route.Route)
             {
-                CheckDestination(vs, d);
+                CheckDestination(vs, d.Destination, $"{d.Field}.destination");
+            }
+            // destinationhosts.go / destinationrules.go getHTTPMirrorDestinations: a mirror's host and subset too.
+            foreach (var mirror in route.Mirrors)
+            {
+                CheckDestination(vs, mirror.Destination, mirror.Field);
             }
 
             // The original demo's bug: one Host for every weighted destination. A route-level Host (rewrite.authority,

@@ -51,7 +51,7 @@ public static partial class IstioConfigLoader
                     response.Body?.Bytes is { } bytes ? Convert.FromBase64String(bytes) : null)
                 : null,
             CorsPolicy = route.CorsPolicy is { } cors ? CorsPolicyOf(cors) : null,
-            Mirrors = MirrorsOf(route),
+            Mirrors = MirrorsOf(route, $"spec.http[{index}]"),
         };
     }
 
@@ -129,11 +129,11 @@ public static partial class IstioConfigLoader
 
     // route.go: mirror with mirrorPercentage (default 100; the deprecated integer mirrorPercent and mirror_percent
     // when it is unset), or mirrors, each with its own percentage.
-    private static List<HttpMirror> MirrorsOf(Api.HTTPRoute route)
+    private static List<HttpMirror> MirrorsOf(Api.HTTPRoute route, string field)
     {
         var legacy = Int(route.MirrorPercent ?? route.MirrorPercentSnakeCase);
-        var mirrors = route.Mirror is { } mirror ? new List<HttpMirror> { new(DestinationOf(mirror), route.MirrorPercentage?.Value ?? legacy) } : [];
-        mirrors.AddRange((route.Mirrors ?? []).Select(m => new HttpMirror(DestinationOf(m.Destination), m.Percentage?.Value)));
+        var mirrors = route.Mirror is { } mirror ? new List<HttpMirror> { new(DestinationOf(mirror), route.MirrorPercentage?.Value ?? legacy) { Field = $"{field}.mirror" } } : [];
+        mirrors.AddRange((route.Mirrors ?? []).Select((m, i) => new HttpMirror(DestinationOf(m.Destination), m.Percentage?.Value) { Field = $"{field}.mirrors[{i}].destination" }));
         return mirrors;
     }
 }

@@ -266,7 +266,11 @@ public sealed record HttpRoute(
 }
 
 /// <summary>One mirror of a route: the destination the copy goes to and the share of requests copied (0–100; null: 100).</summary>
-public sealed record HttpMirror(Destination Destination, double? Percentage);
+public sealed record HttpMirror(Destination Destination, double? Percentage)
+{
+    /// <summary>Where the mirror's destination is in its file: <c>spec.http[i].mirror</c> or <c>spec.http[i].mirrors[j].destination</c>.</summary>
+    public string Field { get; init; } = "";
+}
 
 /// <summary>
 /// VirtualService <c>http[].corsPolicy</c>: the allowed origins (<c>allowOrigins</c> string matches, and the deprecated
