@@ -59,6 +59,13 @@ public sealed class RouteRegistrarOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan HealthCheckInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// How long the start-up health check may take before the start fails (the process's health-check <c>timeout</c>;
+    /// Cloud Controller's default 60 s). The instance then exits with code 1.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:30:00")]
+    public TimeSpan HealthCheckTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Sent as <c>stale_threshold_in_seconds</c>: the router drops the registration when it is not renewed for this long.</summary>
     [Range(1, 3600)]
     public int StaleThresholdInSeconds { get; set; } = 120;

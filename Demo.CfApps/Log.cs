@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Warning, Message = "Route {Action} at {RouterUrl} failed (retrying every interval): {Reason}")]
     public static partial void RouteRegistrationFailed(ILogger logger, string action, Uri routerUrl, string reason);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "Start-up health check ({Check} on port {Port}) did not pass within {TimeoutSeconds} s: the instance failed to start and crashes, as Diego fails it")]
+    public static partial void StartupHealthCheckFailed(ILogger logger, string check, int port, double timeoutSeconds);
 }

@@ -45,7 +45,16 @@ public sealed class RouteRegistrar(
             await started.Task.WaitAsync(stoppingToken);
         }
         var port = ListeningPort();
-        await StartupHealthCheck.WaitUntilHealthyAsync(port, settings.HealthCheckHttpEndpoint, settings.HealthCheckInterval, stoppingToken);
+        if (!await StartupHealthCheck.WaitUntilHealthyAsync(port, settings.HealthCheckHttpEndpoint, settings.HealthCheckInterval,
+            settings.HealthCheckTimeout, stoppingToken))
+        {
+            // Diego fails the start: the instance crashes and never joins the route (on a platform Diego then restarts it).
+            Log.StartupHealthCheckFailed(logger, settings.HealthCheckHttpEndpoint is { Length: > 0 } path ? $"http {path}" : "port", port,
+                settings.HealthCheckTimeout.TotalSeconds);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+            return;
+        }
         _registration = new Registration("127.0.0.1", port, options.Value.Routes, settings.App, _instanceId,
             instanceIndex.Value, settings.StaleThresholdInSeconds);
 

@@ -16,19 +16,31 @@ public static class StartupHealthCheck
     public static readonly TimeSpan TryTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Completes once the instance on <paramref name="port"/> (loopback) passes: a 200 for <paramref name="httpEndpoint"/>
-    /// (a path such as <c>/health</c>), or an accepted connection when it is empty. Throws
-    /// <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> ends the wait first.
+    /// True once the instance on <paramref name="port"/> (loopback) passes: a 200 for <paramref name="httpEndpoint"/>
+    /// (a path such as <c>/health</c>, asked with healthcheck.go's <c>User-Agent: diego-healthcheck</c> and
+    /// <c>X-Forwarded-Proto: https</c>), or an accepted connection when it is empty; false when it has not passed
+    /// within <paramref name="startupTimeout"/> (the process's health-check <c>timeout</c>, 60 s by default: Diego
+    /// then fails the start and crashes the instance). Throws <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> ends the wait first.
     /// </summary>
-    public static async Task WaitUntilHealthyAsync(int port, string? httpEndpoint, TimeSpan interval, CancellationToken cancellationToken)
+    public static async Task<bool> WaitUntilHealthyAsync(int port, string? httpEndpoint, TimeSpan interval, TimeSpan startupTimeout,
+        CancellationToken cancellationToken)
     {
         using var http = new HttpClient { Timeout = TryTimeout };
+        http.DefaultRequestHeaders.UserAgent.ParseAdd("diego-healthcheck");
+        http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
         // Platform plumbing, not the app's traffic: no spans for the checks.
         using var _ = SuppressInstrumentationScope.Begin();
+        var deadline = DateTime.UtcNow + startupTimeout;
         while (!await PassesAsync(http, port, httpEndpoint, cancellationToken))
         {
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
             await Task.Delay(interval, cancellationToken);
         }
+        return true;
     }
 
     private static async Task<bool> PassesAsync(HttpClient http, int port, string? httpEndpoint, CancellationToken cancellationToken)

@@ -78,9 +78,13 @@ public sealed class RouteRegistrarTests
         var ready = false;
         var checks = 0;
         var app = StartApp(port, new Uri(router.Urls.First()), new() { ["CfApp:RouteRegistrar:HealthCheckHttpEndpoint"] = "/ready" },
-            web => web.MapGet("/ready", () =>
+            web => web.MapGet("/ready", (HttpRequest request) =>
             {
-                Interlocked.Increment(ref checks);
+                // cloudfoundry/healthcheck healthcheck.go HTTPHealthCheck's headers.
+                if (request.Headers.UserAgent == "diego-healthcheck" && request.Headers["X-Forwarded-Proto"] == "https")
+                {
+                    Interlocked.Increment(ref checks);
+                }
                 return Volatile.Read(ref ready) ? Results.Ok() : Results.StatusCode(503);
             }));
         await app.StartAsync();
@@ -101,6 +105,36 @@ public sealed class RouteRegistrarTests
         await app.DisposeAsync();
 
         Assert.Equal("register", messages.First().Action);
+    }
+
+    // The process's health-check timeout: a start-up check that never passes fails the start — the instance exits
+    // with code 1 (Diego crashes it) and never joins the route.
+    [Fact]
+    public async Task An_instance_whose_start_up_health_check_never_passes_fails_its_start_unregistered()
+    {
+        var messages = new ConcurrentQueue<(string Action, JsonElement Body, bool AppStillServing)>();
+        var port = FreePort();
+        await using var router = await StartFakeRouterAsync(messages, port);
+        var app = StartApp(port, new Uri(router.Urls.First()), new()
+        {
+            ["CfApp:RouteRegistrar:HealthCheckHttpEndpoint"] = "/never",
+            ["CfApp:RouteRegistrar:HealthCheckTimeout"] = "00:00:00.500",
+        }, web => web.MapGet("/never", () => Results.StatusCode(503)));
+        var stopped = new TaskCompletionSource();
+        try
+        {
+            await app.StartAsync();
+            using var _ = app.Lifetime.ApplicationStopping.Register(stopped.SetResult);
+            await stopped.Task.WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.Equal(1, Environment.ExitCode);
+        }
+        finally
+        {
+            Environment.ExitCode = 0;
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+        Assert.Empty(messages);
     }
 
     private static WebApplication StartApp(int port, Uri? routerUrl, Dictionary<string, string?>? settings = null,
