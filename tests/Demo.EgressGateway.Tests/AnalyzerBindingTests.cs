@@ -11,25 +11,8 @@ namespace Demo.EgressGateway.Tests;
 /// </summary>
 public sealed class AnalyzerBindingTests
 {
-    private const string Base = """
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: { name: dbs, namespace: istio-system }
-        spec:
-          hosts: [a.example.com, b.example.com]
-          location: MESH_EXTERNAL
-          ports: [{ number: 9000, name: tcp, protocol: TCP }]
-          resolution: DNS
-        ---
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: { name: dbs-demo, namespace: demo }
-        spec:
-          hosts: [a.example.com, b.example.com]
-          location: MESH_EXTERNAL
-          ports: [{ number: 9000, name: tcp, protocol: TCP }]
-          resolution: DNS
-        ---
+    // The hosts registered in both namespaces, and vs-a binding a.example.com to the Gateway in its own namespace.
+    private static readonly string Base = string.Join("\n---\n", Entry("dbs", "istio-system"), Entry("dbs-demo", "demo"), """
         apiVersion: networking.istio.io/v1
         kind: VirtualService
         metadata: { name: vs-a, namespace: istio-system }
@@ -39,6 +22,17 @@ public sealed class AnalyzerBindingTests
           tcp:
             - match: [{ port: 9000 }]
               route: [{ destination: { host: a.example.com, port: { number: 9000 } } }]
+        """);
+
+    private static string Entry(string name, string ns) => $$"""
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: { name: {{name}}, namespace: {{ns}} }
+        spec:
+          hosts: [a.example.com, b.example.com]
+          location: MESH_EXTERNAL
+          ports: [{ number: 9000, name: tcp, protocol: TCP }]
+          resolution: DNS
         """;
 
     private static IReadOnlyList<ConfigDiagnostic> Analyze(string serverHosts, string vsB)
