@@ -245,24 +245,13 @@ public static partial class IstioTranslator
         {
             if (!_serverHosts.TryGetValue(server, out var byNamespace))
             {
-                byNamespace = server.Hosts.Select(h => SplitServerHost(h, gatewayNamespace))
+                byNamespace = server.Hosts.Select(h => HostName.SplitServerHost(h, gatewayNamespace))
                     .GroupBy(h => h.Namespace, StringComparer.Ordinal)
                     .ToDictionary(g => g.Key, g => new HostIndex<string>(g.Select(h => h.Host), pattern => [pattern]), StringComparer.Ordinal);
                 _serverHosts[server] = byNamespace;
             }
             return (byNamespace.TryGetValue("*", out var any) && any.AnyOverlaps(host))
                 || (byNamespace.TryGetValue(vsNamespace, out var own) && own.AnyOverlaps(host));
-        }
-
-        private static (string Namespace, string Host) SplitServerHost(string serverHost, string gatewayNamespace)
-        {
-            var slash = serverHost.IndexOf('/', StringComparison.Ordinal);
-            if (slash < 0)
-            {
-                return ("*", serverHost);
-            }
-            var ns = serverHost[..slash];
-            return (ns == "." ? gatewayNamespace : ns, serverHost[(slash + 1)..]);
         }
 
         // model.ResolveGatewayName: "name" is in the VirtualService's namespace; "ns/name" as written; "mesh" stays.

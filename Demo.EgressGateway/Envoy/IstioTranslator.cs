@@ -56,23 +56,6 @@ public static partial class IstioTranslator
         return new MeshXds(sidecar, gateway);
     }
 
-    /// <summary>Istio's <c>exportTo</c>: empty or <c>*</c> = everywhere, <c>.</c> = the owner's namespace, <c>~</c> = nowhere.</summary>
-    public static bool IsExportedTo(IReadOnlyList<string> exportTo, string ownerNamespace, string viewerNamespace)
-    {
-        if (exportTo.Count == 0)
-        {
-            return true;
-        }
-        foreach (var target in exportTo)
-        {
-            if (target == "*" || target == viewerNamespace || (target == "." && ownerNamespace == viewerNamespace))
-            {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /// <summary>Istio's host matching between a (possibly wildcard) pattern and a concrete name.</summary>
     public static bool HostMatches(string pattern, string host) => HostName.Matches(pattern, host);
 
@@ -232,7 +215,7 @@ public static partial class IstioTranslator
 
         // A sidecar sees a VirtualService its Sidecar's egress hosts import (any of its hosts, in its namespace).
         private IEnumerable<IstioVirtualService> VisibleVirtualServices() =>
-            config.OfKind<IstioVirtualService>().Where(vs => IsExportedTo(vs.ExportTo, NamespaceOf(vs), proxyNamespace)
+            config.OfKind<IstioVirtualService>().Where(vs => ExportTo.Reaches(vs.ExportTo, NamespaceOf(vs), proxyNamespace)
                 && (isGateway || vs.Hosts.Any(host => Scope.Imports(NamespaceOf(vs), host))));
 
     }

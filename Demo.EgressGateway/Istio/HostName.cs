@@ -29,4 +29,20 @@ public static class HostName
         var slash = gatewayHost.IndexOf('/', StringComparison.Ordinal);
         return slash < 0 ? gatewayHost : gatewayHost[(slash + 1)..];
     }
+
+    /// <summary>
+    /// A Gateway server host as its namespace and host (istio/istio gateway.go, host.NamesForNamespace): <c>ns/h</c> →
+    /// (<c>ns</c>, <c>h</c>); <c>./h</c> → (<paramref name="gatewayNamespace"/>, <c>h</c>); <c>*/h</c> and a bare
+    /// <c>h</c> → (<c>*</c>, <c>h</c>), any namespace.
+    /// </summary>
+    public static (string Namespace, string Host) SplitServerHost(string serverHost, string gatewayNamespace)
+    {
+        var slash = serverHost.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+        {
+            return ("*", serverHost);
+        }
+        var ns = serverHost[..slash];
+        return (ns == "." ? gatewayNamespace : ns, serverHost[(slash + 1)..]);
+    }
 }

@@ -85,16 +85,8 @@ public static partial class IstioAnalyzer
     private static IEnumerable<string> ServerHostsFor(GatewayServer server, string? gatewayNamespace, string? vsNamespace) =>
         server.Hosts.Where(h => AdmitsNamespace(h, gatewayNamespace, vsNamespace)).Select(HostName.StripNamespace);
 
-    private static bool AdmitsNamespace(string serverHost, string? gatewayNamespace, string? vsNamespace)
-    {
-        var slash = serverHost.IndexOf('/', StringComparison.Ordinal);
-        if (slash < 0 || vsNamespace is null)
-        {
-            return true;
-        }
-        var ns = serverHost[..slash];
-        return ns == "*" || (ns == "." ? gatewayNamespace is null || gatewayNamespace == vsNamespace : ns == vsNamespace);
-    }
+    private static bool AdmitsNamespace(string serverHost, string? gatewayNamespace, string? vsNamespace) =>
+        vsNamespace is null || HostName.SplitServerHost(serverHost, gatewayNamespace ?? vsNamespace).Namespace is var ns && (ns == "*" || ns == vsNamespace);
 
     /// <summary>
     /// The Gateway a VirtualService's <c>gateways</c> entry names, as Istio resolves it (resource.NewShortOrFullName):
@@ -109,8 +101,7 @@ public static partial class IstioAnalyzer
     }
 
     // push_context.go VirtualServicesForGateway: a VirtualService reaches a gateway of another namespace only when its
-    // exportTo includes that namespace (or "*"; empty is "*").
+    // exportTo includes that namespace.
     private static bool ExportedToGateway(VirtualService vs, Gateway gateway) =>
-        vs.Id.Namespace is null || gateway.Id.Namespace is null || vs.ExportTo.Count == 0 || vs.ExportTo.Contains("*")
-        || vs.ExportTo.Contains(gateway.Id.Namespace) || (vs.ExportTo.Contains(".") && vs.Id.Namespace == gateway.Id.Namespace);
+        vs.Id.Namespace is null || gateway.Id.Namespace is null || ExportTo.Reaches(vs.ExportTo, vs.Id.Namespace, gateway.Id.Namespace);
 }
