@@ -1,6 +1,14 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Demo.CfApps;
+
+/// <summary>
+/// Validates <see cref="CfAppOptions"/> and its <see cref="CfAppOptions.RouteRegistrar"/> section by their data
+/// annotations (the options source generator; <c>ValidateDataAnnotations</c> does not look into nested sections).
+/// </summary>
+[OptionsValidator]
+public sealed partial class CfAppOptionsValidator : IValidateOptions<CfAppOptions>;
 
 public sealed class CfAppOptions
 {
@@ -24,6 +32,7 @@ public sealed class CfAppOptions
     public string? InstanceIndexLeases { get; set; }
 
     /// <summary>Local run only: how this instance tells the local router about itself (see <see cref="RouteRegistrarOptions"/>).</summary>
+    [ValidateObjectMembers]
     public RouteRegistrarOptions RouteRegistrar { get; set; } = new();
 }
 

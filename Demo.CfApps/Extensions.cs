@@ -10,8 +10,8 @@ public static class Extensions
     {
         builder.Services.AddOptions<CfAppOptions>()
             .BindConfiguration(CfAppOptions.SectionName)
-            .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<CfAppOptions>, CfAppOptionsValidator>();
 
         // Cloud Foundry's contract: the app serves plain HTTP on $PORT. The .NET buildpack passes it as ASPNETCORE_URLS;
         // where nobody did (the AppHost sets only PORT, one per instance), listen on it here, on loopback.

@@ -137,6 +137,18 @@ public sealed class RouteRegistrarTests
         Assert.Empty(messages);
     }
 
+    [Fact]
+    public async Task A_health_check_timeout_out_of_range_stops_the_start_naming_the_setting_and_its_range()
+    {
+        var app = StartApp(FreePort(), new Uri("http://127.0.0.1:9"), new() { ["CfApp:RouteRegistrar:HealthCheckTimeout"] = "00:00:00" });
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => app.StartAsync());
+        await app.DisposeAsync();
+
+        Assert.Contains("HealthCheckTimeout", error.Message, StringComparison.Ordinal);
+        Assert.Contains("00:00:00.100", error.Message, StringComparison.Ordinal);
+    }
+
     private static WebApplication StartApp(int port, Uri? routerUrl, Dictionary<string, string?>? settings = null,
         Action<WebApplication>? endpoints = null)
     {
