@@ -23,13 +23,23 @@ public sealed record ConfigAnalysis(IstioConfigSet Config, IReadOnlyList<ConfigD
     public static ConfigAnalysis Run(IstioConfigSet config, MeshEnvironment? environment = null)
     {
         environment ??= new MeshEnvironment();
+        // A large configuration the loader took without error is translated while it is analysed, on another core;
+        // the translation is used only if the analyzer finds no error either (as if it had started after).
+        var mesh = environment;
+        var translation = config.HasErrors || config.Resources.Count < ParallelFromResources
+            ? null
+            : Task.Run(() => IstioTranslator.Translate(config, mesh));
         List<ConfigDiagnostic> diagnostics = [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)];
         if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
         {
+            translation?.ContinueWith(t => t.Exception, TaskScheduler.Default);
             return new(config, diagnostics, null);
         }
-        var xds = IstioTranslator.Translate(config, environment);
+        var xds = translation is null ? IstioTranslator.Translate(config, environment) : translation.GetAwaiter().GetResult();
         diagnostics.AddRange(RouteClusterCheck.Check(config, xds));
         return new(config, diagnostics, xds);
     }
+
+    // Below this many resources analysis and translation are quicker than handing one of them to a pool thread.
+    private const int ParallelFromResources = 200;
 }

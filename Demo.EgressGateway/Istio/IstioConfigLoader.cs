@@ -27,12 +27,6 @@ public static partial class IstioConfigLoader
     public const string ApiGroup = "networking.istio.io";
     public const string ScenariosFolder = "scenarios";
     private const long MaxFileBytes = 1024 * 1024;
-    private const int ParallelFromFiles = 64;
-    private const int MaxParsedFiles = 50_000;
-
-    // The last parse of each file read, by path, with the text it was parsed from.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Text, IstioConfigSet Set)> Parsed =
-        new(StringComparer.Ordinal);
     private const string CurrentApiVersion = ApiGroup + "/v1";
     private static readonly string[] OlderApiVersions = [ApiGroup + "/v1beta1", ApiGroup + "/v1alpha3"];
 
@@ -65,20 +59,7 @@ public static partial class IstioConfigLoader
             diagnostics.Add(new(DiagnosticSeverity.Error, directory, null, null, "holds no *.yaml file"));
         }
 
-        // Files are independent: a large folder is read on every core, kept in the folder's order (a small one on the
-        // calling thread, which needs no pool thread to finish).
-        var loaded = new IstioConfigSet[files.Count];
-        try
-        {
-            Parallel.For(0, files.Count, new ParallelOptions { MaxDegreeOfParallelism = files.Count < ParallelFromFiles ? 1 : -1 },
-                i => loaded[i] = LoadFile(files[i]));
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
-        {
-            // As a sequential load would have thrown it.
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.InnerExceptions[0]).Throw();
-            throw;
-        }
+        var loaded = LoadFiles(files);
         var resources = loaded.SelectMany(set => set.Resources).ToList();
         diagnostics.AddRange(loaded.SelectMany(set => set.Diagnostics));
 
@@ -114,54 +95,31 @@ public static partial class IstioConfigLoader
             && !name.Equals("kustomization.yml", StringComparison.Ordinal);
     }
 
-    public static IstioConfigSet LoadFile(string path)
+    /// <summary>Parses YAML text (one or more documents) as if it were the file <paramref name="file"/>.</summary>
+    public static IstioConfigSet Parse(string file, string yaml) => ResourcesOf(file, ReadYaml(yaml));
+
+    // The YAML text's documents as JSON, or why the text is not read at all (with its line; field "" for a text too long).
+    private static (List<YamlJsonDocument> Documents, string? Error, int? Line, string? Field) ReadYaml(string yaml)
     {
-        try
+        if (yaml.Length > MaxFileBytes)
         {
-            var info = new FileInfo(path);
-            if (info.Length > MaxFileBytes)
-            {
-                return new([], [new(DiagnosticSeverity.Error, path, null, null,
-                    $"is {info.Length} bytes; files over {MaxFileBytes} bytes are refused")]);
-            }
-            var text = File.ReadAllText(path);
-            // A hot reload re-reads the whole folder: a file whose text is what it was gives what it gave (the records
-            // and diagnostics are immutable), so only changed files are parsed again.
-            if (Parsed.TryGetValue(path, out var previous) && previous.Text == text)
-            {
-                return previous.Set;
-            }
-            var set = Parse(path, text);
-            if (Parsed.Count >= MaxParsedFiles)
-            {
-                Parsed.Clear();
-            }
-            Parsed[path] = (text, set);
-            return set;
+            return ([], $"is {yaml.Length} characters; files over {MaxFileBytes} are refused", null, "");
         }
-        catch (IOException ex)
-        {
-            return new([], [new(DiagnosticSeverity.Error, path, null, null, $"cannot be read: {ex.Message}")]);
-        }
+        var (documents, error, line) = YamlJsonReader.Read(yaml);
+        return (documents, error, line, null);
     }
 
-    /// <summary>Parses YAML text (one or more documents) as if it were the file <paramref name="file"/>.</summary>
-    public static IstioConfigSet Parse(string file, string yaml)
+    // The resources of one file's documents (each disposed once read), with everything found wrong with them.
+    private static IstioConfigSet ResourcesOf(string file, (List<YamlJsonDocument> Documents, string? Error, int? Line, string? Field) read)
     {
         var diagnostics = new List<ConfigDiagnostic>();
         var resources = new List<IstioResource>();
-        if (yaml.Length > MaxFileBytes)
+        if (read.Error is not null)
         {
-            diagnostics.Add(new(DiagnosticSeverity.Error, file, null, "", $"is {yaml.Length} characters; files over {MaxFileBytes} are refused"));
+            diagnostics.Add(new(DiagnosticSeverity.Error, file, null, read.Field, read.Error, read.Line));
             return new(resources, diagnostics);
         }
-        var (documents, error, line) = YamlJsonReader.Read(yaml);
-        if (error is not null)
-        {
-            diagnostics.Add(new(DiagnosticSeverity.Error, file, null, null, error, line));
-            return new(resources, diagnostics);
-        }
-        foreach (var document in documents)
+        foreach (var document in read.Documents)
         {
             using (document)
             {

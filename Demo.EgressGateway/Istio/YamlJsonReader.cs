@@ -58,6 +58,12 @@ internal static partial class YamlJsonReader
 {
     public const int MaxDepth = 32;
 
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
+
     [GeneratedRegex("^[-+]?[0-9]+$", RegexOptions.CultureInvariant)]
     private static partial Regex Integer();
 
@@ -70,18 +76,19 @@ internal static partial class YamlJsonReader
         var lines = new Lazy<List<Dictionary<string, int>>>(() => Lines(yaml), LazyThreadSafetyMode.None);
         var parser = new Parser(new StringReader(yaml));
         var documents = new List<YamlJsonDocument>();
-        var buffer = new ArrayBufferWriter<byte>();
+        // The JSON of one document at a time is written to this thread's buffer, then copied out for its JsonDocument.
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(4096);
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
         try
         {
             parser.Consume<StreamStart>();
             while (parser.TryConsume<DocumentStart>(out var start))
             {
                 buffer.ResetWrittenCount();
+                writer.Reset(buffer);
                 var keyErrors = new List<(string, string, int)>();
-                using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true }))
-                {
-                    new Builder(parser, writer, keyErrors, null).Node(0);
-                }
+                new Builder(parser, writer, keyErrors, null).Node(0);
+                writer.Flush();
                 parser.Consume<DocumentEnd>();
                 var document = new YamlJsonDocument((int)start.Start.Line, documents.Count, lines, JsonDocument.Parse(buffer.WrittenMemory.ToArray()));
                 document.KeyErrors.AddRange(keyErrors);
@@ -130,6 +137,20 @@ internal static partial class YamlJsonReader
     {
         private readonly List<(string? Key, int Index)> _path = [];
 
+        // The keys seen in the mapping open at each depth (a mapping's members are one level deeper, so a set is
+        // reused only once its mapping has ended).
+        private readonly List<HashSet<string>> _keys = [];
+
+        private HashSet<string> KeysAt(int depth)
+        {
+            while (_keys.Count <= depth)
+            {
+                _keys.Add(new HashSet<string>(StringComparer.Ordinal));
+            }
+            _keys[depth].Clear();
+            return _keys[depth];
+        }
+
         public void Node(int depth, bool write = true)
         {
             var current = parser.Current;
@@ -162,7 +183,7 @@ internal static partial class YamlJsonReader
                     CheckDepth(depth, current);
                     parser.MoveNext();
                     output?.WriteStartObject();
-                    var keys = new HashSet<string>(StringComparer.Ordinal);
+                    var keys = KeysAt(depth);
                     while (!parser.TryConsume<MappingEnd>(out _))
                     {
                         Member(keys, depth, write);
