@@ -158,14 +158,16 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 
     private MeshSnapshot? Build(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
     {
-        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        // Process-wide: a large build reads its files and translates on several threads (requests served meanwhile count
+        // too, which only matters when they allocate as much as a large build).
+        var allocated = GC.GetTotalAllocatedBytes();
         try
         {
             return BuildRevision(revision, scenarios, out diagnostics);
         }
         finally
         {
-            _lastBuildAllocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+            _lastBuildAllocated = GC.GetTotalAllocatedBytes() - allocated;
         }
     }
 
