@@ -29,16 +29,30 @@ public sealed record ConfigAnalysis(IstioConfigSet Config, IReadOnlyList<ConfigD
         var translation = config.HasErrors || config.Resources.Count < ParallelFromResources
             ? null
             : Task.Run(() => IstioTranslator.Translate(config, mesh));
-        List<ConfigDiagnostic> diagnostics = [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)];
+        List<ConfigDiagnostic> diagnostics;
+        try
+        {
+            diagnostics = [.. config.Diagnostics, .. IstioAnalyzer.Analyze(config, environment)];
+        }
+        catch
+        {
+            Abandon(translation);
+            throw;
+        }
         if (diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
         {
-            translation?.ContinueWith(t => t.Exception, TaskScheduler.Default);
+            // Not cancelled: it runs to its end on its pool thread, then is dropped.
+            Abandon(translation);
             return new(config, diagnostics, null);
         }
         var xds = translation is null ? IstioTranslator.Translate(config, environment) : translation.GetAwaiter().GetResult();
         diagnostics.AddRange(RouteClusterCheck.Check(config, xds));
         return new(config, diagnostics, xds);
     }
+
+    // A translation whose result is not wanted: its failure, if any, is observed and dropped.
+    private static void Abandon(Task<MeshXds>? translation) =>
+        translation?.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
     // Below this many resources analysis and translation are quicker than handing one of them to a pool thread.
     private const int ParallelFromResources = 200;

@@ -42,22 +42,22 @@ for n in "${COUNTS[@]}"; do
   dir="$WORK/s$n"
   bench_tool scale-config "$dir" "$n" --fault-status 418 --fault-percent 100 --max-list-items 0 >/dev/null
   resources=$(find "$dir" -name '*.yaml' | wc -l)
-  declare -A WALLS=() CPUS=()
+  declare -A WALLS=() CPUS=() SUMMARIES=()
   for _ in $(seq 1 "$RUNS"); do
     for kind in build published; do
       # bash's time keyword: wall, user and system seconds of the command and its children.
       { TIMEFORMAT='%R %U %S' && time ${COMMANDS[$kind]} analyze "$dir" >"$WORK/analyze.txt" 2>&1 || true; } 2>"$WORK/time.txt"
       read -r wall user sys < <(tail -n 1 "$WORK/time.txt")
       WALLS[$kind]+="$(calc "$wall * 1000") " CPUS[$kind]+="$(calc "($user + $sys) * 1000") "
-      summary=$(tail -n 1 "$WORK/analyze.txt")
-      grep -qE ': 0 error\(s\)' <<<"$summary" || { log "N=$n ($kind): $summary"; STATUS=1; }
+      SUMMARIES[$kind]=$(tail -n 1 "$WORK/analyze.txt")
+      grep -qE ': 0 error\(s\)' <<<"${SUMMARIES[$kind]}" || { log "N=$n ($kind): ${SUMMARIES[$kind]}"; STATUS=1; }
     done
   done
   for kind in build published; do
     read -r median low high < <(tr ' ' '\n' <<<"${WALLS[$kind]}" | grep . | stats)
     cpu=$(tr ' ' '\n' <<<"${CPUS[$kind]}" | grep . | stats | cut -f1)
-    log "N=$n ($resources resources), $kind: wall ${median} ms (${low}-${high}), CPU ${cpu} ms: $summary"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$resources" "$kind" "$median" "$low" "$high" "$cpu" "$summary" >>"$OUT"
+    log "N=$n ($resources resources), $kind: wall ${median} ms (${low}-${high}), CPU ${cpu} ms: ${SUMMARIES[$kind]}"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$resources" "$kind" "$median" "$low" "$high" "$cpu" "${SUMMARIES[$kind]}" >>"$OUT"
   done
 done
 log "load average after: $(load_average)"

@@ -59,11 +59,25 @@ public static partial class IstioTranslator
         var sidecarBuild = config.Resources.Count < ParallelFromResources
             ? null
             : Task.Run(() => new ProxyTranslation(config, environment, environment.WorkloadNamespace, isGateway: false).Build());
-        var gateway = new ProxyTranslation(config, environment, environment.GatewayNamespace, isGateway: true).Build();
-        var sidecar = sidecarBuild is null
-            ? new ProxyTranslation(config, environment, environment.WorkloadNamespace, isGateway: false).Build()
-            : sidecarBuild.GetAwaiter().GetResult();
-        return new MeshXds(sidecar, gateway);
+        if (sidecarBuild is null)
+        {
+            var sidecar = new ProxyTranslation(config, environment, environment.WorkloadNamespace, isGateway: false).Build();
+            return new MeshXds(sidecar, new ProxyTranslation(config, environment, environment.GatewayNamespace, isGateway: true).Build());
+        }
+        ProxyConfig? gateway = null;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? gatewayFailure = null;
+        try
+        {
+            gateway = new ProxyTranslation(config, environment, environment.GatewayNamespace, isGateway: true).Build();
+        }
+        catch (Exception ex)
+        {
+            gatewayFailure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex);
+        }
+        // The sidecar's is awaited either way, and its failure thrown first, as when it was built first.
+        var built = sidecarBuild.GetAwaiter().GetResult();
+        gatewayFailure?.Throw();
+        return new MeshXds(built, gateway!);
     }
 
     // Below this many resources the translation is quicker than handing half of it to a pool thread.

@@ -52,7 +52,7 @@ public static partial class IstioConfigLoader
             // and diagnostics are immutable), so only changed files are parsed again.
             return Parsed.TryGetValue(path, out var previous) && previous.Text == text ? (null, previous.Set) : (text, null);
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return (null, new([], [new(DiagnosticSeverity.Error, path, null, null, $"cannot be read: {ex.Message}")]));
         }
@@ -75,23 +75,29 @@ public static partial class IstioConfigLoader
     private static readonly Encoding[] MarkedEncodings =
         [Encoding.UTF32, new UTF32Encoding(bigEndian: true, byteOrderMark: true), Encoding.UTF8, Encoding.Unicode, Encoding.BigEndianUnicode];
 
-    // The file's text as File.ReadAllText reads it (UTF-8 unless a byte order mark says otherwise), from one open and a
-    // pooled buffer, or null when it is over MaxFileBytes (nothing of it read then).
+    // The file's text as File.ReadAllText reads it (to its end, UTF-8 unless a byte order mark says otherwise), from one
+    // open into a pooled buffer, or null when it is over MaxFileBytes (no more than that is read then).
     private static string? ReadText(string path)
     {
         using var handle = File.OpenHandle(path);
-        var length = RandomAccess.GetLength(handle);
-        if (length > MaxFileBytes)
-        {
-            return null;
-        }
-        var buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(RandomAccess.GetLength(handle) + 1, 4096, MaxFileBytes + 1));
         try
         {
             var read = 0;
-            while (read < length && RandomAccess.Read(handle, buffer.AsSpan(read, (int)length - read), read) is > 0 and var count)
+            while (RandomAccess.Read(handle, buffer.AsSpan(read), read) is > 0 and var count)
             {
                 read += count;
+                if (read > MaxFileBytes)
+                {
+                    return null;
+                }
+                if (read == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(2L * buffer.Length, MaxFileBytes + 1));
+                    buffer.AsSpan(0, read).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
             }
             var bytes = buffer.AsSpan(0, read);
             foreach (var encoding in MarkedEncodings)

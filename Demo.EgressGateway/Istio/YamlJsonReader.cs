@@ -64,6 +64,18 @@ internal static partial class YamlJsonReader
     [ThreadStatic]
     private static Utf8JsonWriter? t_writer;
 
+    // A thread keeps a buffer the size of an ordinary document; one grown by a large document goes with it.
+    private const int RetainedBufferBytes = 256 * 1024;
+
+    private static void ReleaseLargeBuffer()
+    {
+        if (t_buffer is { Capacity: > RetainedBufferBytes })
+        {
+            t_buffer = null;
+            t_writer = null;
+        }
+    }
+
     [GeneratedRegex("^[-+]?[0-9]+$", RegexOptions.CultureInvariant)]
     private static partial Regex Integer();
 
@@ -95,11 +107,13 @@ internal static partial class YamlJsonReader
                 documents.Add(document);
             }
             parser.Consume<StreamEnd>();
+            ReleaseLargeBuffer();
             return (documents, null, 0);
         }
         catch (Exception ex) when (ex is RefusedYamlException or YamlException or InvalidOperationException)
         {
             documents.ForEach(d => d.Dispose());
+            ReleaseLargeBuffer();
             return ex switch
             {
                 RefusedYamlException refused => ([], refused.Message, refused.Line),

@@ -12,6 +12,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
     private const long BuildGarbageToCompact = 32L * 1024 * 1024;
+    private const int LargeConfigurationResources = 200;
     private readonly EgressGatewayOptions _options;
     private readonly MeshSnapshotCompiler _compiler;
     private readonly ILogger<MeshSnapshotProvider> _logger;
@@ -21,6 +22,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     private MeshSnapshot? _current;
     private IReadOnlyList<string> _scenarios;
     private long _lastBuildAllocated;
+    private int _lastBuildResources;
 
     public MeshSnapshotProvider(IOptions<EgressGatewayOptions> options, ClusterManager clusterManager, ILogger<MeshSnapshotProvider> logger)
     {
@@ -141,7 +143,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     // scale sections). Small configurations never pay it.
     private void ReturnMemory()
     {
-        if (_lastBuildAllocated >= BuildGarbageToCompact)
+        if (_lastBuildAllocated >= BuildGarbageToCompact && _lastBuildResources >= LargeConfigurationResources)
         {
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
@@ -158,8 +160,8 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 
     private MeshSnapshot? Build(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
     {
-        // Process-wide: a large build reads its files and translates on several threads (requests served meanwhile count
-        // too, which only matters when they allocate as much as a large build).
+        // Process-wide, as a large build reads its files and translates on several threads; requests served meanwhile
+        // count too, so only a large configuration (LargeConfigurationResources) is ever compacted after.
         var allocated = GC.GetTotalAllocatedBytes();
         try
         {
@@ -175,6 +177,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     {
         var environment = _options.ToMeshEnvironment();
         var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, scenarios);
+        _lastBuildResources = config.Resources.Count;
         var analysis = config.HasErrors ? new ConfigAnalysis(config, config.Diagnostics, null) : ConfigAnalysis.Run(config, environment);
         diagnostics = analysis.Diagnostics;
         foreach (var warning in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning))

@@ -112,6 +112,25 @@ public sealed class LargeFolderTests
         Assert.Equal($"is {1024 * 1024 + 3} bytes; files over {1024 * 1024} bytes are refused", error.Message);
     }
 
+    // Unreadable: a dangling link (IOException) and a path that is a folder (UnauthorizedAccessException on Linux): an
+    // error naming the file, never an exception out of the loader (a hot reload would end the gateway).
+    [Fact]
+    public void A_file_that_cannot_be_read_is_an_error_naming_it()
+    {
+        using var folder = new TemporaryFolder();
+        var dangling = Path.Combine(folder.Path, "dangling.yaml");
+        File.CreateSymbolicLink(dangling, Path.Combine(folder.Path, "nowhere.yaml"));
+        var notAFile = Directory.CreateDirectory(Path.Combine(folder.Path, "folder.yaml")).FullName;
+
+        var error = Assert.Single(IstioConfigLoader.LoadDirectory(folder.Path).Diagnostics);
+        Assert.Equal((DiagnosticSeverity.Error, dangling), (error.Severity, error.File));
+        Assert.StartsWith("cannot be read: ", error.Message, StringComparison.Ordinal);
+
+        error = Assert.Single(IstioConfigLoader.LoadFile(notAFile).Diagnostics);
+        Assert.Equal((DiagnosticSeverity.Error, notAFile), (error.Severity, error.File));
+        Assert.StartsWith("cannot be read: ", error.Message, StringComparison.Ordinal);
+    }
+
     private sealed class TemporaryFolder : IDisposable
     {
         public string Path { get; } = Directory.CreateTempSubdirectory("large-folder-").FullName;
