@@ -26,7 +26,7 @@ public sealed record ConfigAnalysis(IstioConfigSet Config, IReadOnlyList<ConfigD
         // A large configuration the loader took without error is translated while it is analysed, on another core;
         // the translation is used only if the analyzer finds no error either (as if it had started after).
         var mesh = environment;
-        var translation = config.HasErrors || config.Resources.Count < ParallelFromResources
+        var translation = config.HasErrors || !config.IsLarge
             ? null
             : Task.Run(() => IstioTranslator.Translate(config, mesh));
         List<ConfigDiagnostic> diagnostics;
@@ -53,7 +53,4 @@ public sealed record ConfigAnalysis(IstioConfigSet Config, IReadOnlyList<ConfigD
     // A translation whose result is not wanted: its failure, if any, is observed and dropped.
     private static void Abandon(Task<MeshXds>? translation) =>
         translation?.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-
-    // Below this many resources analysis and translation are quicker than handing one of them to a pool thread.
-    private const int ParallelFromResources = 200;
 }

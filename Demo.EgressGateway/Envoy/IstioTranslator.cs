@@ -56,19 +56,19 @@ public static partial class IstioTranslator
     /// </summary>
     public static MeshXds Translate(IstioConfigSet config, MeshEnvironment environment)
     {
-        var sidecarBuild = config.Resources.Count < ParallelFromResources
-            ? null
-            : Task.Run(() => new ProxyTranslation(config, environment, environment.WorkloadNamespace, isGateway: false).Build());
-        if (sidecarBuild is null)
+        ProxyConfig Sidecar() => new ProxyTranslation(config, environment, environment.WorkloadNamespace, isGateway: false).Build();
+        ProxyConfig Gateway() => new ProxyTranslation(config, environment, environment.GatewayNamespace, isGateway: true).Build();
+        if (!config.IsLarge)
         {
-            var sidecar = new ProxyTranslation(config, environment, environment.WorkloadNamespace, isGateway: false).Build();
-            return new MeshXds(sidecar, new ProxyTranslation(config, environment, environment.GatewayNamespace, isGateway: true).Build());
+            var sidecar = Sidecar();
+            return new MeshXds(sidecar, Gateway());
         }
+        var sidecarBuild = Task.Run(Sidecar);
         ProxyConfig? gateway = null;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? gatewayFailure = null;
         try
         {
-            gateway = new ProxyTranslation(config, environment, environment.GatewayNamespace, isGateway: true).Build();
+            gateway = Gateway();
         }
         catch (Exception ex)
         {
@@ -79,9 +79,6 @@ public static partial class IstioTranslator
         gatewayFailure?.Throw();
         return new MeshXds(built, gateway!);
     }
-
-    // Below this many resources the translation is quicker than handing half of it to a pool thread.
-    private const int ParallelFromResources = 200;
 
     /// <summary>Istio's host matching between a (possibly wildcard) pattern and a concrete name.</summary>
     public static bool HostMatches(string pattern, string host) => HostName.Matches(pattern, host);

@@ -45,8 +45,7 @@ public static partial class IstioConfigLoader
         {
             if (ReadText(path) is not { } text)
             {
-                return (null, new([], [new(DiagnosticSeverity.Error, path, null, null,
-                    $"is {new FileInfo(path).Length} bytes; files over {MaxFileBytes} bytes are refused")]));
+                return (null, FileError(path, $"is {new FileInfo(path).Length} bytes; files over {MaxFileBytes} bytes are refused"));
             }
             // A hot reload re-reads the whole folder: a file whose text is what it was gives what it gave (the records
             // and diagnostics are immutable), so only changed files are parsed again.
@@ -54,9 +53,12 @@ public static partial class IstioConfigLoader
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return (null, new([], [new(DiagnosticSeverity.Error, path, null, null, $"cannot be read: {ex.Message}")]));
+            return (null, FileError(path, $"cannot be read: {ex.Message}"));
         }
     }
+
+    private static IstioConfigSet FileError(string path, string message) =>
+        new([], [new(DiagnosticSeverity.Error, path, null, null, message)]);
 
     private static void Remember(string path, string text, IstioConfigSet set)
     {

@@ -9,7 +9,16 @@ namespace Demo.EgressGateway.Istio;
 /// <summary>The resources read from one folder, plus everything found wrong with them.</summary>
 public sealed record IstioConfigSet(IReadOnlyList<IstioResource> Resources, IReadOnlyList<ConfigDiagnostic> Diagnostics)
 {
+    /// <summary>
+    /// From this many resources a configuration is large: it is translated on two threads (both proxies at once, while
+    /// the analyzer runs), and the gateway compacts its heap after building it. Below, that costs more than it saves.
+    /// </summary>
+    public const int LargeResourceCount = 200;
+
     public bool HasErrors => Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+
+    /// <summary>Whether this configuration has <see cref="LargeResourceCount"/> resources or more.</summary>
+    public bool IsLarge => Resources.Count >= LargeResourceCount;
 
     public IEnumerable<T> OfKind<T>() where T : IstioResource => Resources.OfType<T>();
 }

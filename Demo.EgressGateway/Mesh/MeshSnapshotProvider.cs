@@ -12,7 +12,6 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
 {
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(150);
     private const long BuildGarbageToCompact = 32L * 1024 * 1024;
-    private const int LargeConfigurationResources = 200;
     private readonly EgressGatewayOptions _options;
     private readonly MeshSnapshotCompiler _compiler;
     private readonly ILogger<MeshSnapshotProvider> _logger;
@@ -22,7 +21,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     private MeshSnapshot? _current;
     private IReadOnlyList<string> _scenarios;
     private long _lastBuildAllocated;
-    private int _lastBuildResources;
+    private bool _lastBuildWasLarge;
 
     public MeshSnapshotProvider(IOptions<EgressGatewayOptions> options, ClusterManager clusterManager, ILogger<MeshSnapshotProvider> logger)
     {
@@ -143,7 +142,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     // scale sections). Small configurations never pay it.
     private void ReturnMemory()
     {
-        if (_lastBuildAllocated >= BuildGarbageToCompact && _lastBuildResources >= LargeConfigurationResources)
+        if (_lastBuildAllocated >= BuildGarbageToCompact && _lastBuildWasLarge)
         {
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
@@ -161,7 +160,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     private MeshSnapshot? Build(int revision, IReadOnlyList<string> scenarios, out IReadOnlyList<ConfigDiagnostic> diagnostics)
     {
         // Process-wide, as a large build reads its files and translates on several threads; requests served meanwhile
-        // count too, so only a large configuration (LargeConfigurationResources) is ever compacted after.
+        // count too, so only a large configuration (IstioConfigSet.IsLarge) is ever compacted after.
         var allocated = GC.GetTotalAllocatedBytes();
         try
         {
@@ -177,7 +176,7 @@ public sealed class MeshSnapshotProvider : IHostedLifecycleService, IDisposable
     {
         var environment = _options.ToMeshEnvironment();
         var config = IstioConfigLoader.LoadDirectory(_options.ConfigDirectory, scenarios);
-        _lastBuildResources = config.Resources.Count;
+        _lastBuildWasLarge = config.IsLarge;
         var analysis = config.HasErrors ? new ConfigAnalysis(config, config.Diagnostics, null) : ConfigAnalysis.Run(config, environment);
         diagnostics = analysis.Diagnostics;
         foreach (var warning in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning))
